@@ -1,0 +1,6 @@
+//! One module per `cairn` subcommand group.
+
+pub mod crypto;
+pub mod ledger;
+pub mod policy;
+pub mod receipt;

@@ -1,0 +1,58 @@
+//! `cairn`: the command-line entry point for every Cairn role and tool.
+//!
+//! Each subcommand lives in its own module under `cmd/`; this file only parses
+//! arguments, sets up logging and dispatches.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Cairn: a multi-party ledger for organizations that do not trust each other.
+#[derive(Parser, Debug)]
+#[command(name = "cairn", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Generate and inspect organization identities (Fabric's cryptogen, in spirit).
+    #[command(subcommand)]
+    Crypto(cmd::crypto::CryptoCmd),
+    /// Parse and evaluate Fabric signature policies.
+    #[command(subcommand)]
+    Policy(cmd::policy::PolicyCmd),
+    /// Verify transaction receipts offline.
+    #[command(subcommand)]
+    Receipt(cmd::receipt::ReceiptCmd),
+    /// Inspect and verify a stored ledger.
+    #[command(subcommand)]
+    Ledger(cmd::ledger::LedgerCmd),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Crypto(c) => cmd::crypto::run(c),
+        Command::Policy(c) => cmd::policy::run(c),
+        Command::Receipt(c) => cmd::receipt::run(c),
+        Command::Ledger(c) => cmd::ledger::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

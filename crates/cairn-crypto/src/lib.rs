@@ -1,0 +1,1 @@
+//! Cairn crypto (placeholder while the crate is being built).

@@ -1,0 +1,1 @@
+//! Cairn ledger (placeholder while the crate is being built).

@@ -1,0 +1,1 @@
+//! Cairn merkle (placeholder while the crate is being built).

@@ -1,0 +1,1 @@
+//! Cairn policy (placeholder while the crate is being built).

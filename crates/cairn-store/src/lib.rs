@@ -1,0 +1,1 @@
+//! Cairn store (placeholder while the crate is being built).
