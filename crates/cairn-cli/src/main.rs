@@ -28,6 +28,9 @@ enum Command {
     /// Verify transaction receipts offline.
     #[command(subcommand)]
     Receipt(cmd::receipt::ReceiptCmd),
+    /// Remote attestation: the attestation service, token and evidence checks.
+    #[command(subcommand)]
+    Attest(cmd::attest::AttestCmd),
     /// Inspect and verify a stored ledger.
     #[command(subcommand)]
     Ledger(cmd::ledger::LedgerCmd),
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Command::Policy(c) => cmd::policy::run(c),
         Command::Receipt(c) => cmd::receipt::run(c),
         Command::Ledger(c) => cmd::ledger::run(c),
+        Command::Attest(c) => cmd::attest::run(c),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 //! One module per `cairn` subcommand group.
 
+pub mod attest;
 pub mod crypto;
 pub mod ledger;
 pub mod policy;

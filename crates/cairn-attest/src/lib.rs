@@ -1,0 +1,1 @@
+//! Cairn attestation (placeholder while the crate is being built).
