@@ -1,1 +1,30 @@
-//! Cairn ledger (placeholder while the crate is being built).
+//! Cairn's ledger: the data model, its canonical encoding, validation and
+//! receipts. No I/O: storage lives in `cairn-store`, networking in the node.
+//!
+//! Owns: proposals, endorsements, envelopes, blocks, channel configuration,
+//! read/write sets, validation codes, the block validation engine, and
+//! receipts (a transaction's Merkle inclusion proof plus the orderer-signed
+//! block header).
+//!
+//! May use: `cairn-crypto` (hashes, signatures, identities), `cairn-policy`
+//! (endorsement policies), `cairn-merkle` (RFC 9162 proofs).
+//!
+//! Invariants (each module states its own):
+//! - everything hashed or signed is encoded with [`encoding::Canonical`];
+//! - a transient map never leaves a [`tx::Proposal`];
+//! - validation is deterministic: the same block on the same state gives the
+//!   same codes and the same state updates on every node.
+
+pub mod block;
+pub mod client;
+pub mod config;
+pub mod encoding;
+pub mod ids;
+pub mod lifecycle;
+pub mod memory;
+pub mod receipt;
+pub mod rwset;
+pub mod state;
+pub mod tx;
+pub mod validate;
+pub mod validation;

@@ -1,1 +1,30 @@
-//! Cairn store (placeholder while the crate is being built).
+//! Cairn's embedded ledger store: one redb database per channel holding the
+//! block store (by number and by txid), the world state with versions, the
+//! key history index, key metadata, and the channel's RFC 9162 transaction
+//! tree.
+//!
+//! May use: `cairn-ledger` (model and validation), `cairn-crypto`,
+//! `cairn-merkle`, `redb`. Knows nothing of networking or contracts.
+//!
+//! Invariants:
+//! - everything a block changes is written in one redb write transaction, so
+//!   a crash at any point reopens at the last committed block with state,
+//!   history, txid index and tree consistent with blocks `0..height`;
+//! - a block is committed only if this node's own validation gives the same
+//!   codes and tree root as the block carries, and an orderer of the channel
+//!   signed its header;
+//! - [`verify::verify_ledger`] re-derives every table from the blocks alone.
+
+mod check;
+pub mod error;
+pub mod genesis;
+pub mod ledger;
+mod tables;
+pub mod verify;
+pub mod view;
+
+pub use error::StoreError;
+pub use genesis::{genesis_block, genesis_config};
+pub use ledger::{CommitSummary, LEDGER_FILE, Ledger};
+pub use tables::TxLocation;
+pub use view::Snapshot;

@@ -1,15 +1,49 @@
-//! `cairn receipt` (being built).
+//! `cairn receipt`: verify a transaction receipt offline, trusting only the
+//! ordering org's CA certificate.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
+use cairn_ledger::receipt::Receipt;
 
 /// `cairn receipt` subcommands.
 #[derive(clap::Subcommand, Debug)]
 pub enum ReceiptCmd {
-    /// Placeholder until this command group is built.
-    Todo,
+    /// Verify a receipt file (JSON) offline. Exit 0 if it verifies, 1 if it
+    /// does not (with the reason), 2 if the inputs cannot be read.
+    Verify {
+        /// The receipt, as written by `cairn ledger receipt` or the peer API.
+        file: PathBuf,
+        /// The ordering org's CA certificate (PEM): the only thing trusted.
+        #[arg(long)]
+        ca: PathBuf,
+    },
 }
 
 /// Runs a `cairn receipt` subcommand.
-pub fn run(_cmd: ReceiptCmd) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("cairn receipt is not built yet")
+pub fn run(cmd: ReceiptCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ReceiptCmd::Verify { file, ca } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read receipt {}", file.display()))?;
+            let receipt: Receipt = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a receipt (JSON)", file.display()))?;
+            let ca_pem = std::fs::read_to_string(&ca)
+                .with_context(|| format!("cannot read CA certificate {}", ca.display()))?;
+            match receipt.verify(&ca_pem) {
+                Ok(v) => {
+                    println!(
+                        "receipt verifies: tx {} is in block {} of channel {} with code {}, header signed by {}",
+                        v.txid, v.block, v.channel, v.code, v.signer
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("receipt does NOT verify: {e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,1 @@
+//! Cairn attestation client (being built).

@@ -1,0 +1,1 @@
+//! Cairn attestation service (being built).

@@ -1,0 +1,108 @@
+//! Store errors, sorted by who is at fault: the disk/database, the caller's
+//! block, or a corrupted store.
+
+use cairn_ledger::encoding::EncodingError;
+use cairn_ledger::validate::{ContextError, ValidateError};
+use cairn_ledger::validation::ValidationCode;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be read or written.
+    #[error("ledger database {action} failed: {source}")]
+    Database {
+        /// What was being done.
+        action: &'static str,
+        /// redb's error.
+        #[source]
+        source: Box<redb::Error>,
+    },
+    /// Another process holds the ledger open.
+    #[error("ledger at {path} is in use by another process; stop the node using it (or copy the directory) and retry")]
+    InUse {
+        /// The ledger directory.
+        path: String,
+    },
+    /// No ledger exists at the path.
+    #[error("no ledger at {path}: create it from a genesis block first")]
+    Missing {
+        /// The ledger directory.
+        path: String,
+    },
+    /// A ledger already exists where one was to be created.
+    #[error("a ledger already exists at {path}")]
+    Exists {
+        /// The ledger directory.
+        path: String,
+    },
+    /// A stored record does not decode: the store is corrupted.
+    #[error("stored {what} is corrupted: {reason}")]
+    Corrupt {
+        /// Which record.
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The block does not extend the ledger.
+    #[error("block {got} does not extend the ledger: expected block {expected}")]
+    OutOfOrder {
+        /// The next block number.
+        expected: u64,
+        /// The block offered.
+        got: u64,
+    },
+    /// The block is not well formed or not properly signed.
+    #[error("block {number} refused: {reason}")]
+    BadBlock {
+        /// Block number.
+        number: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Our validation disagrees with the orderer's codes.
+    #[error("block {number} tx {index}: the block says {theirs}, this node's validation says {ours}")]
+    CodeMismatch {
+        /// Block number.
+        number: u64,
+        /// Transaction index.
+        index: usize,
+        /// Code in the block.
+        theirs: ValidationCode,
+        /// Code computed here.
+        ours: ValidationCode,
+    },
+    /// The channel configuration is unusable.
+    #[error(transparent)]
+    Context(#[from] ContextError),
+    /// Validation could not run.
+    #[error(transparent)]
+    Validate(#[from] ValidateError),
+    /// The transaction is not on this ledger.
+    #[error("transaction {0} is not on this ledger")]
+    UnknownTx(String),
+    /// Creating the ledger directory failed.
+    #[error("cannot create ledger directory {path}: {source}")]
+    Io {
+        /// The directory.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn db(action: &'static str, e: impl Into<redb::Error>) -> StoreError {
+        StoreError::Database {
+            action,
+            source: Box::new(e.into()),
+        }
+    }
+
+    pub(crate) fn corrupt(what: impl Into<String>, e: EncodingError) -> StoreError {
+        StoreError::Corrupt {
+            what: what.into(),
+            reason: e.to_string(),
+        }
+    }
+}

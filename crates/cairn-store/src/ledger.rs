@@ -1,0 +1,523 @@
+//! The ledger of one channel on one node: commit blocks atomically, seal new
+//! blocks (on orderers), answer queries and issue receipts.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use cairn_crypto::{Digest, SigningIdentity};
+use cairn_ledger::block::{Block, BlockHeader, BlockMetadata, HeaderSignature, tx_leaf};
+use cairn_ledger::config::ChannelConfig;
+use cairn_ledger::encoding::Canonical;
+use cairn_ledger::ids::{Timestamp, TxId};
+use cairn_ledger::receipt::Receipt;
+use cairn_ledger::validate::{BlockResult, ChannelContext, validate_block};
+use cairn_merkle::{ConsistencyProof, Hash, Node, NodeStore};
+use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
+use tracing::info;
+
+use crate::error::StoreError;
+use crate::tables::{
+    BLOCKS, HISTORY, META, METADATA, MetaKey, STATE, TREE, TXIDS, TxLocation, history_key,
+    state_key,
+};
+use crate::view::Snapshot;
+
+/// The file name of the ledger database inside its directory.
+pub const LEDGER_FILE: &str = "ledger.redb";
+
+/// What the ledger knows about its tip, cached between commits.
+struct Tip {
+    height: u64,
+    last_hash: Digest,
+    tree_size: u64,
+    ctx: Arc<ChannelContext>,
+    config_block: u64,
+}
+
+/// One channel's ledger on disk.
+pub struct Ledger {
+    db: Database,
+    path: PathBuf,
+    tip: RwLock<Tip>,
+}
+
+/// What committing a block did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitSummary {
+    /// The block number.
+    pub number: u64,
+    /// Transactions in the block.
+    pub txs: usize,
+    /// Of which valid.
+    pub valid: usize,
+    /// The block's header hash.
+    pub hash: Digest,
+}
+
+fn db_err(action: &'static str) -> impl Fn(redb::Error) -> StoreError {
+    move |e| StoreError::db(action, e)
+}
+
+impl Ledger {
+    /// Creates a new ledger in `dir` from a genesis block (block 0 holding the
+    /// channel's config transaction, signed by an orderer of that config).
+    pub fn create(dir: &Path, genesis: &Block) -> Result<Ledger, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let path = dir.join(LEDGER_FILE);
+        if path.exists() {
+            return Err(StoreError::Exists {
+                path: dir.display().to_string(),
+            });
+        }
+        let config = crate::genesis::genesis_config(genesis)?;
+        let db = open_db(&path, true)?;
+        let w = db.begin_write().map_err(|e| StoreError::db("begin", e))?;
+        for t in [STATE, METADATA, TXIDS] {
+            w.open_table(t).map_err(|e| StoreError::db("create table", e))?;
+        }
+        w.open_table(BLOCKS).map_err(|e| StoreError::db("create table", e))?;
+        w.open_table(HISTORY).map_err(|e| StoreError::db("create table", e))?;
+        w.open_table(TREE).map_err(|e| StoreError::db("create table", e))?;
+        w.open_table(META).map_err(|e| StoreError::db("create table", e))?;
+        w.commit().map_err(|e| StoreError::db("commit", e))?;
+        let ledger = Ledger {
+            db,
+            path: dir.to_path_buf(),
+            tip: RwLock::new(Tip {
+                height: 0,
+                last_hash: Digest::default(),
+                tree_size: 0,
+                ctx: Arc::new(ChannelContext::new(config)?),
+                config_block: 0,
+            }),
+        };
+        ledger.commit(genesis)?;
+        Ok(ledger)
+    }
+
+    /// Opens an existing ledger in `dir` at its last committed block.
+    pub fn open(dir: &Path) -> Result<Ledger, StoreError> {
+        let path = dir.join(LEDGER_FILE);
+        if !path.exists() {
+            return Err(StoreError::Missing {
+                path: dir.display().to_string(),
+            });
+        }
+        let db = open_db(&path, false)?;
+        let tip = load_tip(&db)?;
+        info!(path = %dir.display(), height = tip.height, "ledger opened");
+        Ok(Ledger {
+            db,
+            path: dir.to_path_buf(),
+            tip: RwLock::new(tip),
+        })
+    }
+
+    /// The directory holding this ledger.
+    pub fn dir(&self) -> &Path {
+        &self.path
+    }
+
+    /// Number of committed blocks.
+    pub fn height(&self) -> u64 {
+        self.read_tip().height
+    }
+
+    /// The channel configuration in force.
+    pub fn config(&self) -> ChannelConfig {
+        self.read_tip().ctx.config().clone()
+    }
+
+    /// The channel context (config, MSPs, parsed policies) in force.
+    pub fn context(&self) -> Arc<ChannelContext> {
+        self.read_tip().ctx.clone()
+    }
+
+    /// Number of leaves in the transaction tree (transactions ever ordered).
+    pub fn tree_size(&self) -> u64 {
+        self.read_tip().tree_size
+    }
+
+    /// A consistent read snapshot of everything committed so far.
+    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| StoreError::db("begin read", e))?;
+        let meta_height = txn
+            .open_table(BLOCKS)
+            .map_err(|e| StoreError::db("open blocks", e))?
+            .last()
+            .map_err(|e| StoreError::db("read blocks", e))?
+            .map(|(k, _)| k.value() + 1)
+            .unwrap_or(0);
+        Ok(Snapshot {
+            txn,
+            height: meta_height,
+        })
+    }
+
+    /// The block with this number.
+    pub fn block(&self, number: u64) -> Result<Option<Block>, StoreError> {
+        self.snapshot()?.block(number).map_err(|e| StoreError::Corrupt {
+            what: format!("block {number}"),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Where a transaction is and its validation code.
+    pub fn tx(&self, txid: &TxId) -> Result<Option<TxLocation>, StoreError> {
+        self.snapshot()?
+            .tx_location(txid)
+            .map_err(|e| StoreError::Corrupt {
+                what: format!("tx index entry {txid}"),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Validates `data` as the next block on the current state, and builds
+    /// and signs that block without committing it (the orderer's job).
+    pub fn seal(
+        &self,
+        data: Vec<Vec<u8>>,
+        timestamp: Timestamp,
+        signer: &SigningIdentity,
+    ) -> Result<Block, StoreError> {
+        let tip = self.read_tip_clone();
+        let snap = self.snapshot()?;
+        let result = validate_block(&tip.ctx, tip.height, timestamp, &data, &snap)?;
+        let (_, root) = tree_update(&snap, tip.tree_size, &data, &result)?;
+        let header = BlockHeader {
+            channel: tip.ctx.config().name.clone(),
+            number: tip.height,
+            previous_hash: tip.last_hash,
+            data_hash: Block::compute_data_hash(&data),
+            timestamp,
+            tree_size: tip.tree_size + data.len() as u64,
+            tree_root: Digest::from(*root.as_bytes()),
+        };
+        let signature = HeaderSignature {
+            signer: signer.identity().der().to_vec(),
+            signature: signer.sign(&header.signed_bytes(signer.identity().der())),
+        };
+        Ok(Block {
+            header,
+            data,
+            metadata: BlockMetadata {
+                validation_codes: result.codes(),
+                signatures: vec![signature],
+                last_config: tip.config_block,
+            },
+        })
+    }
+
+    /// Seals and commits the next block (a single orderer, or tests).
+    pub fn append(
+        &self,
+        data: Vec<Vec<u8>>,
+        timestamp: Timestamp,
+        signer: &SigningIdentity,
+    ) -> Result<Block, StoreError> {
+        let block = self.seal(data, timestamp, signer)?;
+        self.commit(&block)?;
+        Ok(block)
+    }
+
+    /// Checks `block` (number, hash chain, data hash, orderer signature), 
+    /// validates it independently, checks that the codes and tree root agree
+    /// with the block's, and commits it in one write transaction.
+    pub fn commit(&self, block: &Block) -> Result<CommitSummary, StoreError> {
+        let tip = self.read_tip_clone();
+        let n = block.header.number;
+        if n != tip.height {
+            return Err(StoreError::OutOfOrder {
+                expected: tip.height,
+                got: n,
+            });
+        }
+        crate::check::check_block_shape(block, &tip.ctx, tip.last_hash, tip.config_block)?;
+        let snap = self.snapshot()?;
+        let result = validate_block(&tip.ctx, n, block.header.timestamp, &block.data, &snap)?;
+        for (index, (ours, theirs)) in result
+            .codes()
+            .into_iter()
+            .zip(block.metadata.validation_codes.iter().copied())
+            .enumerate()
+        {
+            if ours != theirs {
+                return Err(StoreError::CodeMismatch {
+                    number: n,
+                    index,
+                    theirs,
+                    ours,
+                });
+            }
+        }
+        let (nodes, root) = tree_update(&snap, tip.tree_size, &block.data, &result)?;
+        if root.as_bytes() != block.header.tree_root.as_bytes()
+            || tip.tree_size + block.data.len() as u64 != block.header.tree_size
+        {
+            return Err(StoreError::BadBlock {
+                number: n,
+                reason: "tree size or root in the header does not match the transactions".into(),
+            });
+        }
+        drop(snap);
+        let new_ctx = new_config(&result)
+            .map(|c| ChannelContext::new(c.clone()).map(Arc::new))
+            .transpose()?;
+        let w = self.db.begin_write().map_err(|e| StoreError::db("begin write", e))?;
+        write_block(&w, block, &result, tip.tree_size, &nodes).map_err(db_err("write block"))?;
+        w.commit().map_err(|e| StoreError::db("commit", e))?;
+        let valid = result
+            .txs
+            .iter()
+            .filter(|t| t.code == cairn_ledger::validation::ValidationCode::Valid)
+            .count();
+        let hash = block.header.hash();
+        {
+            let mut t = self.tip.write().unwrap_or_else(|p| p.into_inner());
+            t.height = n + 1;
+            t.last_hash = hash;
+            t.tree_size = block.header.tree_size;
+            if let Some(ctx) = new_ctx {
+                t.ctx = ctx;
+                t.config_block = n;
+            }
+        }
+        info!(block = n, txs = block.data.len(), valid, "block committed");
+        Ok(CommitSummary {
+            number: n,
+            txs: block.data.len(),
+            valid,
+            hash,
+        })
+    }
+
+    /// A receipt for a transaction: its leaf, its inclusion proof in the tree
+    /// as of its block, and that block's signed header.
+    pub fn receipt(&self, txid: &TxId) -> Result<Receipt, StoreError> {
+        let snap = self.snapshot()?;
+        let loc = snap
+            .tx_location(txid)
+            .map_err(|e| StoreError::Corrupt {
+                what: "tx index".into(),
+                reason: e.to_string(),
+            })?
+            .ok_or_else(|| StoreError::UnknownTx(txid.to_string()))?;
+        let block = snap
+            .block(loc.block)
+            .map_err(|e| StoreError::Corrupt {
+                what: format!("block {}", loc.block),
+                reason: e.to_string(),
+            })?
+            .ok_or_else(|| StoreError::UnknownTx(txid.to_string()))?;
+        let envelope = block.data.get(loc.index as usize).cloned();
+        let proof = cairn_merkle::inclusion_proof(&snap, loc.leaf, block.header.tree_size)
+            .map_err(|e| StoreError::Corrupt {
+                what: "transaction tree".into(),
+                reason: e.to_string(),
+            })?;
+        Ok(Receipt {
+            txid: *txid,
+            envelope_hash: envelope
+                .as_deref()
+                .map(cairn_crypto::sha256)
+                .unwrap_or_default(),
+            code: loc.code,
+            proof,
+            header: block.header,
+            signatures: block.metadata.signatures,
+            envelope,
+        })
+    }
+
+    /// A proof that the tree of `new_size` transactions extends the tree of `old_size`.
+    pub fn consistency_proof(&self, old_size: u64, new_size: u64) -> Result<ConsistencyProof, StoreError> {
+        let snap = self.snapshot()?;
+        cairn_merkle::consistency_proof(&snap, old_size, new_size).map_err(|e| StoreError::Corrupt {
+            what: "transaction tree".into(),
+            reason: e.to_string(),
+        })
+    }
+
+    fn read_tip(&self) -> std::sync::RwLockReadGuard<'_, Tip> {
+        self.tip.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn read_tip_clone(&self) -> Tip {
+        let t = self.read_tip();
+        Tip {
+            height: t.height,
+            last_hash: t.last_hash,
+            tree_size: t.tree_size,
+            ctx: t.ctx.clone(),
+            config_block: t.config_block,
+        }
+    }
+}
+
+fn open_db(path: &Path, create: bool) -> Result<Database, StoreError> {
+    let r = if create {
+        Database::create(path)
+    } else {
+        Database::open(path)
+    };
+    r.map_err(|e| match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
+            path: path.display().to_string(),
+        },
+        e => StoreError::db("open", e),
+    })
+}
+
+fn new_config(result: &BlockResult) -> Option<&ChannelConfig> {
+    result
+        .txs
+        .iter()
+        .filter(|t| t.code == cairn_ledger::validation::ValidationCode::Valid)
+        .filter_map(|t| t.effects.config.as_ref())
+        .last()
+}
+
+/// The tree nodes this block adds, and the new root.
+pub(crate) fn tree_update<S: NodeStore>(
+    store: &S,
+    size: u64,
+    data: &[Vec<u8>],
+    result: &BlockResult,
+) -> Result<(Vec<Node>, Hash), StoreError> {
+    let leaves: Vec<Hash> = data
+        .iter()
+        .zip(result.txs.iter())
+        .map(|(env, tx)| cairn_merkle::leaf_hash(&tx_leaf(&cairn_crypto::sha256(env), tx.code)))
+        .collect();
+    let corrupt = |e: cairn_merkle::TreeError<S::Error>| StoreError::Corrupt {
+        what: "transaction tree".into(),
+        reason: e.to_string(),
+    };
+    let nodes = cairn_merkle::append_batch(store, size, &leaves).map_err(corrupt)?;
+    let overlay = Overlaid {
+        base: store,
+        nodes: &nodes,
+    };
+    let root = cairn_merkle::root(&overlay, size + leaves.len() as u64).map_err(|e| StoreError::Corrupt {
+        what: "transaction tree".into(),
+        reason: e.to_string(),
+    })?;
+    Ok((nodes, root))
+}
+
+/// A node store plus nodes not yet written.
+struct Overlaid<'a, S> {
+    base: &'a S,
+    nodes: &'a [Node],
+}
+
+impl<S: NodeStore> NodeStore for Overlaid<'_, S> {
+    type Error = S::Error;
+
+    fn node(&self, level: u8, index: u64) -> Result<Option<Hash>, S::Error> {
+        if let Some(n) = self.nodes.iter().rev().find(|n| n.level == level && n.index == index) {
+            return Ok(Some(n.hash));
+        }
+        self.base.node(level, index)
+    }
+}
+
+fn write_block(
+    w: &WriteTransaction,
+    block: &Block,
+    result: &BlockResult,
+    tree_size: u64,
+    nodes: &[Node],
+) -> Result<(), redb::Error> {
+    let n = block.header.number;
+    w.open_table(BLOCKS)?.insert(n, block.encode().as_slice())?;
+    let mut txids = w.open_table(TXIDS)?;
+    let mut state = w.open_table(STATE)?;
+    let mut metadata = w.open_table(METADATA)?;
+    let mut history = w.open_table(HISTORY)?;
+    for (i, tx) in result.txs.iter().enumerate() {
+        let index = u32::try_from(i).unwrap_or(u32::MAX);
+        if let Some(txid) = tx.txid {
+            let key = txid.as_bytes().as_slice();
+            if txids.get(key)?.is_none() {
+                let loc = TxLocation {
+                    block: n,
+                    index,
+                    leaf: tree_size + i as u64,
+                    code: tx.code,
+                };
+                txids.insert(key, loc.encode().as_slice())?;
+            }
+        }
+        let version = cairn_ledger::ids::Version { block: n, tx: index };
+        for (ns, wr) in &tx.effects.writes {
+            let k = state_key(ns, &wr.key);
+            if wr.is_delete {
+                state.remove(k.as_slice())?;
+            } else {
+                let v = cairn_ledger::state::VersionedValue {
+                    value: wr.value.clone(),
+                    version,
+                };
+                state.insert(k.as_slice(), v.encode().as_slice())?;
+            }
+            history.insert(history_key(ns, &wr.key, n, index).as_slice(), ())?;
+        }
+        for (ns, m) in &tx.effects.metadata_writes {
+            let k = state_key(ns, &m.key);
+            if m.entries.is_empty() {
+                metadata.remove(k.as_slice())?;
+            } else {
+                metadata.insert(k.as_slice(), m.entries.encode().as_slice())?;
+            }
+        }
+    }
+    let mut tree = w.open_table(TREE)?;
+    for node in nodes {
+        tree.insert((node.level, node.index), node.hash.as_bytes().as_slice())?;
+    }
+    if let Some(config) = new_config(result) {
+        let mut meta = w.open_table(META)?;
+        meta.insert(MetaKey::CONFIG, config.encode().as_slice())?;
+        meta.insert(MetaKey::CONFIG_BLOCK, n.to_be_bytes().as_slice())?;
+    }
+    Ok(())
+}
+
+fn load_tip(db: &Database) -> Result<Tip, StoreError> {
+    let r = db.begin_read().map_err(|e| StoreError::db("begin read", e))?;
+    let blocks = r.open_table(BLOCKS).map_err(|e| StoreError::db("open blocks", e))?;
+    let last = blocks
+        .last()
+        .map_err(|e| StoreError::db("read blocks", e))?
+        .ok_or_else(|| StoreError::Corrupt {
+            what: "ledger".into(),
+            reason: "no genesis block".into(),
+        })?;
+    let block = Block::decode(last.1.value()).map_err(|e| StoreError::corrupt(format!("block {}", last.0.value()), e))?;
+    let meta = r.open_table(META).map_err(|e| StoreError::db("open meta", e))?;
+    let config_bytes = meta
+        .get(MetaKey::CONFIG)
+        .map_err(|e| StoreError::db("read meta", e))?
+        .ok_or_else(|| StoreError::Corrupt {
+            what: "ledger".into(),
+            reason: "no channel config".into(),
+        })?;
+    let config = ChannelConfig::decode(config_bytes.value()).map_err(|e| StoreError::corrupt("channel config", e))?;
+    let config_block = meta
+        .get(MetaKey::CONFIG_BLOCK)
+        .map_err(|e| StoreError::db("read meta", e))?
+        .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0);
+    Ok(Tip {
+        height: block.header.number + 1,
+        last_hash: block.header.hash(),
+        tree_size: block.header.tree_size,
+        ctx: Arc::new(ChannelContext::new(config)?),
+        config_block,
+    })
+}

@@ -1,0 +1,222 @@
+//! Test support shared by Cairn's test suites and benchmarks: a channel of
+//! generated organizations (with the same cryptogen the CLI uses), its
+//! genesis block, and builders for signed, endorsed transactions.
+//!
+//! May use: `cairn-crypto`, `cairn-ledger`, `cairn-store`. Only ever a
+//! dev-dependency: nothing in the product depends on it.
+
+use std::path::{Path, PathBuf};
+
+use cairn_crypto::{MspConfig, SigningIdentity};
+use cairn_ledger::block::Block;
+use cairn_ledger::config::ChannelConfig;
+use cairn_ledger::encoding::Canonical;
+use cairn_ledger::ids::{Timestamp, TxId};
+use cairn_ledger::lifecycle::{ContractDefinition, LIFECYCLE_NS, definition_key};
+use cairn_ledger::rwset::{KvWrite, NsRwSet, TxRwSet};
+use cairn_ledger::tx::{ContractId, Invocation, ProposalResponsePayload, Response};
+use cairn_store::Ledger;
+use rand::RngCore;
+
+/// The channel name test networks use.
+pub const CHANNEL: &str = "testchannel";
+
+/// One generated organization's identities.
+pub struct TestOrg {
+    /// MSP id, e.g. `Org1MSP`.
+    pub msp_id: String,
+    /// The org's MSP definition (CA and revocation list).
+    pub msp: MspConfig,
+    /// An admin.
+    pub admin: SigningIdentity,
+    /// A peer.
+    pub peer: SigningIdentity,
+    /// An orderer.
+    pub orderer: SigningIdentity,
+    /// A client user.
+    pub user: SigningIdentity,
+    /// Where its material is on disk.
+    pub dir: PathBuf,
+}
+
+/// A channel of generated orgs; files live in a temporary directory that is
+/// removed when this is dropped.
+pub struct TestNet {
+    /// Holds the generated material, when this net owns a temporary directory.
+    pub tmp: Option<tempfile::TempDir>,
+    /// The orgs, `Org1MSP`, `Org2MSP`, ...
+    pub orgs: Vec<TestOrg>,
+    /// The channel config (Fabric defaults; every org orders).
+    pub config: ChannelConfig,
+}
+
+impl TestNet {
+    /// Generates `n` orgs with the CLI's cryptogen and a channel of them, in
+    /// a temporary directory.
+    pub fn new(n: usize) -> TestNet {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut net = TestNet::generate_at(&tmp.path().join("crypto"), n);
+        net.tmp = Some(tmp);
+        net
+    }
+
+    /// Generates `n` orgs into `crypto` (kept after the net is dropped).
+    pub fn generate_at(crypto: &Path, n: usize) -> TestNet {
+        let names: Vec<String> = (1..=n).map(|i| format!("Org{i}")).collect();
+        cairn_crypto::generate(&names, crypto, &cairn_crypto::GenerateOptions::default())
+            .expect("cryptogen");
+        TestNet::load(crypto, n)
+    }
+
+    /// Loads `n` orgs generated earlier into `crypto`.
+    pub fn load(crypto: &Path, n: usize) -> TestNet {
+        let names: Vec<String> = (1..=n).map(|i| format!("Org{i}")).collect();
+        let orgs: Vec<TestOrg> = names
+            .iter()
+            .map(|name| load_org(&crypto.join(name.to_lowercase())))
+            .collect();
+        let config = ChannelConfig::with_defaults(
+            CHANNEL,
+            orgs.iter().map(|o| o.msp.clone()).collect(),
+            orgs.iter().map(|o| o.msp_id.clone()).collect(),
+        );
+        TestNet {
+            tmp: None,
+            orgs,
+            config,
+        }
+    }
+
+    /// The genesis block of the channel, signed by Org1's orderer.
+    pub fn genesis(&self) -> Block {
+        cairn_store::genesis_block(&self.config, &self.orgs[0].orderer, now(), nonce())
+    }
+
+    /// Creates a ledger for the channel in `dir`.
+    pub fn ledger(&self, dir: &Path) -> Ledger {
+        Ledger::create(dir, &self.genesis()).expect("create ledger")
+    }
+
+    /// The orderer that signs blocks in tests.
+    pub fn orderer(&self) -> &SigningIdentity {
+        &self.orgs[0].orderer
+    }
+
+    /// An endorsed transaction invoking `contract` with this simulated
+    /// read/write set, signed by `client` and endorsed by `endorsers`.
+    pub fn endorsed_tx(
+        &self,
+        client: &SigningIdentity,
+        contract: &str,
+        rwset: TxRwSet,
+        endorsers: &[&SigningIdentity],
+    ) -> (TxId, Vec<u8>) {
+        let invocation = Invocation {
+            contract: contract.to_string(),
+            function: "invoke".to_string(),
+            args: Vec::new(),
+            is_init: false,
+        };
+        let proposal = cairn_ledger::client::proposal(
+            CHANNEL,
+            client,
+            invocation,
+            Default::default(),
+            nonce(),
+            now(),
+        );
+        let payload = ProposalResponsePayload {
+            proposal_hash: proposal.hash(),
+            contract: ContractId {
+                name: contract.to_string(),
+                version: "1".to_string(),
+            },
+            rwset,
+            events: Vec::new(),
+            response: Response {
+                status: 200,
+                message: String::new(),
+                payload: Vec::new(),
+            },
+        };
+        let responses: Vec<_> = endorsers
+            .iter()
+            .map(|e| cairn_ledger::client::endorse(&payload, e))
+            .collect();
+        let txid = proposal.header.txid;
+        let env = cairn_ledger::client::assemble(&proposal, &responses, client).expect("assemble");
+        (txid, env.encode())
+    }
+
+    /// A `_lifecycle` transaction committing a definition of `name` with this
+    /// endorsement policy, endorsed by every org's peer.
+    pub fn define_contract_tx(&self, name: &str, policy: &str) -> (TxId, Vec<u8>) {
+        let def = ContractDefinition {
+            name: name.to_string(),
+            version: "1".to_string(),
+            sequence: 1,
+            endorsement_policy: policy.to_string(),
+            init_required: false,
+            collections: Vec::new(),
+        };
+        let rwset = TxRwSet {
+            namespaces: vec![NsRwSet {
+                namespace: LIFECYCLE_NS.to_string(),
+                writes: vec![KvWrite {
+                    key: definition_key(name),
+                    is_delete: false,
+                    value: def.encode(),
+                }],
+                ..NsRwSet::default()
+            }],
+        };
+        let peers: Vec<&SigningIdentity> = self.orgs.iter().map(|o| &o.peer).collect();
+        self.endorsed_tx(&self.orgs[0].admin, LIFECYCLE_NS, rwset, &peers)
+    }
+}
+
+/// A read/write set writing `key = value` in `ns`.
+pub fn write_set(ns: &str, writes: &[(&str, &[u8])]) -> TxRwSet {
+    let mut w: Vec<KvWrite> = writes
+        .iter()
+        .map(|(k, v)| KvWrite {
+            key: (*k).to_string(),
+            is_delete: false,
+            value: v.to_vec(),
+        })
+        .collect();
+    w.sort_by(|a, b| a.key.cmp(&b.key));
+    TxRwSet {
+        namespaces: vec![NsRwSet {
+            namespace: ns.to_string(),
+            writes: w,
+            ..NsRwSet::default()
+        }],
+    }
+}
+
+/// The current time as a ledger timestamp.
+pub fn now() -> Timestamp {
+    Timestamp::now()
+}
+
+/// A fresh random 24-byte nonce.
+pub fn nonce() -> Vec<u8> {
+    let mut n = vec![0u8; 24];
+    rand::rng().fill_bytes(&mut n);
+    n
+}
+
+fn load_org(dir: &Path) -> TestOrg {
+    let msp = MspConfig::load(&dir.join("msp.json")).expect("msp.json");
+    let id = |sub: &str| SigningIdentity::from_dir(&dir.join(sub)).expect("identity");
+    TestOrg {
+        msp_id: msp.msp_id.clone(),
+        admin: id("admins/admin"),
+        peer: id("peers/peer0"),
+        orderer: id("orderers/orderer0"),
+        user: id("users/user1"),
+        msp,
+        dir: dir.to_path_buf(),
+    }
+}
