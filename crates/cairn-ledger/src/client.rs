@@ -90,3 +90,40 @@ pub fn assemble(
         payload,
     })
 }
+
+/// Builds a signed channel configuration update: `new` must carry the next
+/// sequence number; each admin signs header and config; `creator` signs the envelope.
+pub fn config_update(
+    new: &crate::config::ChannelConfig,
+    creator: &SigningIdentity,
+    admins: &[&SigningIdentity],
+    nonce: Vec<u8>,
+    timestamp: Timestamp,
+) -> Envelope {
+    let cert = creator.identity().der().to_vec();
+    let header = TxHeader {
+        channel: new.name.clone(),
+        txid: TxId::compute(&nonce, &cert),
+        creator: cert,
+        nonce,
+        timestamp,
+    };
+    let msg = crate::tx::ConfigTx::signed_bytes(&header, new);
+    let signatures = admins
+        .iter()
+        .map(|a| Endorsement {
+            endorser: a.identity().der().to_vec(),
+            signature: a.sign(&msg),
+        })
+        .collect();
+    let tx = Transaction::Config(crate::tx::ConfigTx {
+        header,
+        config: new.clone(),
+        signatures,
+    });
+    let payload = tx.encode();
+    Envelope {
+        signature: creator.sign(&payload),
+        payload,
+    }
+}

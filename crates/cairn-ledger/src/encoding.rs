@@ -47,11 +47,15 @@ pub trait Canonical: Serialize + DeserializeOwned {
 
     /// Decodes a value, refusing trailing bytes.
     fn decode(bytes: &[u8]) -> Result<Self, EncodingError> {
-        let what = std::any::type_name::<Self>().rsplit("::").next().unwrap_or("value");
-        let (value, rest) = postcard::take_from_bytes(bytes).map_err(|e| EncodingError::Malformed {
-            what,
-            reason: e.to_string(),
-        })?;
+        let what = std::any::type_name::<Self>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("value");
+        let (value, rest) =
+            postcard::take_from_bytes(bytes).map_err(|e| EncodingError::Malformed {
+                what,
+                reason: e.to_string(),
+            })?;
         if !rest.is_empty() {
             return Err(EncodingError::TrailingBytes {
                 what,

@@ -52,7 +52,9 @@ pub struct Version {
 
 /// A point in time as seconds and nanoseconds since the Unix epoch (UTC),
 /// the shape of protobuf's `Timestamp` that Fabric uses.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Timestamp {
     /// Whole seconds since the epoch.
     pub seconds: i64,

@@ -27,7 +27,9 @@ pub enum ReceiptError {
     #[error("trusted CA certificate unusable: {0}")]
     BadCa(String),
     /// The included envelope does not hash to the receipt's envelope hash.
-    #[error("envelope does not match the receipt: its hash is {actual}, the receipt says {expected}")]
+    #[error(
+        "envelope does not match the receipt: its hash is {actual}, the receipt says {expected}"
+    )]
     EnvelopeMismatch {
         /// Hash in the receipt.
         expected: Digest,
@@ -89,10 +91,12 @@ pub struct VerifiedReceipt {
 impl Receipt {
     /// Verifies the receipt trusting only `orderer_ca_pem`.
     pub fn verify(&self, orderer_ca_pem: &str) -> Result<VerifiedReceipt, ReceiptError> {
-        let ca = Certificate::from_pem(orderer_ca_pem).map_err(|e| ReceiptError::BadCa(e.to_string()))?;
+        let ca = Certificate::from_pem(orderer_ca_pem)
+            .map_err(|e| ReceiptError::BadCa(e.to_string()))?;
         // The CA names its org; a CA that does not is trusted under a placeholder id.
         let msp_id = ca.msp_id_claim().unwrap_or("TrustedOrdererOrg").to_string();
-        let msp = Msp::new(&msp_id, ca, &[] as &[&str]).map_err(|e| ReceiptError::BadCa(e.to_string()))?;
+        let msp = Msp::new(&msp_id, ca, &[] as &[&str])
+            .map_err(|e| ReceiptError::BadCa(e.to_string()))?;
         let signer = verify_header(&self.header, &self.signatures, &msp)
             .map_err(ReceiptError::UntrustedHeader)?;
         if let Some(env) = &self.envelope {
@@ -142,12 +146,22 @@ pub fn verify_header(
             }
         };
         if id.role() != cairn_crypto::Role::Orderer {
-            reasons.push(format!("{} is a {}, not an orderer", id.subject(), id.role()));
+            reasons.push(format!(
+                "{} is a {}, not an orderer",
+                id.subject(),
+                id.role()
+            ));
             continue;
         }
-        match id.public_key().verify(&header.signed_bytes(&s.signer), &s.signature) {
+        match id
+            .public_key()
+            .verify(&header.signed_bytes(&s.signer), &s.signature)
+        {
             Ok(()) => return Ok(id.subject().to_string()),
-            Err(e) => reasons.push(format!("signature by {} does not verify: {e}", id.subject())),
+            Err(e) => reasons.push(format!(
+                "signature by {} does not verify: {e}",
+                id.subject()
+            )),
         }
     }
     if reasons.is_empty() {

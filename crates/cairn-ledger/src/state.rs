@@ -61,7 +61,11 @@ pub trait StateView {
     fn history(&self, namespace: &str, key: &str) -> Result<Vec<HistoryEntry>, StateError>;
 
     /// The key's metadata entries (e.g. its validation parameter).
-    fn metadata(&self, namespace: &str, key: &str) -> Result<Vec<crate::rwset::MetadataEntry>, StateError>;
+    fn metadata(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Vec<crate::rwset::MetadataEntry>, StateError>;
 
     /// The height of the state: the number of committed blocks.
     fn height(&self) -> Result<u64, StateError>;

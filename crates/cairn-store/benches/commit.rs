@@ -4,6 +4,11 @@
 //!
 //! Run: `cargo bench -p cairn-store --bench commit`
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 use std::time::Duration;
 
 use cairn_ledger::encoding::Canonical;
@@ -33,9 +38,15 @@ fn commit(c: &mut Criterion) {
     let net = TestNet::new(3);
     let dir = tempfile::tempdir().unwrap();
     let orderer_ledger = net.ledger(&dir.path().join("orderer"));
-    let peer_ledger = Ledger::create(&dir.path().join("peer"), &orderer_ledger.block(0).unwrap().unwrap()).unwrap();
+    let peer_ledger = Ledger::create(
+        &dir.path().join("peer"),
+        &orderer_ledger.block(0).unwrap().unwrap(),
+    )
+    .unwrap();
     let (_, def) = net.define_contract_tx("asset", "MAJORITY Endorsement");
-    let b1 = orderer_ledger.append(vec![def], now(), net.orderer()).unwrap();
+    let b1 = orderer_ledger
+        .append(vec![def], now(), net.orderer())
+        .unwrap();
     peer_ledger.commit(&b1).unwrap();
 
     let mut g = c.benchmark_group("ledger");
@@ -48,7 +59,9 @@ fn commit(c: &mut Criterion) {
         b.iter_batched(
             || {
                 round += 1;
-                orderer_ledger.append(block_data(&net, round), now(), net.orderer()).unwrap()
+                orderer_ledger
+                    .append(block_data(&net, round), now(), net.orderer())
+                    .unwrap()
             },
             |block| peer_ledger.commit(&block).unwrap(),
             BatchSize::PerIteration,
@@ -58,8 +71,16 @@ fn commit(c: &mut Criterion) {
 
     // Receipts: verify offline against the orderer org's CA.
     let ca = std::fs::read_to_string(net.orgs[0].dir.join("ca/ca.pem")).unwrap();
-    let last = peer_ledger.block(peer_ledger.height() - 1).unwrap().unwrap();
-    let txid = Envelope::decode(&last.data[17]).unwrap().transaction().unwrap().header().txid;
+    let last = peer_ledger
+        .block(peer_ledger.height() - 1)
+        .unwrap()
+        .unwrap();
+    let txid = Envelope::decode(&last.data[17])
+        .unwrap()
+        .transaction()
+        .unwrap()
+        .header()
+        .txid;
     let receipt = peer_ledger.receipt(&txid).unwrap();
     let mut g = c.benchmark_group("receipt");
     g.throughput(Throughput::Elements(1));

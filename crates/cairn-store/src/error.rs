@@ -18,7 +18,9 @@ pub enum StoreError {
         source: Box<redb::Error>,
     },
     /// Another process holds the ledger open.
-    #[error("ledger at {path} is in use by another process; stop the node using it (or copy the directory) and retry")]
+    #[error(
+        "ledger at {path} is in use by another process; stop the node using it (or copy the directory) and retry"
+    )]
     InUse {
         /// The ledger directory.
         path: String,
@@ -60,7 +62,9 @@ pub enum StoreError {
         reason: String,
     },
     /// Our validation disagrees with the orderer's codes.
-    #[error("block {number} tx {index}: the block says {theirs}, this node's validation says {ours}")]
+    #[error(
+        "block {number} tx {index}: the block says {theirs}, this node's validation says {ours}"
+    )]
     CodeMismatch {
         /// Block number.
         number: u64,

@@ -76,12 +76,17 @@ impl Ledger {
         let db = open_db(&path, true)?;
         let w = db.begin_write().map_err(|e| StoreError::db("begin", e))?;
         for t in [STATE, METADATA, TXIDS] {
-            w.open_table(t).map_err(|e| StoreError::db("create table", e))?;
+            w.open_table(t)
+                .map_err(|e| StoreError::db("create table", e))?;
         }
-        w.open_table(BLOCKS).map_err(|e| StoreError::db("create table", e))?;
-        w.open_table(HISTORY).map_err(|e| StoreError::db("create table", e))?;
-        w.open_table(TREE).map_err(|e| StoreError::db("create table", e))?;
-        w.open_table(META).map_err(|e| StoreError::db("create table", e))?;
+        w.open_table(BLOCKS)
+            .map_err(|e| StoreError::db("create table", e))?;
+        w.open_table(HISTORY)
+            .map_err(|e| StoreError::db("create table", e))?;
+        w.open_table(TREE)
+            .map_err(|e| StoreError::db("create table", e))?;
+        w.open_table(META)
+            .map_err(|e| StoreError::db("create table", e))?;
         w.commit().map_err(|e| StoreError::db("commit", e))?;
         let ledger = Ledger {
             db,
@@ -143,7 +148,10 @@ impl Ledger {
 
     /// A consistent read snapshot of everything committed so far.
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| StoreError::db("begin read", e))?;
+        let txn = self
+            .db
+            .begin_read()
+            .map_err(|e| StoreError::db("begin read", e))?;
         let meta_height = txn
             .open_table(BLOCKS)
             .map_err(|e| StoreError::db("open blocks", e))?
@@ -159,10 +167,12 @@ impl Ledger {
 
     /// The block with this number.
     pub fn block(&self, number: u64) -> Result<Option<Block>, StoreError> {
-        self.snapshot()?.block(number).map_err(|e| StoreError::Corrupt {
-            what: format!("block {number}"),
-            reason: e.to_string(),
-        })
+        self.snapshot()?
+            .block(number)
+            .map_err(|e| StoreError::Corrupt {
+                what: format!("block {number}"),
+                reason: e.to_string(),
+            })
     }
 
     /// Where a transaction is and its validation code.
@@ -223,7 +233,7 @@ impl Ledger {
         Ok(block)
     }
 
-    /// Checks `block` (number, hash chain, data hash, orderer signature), 
+    /// Checks `block` (number, hash chain, data hash, orderer signature),
     /// validates it independently, checks that the codes and tree root agree
     /// with the block's, and commits it in one write transaction.
     pub fn commit(&self, block: &Block) -> Result<CommitSummary, StoreError> {
@@ -263,17 +273,17 @@ impl Ledger {
             });
         }
         drop(snap);
-        let new_ctx = new_config(&result)
+        let new_ctx = result
+            .new_config()
             .map(|c| ChannelContext::new(c.clone()).map(Arc::new))
             .transpose()?;
-        let w = self.db.begin_write().map_err(|e| StoreError::db("begin write", e))?;
+        let w = self
+            .db
+            .begin_write()
+            .map_err(|e| StoreError::db("begin write", e))?;
         write_block(&w, block, &result, tip.tree_size, &nodes).map_err(db_err("write block"))?;
         w.commit().map_err(|e| StoreError::db("commit", e))?;
-        let valid = result
-            .txs
-            .iter()
-            .filter(|t| t.code == cairn_ledger::validation::ValidationCode::Valid)
-            .count();
+        let valid = result.valid_count();
         let hash = block.header.hash();
         {
             let mut t = self.tip.write().unwrap_or_else(|p| p.into_inner());
@@ -333,11 +343,17 @@ impl Ledger {
     }
 
     /// A proof that the tree of `new_size` transactions extends the tree of `old_size`.
-    pub fn consistency_proof(&self, old_size: u64, new_size: u64) -> Result<ConsistencyProof, StoreError> {
+    pub fn consistency_proof(
+        &self,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<ConsistencyProof, StoreError> {
         let snap = self.snapshot()?;
-        cairn_merkle::consistency_proof(&snap, old_size, new_size).map_err(|e| StoreError::Corrupt {
-            what: "transaction tree".into(),
-            reason: e.to_string(),
+        cairn_merkle::consistency_proof(&snap, old_size, new_size).map_err(|e| {
+            StoreError::Corrupt {
+                what: "transaction tree".into(),
+                reason: e.to_string(),
+            }
         })
     }
 
@@ -371,15 +387,6 @@ fn open_db(path: &Path, create: bool) -> Result<Database, StoreError> {
     })
 }
 
-fn new_config(result: &BlockResult) -> Option<&ChannelConfig> {
-    result
-        .txs
-        .iter()
-        .filter(|t| t.code == cairn_ledger::validation::ValidationCode::Valid)
-        .filter_map(|t| t.effects.config.as_ref())
-        .last()
-}
-
 /// The tree nodes this block adds, and the new root.
 pub(crate) fn tree_update<S: NodeStore>(
     store: &S,
@@ -401,9 +408,11 @@ pub(crate) fn tree_update<S: NodeStore>(
         base: store,
         nodes: &nodes,
     };
-    let root = cairn_merkle::root(&overlay, size + leaves.len() as u64).map_err(|e| StoreError::Corrupt {
-        what: "transaction tree".into(),
-        reason: e.to_string(),
+    let root = cairn_merkle::root(&overlay, size + leaves.len() as u64).map_err(|e| {
+        StoreError::Corrupt {
+            what: "transaction tree".into(),
+            reason: e.to_string(),
+        }
     })?;
     Ok((nodes, root))
 }
@@ -418,7 +427,12 @@ impl<S: NodeStore> NodeStore for Overlaid<'_, S> {
     type Error = S::Error;
 
     fn node(&self, level: u8, index: u64) -> Result<Option<Hash>, S::Error> {
-        if let Some(n) = self.nodes.iter().rev().find(|n| n.level == level && n.index == index) {
+        if let Some(n) = self
+            .nodes
+            .iter()
+            .rev()
+            .find(|n| n.level == level && n.index == index)
+        {
             return Ok(Some(n.hash));
         }
         self.base.node(level, index)
@@ -452,7 +466,10 @@ fn write_block(
                 txids.insert(key, loc.encode().as_slice())?;
             }
         }
-        let version = cairn_ledger::ids::Version { block: n, tx: index };
+        let version = cairn_ledger::ids::Version {
+            block: n,
+            tx: index,
+        };
         for (ns, wr) in &tx.effects.writes {
             let k = state_key(ns, &wr.key);
             if wr.is_delete {
@@ -479,7 +496,7 @@ fn write_block(
     for node in nodes {
         tree.insert((node.level, node.index), node.hash.as_bytes().as_slice())?;
     }
-    if let Some(config) = new_config(result) {
+    if let Some(config) = result.new_config() {
         let mut meta = w.open_table(META)?;
         meta.insert(MetaKey::CONFIG, config.encode().as_slice())?;
         meta.insert(MetaKey::CONFIG_BLOCK, n.to_be_bytes().as_slice())?;
@@ -488,8 +505,12 @@ fn write_block(
 }
 
 fn load_tip(db: &Database) -> Result<Tip, StoreError> {
-    let r = db.begin_read().map_err(|e| StoreError::db("begin read", e))?;
-    let blocks = r.open_table(BLOCKS).map_err(|e| StoreError::db("open blocks", e))?;
+    let r = db
+        .begin_read()
+        .map_err(|e| StoreError::db("begin read", e))?;
+    let blocks = r
+        .open_table(BLOCKS)
+        .map_err(|e| StoreError::db("open blocks", e))?;
     let last = blocks
         .last()
         .map_err(|e| StoreError::db("read blocks", e))?
@@ -497,8 +518,11 @@ fn load_tip(db: &Database) -> Result<Tip, StoreError> {
             what: "ledger".into(),
             reason: "no genesis block".into(),
         })?;
-    let block = Block::decode(last.1.value()).map_err(|e| StoreError::corrupt(format!("block {}", last.0.value()), e))?;
-    let meta = r.open_table(META).map_err(|e| StoreError::db("open meta", e))?;
+    let block = Block::decode(last.1.value())
+        .map_err(|e| StoreError::corrupt(format!("block {}", last.0.value()), e))?;
+    let meta = r
+        .open_table(META)
+        .map_err(|e| StoreError::db("open meta", e))?;
     let config_bytes = meta
         .get(MetaKey::CONFIG)
         .map_err(|e| StoreError::db("read meta", e))?
@@ -506,7 +530,8 @@ fn load_tip(db: &Database) -> Result<Tip, StoreError> {
             what: "ledger".into(),
             reason: "no channel config".into(),
         })?;
-    let config = ChannelConfig::decode(config_bytes.value()).map_err(|e| StoreError::corrupt("channel config", e))?;
+    let config = ChannelConfig::decode(config_bytes.value())
+        .map_err(|e| StoreError::corrupt("channel config", e))?;
     let config_block = meta
         .get(MetaKey::CONFIG_BLOCK)
         .map_err(|e| StoreError::db("read meta", e))?

@@ -24,7 +24,9 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use crate::error::StoreError;
 use crate::ledger::LEDGER_FILE;
-use crate::tables::{BLOCKS, HISTORY, META, METADATA, MetaKey, STATE, TREE, TXIDS, TxLocation, split_state_key};
+use crate::tables::{
+    BLOCKS, HISTORY, META, METADATA, MetaKey, STATE, TREE, TXIDS, TxLocation, split_state_key,
+};
 
 /// What a successful verification covered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,7 +75,10 @@ fn dberr(e: impl Into<redb::Error>) -> VerifyError {
 
 /// Verifies the ledger in `dir` (see the module doc), calling `progress`
 /// after each block with (blocks done, blocks total).
-pub fn verify_ledger(dir: &Path, progress: impl FnMut(u64, u64)) -> Result<VerifyReport, VerifyError> {
+pub fn verify_ledger(
+    dir: &Path,
+    progress: impl FnMut(u64, u64),
+) -> Result<VerifyReport, VerifyError> {
     let path = dir.join(LEDGER_FILE);
     if !path.exists() {
         return Err(StoreError::Missing {
@@ -91,7 +96,10 @@ pub fn verify_ledger(dir: &Path, progress: impl FnMut(u64, u64)) -> Result<Verif
 }
 
 /// [`verify_ledger`] on an open database.
-pub fn verify_database(db: &redb::Database, mut progress: impl FnMut(u64, u64)) -> Result<VerifyReport, VerifyError> {
+pub fn verify_database(
+    db: &redb::Database,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<VerifyReport, VerifyError> {
     let r = db.begin_read().map_err(dberr)?;
     let blocks = r.open_table(BLOCKS).map_err(dberr)?;
     let total = blocks.len().map_err(dberr)?;
@@ -109,29 +117,52 @@ pub fn verify_database(db: &redb::Database, mut progress: impl FnMut(u64, u64)) 
         let (k, v) = item.map_err(dberr)?;
         let n = k.value();
         if n != expected {
-            return Err(bad(expected, format!("missing (the next stored block is {n})")));
+            return Err(bad(
+                expected,
+                format!("missing (the next stored block is {n})"),
+            ));
         }
-        let block = Block::decode(v.value()).map_err(|e| bad(n, format!("does not decode: {e}")))?;
+        let block =
+            Block::decode(v.value()).map_err(|e| bad(n, format!("does not decode: {e}")))?;
         if block.header.number != n {
-            return Err(bad(n, format!("stored as block {n} but its header says {}", block.header.number)));
+            return Err(bad(
+                n,
+                format!(
+                    "stored as block {n} but its header says {}",
+                    block.header.number
+                ),
+            ));
         }
         if n == 0 {
-            let config = crate::genesis::genesis_config(&block).map_err(|e| bad(0, e.to_string()))?;
+            let config =
+                crate::genesis::genesis_config(&block).map_err(|e| bad(0, e.to_string()))?;
             ctx = Some(ChannelContext::new(config).map_err(|e| bad(0, e.to_string()))?);
         }
         let Some(c) = ctx.as_ref() else {
             return Err(bad(n, "no channel configuration"));
         };
-        crate::check::check_block_shape(&block, c, prev, config_block).map_err(|e| bad(n, strip(e)))?;
+        crate::check::check_block_shape(&block, c, prev, config_block)
+            .map_err(|e| bad(n, strip(e)))?;
         let result = validate_block(c, n, block.header.timestamp, &block.data, &state)
             .map_err(|e| bad(n, e.to_string()))?;
-        for (i, (ours, theirs)) in result.codes().iter().zip(&block.metadata.validation_codes).enumerate() {
+        for (i, (ours, theirs)) in result
+            .codes()
+            .iter()
+            .zip(&block.metadata.validation_codes)
+            .enumerate()
+        {
             if ours != theirs {
-                return Err(bad(n, format!("tx {i} is recorded {theirs} but validates as {ours}")));
+                return Err(bad(
+                    n,
+                    format!("tx {i} is recorded {theirs} but validates as {ours}"),
+                ));
             }
         }
         for (i, (env, tx)) in block.data.iter().zip(&result.txs).enumerate() {
-            let leaf = tree.push(cairn_merkle::leaf_hash(&tx_leaf(&cairn_crypto::sha256(env), tx.code)));
+            let leaf = tree.push(cairn_merkle::leaf_hash(&tx_leaf(
+                &cairn_crypto::sha256(env),
+                tx.code,
+            )));
             if let Some(txid) = tx.txid {
                 txlocs.entry(*txid.as_bytes()).or_insert(TxLocation {
                     block: n,
@@ -145,13 +176,18 @@ pub fn verify_database(db: &redb::Database, mut progress: impl FnMut(u64, u64)) 
             }
         }
         let root = cairn_merkle::root(&tree, tree.size()).map_err(|e| bad(n, e.to_string()))?;
-        if tree.size() != block.header.tree_size || root.as_bytes() != block.header.tree_root.as_bytes() {
-            return Err(bad(n, "transaction tree size or root does not match the header"));
+        if tree.size() != block.header.tree_size
+            || root.as_bytes() != block.header.tree_root.as_bytes()
+        {
+            return Err(bad(
+                n,
+                "transaction tree size or root does not match the header",
+            ));
         }
         state.apply(n, &result);
         txs += block.data.len() as u64;
-        valid += result.codes().iter().filter(|c| **c == cairn_ledger::validation::ValidationCode::Valid).count() as u64;
-        if let Some(cfg) = result.txs.iter().filter_map(|t| t.effects.config.as_ref()).last() {
+        valid += result.valid_count() as u64;
+        if let Some(cfg) = result.new_config() {
             ctx = Some(ChannelContext::new(cfg.clone()).map_err(|e| bad(n, e.to_string()))?);
             config_block = n;
         }
@@ -165,11 +201,17 @@ pub fn verify_database(db: &redb::Database, mut progress: impl FnMut(u64, u64)) 
     compare_state(&r, &state)?;
     compare_indexes(&r, &txlocs, &history, &tree, &state)?;
     let meta = r.open_table(META).map_err(dberr)?;
-    let cfg = meta.get(MetaKey::CONFIG).map_err(dberr)?.map(|v| v.value().to_vec());
+    let cfg = meta
+        .get(MetaKey::CONFIG)
+        .map_err(dberr)?
+        .map(|v| v.value().to_vec());
     if cfg.as_deref() != Some(ctx.config().encode().as_slice()) {
-        return Err(VerifyError::Other("stored channel configuration differs from the one the blocks set".into()));
+        return Err(VerifyError::Other(
+            "stored channel configuration differs from the one the blocks set".into(),
+        ));
     }
-    let tree_root = cairn_merkle::root(&tree, tree.size()).map_err(|e| VerifyError::Other(e.to_string()))?;
+    let tree_root =
+        cairn_merkle::root(&tree, tree.size()).map_err(|e| VerifyError::Other(e.to_string()))?;
     Ok(VerifyReport {
         channel: ctx.config().name.clone(),
         blocks: expected,
@@ -192,20 +234,33 @@ fn compare_state(r: &redb::ReadTransaction, rebuilt: &MemoryState) -> Result<(),
     for item in t.iter().map_err(dberr)? {
         let (k, v) = item.map_err(dberr)?;
         let Some((ns, key)) = split_state_key(k.value()) else {
-            return Err(VerifyError::Other(format!("state entry {:?} has no namespace", k.value())));
+            return Err(VerifyError::Other(format!(
+                "state entry {:?} has no namespace",
+                k.value()
+            )));
         };
         let stored = VersionedValue::decode(v.value()).ok();
         match rebuilt.state.get(&(ns.clone(), key.clone())) {
             Some(want) => {
                 if stored.as_ref() != Some(want) {
-                    return Err(bad(want.version.block, format!("state entry {ns}/{key} differs from what this block wrote")));
+                    return Err(bad(
+                        want.version.block,
+                        format!("state entry {ns}/{key} differs from what this block wrote"),
+                    ));
                 }
             }
             None => {
                 let blame = stored.map(|s| s.version.block);
                 return Err(match blame {
-                    Some(b) => bad(b, format!("state entry {ns}/{key} exists but no valid transaction of this block wrote it")),
-                    None => VerifyError::Other(format!("state entry {ns}/{key} exists but no block wrote it")),
+                    Some(b) => bad(
+                        b,
+                        format!(
+                            "state entry {ns}/{key} exists but no valid transaction of this block wrote it"
+                        ),
+                    ),
+                    None => VerifyError::Other(format!(
+                        "state entry {ns}/{key} exists but no block wrote it"
+                    )),
                 });
             }
         }
@@ -218,27 +273,46 @@ fn compare_state(r: &redb::ReadTransaction, rebuilt: &MemoryState) -> Result<(),
             .filter_map(|i| i.ok().and_then(|(k, _)| split_state_key(k.value())))
             .collect();
         if let Some(((ns, key), v)) = rebuilt.state.iter().find(|(k, _)| !stored.contains(*k)) {
-            return Err(bad(v.version.block, format!("state entry {ns}/{key} written by this block is missing")));
+            return Err(bad(
+                v.version.block,
+                format!("state entry {ns}/{key} written by this block is missing"),
+            ));
         }
     }
     let m = r.open_table(METADATA).map_err(dberr)?;
     let mut stored_meta = BTreeMap::new();
     for item in m.iter().map_err(dberr)? {
         let (k, v) = item.map_err(dberr)?;
-        let key = split_state_key(k.value()).ok_or_else(|| VerifyError::Other("metadata key without namespace".into()))?;
+        let key = split_state_key(k.value())
+            .ok_or_else(|| VerifyError::Other("metadata key without namespace".into()))?;
         stored_meta.insert(key, Vec::<MetadataEntry>::decode(v.value()).ok());
     }
-    let rebuilt_meta: BTreeMap<_, _> = rebuilt.metadata.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+    let rebuilt_meta: BTreeMap<_, _> = rebuilt
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .collect();
     if stored_meta != rebuilt_meta {
         let key = stored_meta
             .iter()
             .find(|(k, v)| rebuilt_meta.get(*k) != Some(*v))
             .map(|(k, _)| k.clone())
-            .or_else(|| rebuilt_meta.keys().find(|k| !stored_meta.contains_key(*k)).cloned());
+            .or_else(|| {
+                rebuilt_meta
+                    .keys()
+                    .find(|k| !stored_meta.contains_key(*k))
+                    .cloned()
+            });
         let (ns, key) = key.unwrap_or_default();
-        let blame = rebuilt.history.get(&(ns.clone(), key.clone())).and_then(|h| h.last()).map(|_| ());
+        let blame = rebuilt
+            .history
+            .get(&(ns.clone(), key.clone()))
+            .and_then(|h| h.last())
+            .map(|_| ());
         let _ = blame;
-        return Err(VerifyError::Other(format!("key metadata of {ns}/{key} differs from what the blocks wrote")));
+        return Err(VerifyError::Other(format!(
+            "key metadata of {ns}/{key} differs from what the blocks wrote"
+        )));
     }
     Ok(())
 }
@@ -258,17 +332,29 @@ fn compare_indexes(
             .value()
             .try_into()
             .map_err(|_| VerifyError::Other("txid index key is not 32 bytes".into()))?;
-        let want = txlocs
-            .get(&key)
-            .ok_or_else(|| VerifyError::Other(format!("txid index names {} which no block holds", hex_of(&key))))?;
+        let want = txlocs.get(&key).ok_or_else(|| {
+            VerifyError::Other(format!(
+                "txid index names {} which no block holds",
+                hex_of(&key)
+            ))
+        })?;
         if TxLocation::decode(v.value()).ok().as_ref() != Some(want) {
-            return Err(bad(want.block, format!("txid index entry of tx {} is wrong", want.index)));
+            return Err(bad(
+                want.block,
+                format!("txid index entry of tx {} is wrong", want.index),
+            ));
         }
         count += 1;
     }
     if count != txlocs.len() {
-        let (_, loc) = txlocs.iter().find(|(k, _)| t.get(k.as_slice()).ok().flatten().is_none()).ok_or_else(|| VerifyError::Other("txid index size differs".into()))?;
-        return Err(bad(loc.block, format!("txid index entry of tx {} is missing", loc.index)));
+        let (_, loc) = txlocs
+            .iter()
+            .find(|(k, _)| t.get(k.as_slice()).ok().flatten().is_none())
+            .ok_or_else(|| VerifyError::Other("txid index size differs".into()))?;
+        return Err(bad(
+            loc.block,
+            format!("txid index entry of tx {} is missing", loc.index),
+        ));
     }
     let h = r.open_table(HISTORY).map_err(dberr)?;
     let stored: BTreeSet<Vec<u8>> = h
@@ -296,14 +382,19 @@ fn compare_indexes(
         let (level, index) = k.value();
         let want = tree.node(level, index).ok().flatten();
         if want.map(|w| w.as_bytes().to_vec()) != Some(v.value().to_vec()) {
-            return Err(VerifyError::Other(format!("transaction tree node ({level}, {index}) is wrong")));
+            return Err(VerifyError::Other(format!(
+                "transaction tree node ({level}, {index}) is wrong"
+            )));
         }
         nodes += 1;
     }
     // A tree of n leaves has 2n - popcount(n) complete subtrees.
     let n = tree.size();
     if nodes != 2 * n - u64::from(n.count_ones()) {
-        return Err(VerifyError::Other(format!("transaction tree has {nodes} nodes stored, expected {}", 2 * n - u64::from(n.count_ones()))));
+        return Err(VerifyError::Other(format!(
+            "transaction tree has {nodes} nodes stored, expected {}",
+            2 * n - u64::from(n.count_ones())
+        )));
     }
     Ok(())
 }

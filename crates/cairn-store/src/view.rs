@@ -12,8 +12,8 @@ use cairn_merkle::{Hash, NodeStore};
 use redb::{ReadTransaction, ReadableTable};
 
 use crate::tables::{
-    BLOCKS, HISTORY, METADATA, STATE, TREE, TXIDS, TxLocation, history_prefix, state_key,
-    state_range, split_state_key,
+    BLOCKS, HISTORY, METADATA, STATE, TREE, TXIDS, TxLocation, history_prefix, split_state_key,
+    state_key, state_range,
 };
 
 /// A read snapshot. Cheap to create; holds redb's MVCC read transaction.
@@ -51,7 +51,8 @@ impl Snapshot {
         let mut out = Vec::new();
         for item in t.iter().map_err(st)? {
             let (k, v) = item.map_err(st)?;
-            let (ns, key) = split_state_key(k.value()).ok_or_else(|| st("state key without namespace"))?;
+            let (ns, key) =
+                split_state_key(k.value()).ok_or_else(|| st("state key without namespace"))?;
             out.push((ns, key, VersionedValue::decode(v.value()).map_err(st)?));
         }
         Ok(out)
@@ -84,7 +85,8 @@ impl StateView for Snapshot {
         let mut out = Vec::new();
         for item in t.range(lo.as_slice()..hi.as_slice()).map_err(st)? {
             let (k, v) = item.map_err(st)?;
-            let (_, key) = split_state_key(k.value()).ok_or_else(|| st("state key without namespace"))?;
+            let (_, key) =
+                split_state_key(k.value()).ok_or_else(|| st("state key without namespace"))?;
             out.push((key, VersionedValue::decode(v.value()).map_err(st)?));
             if limit != 0 && out.len() >= limit {
                 break;

@@ -3,6 +3,11 @@
 //! stale read each get Fabric's code and change nothing, while the valid
 //! transactions of that block commit.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 use cairn_ledger::encoding::Canonical;
 use cairn_ledger::ids::Version;
 use cairn_ledger::rwset::{KvRead, NsRwSet, TxRwSet};
@@ -30,37 +35,81 @@ fn mixed_block_gets_fabric_codes_and_only_valid_txs_commit() {
     let endorsers = [&o1.peer, &o2.peer];
 
     // Block 2: seed a key so a later tx can read a stale version of it.
-    let (_, seed) = net.endorsed_tx(&o1.user, "asset", write_set("asset", &[("k", b"v1")]), &endorsers);
+    let (_, seed) = net.endorsed_tx(
+        &o1.user,
+        "asset",
+        write_set("asset", &[("k", b"v1")]),
+        &endorsers,
+    );
     ledger.append(vec![seed], now(), net.orderer()).unwrap();
-    let seeded = ledger.snapshot().unwrap().state("asset", "k").unwrap().unwrap();
+    let seeded = ledger
+        .snapshot()
+        .unwrap()
+        .state("asset", "k")
+        .unwrap()
+        .unwrap();
     assert_eq!(seeded.version, Version { block: 2, tx: 0 });
 
     // Valid.
-    let (ok1, good1) = net.endorsed_tx(&o1.user, "asset", write_set("asset", &[("a", b"1")]), &endorsers);
+    let (ok1, good1) = net.endorsed_tx(
+        &o1.user,
+        "asset",
+        write_set("asset", &[("a", b"1")]),
+        &endorsers,
+    );
     // Forged client signature: flip a bit of the envelope signature.
-    let (bad_sig_id, bad_sig) = net.endorsed_tx(&o2.user, "asset", write_set("asset", &[("forged", b"x")]), &endorsers);
+    let (bad_sig_id, bad_sig) = net.endorsed_tx(
+        &o2.user,
+        "asset",
+        write_set("asset", &[("forged", b"x")]),
+        &endorsers,
+    );
     let mut env = Envelope::decode(&bad_sig).unwrap();
     env.signature[5] ^= 0x01;
     let bad_sig = env.encode();
     // Endorsed by Org1 and Org3, but the policy needs Org1 AND Org2.
-    let (pol_id, pol) = net.endorsed_tx(&o1.user, "asset", write_set("asset", &[("policy", b"x")]), &[&o1.peer, &o3.peer]);
+    let (pol_id, pol) = net.endorsed_tx(
+        &o1.user,
+        "asset",
+        write_set("asset", &[("policy", b"x")]),
+        &[&o1.peer, &o3.peer],
+    );
     // A stale read: reads k at a version that a tx earlier in this block overwrites.
-    let (ok2, good2) = net.endorsed_tx(&o1.user, "asset", write_set("asset", &[("k", b"v2")]), &endorsers);
+    let (ok2, good2) = net.endorsed_tx(
+        &o1.user,
+        "asset",
+        write_set("asset", &[("k", b"v2")]),
+        &endorsers,
+    );
     let stale_rw = TxRwSet {
         namespaces: vec![NsRwSet {
             namespace: "asset".into(),
-            reads: vec![KvRead { key: "k".into(), version: Some(seeded.version) }],
-            writes: write_set("asset", &[("stale", b"x")]).namespaces[0].writes.clone(),
+            reads: vec![KvRead {
+                key: "k".into(),
+                version: Some(seeded.version),
+            }],
+            writes: write_set("asset", &[("stale", b"x")]).namespaces[0]
+                .writes
+                .clone(),
             ..NsRwSet::default()
         }],
     };
     let (stale_id, stale) = net.endorsed_tx(&o1.user, "asset", stale_rw, &endorsers);
     // The same envelope twice: the second is a duplicate.
-    let (ok3, good3) = net.endorsed_tx(&o3.user, "asset", write_set("asset", &[("b", b"2")]), &endorsers);
+    let (ok3, good3) = net.endorsed_tx(
+        &o3.user,
+        "asset",
+        write_set("asset", &[("b", b"2")]),
+        &endorsers,
+    );
     let dup = good3.clone();
 
     let block = ledger
-        .append(vec![good1, bad_sig, pol, good2, stale, good3, dup], now(), net.orderer())
+        .append(
+            vec![good1, bad_sig, pol, good2, stale, good3, dup],
+            now(),
+            net.orderer(),
+        )
         .unwrap();
     assert_eq!(
         block.metadata.validation_codes,
@@ -88,35 +137,64 @@ fn mixed_block_gets_fabric_codes_and_only_valid_txs_commit() {
     let code = |id| ledger.tx(&id).unwrap().unwrap().code;
     assert_eq!(code(ok1), ValidationCode::Valid);
     assert_eq!(code(ok2), ValidationCode::Valid);
-    assert_eq!(code(ok3), ValidationCode::Valid, "the first occurrence keeps its code");
+    assert_eq!(
+        code(ok3),
+        ValidationCode::Valid,
+        "the first occurrence keeps its code"
+    );
     assert_eq!(code(bad_sig_id), ValidationCode::BadCreatorSignature);
     assert_eq!(code(pol_id), ValidationCode::EndorsementPolicyFailure);
     assert_eq!(code(stale_id), ValidationCode::MvccReadConflict);
 
     // A duplicate in a later block is refused against the stored index too.
-    let again = ledger.append(vec![block.data[0].clone()], now(), net.orderer()).unwrap();
-    assert_eq!(again.metadata.validation_codes, vec![ValidationCode::DuplicateTxid]);
+    let again = ledger
+        .append(vec![block.data[0].clone()], now(), net.orderer())
+        .unwrap();
+    assert_eq!(
+        again.metadata.validation_codes,
+        vec![ValidationCode::DuplicateTxid]
+    );
 
     // History lists every write of a key, newest first.
     let h = snap.history("asset", "k").unwrap();
-    assert_eq!(h.iter().map(|e| e.value.clone()).collect::<Vec<_>>(), vec![b"v2".to_vec(), b"v1".to_vec()]);
+    assert_eq!(
+        h.iter().map(|e| e.value.clone()).collect::<Vec<_>>(),
+        vec![b"v2".to_vec(), b"v1".to_vec()]
+    );
 }
 
 #[test]
 fn undefined_contract_and_unknown_org_are_refused() {
     let (net, _dir, ledger) = setup();
     let endorsers = [&net.orgs[0].peer, &net.orgs[1].peer];
-    let (_, undefined) = net.endorsed_tx(&net.orgs[0].user, "nosuch", write_set("nosuch", &[("a", b"1")]), &endorsers);
+    let (_, undefined) = net.endorsed_tx(
+        &net.orgs[0].user,
+        "nosuch",
+        write_set("nosuch", &[("a", b"1")]),
+        &endorsers,
+    );
 
     // A client of an org that is not on the channel.
     let outsider = TestNet::new(1);
-    let (_, foreign) = net.endorsed_tx(&outsider.orgs[0].user, "asset", write_set("asset", &[("f", b"1")]), &endorsers);
+    let (_, foreign) = net.endorsed_tx(
+        &outsider.orgs[0].user,
+        "asset",
+        write_set("asset", &[("f", b"1")]),
+        &endorsers,
+    );
     // A write to _lifecycle smuggled into an ordinary contract's transaction.
     let mut rw = write_set("asset", &[("x", b"1")]);
-    rw.namespaces.insert(0, write_set("_lifecycle", &[("namespaces/evil", b"x")]).namespaces.remove(0));
+    rw.namespaces.insert(
+        0,
+        write_set("_lifecycle", &[("namespaces/evil", b"x")])
+            .namespaces
+            .remove(0),
+    );
     let (_, smuggled) = net.endorsed_tx(&net.orgs[0].user, "asset", rw, &endorsers);
 
-    let b = ledger.append(vec![undefined, foreign, smuggled], now(), net.orderer()).unwrap();
+    let b = ledger
+        .append(vec![undefined, foreign, smuggled], now(), net.orderer())
+        .unwrap();
     assert_eq!(
         b.metadata.validation_codes,
         vec![
@@ -131,11 +209,20 @@ fn undefined_contract_and_unknown_org_are_refused() {
 fn a_peer_refuses_a_block_whose_codes_disagree_with_its_own_validation() {
     let (net, dir, ledger) = setup();
     let endorsers = [&net.orgs[0].peer, &net.orgs[1].peer];
-    let (_, tx) = net.endorsed_tx(&net.orgs[0].user, "asset", write_set("asset", &[("a", b"1")]), &endorsers);
+    let (_, tx) = net.endorsed_tx(
+        &net.orgs[0].user,
+        "asset",
+        write_set("asset", &[("a", b"1")]),
+        &endorsers,
+    );
     let mut block = ledger.seal(vec![tx], now(), net.orderer()).unwrap();
     block.metadata.validation_codes[0] = ValidationCode::MvccReadConflict;
     let err = ledger.commit(&block).unwrap_err();
-    assert!(err.to_string().contains("this node's validation says VALID"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("this node's validation says VALID"),
+        "{err}"
+    );
     assert_eq!(ledger.height(), 2, "nothing committed");
     drop(ledger);
     // And the ledger reopens where it was.

@@ -3,12 +3,22 @@
 //! org's each fail with a clear reason. Consistency proofs show the ledger
 //! only grew.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 use cairn_ledger::block::HeaderSignature;
 use cairn_ledger::receipt::Receipt;
 use cairn_ledger::validation::ValidationCode;
 use cairn_testkit::{TestNet, now, write_set};
 
-fn ledger_with_txs() -> (TestNet, tempfile::TempDir, cairn_store::Ledger, Vec<cairn_ledger::ids::TxId>) {
+fn ledger_with_txs() -> (
+    TestNet,
+    tempfile::TempDir,
+    cairn_store::Ledger,
+    Vec<cairn_ledger::ids::TxId>,
+) {
     let net = TestNet::new(2);
     let dir = tempfile::tempdir().unwrap();
     let ledger = net.ledger(dir.path());
@@ -60,7 +70,12 @@ fn tampered_receipts_fail_with_a_reason() {
     // A flipped bit in the envelope.
     let mut r = good.clone();
     r.envelope.as_mut().unwrap()[10] ^= 1;
-    assert!(r.verify(&ca).unwrap_err().to_string().contains("envelope does not match"));
+    assert!(
+        r.verify(&ca)
+            .unwrap_err()
+            .to_string()
+            .contains("envelope does not match")
+    );
 
     // A flipped bit in the leaf's envelope hash (without the envelope).
     let mut r = good.clone();
@@ -68,19 +83,34 @@ fn tampered_receipts_fail_with_a_reason() {
     let mut h = *r.envelope_hash.as_bytes();
     h[0] ^= 1;
     r.envelope_hash = cairn_crypto::Digest::from(h);
-    assert!(r.verify(&ca).unwrap_err().to_string().contains("inclusion proof"));
+    assert!(
+        r.verify(&ca)
+            .unwrap_err()
+            .to_string()
+            .contains("inclusion proof")
+    );
 
     // A different validation code claimed.
     let mut r = good.clone();
     r.code = ValidationCode::MvccReadConflict;
-    assert!(r.verify(&ca).unwrap_err().to_string().contains("inclusion proof"));
+    assert!(
+        r.verify(&ca)
+            .unwrap_err()
+            .to_string()
+            .contains("inclusion proof")
+    );
 
     // A wrong proof: a path element changed, or the wrong index.
     let mut r = good.clone();
     let mut p = *r.proof.path[0].as_bytes();
     p[31] ^= 0x80;
     r.proof.path[0] = cairn_merkle::Hash::from(p);
-    assert!(r.verify(&ca).unwrap_err().to_string().contains("inclusion proof"));
+    assert!(
+        r.verify(&ca)
+            .unwrap_err()
+            .to_string()
+            .contains("inclusion proof")
+    );
     let mut r = good.clone();
     r.proof.index += 1;
     assert!(r.verify(&ca).is_err());
@@ -90,7 +120,12 @@ fn tampered_receipts_fail_with_a_reason() {
     let mut root = *r.header.tree_root.as_bytes();
     root[3] ^= 4;
     r.header.tree_root = cairn_crypto::Digest::from(root);
-    assert!(r.verify(&ca).unwrap_err().to_string().contains("not signed by an orderer"));
+    assert!(
+        r.verify(&ca)
+            .unwrap_err()
+            .to_string()
+            .contains("not signed by an orderer")
+    );
 
     // A header re-signed by Org2's orderer: valid orderer, but not of the trusted CA.
     let mut r = good.clone();
@@ -100,7 +135,10 @@ fn tampered_receipts_fail_with_a_reason() {
         signature: o2.sign(&r.header.signed_bytes(o2.identity().der())),
     }];
     let e = r.verify(&ca).unwrap_err().to_string();
-    assert!(e.contains("not signed by an orderer of the trusted CA"), "{e}");
+    assert!(
+        e.contains("not signed by an orderer of the trusted CA"),
+        "{e}"
+    );
 
     // Signed by the trusted org's peer (right CA, wrong role).
     let mut r = good.clone();

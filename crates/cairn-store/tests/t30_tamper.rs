@@ -1,6 +1,11 @@
 //! Changing any single byte of a stored block or state entry makes
 //! `verify_ledger` fail and name the block.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 use cairn_store::LEDGER_FILE;
 use cairn_store::verify::{VerifyError, verify_database, verify_ledger};
 use cairn_testkit::{TestNet, now, write_set};
@@ -22,7 +27,10 @@ fn build() -> (TestNet, tempfile::TempDir) {
                 net.endorsed_tx(
                     &net.orgs[1].user,
                     "asset",
-                    write_set("asset", &[(key.as_str(), format!("value {b} {i}").as_bytes())]),
+                    write_set(
+                        "asset",
+                        &[(key.as_str(), format!("value {b} {i}").as_bytes())],
+                    ),
                     &[&net.orgs[0].peer, &net.orgs[1].peer],
                 )
                 .1
@@ -78,12 +86,25 @@ fn blamed_block(db: &redb::Database) -> Option<u64> {
 fn every_byte_of_a_stored_block_is_covered() {
     let (_net, dir) = build();
     let db = redb::Database::open(dir.path().join(LEDGER_FILE)).unwrap();
-    let len = db.begin_read().unwrap().open_table(BLOCKS).unwrap().get(4).unwrap().unwrap().value().len();
+    let len = db
+        .begin_read()
+        .unwrap()
+        .open_table(BLOCKS)
+        .unwrap()
+        .get(4)
+        .unwrap()
+        .unwrap()
+        .value()
+        .len();
     // Every byte position of block 4 (one transaction), each flipped alone, then restored.
     for pos in 0..len {
         rewrite_block(&db, 4, |v| v[pos] ^= 0x01);
         let n = blamed_block(&db);
-        assert_eq!(n, Some(4), "flipping byte {pos} of {len} of block 4 blamed block {n:?}");
+        assert_eq!(
+            n,
+            Some(4),
+            "flipping byte {pos} of {len} of block 4 blamed block {n:?}"
+        );
         rewrite_block(&db, 4, |v| v[pos] ^= 0x01);
     }
     verify_database(&db, |_, _| {}).expect("restored ledger verifies again");
@@ -98,11 +119,24 @@ fn every_byte_of_a_state_entry_is_covered() {
         k
     };
     let db = redb::Database::open(dir.path().join(LEDGER_FILE)).unwrap();
-    let len = db.begin_read().unwrap().open_table(STATE).unwrap().get(key.as_slice()).unwrap().unwrap().value().len();
+    let len = db
+        .begin_read()
+        .unwrap()
+        .open_table(STATE)
+        .unwrap()
+        .get(key.as_slice())
+        .unwrap()
+        .unwrap()
+        .value()
+        .len();
     for pos in 0..len {
         rewrite_state(&db, key.as_slice(), |v| v[pos] ^= 0x01);
         let n = blamed_block(&db);
-        assert_eq!(n, Some(2), "flipping byte {pos} of the state entry blamed block {n:?}");
+        assert_eq!(
+            n,
+            Some(2),
+            "flipping byte {pos} of the state entry blamed block {n:?}"
+        );
         rewrite_state(&db, key.as_slice(), |v| v[pos] ^= 0x01);
     }
 }
@@ -112,7 +146,10 @@ fn a_deleted_or_added_state_entry_is_caught() {
     let (_net, dir) = build();
     let db = redb::Database::open(dir.path().join(LEDGER_FILE)).unwrap();
     let w = db.begin_write().unwrap();
-    w.open_table(STATE).unwrap().remove(b"asset\0key12".as_slice()).unwrap();
+    w.open_table(STATE)
+        .unwrap()
+        .remove(b"asset\0key12".as_slice())
+        .unwrap();
     w.commit().unwrap();
     assert_eq!(blamed_block(&db), Some(3));
 }

@@ -6,6 +6,11 @@
 //! [`crash_writer_child`], so the process that dies is a real one using the
 //! production store; the parent kills it with SIGKILL (`Child::kill`).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -34,7 +39,13 @@ fn sigkill_during_commits_always_reopens_consistent() {
     let rounds = 12;
     for round in 0..rounds {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["crash_writer_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "crash_writer_child",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("CAIRN_CRASH_CRYPTO", &crypto)
             .env("CAIRN_CRASH_LEDGER", &ledger_dir)
             .stdout(Stdio::piped())
@@ -61,18 +72,28 @@ fn sigkill_during_commits_always_reopens_consistent() {
         }
         let report = verify_ledger(&ledger_dir, |_, _| {})
             .unwrap_or_else(|e| panic!("round {round}: ledger inconsistent after SIGKILL: {e}"));
-        assert!(report.blocks >= reported, "round {round}: lost committed blocks: {} < {reported}", report.blocks);
+        assert!(
+            report.blocks >= reported,
+            "round {round}: lost committed blocks: {} < {reported}",
+            report.blocks
+        );
         let reopened = Ledger::open(&ledger_dir).unwrap();
         assert_eq!(reopened.height(), report.blocks);
     }
-    assert!(reported > 2 + rounds, "the writer committed too little to test anything ({reported})");
+    assert!(
+        reported > 2 + rounds,
+        "the writer committed too little to test anything ({reported})"
+    );
 }
 
 /// The writer process for the crash test; does nothing unless run by it.
 #[test]
 #[ignore = "run by sigkill_during_commits_always_reopens_consistent as its child process"]
 fn crash_writer_child() {
-    let (Some(crypto), Some(dir)) = (std::env::var_os("CAIRN_CRASH_CRYPTO"), std::env::var_os("CAIRN_CRASH_LEDGER")) else {
+    let (Some(crypto), Some(dir)) = (
+        std::env::var_os("CAIRN_CRASH_CRYPTO"),
+        std::env::var_os("CAIRN_CRASH_LEDGER"),
+    ) else {
         panic!("run only by the crash test (CAIRN_CRASH_CRYPTO and CAIRN_CRASH_LEDGER unset)");
     };
     let net = TestNet::load(Path::new(&crypto), ORGS);

@@ -64,9 +64,12 @@ pub fn run(cmd: LedgerCmd) -> anyhow::Result<ExitCode> {
         }
         LedgerCmd::Block { dir, number } => {
             let l = Ledger::open(&dir)?;
-            let b = l
-                .block(number)?
-                .with_context(|| format!("block {number} is not on this ledger (height {})", l.height()))?;
+            let b = l.block(number)?.with_context(|| {
+                format!(
+                    "block {number} is not on this ledger (height {})",
+                    l.height()
+                )
+            })?;
             println!("{}", serde_json::to_string_pretty(&b)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -78,7 +81,8 @@ pub fn run(cmd: LedgerCmd) -> anyhow::Result<ExitCode> {
             let r = l.receipt(&txid)?;
             let json = serde_json::to_string_pretty(&r)?;
             match out {
-                Some(p) => std::fs::write(&p, json).with_context(|| format!("cannot write {}", p.display()))?,
+                Some(p) => std::fs::write(&p, json)
+                    .with_context(|| format!("cannot write {}", p.display()))?,
                 None => println!("{json}"),
             }
             Ok(ExitCode::SUCCESS)

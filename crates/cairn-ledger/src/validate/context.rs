@@ -53,21 +53,33 @@ pub struct ChannelContext {
 impl ChannelContext {
     /// Loads the MSPs and parses every channel policy.
     pub fn new(config: ChannelConfig) -> Result<ChannelContext, ContextError> {
+        // With no orgs every implicit meta policy is vacuously satisfied (as in
+        // Fabric), and with no orderer org nobody could sign a block.
+        if config.orgs.is_empty() || config.orderer_orgs.is_empty() {
+            return Err(ContextError::BadOrgs {
+                channel: config.name.clone(),
+                reason: "a channel needs at least one org and one orderer org".into(),
+            });
+        }
         let msps = MspSet::from_configs(&config.orgs).map_err(|e| ContextError::BadOrgs {
             channel: config.name.clone(),
             reason: e.to_string(),
         })?;
         for name in POLICY_NAMES {
-            let text = config.policies.get(name).ok_or_else(|| ContextError::BadPolicy {
-                channel: config.name.clone(),
-                name: name.to_string(),
-                reason: "missing".to_string(),
-            })?;
-            text.parse::<policy::ChannelPolicy>().map_err(|e| ContextError::BadPolicy {
-                channel: config.name.clone(),
-                name: name.to_string(),
-                reason: e.to_string(),
-            })?;
+            let text = config
+                .policies
+                .get(name)
+                .ok_or_else(|| ContextError::BadPolicy {
+                    channel: config.name.clone(),
+                    name: name.to_string(),
+                    reason: "missing".to_string(),
+                })?;
+            text.parse::<policy::ChannelPolicy>()
+                .map_err(|e| ContextError::BadPolicy {
+                    channel: config.name.clone(),
+                    name: name.to_string(),
+                    reason: e.to_string(),
+                })?;
         }
         for o in &config.orderer_orgs {
             if config.org(o).is_none() {
@@ -77,11 +89,12 @@ impl ChannelContext {
                 });
             }
         }
-        let orgs = policy::ChannelOrgs::with_fabric_defaults(config.orgs.iter().map(|o| o.msp_id.clone()))
-            .map_err(|e| ContextError::BadOrgs {
-                channel: config.name.clone(),
-                reason: e.to_string(),
-            })?;
+        let orgs =
+            policy::ChannelOrgs::with_fabric_defaults(config.orgs.iter().map(|o| o.msp_id.clone()))
+                .map_err(|e| ContextError::BadOrgs {
+                    channel: config.name.clone(),
+                    reason: e.to_string(),
+                })?;
         Ok(ChannelContext {
             config,
             msps,
@@ -96,7 +109,11 @@ impl ChannelContext {
     }
 
     /// Validates a certificate against the channel's orgs at time `at` (Unix seconds).
-    pub fn identify(&self, cert_der: &[u8], at: i64) -> Result<Identity, cairn_crypto::CryptoError> {
+    pub fn identify(
+        &self,
+        cert_der: &[u8],
+        at: i64,
+    ) -> Result<Identity, cairn_crypto::CryptoError> {
         self.msps.identify(cert_der, at)
     }
 
@@ -113,7 +130,12 @@ impl ChannelContext {
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             cache
                 .entry(policy_text.to_string())
-                .or_insert_with(|| policy_text.parse::<policy::ChannelPolicy>().ok().map(Arc::new))
+                .or_insert_with(|| {
+                    policy_text
+                        .parse::<policy::ChannelPolicy>()
+                        .ok()
+                        .map(Arc::new)
+                })
                 .clone()
         };
         let Some(p) = parsed else {

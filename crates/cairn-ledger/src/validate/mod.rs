@@ -95,6 +95,22 @@ impl BlockResult {
     pub fn codes(&self) -> Vec<ValidationCode> {
         self.txs.iter().map(|t| t.code).collect()
     }
+
+    /// The channel configuration a valid config transaction of this block set, if any.
+    pub fn new_config(&self) -> Option<&ChannelConfig> {
+        self.txs
+            .iter()
+            .rev()
+            .find_map(|t| t.effects.config.as_ref())
+    }
+
+    /// How many transactions are valid.
+    pub fn valid_count(&self) -> usize {
+        self.txs
+            .iter()
+            .filter(|t| t.code == ValidationCode::Valid)
+            .count()
+    }
 }
 
 /// Validates the envelopes of block `number` cut at `timestamp` against the
@@ -116,7 +132,15 @@ pub fn validate_block(
             block: number,
             tx: u32::try_from(index).unwrap_or(u32::MAX),
         };
-        let result = validate_tx(ctx, p, version, view, &mut overlay, &mut seen, &mut definitions)?;
+        let result = validate_tx(
+            ctx,
+            p,
+            version,
+            view,
+            &mut overlay,
+            &mut seen,
+            &mut definitions,
+        )?;
         debug!(block = number, tx = index, code = %result.code, "validated");
         txs.push(result);
     }
@@ -297,8 +321,7 @@ fn rwset_well_formed(rwset: &TxRwSet) -> bool {
     names_sorted
         && rwset.namespaces.iter().all(|ns| {
             let mut keys = HashSet::new();
-            ns.writes.iter().all(|w| keys.insert(w.key.as_str()))
-                && !ns.namespace.is_empty()
+            ns.writes.iter().all(|w| keys.insert(w.key.as_str())) && !ns.namespace.is_empty()
         })
 }
 

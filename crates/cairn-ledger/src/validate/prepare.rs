@@ -11,7 +11,9 @@ use tracing::debug;
 use crate::config::ChannelConfig;
 use crate::encoding::Canonical;
 use crate::ids::{Timestamp, TxId};
-use crate::tx::{ConfigTx, EndorsedTx, Endorsement, Envelope, ProposalResponsePayload, Transaction};
+use crate::tx::{
+    ConfigTx, EndorsedTx, Endorsement, Envelope, ProposalResponsePayload, Transaction,
+};
 use crate::validate::ChannelContext;
 use crate::validation::ValidationCode;
 
@@ -182,7 +184,8 @@ fn decode_one(ctx: &ChannelContext, number: u64, index: usize, bytes: &[u8], at:
                 )
             } else {
                 let msg = ConfigTx::signed_bytes(&c.header, &c.config);
-                let signers = signer_jobs(ctx, index, &c.signatures, at, &mut jobs, |_| msg.clone());
+                let signers =
+                    signer_jobs(ctx, index, &c.signatures, at, &mut jobs, |_| msg.clone());
                 (
                     PreparedKind::Config {
                         config: c.config,
