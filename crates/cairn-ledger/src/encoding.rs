@@ -67,3 +67,69 @@ pub trait Canonical: Serialize + DeserializeOwned {
 }
 
 impl<T: Serialize + DeserializeOwned> Canonical for T {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::{Block, BlockHeader, BlockMetadata};
+    use crate::ids::Timestamp;
+    use crate::validation::ValidationCode;
+
+    fn block() -> Block {
+        Block {
+            header: BlockHeader {
+                channel: "c".into(),
+                number: 7,
+                previous_hash: cairn_crypto::sha256(b"p"),
+                data_hash: cairn_crypto::sha256(b"d"),
+                timestamp: Timestamp {
+                    seconds: -5,
+                    nanos: 9,
+                },
+                tree_size: 3,
+                tree_root: cairn_crypto::sha256(b"r"),
+            },
+            data: vec![vec![1, 2, 3], vec![]],
+            metadata: BlockMetadata {
+                validation_codes: vec![ValidationCode::Valid, ValidationCode::MvccReadConflict],
+                signatures: vec![],
+                last_config: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn round_trips_and_refuses_trailing_bytes() {
+        let b = block();
+        let bytes = b.encode();
+        assert_eq!(Block::decode(&bytes).unwrap(), b);
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(matches!(
+            Block::decode(&longer),
+            Err(EncodingError::TrailingBytes { extra: 1, .. })
+        ));
+        assert!(Block::decode(&bytes[..bytes.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn validation_codes_encode_as_fabric_numbers() {
+        assert_eq!(ValidationCode::MvccReadConflict.encode(), vec![11]);
+        assert_eq!(ValidationCode::InvalidOtherReason.encode(), vec![255]);
+        for c in ValidationCode::ALL {
+            assert_eq!(ValidationCode::decode(&c.encode()).unwrap(), c);
+            assert_eq!(c.name().parse::<ValidationCode>().unwrap(), c);
+        }
+        assert!(
+            ValidationCode::decode(&[7]).is_err(),
+            "7 is not a Fabric code we use"
+        );
+    }
+
+    #[test]
+    fn json_uses_hex_for_bytes() {
+        let j = serde_json::to_value(block()).unwrap();
+        assert_eq!(j["data"][0], "010203");
+        assert_eq!(j["metadata"]["validation_codes"][1], 11);
+    }
+}

@@ -113,6 +113,7 @@ pub fn verify_database(
     let (mut txs, mut valid) = (0u64, 0u64);
     let mut expected = 0u64;
     let mut config_block = 0u64;
+    let mut block_starts: Vec<u64> = Vec::new();
     for item in blocks.iter().map_err(dberr)? {
         let (k, v) = item.map_err(dberr)?;
         let n = k.value();
@@ -158,6 +159,7 @@ pub fn verify_database(
                 ));
             }
         }
+        block_starts.push(tree.size());
         for (i, (env, tx)) in block.data.iter().zip(&result.txs).enumerate() {
             let leaf = tree.push(cairn_merkle::leaf_hash(&tx_leaf(
                 &cairn_crypto::sha256(env),
@@ -199,7 +201,7 @@ pub fn verify_database(
         return Err(VerifyError::Other("the ledger holds no blocks".into()));
     };
     compare_state(&r, &state)?;
-    compare_indexes(&r, &txlocs, &history, &tree, &state)?;
+    compare_indexes(&r, &txlocs, &history, &tree, &block_starts)?;
     let meta = r.open_table(META).map_err(dberr)?;
     let cfg = meta
         .get(MetaKey::CONFIG)
@@ -304,12 +306,6 @@ fn compare_state(r: &redb::ReadTransaction, rebuilt: &MemoryState) -> Result<(),
                     .cloned()
             });
         let (ns, key) = key.unwrap_or_default();
-        let blame = rebuilt
-            .history
-            .get(&(ns.clone(), key.clone()))
-            .and_then(|h| h.last())
-            .map(|_| ());
-        let _ = blame;
         return Err(VerifyError::Other(format!(
             "key metadata of {ns}/{key} differs from what the blocks wrote"
         )));
@@ -322,7 +318,7 @@ fn compare_indexes(
     txlocs: &BTreeMap<[u8; 32], TxLocation>,
     history: &BTreeSet<Vec<u8>>,
     tree: &MemoryStore,
-    _state: &MemoryState,
+    block_starts: &[u64],
 ) -> Result<(), VerifyError> {
     let t = r.open_table(TXIDS).map_err(dberr)?;
     let mut count = 0usize;
@@ -382,9 +378,23 @@ fn compare_indexes(
         let (level, index) = k.value();
         let want = tree.node(level, index).ok().flatten();
         if want.map(|w| w.as_bytes().to_vec()) != Some(v.value().to_vec()) {
-            return Err(VerifyError::Other(format!(
-                "transaction tree node ({level}, {index}) is wrong"
-            )));
+            // Blame the block holding the node's last leaf: the node became
+            // complete when that block was committed.
+            let last_leaf = index
+                .checked_add(1)
+                .and_then(|i| i.checked_shl(u32::from(level)))
+                .map(|end| end - 1);
+            return Err(match last_leaf {
+                Some(leaf) => bad(
+                    block_starts
+                        .partition_point(|s| *s <= leaf)
+                        .saturating_sub(1) as u64,
+                    format!("transaction tree node ({level}, {index}) is wrong"),
+                ),
+                None => VerifyError::Other(format!(
+                    "transaction tree node ({level}, {index}) is out of range"
+                )),
+            });
         }
         nodes += 1;
     }

@@ -153,3 +153,22 @@ fn a_deleted_or_added_state_entry_is_caught() {
     w.commit().unwrap();
     assert_eq!(blamed_block(&db), Some(3));
 }
+
+#[test]
+fn a_wrong_tree_node_is_blamed_on_the_block_that_completed_it() {
+    const TREE: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("tree");
+    let (_net, dir) = build();
+    let db = redb::Database::open(dir.path().join(LEDGER_FILE)).unwrap();
+    let mut w = db.begin_write().unwrap();
+    w.set_durability(redb::Durability::None).unwrap();
+    {
+        let mut t = w.open_table(TREE).unwrap();
+        // Leaves: genesis 0, definition 1, block 2 → 2..5, block 3 → 5..8.
+        // Node (1, 3) covers leaves 6 and 7, both in block 3.
+        let mut v = t.get((1u8, 3u64)).unwrap().unwrap().value().to_vec();
+        v[0] ^= 1;
+        t.insert((1u8, 3u64), v.as_slice()).unwrap();
+    }
+    w.commit().unwrap();
+    assert_eq!(blamed_block(&db), Some(3));
+}

@@ -48,7 +48,13 @@ pub struct ChannelContext {
     msps: MspSet,
     orgs: policy::ChannelOrgs,
     cache: Mutex<HashMap<String, Option<Arc<policy::ChannelPolicy>>>>,
+    /// Certificates that passed chain, revocation and role checks under this
+    /// config; only the validity window still depends on the time asked.
+    identities: Mutex<HashMap<Vec<u8>, Identity>>,
 }
+
+/// Bound on cached identities, so a flood of distinct certificates cannot grow memory.
+const IDENTITY_CACHE_MAX: usize = 4096;
 
 impl ChannelContext {
     /// Loads the MSPs and parses every channel policy.
@@ -100,6 +106,7 @@ impl ChannelContext {
             msps,
             orgs,
             cache: Mutex::new(HashMap::new()),
+            identities: Mutex::new(HashMap::new()),
         })
     }
 
