@@ -45,7 +45,10 @@ pub fn split_composite_key(key: &str) -> Option<(String, Vec<String>)> {
 }
 
 /// The `[start, end)` bounds of a scan over every key that extends `partial`.
-pub fn partial_key_range(object_type: &str, attributes: &[&str]) -> Result<(String, String), StubError> {
+pub fn partial_key_range(
+    object_type: &str,
+    attributes: &[&str],
+) -> Result<(String, String), StubError> {
     let start = create_composite_key(object_type, attributes)?;
     let mut end = start.clone();
     end.push(MAX_UNICODE_RUNE);

@@ -123,8 +123,14 @@ mod tests {
 
     #[test]
     fn id_is_fabric_node_form_in_certificate_order() {
-        let ca = CertificateAuthority::new("Org1", "Org1MSP", KeyType::Ed25519, 0, i64::MAX / 4)
-            .unwrap();
+        let ca = CertificateAuthority::new(
+            "Org1",
+            "Org1MSP",
+            KeyType::Ed25519,
+            cairn_crypto::unix_now() - 3600,
+            cairn_crypto::unix_now() + 10 * 365 * 86_400,
+        )
+        .unwrap();
         let mut req = IssueRequest::new("user1@org1.cairn", Role::Client, 30);
         req.attrs.insert("role".into(), "auditor".into());
         let (cert, _key) = ca.issue(&req, KeyType::Ed25519).unwrap();
@@ -138,7 +144,14 @@ mod tests {
         );
         assert_eq!(creator.msp_id(), "Org1MSP");
         assert_eq!(creator.role(), Role::Client);
-        assert_eq!(creator.attrs().get("role").map(String::as_str), Some("auditor"));
-        assert!(creator.cert_pem().starts_with("-----BEGIN CERTIFICATE-----"));
+        assert_eq!(
+            creator.attrs().get("role").map(String::as_str),
+            Some("auditor")
+        );
+        assert!(
+            creator
+                .cert_pem()
+                .starts_with("-----BEGIN CERTIFICATE-----")
+        );
     }
 }

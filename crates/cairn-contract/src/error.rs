@@ -35,7 +35,9 @@ pub enum StubError {
     )]
     PaginationAfterWrite,
     /// A private data method, before private data collections are implemented.
-    #[error("private data collections are not enabled yet ({operation} on collection {collection:?})")]
+    #[error(
+        "private data collections are not enabled yet ({operation} on collection {collection:?})"
+    )]
     PrivateDataDisabled {
         /// The stub method called.
         operation: &'static str,
@@ -46,10 +48,14 @@ pub enum StubError {
     #[error("reading the ledger state failed: {0}")]
     State(String),
     /// A stub call after the transaction function returned.
-    #[error("the transaction has already finished: stub calls are only valid while the contract runs")]
+    #[error(
+        "the transaction has already finished: stub calls are only valid while the contract runs"
+    )]
     TransactionFinished,
     /// `invokeChaincode` named a contract that is not committed or installed here.
-    #[error("contract {0:?} is not available on this peer (not committed on the channel, or not installed)")]
+    #[error(
+        "contract {0:?} is not available on this peer (not committed on the channel, or not installed)"
+    )]
     UnknownContract(String),
     /// An iterator id that is not open (closed already, or never opened).
     #[error("iterator {0} is not open")]
@@ -145,7 +151,9 @@ impl From<cairn_ledger::state::StateError> for ContractError {
 #[non_exhaustive]
 pub enum PackageError {
     /// An archive entry is not a regular file or directory (links, devices).
-    #[error("package entry {path:?} is a link or special file; packages may hold only regular files")]
+    #[error(
+        "package entry {path:?} is a link or special file; packages may hold only regular files"
+    )]
     EntryType {
         /// The entry's path.
         path: String,

@@ -22,15 +22,55 @@ pub(crate) enum Resolved {
 }
 
 /// Modules Cairn provides itself.
-const BUILTINS: [&str; 5] = ["buffer", "fabric-contract-api", "fabric-shim", "fabric-shim-api", "util"];
+const BUILTINS: [&str; 5] = [
+    "buffer",
+    "fabric-contract-api",
+    "fabric-shim",
+    "fabric-shim-api",
+    "util",
+];
 
 /// Node's core modules, refused with an explanation.
 const NODE_CORE: [&str; 39] = [
-    "assert", "async_hooks", "child_process", "cluster", "console", "constants", "crypto", "dgram",
-    "diagnostics_channel", "dns", "domain", "events", "fs", "http", "http2", "https", "inspector",
-    "module", "net", "os", "path", "perf_hooks", "process", "punycode", "querystring", "readline",
-    "repl", "stream", "string_decoder", "sys", "timers", "tls", "trace_events", "tty", "url", "v8",
-    "vm", "worker_threads", "zlib",
+    "assert",
+    "async_hooks",
+    "child_process",
+    "cluster",
+    "console",
+    "constants",
+    "crypto",
+    "dgram",
+    "diagnostics_channel",
+    "dns",
+    "domain",
+    "events",
+    "fs",
+    "http",
+    "http2",
+    "https",
+    "inspector",
+    "module",
+    "net",
+    "os",
+    "path",
+    "perf_hooks",
+    "process",
+    "punycode",
+    "querystring",
+    "readline",
+    "repl",
+    "stream",
+    "string_decoder",
+    "sys",
+    "timers",
+    "tls",
+    "trace_events",
+    "tty",
+    "url",
+    "v8",
+    "vm",
+    "worker_threads",
+    "zlib",
 ];
 
 type Files = BTreeMap<String, Arc<[u8]>>;
@@ -46,14 +86,21 @@ pub(crate) fn resolve(files: &Files, from_dir: &str, spec: &str) -> Result<Resol
             "Cannot find module '{spec}': it is a Node.js core module, and Cairn contracts run without a file system, network, processes or timers"
         ));
     }
-    let found = if spec.starts_with("./") || spec.starts_with("../") || spec == "." || spec == ".." {
-        let joined = if from_dir.is_empty() { spec.to_owned() } else { format!("{from_dir}/{spec}") };
+    let found = if spec.starts_with("./") || spec.starts_with("../") || spec == "." || spec == ".."
+    {
+        let joined = if from_dir.is_empty() {
+            spec.to_owned()
+        } else {
+            format!("{from_dir}/{spec}")
+        };
         let path = normalize(&joined).ok_or_else(|| {
             format!("Cannot find module '{spec}': the path leaves the contract package")
         })?;
         load_file_or_dir(files, &path)
     } else if spec.starts_with('/') {
-        return Err(format!("Cannot find module '{spec}': absolute paths are not available in a contract package"));
+        return Err(format!(
+            "Cannot find module '{spec}': absolute paths are not available in a contract package"
+        ));
     } else {
         resolve_node_modules(files, from_dir, spec)?
     };
@@ -68,15 +115,28 @@ pub(crate) fn resolve_main(files: &Files, main: &str) -> Option<String> {
     load_file_or_dir(files, &path).or_else(|| load_file_or_dir(files, ""))
 }
 
-fn resolve_node_modules(files: &Files, from_dir: &str, spec: &str) -> Result<Option<String>, String> {
+fn resolve_node_modules(
+    files: &Files,
+    from_dir: &str,
+    spec: &str,
+) -> Result<Option<String>, String> {
     let mut parts = spec.splitn(3, '/');
     let first = parts.next().unwrap_or_default();
     let (name, rest) = if first.starts_with('@') {
-        let scope_pkg = parts.next().ok_or_else(|| format!("Cannot find module '{spec}': incomplete scoped name"))?;
+        let scope_pkg = parts
+            .next()
+            .ok_or_else(|| format!("Cannot find module '{spec}': incomplete scoped name"))?;
         (format!("{first}/{scope_pkg}"), parts.next())
     } else {
         let rest: Vec<&str> = parts.collect();
-        (first.to_owned(), if rest.is_empty() { None } else { Some(&spec[first.len() + 1..]) })
+        (
+            first.to_owned(),
+            if rest.is_empty() {
+                None
+            } else {
+                Some(&spec[first.len() + 1..])
+            },
+        )
     };
     let mut dir = from_dir.to_owned();
     loop {
@@ -87,7 +147,9 @@ fn resolve_node_modules(files: &Files, from_dir: &str, spec: &str) -> Result<Opt
         if dir.is_empty() {
             return Ok(None);
         }
-        dir = dir.rsplit_once('/').map_or(String::new(), |(d, _)| d.to_owned());
+        dir = dir
+            .rsplit_once('/')
+            .map_or(String::new(), |(d, _)| d.to_owned());
     }
 }
 
@@ -111,7 +173,8 @@ fn resolve_in_package(files: &Files, base: &str, subpath: Option<&str>) -> Optio
 /// `default`; subpaths exact or with one `*`.
 fn exports_target(exports: &serde_json::Value, wanted: &str) -> Option<String> {
     use serde_json::Value;
-    let is_subpath_map = |m: &serde_json::Map<String, Value>| m.keys().next().is_some_and(|k| k.starts_with('.'));
+    let is_subpath_map =
+        |m: &serde_json::Map<String, Value>| m.keys().next().is_some_and(|k| k.starts_with('.'));
     match exports {
         Value::Object(m) if is_subpath_map(m) => {
             if let Some(v) = m.get(wanted) {
@@ -145,7 +208,12 @@ fn conditional(v: &serde_json::Value, star: Option<&str>) -> Option<String> {
 
 fn load_file_or_dir(files: &Files, path: &str) -> Option<String> {
     if !path.is_empty() {
-        for candidate in [path.to_owned(), format!("{path}.js"), format!("{path}.json"), format!("{path}.cjs")] {
+        for candidate in [
+            path.to_owned(),
+            format!("{path}.js"),
+            format!("{path}.json"),
+            format!("{path}.cjs"),
+        ] {
             if files.contains_key(&candidate) {
                 return Some(candidate);
             }
@@ -199,16 +267,24 @@ fn manifest(files: &Files, dir: &str) -> Option<serde_json::Value> {
 
 fn is_dir(files: &Files, dir: &str) -> bool {
     let prefix = format!("{dir}/");
-    files.range(prefix.clone()..).next().is_some_and(|(k, _)| k.starts_with(&prefix))
+    files
+        .range(prefix.clone()..)
+        .next()
+        .is_some_and(|(k, _)| k.starts_with(&prefix))
 }
 
 /// The directory part of a package path ("" for the root).
 pub(crate) fn parent(path: &str) -> String {
-    path.rsplit_once('/').map_or(String::new(), |(d, _)| d.to_owned())
+    path.rsplit_once('/')
+        .map_or(String::new(), |(d, _)| d.to_owned())
 }
 
 fn join(dir: &str, name: &str) -> String {
-    if dir.is_empty() { name.to_owned() } else { format!("{dir}/{name}") }
+    if dir.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{dir}/{name}")
+    }
 }
 
 #[cfg(test)]
@@ -216,7 +292,9 @@ mod tests {
     use super::*;
 
     fn files(list: &[(&str, &str)]) -> Files {
-        list.iter().map(|(k, v)| (k.to_string(), Arc::from(v.as_bytes()))).collect()
+        list.iter()
+            .map(|(k, v)| (k.to_string(), Arc::from(v.as_bytes())))
+            .collect()
     }
 
     #[test]
@@ -231,32 +309,73 @@ mod tests {
             ("node_modules/dep/dist/main.js", ""),
             ("node_modules/dep/extra.js", ""),
             ("node_modules/@s/p/index.js", ""),
-            ("node_modules/ex/package.json", r#"{"exports":{".":{"import":"./m.mjs","require":"./c.js"},"./f/*":"./files/*.js"}}"#),
+            (
+                "node_modules/ex/package.json",
+                r#"{"exports":{".":{"import":"./m.mjs","require":"./c.js"},"./f/*":"./files/*.js"}}"#,
+            ),
             ("node_modules/ex/c.js", ""),
             ("node_modules/ex/files/x.js", ""),
-            ("node_modules/fabric-contract-api/index.js", "throw new Error('npm copy')"),
+            (
+                "node_modules/fabric-contract-api/index.js",
+                "throw new Error('npm copy')",
+            ),
         ]);
         let r = |from: &str, spec: &str| resolve(&f, from, spec);
         assert_eq!(r("", "./lib/a"), Ok(Resolved::File("lib/a.js".into())));
-        assert_eq!(r("lib", "./data.json"), Ok(Resolved::File("lib/data.json".into())));
-        assert_eq!(r("lib", "./sub"), Ok(Resolved::File("lib/sub/index.js".into())));
-        assert_eq!(r("lib/sub", "dep"), Ok(Resolved::File("node_modules/dep/dist/main.js".into())));
-        assert_eq!(r("lib", "dep/extra"), Ok(Resolved::File("node_modules/dep/extra.js".into())));
-        assert_eq!(r("", "@s/p"), Ok(Resolved::File("node_modules/@s/p/index.js".into())));
-        assert_eq!(r("", "ex"), Ok(Resolved::File("node_modules/ex/c.js".into())));
-        assert_eq!(r("", "ex/f/x"), Ok(Resolved::File("node_modules/ex/files/x.js".into())));
-        assert_eq!(r("", "fabric-contract-api"), Ok(Resolved::Builtin("fabric-contract-api")));
+        assert_eq!(
+            r("lib", "./data.json"),
+            Ok(Resolved::File("lib/data.json".into()))
+        );
+        assert_eq!(
+            r("lib", "./sub"),
+            Ok(Resolved::File("lib/sub/index.js".into()))
+        );
+        assert_eq!(
+            r("lib/sub", "dep"),
+            Ok(Resolved::File("node_modules/dep/dist/main.js".into()))
+        );
+        assert_eq!(
+            r("lib", "dep/extra"),
+            Ok(Resolved::File("node_modules/dep/extra.js".into()))
+        );
+        assert_eq!(
+            r("", "@s/p"),
+            Ok(Resolved::File("node_modules/@s/p/index.js".into()))
+        );
+        assert_eq!(
+            r("", "ex"),
+            Ok(Resolved::File("node_modules/ex/c.js".into()))
+        );
+        assert_eq!(
+            r("", "ex/f/x"),
+            Ok(Resolved::File("node_modules/ex/files/x.js".into()))
+        );
+        assert_eq!(
+            r("", "fabric-contract-api"),
+            Ok(Resolved::Builtin("fabric-contract-api"))
+        );
         assert_eq!(r("", "node:buffer"), Ok(Resolved::Builtin("buffer")));
         assert!(r("", "fs").unwrap_err().contains("Node.js core module"));
-        assert!(r("", "../outside").unwrap_err().contains("leaves the contract package"));
-        assert!(r("", "missing").unwrap_err().contains("Cannot find module 'missing'"));
+        assert!(
+            r("", "../outside")
+                .unwrap_err()
+                .contains("leaves the contract package")
+        );
+        assert!(
+            r("", "missing")
+                .unwrap_err()
+                .contains("Cannot find module 'missing'")
+        );
         assert_eq!(resolve_main(&f, "index.js"), Some("index.js".into()));
     }
 
     #[test]
     fn es_modules_are_refused_clearly() {
         let f = files(&[
-            ("node_modules/esm/package.json", r#"{"type":"module","main":"i.js"}"#),
+            (
+                "node_modules/esm/package.json",
+                r#"{"type":"module","main":"i.js"}"#,
+            ),
             ("node_modules/esm/i.js", "export default 1"),
         ]);
         assert!(resolve(&f, "", "esm").unwrap_err().contains("ES module"));

@@ -12,7 +12,9 @@
 use std::collections::BTreeMap;
 
 use cairn_ledger::ids::Version;
-use cairn_ledger::rwset::{KvMetadataWrite, KvRead, KvWrite, MetadataEntry, NsRwSet, RangeQueryInfo, TxRwSet};
+use cairn_ledger::rwset::{
+    KvMetadataWrite, KvRead, KvWrite, MetadataEntry, NsRwSet, RangeQueryInfo, TxRwSet,
+};
 
 /// Accumulates reads and writes, across namespaces when contracts call each other.
 #[derive(Debug, Default)]
@@ -152,14 +154,28 @@ mod tests {
         assert_eq!(
             alpha.reads,
             vec![
-                KvRead { key: "a".into(), version: None },
-                KvRead { key: "b".into(), version: v(1) },
+                KvRead {
+                    key: "a".into(),
+                    version: None
+                },
+                KvRead {
+                    key: "b".into(),
+                    version: v(1)
+                },
             ]
         );
-        let keys: Vec<_> = alpha.writes.iter().map(|w| (w.key.as_str(), w.value.clone(), w.is_delete)).collect();
+        let keys: Vec<_> = alpha
+            .writes
+            .iter()
+            .map(|w| (w.key.as_str(), w.value.clone(), w.is_delete))
+            .collect();
         assert_eq!(
             keys,
-            vec![("x", b"2".to_vec(), false), ("y", b"3".to_vec(), false), ("z", vec![], true)]
+            vec![
+                ("x", b"2".to_vec(), false),
+                ("y", b"3".to_vec(), false),
+                ("z", vec![], true)
+            ]
         );
     }
 }

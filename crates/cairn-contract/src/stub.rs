@@ -42,6 +42,7 @@ pub struct PageInfo {
 #[derive(Clone, Debug)]
 pub(crate) struct TxContext {
     pub(crate) txid: TxId,
+    pub(crate) nonce: Vec<u8>,
     pub(crate) channel_id: String,
     pub(crate) timestamp: Timestamp,
     pub(crate) creator: CreatorInfo,
@@ -56,6 +57,7 @@ impl TxContext {
     pub(crate) fn new(proposal: &Proposal, creator: &CreatorInfo, peer_msp_id: &str) -> Self {
         TxContext {
             txid: proposal.header.txid,
+            nonce: proposal.header.nonce.clone(),
             channel_id: proposal.header.channel.clone(),
             timestamp: proposal.header.timestamp,
             creator: creator.clone(),
@@ -65,6 +67,15 @@ impl TxContext {
             transient: proposal.transient.clone(),
             is_init: proposal.invocation.is_init,
         }
+    }
+
+    /// Fabric's proposal binding: hex SHA-256 of nonce, creator and epoch (0).
+    pub(crate) fn binding(&self) -> String {
+        let mut h = cairn_crypto::Sha256Hasher::new();
+        h.update(&self.nonce);
+        h.update(self.creator.cert_der());
+        h.update(&0u64.to_le_bytes());
+        h.finalize().to_hex()
     }
 
     /// The same transaction calling another function (`invokeChaincode`).
@@ -157,6 +168,21 @@ impl Stub {
         &self.state
     }
 
+    /// Records a read in another namespace (the runtime reads the contract's
+    /// definition in `_lifecycle`).
+    pub(crate) fn record_foreign_read(
+        &mut self,
+        ns: &str,
+        key: &str,
+        version: Option<cairn_ledger::ids::Version>,
+    ) {
+        self.rw.add_read(ns, key, version);
+    }
+
+    pub(crate) fn channel_arc(&self) -> Arc<ChannelConfig> {
+        self.channel.clone()
+    }
+
     /// The transaction id.
     pub fn txid(&self) -> TxId {
         self.tx.txid
@@ -216,7 +242,8 @@ impl Stub {
     pub fn state(&mut self, key: &str) -> Result<Option<Vec<u8>>, StubError> {
         check_key(key)?;
         let found = self.state.state(&self.namespace, key)?;
-        self.rw.add_read(&self.namespace, key, found.as_ref().map(|v| v.version));
+        self.rw
+            .add_read(&self.namespace, key, found.as_ref().map(|v| v.version));
         Ok(found.map(|v| v.value))
     }
 
@@ -224,7 +251,8 @@ impl Stub {
     pub fn put_state(&mut self, key: &str, value: &[u8]) -> Result<(), StubError> {
         check_key(key)?;
         self.check_write()?;
-        self.rw.add_write(&self.namespace, key, Some(value.to_vec()));
+        self.rw
+            .add_write(&self.namespace, key, Some(value.to_vec()));
         Ok(())
     }
 
@@ -279,7 +307,9 @@ impl Stub {
             return Err(StubError::PaginationAfterWrite);
         }
         if page_size == 0 {
-            return Err(StubError::InvalidArgument("pageSize must be greater than zero".into()));
+            return Err(StubError::InvalidArgument(
+                "pageSize must be greater than zero".into(),
+            ));
         }
         let from = if bookmark.is_empty() { start } else { bookmark };
         if !bookmark.is_empty() && (bookmark < start || (!end.is_empty() && bookmark >= end)) {
@@ -289,7 +319,9 @@ impl Stub {
         }
         self.paginated = true;
         let size = usize::try_from(page_size).unwrap_or(usize::MAX);
-        let mut rows = self.state.range(&self.namespace, from, end, size.saturating_add(1))?;
+        let mut rows = self
+            .state
+            .range(&self.namespace, from, end, size.saturating_add(1))?;
         let bookmark = if rows.len() > size {
             rows.truncate(size + 1);
             rows.pop().map(|(k, _)| k).unwrap_or_default()
@@ -298,7 +330,8 @@ impl Stub {
         };
         let range_index = self.rw.begin_range(&self.namespace, from, end);
         for (key, value) in &rows {
-            self.rw.add_range_read(&self.namespace, range_index, key, value.version);
+            self.rw
+                .add_range_read(&self.namespace, range_index, key, value.version);
         }
         if bookmark.is_empty() {
             self.rw.exhaust_range(&self.namespace, range_index);
@@ -323,9 +356,14 @@ impl Stub {
     /// The next key and value of an iterator; `None` once it is exhausted.
     pub fn next(&mut self, id: IteratorId) -> Result<Option<(String, Vec<u8>)>, StubError> {
         let ns = self.namespace.clone();
-        let cursor = self.iterators.get_mut(&id.0).ok_or(StubError::UnknownIterator(id.0))?;
+        let cursor = self
+            .iterators
+            .get_mut(&id.0)
+            .ok_or(StubError::UnknownIterator(id.0))?;
         if cursor.buffered.is_empty() && !cursor.store_done {
-            let rows = self.state.range(&ns, &cursor.next_start, &cursor.end, RANGE_BATCH)?;
+            let rows = self
+                .state
+                .range(&ns, &cursor.next_start, &cursor.end, RANGE_BATCH)?;
             if rows.len() < RANGE_BATCH {
                 cursor.store_done = true;
             }
@@ -405,7 +443,9 @@ impl Stub {
     /// Sets the transaction's event; Fabric keeps the last one set.
     pub fn set_event(&mut self, name: &str, payload: &[u8]) -> Result<(), StubError> {
         if name.is_empty() {
-            return Err(StubError::InvalidArgument("Event name must be a non-empty string".into()));
+            return Err(StubError::InvalidArgument(
+                "Event name must be a non-empty string".into(),
+            ));
         }
         self.event = Some(ContractEvent {
             contract: self.namespace.clone(),
@@ -417,7 +457,11 @@ impl Stub {
 
     /// Private data methods exist from the start but need the private data
     /// collections feature; until then every one of them fails clearly.
-    pub fn private_data(&mut self, operation: &'static str, collection: &str) -> Result<Vec<u8>, StubError> {
+    pub fn private_data(
+        &mut self,
+        operation: &'static str,
+        collection: &str,
+    ) -> Result<Vec<u8>, StubError> {
         Err(StubError::PrivateDataDisabled {
             operation,
             collection: collection.to_owned(),
@@ -434,7 +478,9 @@ impl Stub {
 
 fn check_key(key: &str) -> Result<(), StubError> {
     if key.is_empty() {
-        return Err(StubError::InvalidArgument("key must not be an empty string".into()));
+        return Err(StubError::InvalidArgument(
+            "key must not be an empty string".into(),
+        ));
     }
     Ok(())
 }

@@ -1,10 +1,10 @@
 //! Read/write sets: what a contract read and wrote while it was simulated.
 //!
-//! Invariants: within one namespace, reads, range queries and writes are in
-//! the order the contract produced them, except that reads and writes are
-//! de-duplicated per key (the first read of a key records its version, the
-//! last write of a key wins), so that two peers simulating the same proposal
-//! produce byte-identical sets.
+//! Invariants (as Fabric's rwset builder): namespaces are sorted; within one
+//! namespace, reads and writes are de-duplicated per key (the first read of a
+//! key records its version, the last write of a key wins) and sorted by key;
+//! range queries keep the order the contract ran them. So two peers
+//! simulating the same proposal produce byte-identical sets.
 
 use cairn_crypto::Digest;
 use serde::{Deserialize, Serialize};

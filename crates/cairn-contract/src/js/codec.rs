@@ -26,7 +26,9 @@ pub(crate) fn hex_decode(s: &str) -> Vec<u8> {
     let digits = s.as_bytes();
     let mut out = Vec::with_capacity(digits.len() / 2);
     for pair in digits.chunks_exact(2) {
-        let (Some(hi), Some(lo)) = (hex_value(pair[0]), hex_value(pair[1])) else { break };
+        let (Some(hi), Some(lo)) = (hex_value(pair[0]), hex_value(pair[1])) else {
+            break;
+        };
         out.push(hi << 4 | lo);
     }
     out
@@ -105,7 +107,10 @@ mod tests {
         assert_eq!(base64_decode("+/8="), b"\xfb\xff");
         assert_eq!(bin_to_bytes("\u{0}\u{ff}a"), Some(vec![0, 255, b'a']));
         assert_eq!(bin_to_bytes("\u{100}"), None);
-        assert_eq!(utf8_decode(vec![b'a', 0xff], false).as_deref(), Some("a\u{fffd}"));
+        assert_eq!(
+            utf8_decode(vec![b'a', 0xff], false).as_deref(),
+            Some("a\u{fffd}")
+        );
         assert_eq!(utf8_decode(vec![0xff], true), None);
     }
 }

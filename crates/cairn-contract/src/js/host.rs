@@ -95,7 +95,8 @@ fn throw(ctx: &Ctx<'_>, e: &StubError) -> rquickjs::Error {
 }
 
 fn bytes_arg(ctx: &Ctx<'_>, bin: &str) -> rquickjs::Result<Vec<u8>> {
-    codec::bin_to_bytes(bin).ok_or_else(|| Exception::throw_type(ctx, "internal: byte string holds a char above 255"))
+    codec::bin_to_bytes(bin)
+        .ok_or_else(|| Exception::throw_type(ctx, "internal: byte string holds a char above 255"))
 }
 
 fn with_stub<T>(
@@ -113,14 +114,14 @@ fn with_stub<T>(
 /// Builds the `host` object the built-in scripts receive.
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Arc<HostState>) -> rquickjs::Result<Object<'js>> {
     let obj = Object::new(ctx.clone())?;
-    install_codecs(ctx, &obj)?;
-    install_modules(ctx, &obj, host)?;
-    install_state(ctx, &obj, host)?;
-    install_misc(ctx, &obj, host)?;
+    install_codecs(&obj)?;
+    install_modules(&obj, host)?;
+    install_state(&obj, host)?;
+    install_misc(&obj, host)?;
     Ok(obj)
 }
 
-fn install_codecs<'js>(ctx: &Ctx<'js>, obj: &Object<'js>) -> rquickjs::Result<()> {
+fn install_codecs<'js>(obj: &Object<'js>) -> rquickjs::Result<()> {
     obj.set(
         "utf8Encode",
         Func::from(|ctx: Ctx<'js>, s: String| TypedArray::<u8>::new(ctx, s.into_bytes())),
@@ -129,13 +130,16 @@ fn install_codecs<'js>(ctx: &Ctx<'js>, obj: &Object<'js>) -> rquickjs::Result<()
         "utf8Decode",
         Func::from(|ctx: Ctx<'js>, bin: String, fatal: bool| {
             let bytes = bytes_arg(&ctx, &bin)?;
-            codec::utf8_decode(bytes, fatal)
-                .ok_or_else(|| Exception::throw_type(&ctx, "The encoded data was not valid for encoding utf-8"))
+            codec::utf8_decode(bytes, fatal).ok_or_else(|| {
+                Exception::throw_type(&ctx, "The encoded data was not valid for encoding utf-8")
+            })
         }),
     )?;
     obj.set(
         "hexEncode",
-        Func::from(|ctx: Ctx<'js>, bin: String| Ok::<_, rquickjs::Error>(codec::hex_encode(&bytes_arg(&ctx, &bin)?))),
+        Func::from(|ctx: Ctx<'js>, bin: String| {
+            Ok::<_, rquickjs::Error>(codec::hex_encode(&bytes_arg(&ctx, &bin)?))
+        }),
     )?;
     obj.set(
         "hexDecode",
@@ -154,7 +158,7 @@ fn install_codecs<'js>(ctx: &Ctx<'js>, obj: &Object<'js>) -> rquickjs::Result<()
     Ok(())
 }
 
-fn install_modules<'js>(ctx: &Ctx<'js>, obj: &Object<'js>, host: &Arc<HostState>) -> rquickjs::Result<()> {
+fn install_modules<'js>(obj: &Object<'js>, host: &Arc<HostState>) -> rquickjs::Result<()> {
     let h = host.clone();
     obj.set(
         "resolve",
@@ -174,41 +178,50 @@ fn install_modules<'js>(ctx: &Ctx<'js>, obj: &Object<'js>, host: &Arc<HostState>
     let h = host.clone();
     obj.set(
         "compile",
-        Func::from(move |ctx: Ctx<'js>, path: String| -> rquickjs::Result<Function<'js>> {
-            let source = source_of(&ctx, &h, &path)?;
-            let body = source.strip_prefix('\u{feff}').unwrap_or(&source);
-            // A shebang line is not JavaScript; keep the line count.
-            let body = if body.starts_with("#!") { format!("//{body}") } else { body.to_owned() };
-            let wrapped = format!("(function (exports, require, module, __filename, __dirname) {{{body}\n}})");
-            let mut options = rquickjs::context::EvalOptions::default();
-            options.strict = false;
-            options.filename = Some(format!("/{path}"));
-            ctx.eval_with_options(wrapped, options)
-        }),
+        Func::from(
+            move |ctx: Ctx<'js>, path: String| -> rquickjs::Result<Function<'js>> {
+                let source = source_of(&ctx, &h, &path)?;
+                let body = source.strip_prefix('\u{feff}').unwrap_or(&source);
+                // A shebang line is not JavaScript; keep the line count.
+                let body = if body.starts_with("#!") {
+                    format!("//{body}")
+                } else {
+                    body.to_owned()
+                };
+                let wrapped = format!(
+                    "(function (exports, require, module, __filename, __dirname) {{{body}\n}})"
+                );
+                let mut options = rquickjs::context::EvalOptions::default();
+                options.strict = false;
+                options.filename = Some(format!("/{path}"));
+                ctx.eval_with_options(wrapped, options)
+            },
+        ),
     )?;
     Ok(())
 }
 
 fn source_of(ctx: &Ctx<'_>, host: &HostState, path: &str) -> rquickjs::Result<String> {
-    let bytes = host
-        .package
-        .files()
-        .get(path)
-        .ok_or_else(|| Exception::throw_message(ctx, &format!("Cannot find module '/{path}'")))?;
+    let bytes =
+        host.package.files().get(path).ok_or_else(|| {
+            Exception::throw_message(ctx, &format!("Cannot find module '/{path}'"))
+        })?;
     String::from_utf8(bytes.to_vec())
         .map_err(|_| Exception::throw_syntax(ctx, &format!("/{path} is not valid UTF-8 text")))
 }
 
-fn install_state<'js>(ctx: &Ctx<'js>, obj: &Object<'js>, host: &Arc<HostState>) -> rquickjs::Result<()> {
+fn install_state<'js>(obj: &Object<'js>, host: &Arc<HostState>) -> rquickjs::Result<()> {
     let h = host.clone();
     obj.set(
         "getState",
-        Func::from(move |ctx: Ctx<'js>, key: String| -> rquickjs::Result<Option<TypedArray<'js, u8>>> {
-            match with_stub(&ctx, &h, |s| s.state(&key))? {
-                Some(v) => Ok(Some(TypedArray::new(ctx, v)?)),
-                None => Ok(None),
-            }
-        }),
+        Func::from(
+            move |ctx: Ctx<'js>, key: String| -> rquickjs::Result<Option<TypedArray<'js, u8>>> {
+                match with_stub(&ctx, &h, |s| s.state(&key))? {
+                    Some(v) => Ok(Some(TypedArray::new(ctx, v)?)),
+                    None => Ok(None),
+                }
+            },
+        ),
     )?;
     let h = host.clone();
     obj.set(
@@ -234,9 +247,16 @@ fn install_state<'js>(ctx: &Ctx<'js>, obj: &Object<'js>, host: &Arc<HostState>) 
     obj.set(
         "openPage",
         Func::from(
-            move |ctx: Ctx<'js>, start: String, end: String, size: i32, bookmark: String| -> rquickjs::Result<Array<'js>> {
+            move |ctx: Ctx<'js>,
+                  start: String,
+                  end: String,
+                  size: i32,
+                  bookmark: String|
+                  -> rquickjs::Result<Array<'js>> {
                 let size = u32::try_from(size).unwrap_or(0);
-                let (id, page) = with_stub(&ctx, &h, |s| s.open_range_page(&start, &end, size, &bookmark))?;
+                let (id, page) = with_stub(&ctx, &h, |s| {
+                    s.open_range_page(&start, &end, size, &bookmark)
+                })?;
                 let out = Array::new(ctx)?;
                 out.set(0, id.0)?;
                 out.set(1, page.fetched)?;
@@ -248,15 +268,17 @@ fn install_state<'js>(ctx: &Ctx<'js>, obj: &Object<'js>, host: &Arc<HostState>) 
     let h = host.clone();
     obj.set(
         "next",
-        Func::from(move |ctx: Ctx<'js>, id: u32| -> rquickjs::Result<Option<Array<'js>>> {
-            let Some((key, value)) = with_stub(&ctx, &h, |s| s.next(IteratorId(id)))? else {
-                return Ok(None);
-            };
-            let row = Array::new(ctx.clone())?;
-            row.set(0, key)?;
-            row.set(1, TypedArray::<u8>::new(ctx, value)?)?;
-            Ok(Some(row))
-        }),
+        Func::from(
+            move |ctx: Ctx<'js>, id: u32| -> rquickjs::Result<Option<Array<'js>>> {
+                let Some((key, value)) = with_stub(&ctx, &h, |s| s.next(IteratorId(id)))? else {
+                    return Ok(None);
+                };
+                let row = Array::new(ctx.clone())?;
+                row.set(0, key)?;
+                row.set(1, TypedArray::<u8>::new(ctx, value)?)?;
+                Ok(Some(row))
+            },
+        ),
     )?;
     let h = host.clone();
     obj.set(
@@ -271,30 +293,34 @@ fn install_state<'js>(ctx: &Ctx<'js>, obj: &Object<'js>, host: &Arc<HostState>) 
     let h = host.clone();
     obj.set(
         "history",
-        Func::from(move |ctx: Ctx<'js>, key: String| -> rquickjs::Result<Array<'js>> {
-            let entries = with_stub(&ctx, &h, |s| s.history(&key))?;
-            let out = Array::new(ctx.clone())?;
-            for (i, e) in entries.into_iter().enumerate() {
-                let row = Array::new(ctx.clone())?;
-                row.set(0, e.txid.to_string())?;
-                row.set(1, e.timestamp.seconds as f64)?;
-                row.set(2, e.timestamp.nanos)?;
-                row.set(3, e.is_delete)?;
-                row.set(4, TypedArray::<u8>::new(ctx.clone(), e.value)?)?;
-                out.set(i, row)?;
-            }
-            Ok(out)
-        }),
+        Func::from(
+            move |ctx: Ctx<'js>, key: String| -> rquickjs::Result<Array<'js>> {
+                let entries = with_stub(&ctx, &h, |s| s.history(&key))?;
+                let out = Array::new(ctx.clone())?;
+                for (i, e) in entries.into_iter().enumerate() {
+                    let row = Array::new(ctx.clone())?;
+                    row.set(0, e.txid.to_string())?;
+                    row.set(1, e.timestamp.seconds as f64)?;
+                    row.set(2, e.timestamp.nanos)?;
+                    row.set(3, e.is_delete)?;
+                    row.set(4, TypedArray::<u8>::new(ctx.clone(), e.value)?)?;
+                    out.set(i, row)?;
+                }
+                Ok(out)
+            },
+        ),
     )?;
     let h = host.clone();
     obj.set(
         "getValidationParameter",
-        Func::from(move |ctx: Ctx<'js>, key: String| -> rquickjs::Result<Option<TypedArray<'js, u8>>> {
-            match with_stub(&ctx, &h, |s| s.validation_parameter(&key))? {
-                Some(v) => Ok(Some(TypedArray::new(ctx, v)?)),
-                None => Ok(None),
-            }
-        }),
+        Func::from(
+            move |ctx: Ctx<'js>, key: String| -> rquickjs::Result<Option<TypedArray<'js, u8>>> {
+                match with_stub(&ctx, &h, |s| s.validation_parameter(&key))? {
+                    Some(v) => Ok(Some(TypedArray::new(ctx, v)?)),
+                    None => Ok(None),
+                }
+            },
+        ),
     )?;
     let h = host.clone();
     obj.set(
@@ -315,10 +341,16 @@ fn install_state<'js>(ctx: &Ctx<'js>, obj: &Object<'js>, host: &Arc<HostState>) 
     let h = host.clone();
     obj.set(
         "privateData",
-        Func::from(move |ctx: Ctx<'js>, op: String, collection: String| -> rquickjs::Result<()> {
-            let op = PRIVATE_OPS.iter().find(|o| **o == op).copied().unwrap_or("privateData");
-            with_stub(&ctx, &h, |s| s.private_data(op, &collection)).map(|_| ())
-        }),
+        Func::from(
+            move |ctx: Ctx<'js>, op: String, collection: String| -> rquickjs::Result<()> {
+                let op = PRIVATE_OPS
+                    .iter()
+                    .find(|o| **o == op)
+                    .copied()
+                    .unwrap_or("privateData");
+                with_stub(&ctx, &h, |s| s.private_data(op, &collection)).map(|_| ())
+            },
+        ),
     )?;
     Ok(())
 }
@@ -336,7 +368,7 @@ const PRIVATE_OPS: [&str; 10] = [
     "setPrivateDataValidationParameter",
 ];
 
-fn install_misc<'js>(ctx: &Ctx<'js>, obj: &Object<'js>, host: &Arc<HostState>) -> rquickjs::Result<()> {
+fn install_misc<'js>(obj: &Object<'js>, host: &Arc<HostState>) -> rquickjs::Result<()> {
     let h = host.clone();
     obj.set(
         "log",
@@ -352,27 +384,40 @@ fn install_misc<'js>(ctx: &Ctx<'js>, obj: &Object<'js>, host: &Arc<HostState>) -
     let h = host.clone();
     obj.set(
         "limit",
-        Func::from(move |ctx: Ctx<'js>, kind: String, size: f64| -> rquickjs::Result<()> {
-            let limits = h.limits.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            let error = match kind.as_str() {
-                "stack" => ContractError::StackLimit { limit_bytes: limits.stack_bytes },
-                "response" => ContractError::ResponseTooLarge {
-                    size_bytes: size as usize,
-                    limit_bytes: limits.max_response_bytes,
-                },
-                _ => ContractError::MemoryLimit { limit_bytes: limits.memory_bytes },
-            };
-            let message = error.to_string();
-            h.record_limit(error);
-            Err(Exception::throw_internal(&ctx, &message))
-        }),
+        Func::from(
+            move |ctx: Ctx<'js>, kind: String, size: f64| -> rquickjs::Result<()> {
+                let limits = h.limits.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let error = match kind.as_str() {
+                    "stack" => ContractError::StackLimit {
+                        limit_bytes: limits.stack_bytes,
+                    },
+                    "response" => ContractError::ResponseTooLarge {
+                        size_bytes: size as usize,
+                        limit_bytes: limits.max_response_bytes,
+                    },
+                    _ => ContractError::MemoryLimit {
+                        limit_bytes: limits.memory_bytes,
+                    },
+                };
+                let message = error.to_string();
+                h.record_limit(error);
+                Err(Exception::throw_internal(&ctx, &message))
+            },
+        ),
     )?;
     let h = host.clone();
     obj.set(
         "invokeChaincode",
         Func::from(
-            move |ctx: Ctx<'js>, name: String, args: Vec<String>, channel: String| -> rquickjs::Result<Array<'js>> {
-                let args = args.iter().map(|a| bytes_arg(&ctx, a)).collect::<rquickjs::Result<Vec<_>>>()?;
+            move |ctx: Ctx<'js>,
+                  name: String,
+                  args: Vec<String>,
+                  channel: String|
+                  -> rquickjs::Result<Array<'js>> {
+                let args = args
+                    .iter()
+                    .map(|a| bytes_arg(&ctx, a))
+                    .collect::<rquickjs::Result<Vec<_>>>()?;
                 invoke_chaincode(&ctx, &h, &name, args, &channel)
             },
         ),
@@ -418,7 +463,9 @@ fn invoke_chaincode<'js>(
         String::from_utf8_lossy(&args.remove(0)).into_owned()
     };
     let tx = Arc::new(parent_tx.called(function, args));
-    let (result, rw) = caller.engine.call_nested(&caller, name, tx, state, chan, rw);
+    let (result, rw) = caller
+        .engine
+        .call_nested(&caller, name, tx, state, chan, rw);
     if let Some(call) = host.call().as_mut() {
         call.stub.restore_rwset(rw);
     }

@@ -24,7 +24,7 @@ pub(crate) mod codec;
 mod host;
 mod instance;
 
-pub(crate) use host::{ActiveCall, Caller, HostState};
+pub(crate) use host::Caller;
 pub(crate) use instance::JsInstance;
 
 use std::sync::{Arc, Mutex};

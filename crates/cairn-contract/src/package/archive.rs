@@ -54,7 +54,9 @@ pub(super) fn is_lifecycle(bytes: &[u8]) -> bool {
 }
 
 /// The label and the contract's files (rooted at its package.json).
-pub(super) fn read_lifecycle(archive: &[u8]) -> Result<(String, BTreeMap<String, Vec<u8>>), PackageError> {
+pub(super) fn read_lifecycle(
+    archive: &[u8],
+) -> Result<(String, BTreeMap<String, Vec<u8>>), PackageError> {
     let outer = read_tgz(archive)?;
     let metadata = outer
         .get(METADATA)
@@ -74,15 +76,28 @@ pub(super) fn read_lifecycle(archive: &[u8]) -> Result<(String, BTreeMap<String,
     Ok((metadata.label, rooted(read_tgz(code)?)?))
 }
 
-fn build_lifecycle(label: &str, files: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>, PackageError> {
-    let code = write_tgz(files.iter().map(|(p, b)| (format!("src/{p}"), b.as_slice())))?;
+fn build_lifecycle(
+    label: &str,
+    files: &BTreeMap<String, Vec<u8>>,
+) -> Result<Vec<u8>, PackageError> {
+    let code = write_tgz(
+        files
+            .iter()
+            .map(|(p, b)| (format!("src/{p}"), b.as_slice())),
+    )?;
     let metadata = serde_json::to_vec(&Metadata {
         path: String::new(),
         kind: "node".into(),
         label: label.into(),
     })
     .map_err(|e| PackageError::NotAPackage(e.to_string()))?;
-    write_tgz([(CODE.to_owned(), code.as_slice()), (METADATA.to_owned(), metadata.as_slice())].into_iter())
+    write_tgz(
+        [
+            (CODE.to_owned(), code.as_slice()),
+            (METADATA.to_owned(), metadata.as_slice()),
+        ]
+        .into_iter(),
+    )
 }
 
 /// Re-roots the files at the directory of the shallowest `package.json`
@@ -101,7 +116,8 @@ fn rooted(files: BTreeMap<String, Vec<u8>>) -> Result<BTreeMap<String, Vec<u8>>,
 }
 
 fn read_tgz(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, PackageError> {
-    let not_tgz = |e: std::io::Error| PackageError::NotAPackage(format!("not a readable .tar.gz: {e}"));
+    let not_tgz =
+        |e: std::io::Error| PackageError::NotAPackage(format!("not a readable .tar.gz: {e}"));
     // Bounding the decompressed stream defuses gzip bombs.
     let limited = GzDecoder::new(bytes).take(MAX_PACKAGE_BYTES + 1);
     let mut archive = tar::Archive::new(limited);
@@ -111,7 +127,11 @@ fn read_tgz(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, PackageError> {
         let mut entry = entry.map_err(not_tgz)?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let kind = entry.header().entry_type();
-        if kind.is_dir() || kind.is_symlink() || kind.is_hard_link() || kind.is_pax_global_extensions() {
+        if kind.is_dir()
+            || kind.is_symlink()
+            || kind.is_hard_link()
+            || kind.is_pax_global_extensions()
+        {
             continue;
         }
         if !kind.is_file() {
@@ -120,7 +140,9 @@ fn read_tgz(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, PackageError> {
         let path = normalize(&raw).ok_or_else(|| PackageError::PathEscapes(raw.clone()))?;
         total += entry.size();
         if total > MAX_PACKAGE_BYTES {
-            return Err(PackageError::TooLarge { limit_bytes: MAX_PACKAGE_BYTES });
+            return Err(PackageError::TooLarge {
+                limit_bytes: MAX_PACKAGE_BYTES,
+            });
         }
         let mut data = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
         entry.read_to_end(&mut data).map_err(not_tgz)?;
@@ -129,7 +151,9 @@ fn read_tgz(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, PackageError> {
     Ok(files)
 }
 
-fn write_tgz<'a>(entries: impl Iterator<Item = (String, &'a [u8])>) -> Result<Vec<u8>, PackageError> {
+fn write_tgz<'a>(
+    entries: impl Iterator<Item = (String, &'a [u8])>,
+) -> Result<Vec<u8>, PackageError> {
     let io = |source| PackageError::Io {
         action: "building",
         path: "package archive".into(),
@@ -160,7 +184,11 @@ fn collect_dir(
 ) -> Result<(), PackageError> {
     let io = |action, path: &Path| {
         let path = path.display().to_string();
-        move |source| PackageError::Io { action, path, source }
+        move |source| PackageError::Io {
+            action,
+            path,
+            source,
+        }
     };
     for entry in std::fs::read_dir(dir).map_err(io("listing", dir))? {
         let entry = entry.map_err(io("listing", dir))?;
@@ -188,7 +216,9 @@ fn collect_dir(
         let data = std::fs::read(&path).map_err(io("reading", &path))?;
         *total += data.len() as u64;
         if *total > MAX_PACKAGE_BYTES {
-            return Err(PackageError::TooLarge { limit_bytes: MAX_PACKAGE_BYTES });
+            return Err(PackageError::TooLarge {
+                limit_bytes: MAX_PACKAGE_BYTES,
+            });
         }
         files.insert(rel, data);
     }
@@ -201,7 +231,11 @@ mod tests {
 
     fn sample_dir() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("package.json"), r#"{"name":"x","main":"lib/index.js"}"#).unwrap();
+        std::fs::write(
+            dir.path().join("package.json"),
+            r#"{"name":"x","main":"lib/index.js"}"#,
+        )
+        .unwrap();
         std::fs::create_dir_all(dir.path().join("lib")).unwrap();
         std::fs::write(dir.path().join("lib/index.js"), "module.exports = 1;").unwrap();
         dir
@@ -218,20 +252,30 @@ mod tests {
         assert_eq!(label, "x_1");
         assert_eq!(files.get("lib/index.js").unwrap(), b"module.exports = 1;");
         std::fs::write(dir.path().join("lib/index.js"), "module.exports = 2;").unwrap();
-        assert_ne!(package_dir(dir.path(), "x_1").unwrap(), a, "content changes the bytes");
+        assert_ne!(
+            package_dir(dir.path(), "x_1").unwrap(),
+            a,
+            "content changes the bytes"
+        );
     }
 
     #[test]
     fn plain_archive_is_rerooted_at_package_json() {
         let files = [
-            ("package/package.json".to_owned(), br#"{"name":"y"}"#.as_slice()),
+            (
+                "package/package.json".to_owned(),
+                br#"{"name":"y"}"#.as_slice(),
+            ),
             ("package/index.js".to_owned(), b"1".as_slice()),
         ];
         let tgz = write_tgz(files.into_iter()).unwrap();
         assert!(!is_lifecycle(&tgz));
         let lifecycle = repackage(&tgz, "y").unwrap();
         let (_, files) = read_lifecycle(&lifecycle).unwrap();
-        assert_eq!(files.keys().collect::<Vec<_>>(), vec!["index.js", "package.json"]);
+        assert_eq!(
+            files.keys().collect::<Vec<_>>(),
+            vec!["index.js", "package.json"]
+        );
     }
 
     #[test]

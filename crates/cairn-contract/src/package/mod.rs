@@ -38,7 +38,10 @@ impl PackageId {
     /// The id of a package archive with this label.
     pub fn compute(label: &str, archive: &[u8]) -> Result<PackageId, PackageError> {
         check_label(label)?;
-        Ok(PackageId(format!("{label}:{}", cairn_crypto::sha256(archive).to_hex())))
+        Ok(PackageId(format!(
+            "{label}:{}",
+            cairn_crypto::sha256(archive).to_hex()
+        )))
     }
 
     /// The label part.
@@ -70,7 +73,11 @@ impl FromStr for PackageId {
         let bad = || PackageError::InvalidPackageId(s.to_owned());
         let (label, hash) = s.rsplit_once(':').ok_or_else(bad)?;
         check_label(label).map_err(|_| bad())?;
-        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if hash.len() != 64
+            || !hash
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(bad());
         }
         Ok(PackageId(s.to_owned()))
@@ -82,7 +89,11 @@ fn check_label(label: &str) -> Result<(), PackageError> {
     let mut chars = label.chars();
     let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c));
-    if ok { Ok(()) } else { Err(PackageError::InvalidLabel(label.to_owned())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(PackageError::InvalidLabel(label.to_owned()))
+    }
 }
 
 /// A loaded contract package: its id and files, ready to run.
@@ -117,7 +128,7 @@ impl ContractPackage {
     /// as `npm pack` makes). Plain inputs are packaged with `label` first,
     /// so the id is the one the lifecycle archive would have.
     pub fn load(path: &Path, label: &str) -> Result<Self, PackageError> {
-        Ok(Self::from_archive(&Self::archive_of(path, label)?)?)
+        Self::from_archive(&Self::archive_of(path, label)?)
     }
 
     /// The lifecycle archive for a directory or `.tar.gz` (see [`ContractPackage::load`]).
@@ -138,17 +149,30 @@ impl ContractPackage {
     }
 
     fn from_files(id: PackageId, files: BTreeMap<String, Vec<u8>>) -> Result<Self, PackageError> {
-        let files: BTreeMap<String, Arc<[u8]>> = files.into_iter().map(|(k, v)| (k, Arc::from(v))).collect();
+        let files: BTreeMap<String, Arc<[u8]>> =
+            files.into_iter().map(|(k, v)| (k, Arc::from(v))).collect();
         let manifest = files
             .get("package.json")
             .ok_or_else(|| PackageError::InvalidManifest("package.json is missing".into()))?;
-        let manifest: serde_json::Value =
-            serde_json::from_slice(manifest).map_err(|e| PackageError::InvalidManifest(e.to_string()))?;
-        let name = manifest.get("name").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        let main_field = manifest.get("main").and_then(|v| v.as_str()).unwrap_or("index.js");
+        let manifest: serde_json::Value = serde_json::from_slice(manifest)
+            .map_err(|e| PackageError::InvalidManifest(e.to_string()))?;
+        let name = manifest
+            .get("name")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let main_field = manifest
+            .get("main")
+            .and_then(|v| v.as_str())
+            .unwrap_or("index.js");
         let main = resolve::resolve_main(&files, main_field)
             .ok_or_else(|| PackageError::MissingMain(main_field.to_owned()))?;
-        Ok(ContractPackage { id, name, main, files })
+        Ok(ContractPackage {
+            id,
+            name,
+            main,
+            files,
+        })
     }
 
     /// The package id.

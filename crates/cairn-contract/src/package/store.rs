@@ -47,10 +47,16 @@ impl PackageStore {
         let path = self.path_of(&id);
         if !path.exists() {
             // Write then rename, so a crash never leaves a truncated package.
-            let tmp = self.dir.join(format!(".{}.{}.partial", id.label(), id.hash()));
+            let tmp = self
+                .dir
+                .join(format!(".{}.{}.partial", id.label(), id.hash()));
             let io = |action, p: &Path| {
                 let p = p.display().to_string();
-                move |source| PackageError::Io { action, path: p, source }
+                move |source| PackageError::Io {
+                    action,
+                    path: p,
+                    source,
+                }
             };
             std::fs::write(&tmp, archive).map_err(io("writing", &tmp))?;
             std::fs::rename(&tmp, &path).map_err(io("renaming", &path))?;
@@ -70,8 +76,12 @@ impl PackageStore {
         let mut out = Vec::new();
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(stem) = name.strip_suffix(".tar.gz") else { continue };
-            let Some((label, hash)) = stem.rsplit_once('.') else { continue };
+            let Some(stem) = name.strip_suffix(".tar.gz") else {
+                continue;
+            };
+            let Some((label, hash)) = stem.rsplit_once('.') else {
+                continue;
+            };
             if let Ok(id) = format!("{label}:{hash}").parse::<PackageId>() {
                 out.push(InstalledPackage {
                     label: label.to_owned(),
@@ -110,7 +120,8 @@ impl PackageStore {
     }
 
     fn path_of(&self, id: &PackageId) -> PathBuf {
-        self.dir.join(format!("{}.{}.tar.gz", id.label(), id.hash()))
+        self.dir
+            .join(format!("{}.{}.tar.gz", id.label(), id.hash()))
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<PackageId, Arc<ContractPackage>>> {
@@ -135,14 +146,27 @@ mod tests {
         let store = PackageStore::open(peer.path()).unwrap();
         let id = store.install(&archive).unwrap();
         assert_eq!(id, PackageId::compute("a_1", &archive).unwrap());
-        assert_eq!(store.install(&archive).unwrap(), id, "reinstall is idempotent");
+        assert_eq!(
+            store.install(&archive).unwrap(),
+            id,
+            "reinstall is idempotent"
+        );
         let listed = store.installed().unwrap();
-        assert_eq!(listed, vec![InstalledPackage { id: id.clone(), label: "a_1".into() }]);
+        assert_eq!(
+            listed,
+            vec![InstalledPackage {
+                id: id.clone(),
+                label: "a_1".into()
+            }]
+        );
         // A fresh store over the same directory (peer restart) loads from disk.
         let again = PackageStore::open(peer.path()).unwrap();
         assert_eq!(again.load(&id).unwrap().main(), "index.js");
         let missing = PackageId::compute("a_1", b"other").unwrap();
-        assert!(matches!(again.load(&missing), Err(PackageError::NotInstalled(_))));
+        assert!(matches!(
+            again.load(&missing),
+            Err(PackageError::NotInstalled(_))
+        ));
         assert!(store.install(b"not a package").is_err());
     }
 }

@@ -116,12 +116,34 @@ impl ChannelContext {
     }
 
     /// Validates a certificate against the channel's orgs at time `at` (Unix seconds).
+    ///
+    /// A certificate that validated once under this configuration is only
+    /// checked again for its validity window: its chain, revocation status and
+    /// role cannot change without a new configuration (and so a new context).
     pub fn identify(
         &self,
         cert_der: &[u8],
         at: i64,
     ) -> Result<Identity, cairn_crypto::CryptoError> {
-        self.msps.identify(cert_der, at)
+        let cached = self
+            .identities
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(cert_der)
+            .cloned();
+        if let Some(id) = cached
+            && id.not_before() <= at
+            && at <= id.not_after()
+        {
+            return Ok(id);
+        }
+        let id = self.msps.identify(cert_der, at)?;
+        let mut cache = self.identities.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= IDENTITY_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(cert_der.to_vec(), id.clone());
+        Ok(id)
     }
 
     /// The text of a channel policy (`Endorsement`, `Admins`, ...).
