@@ -21,8 +21,8 @@ use cairn_attest::{
 use dcap_qvl::QuoteCollateralV3;
 use dcap_qvl::quote::{AuthData, Quote, Report};
 use dcap_qvl::verify::{QuoteVerifier, VerifiedReport};
-use x509_cert::der::Encode;
 use serde::Deserialize;
+use x509_cert::der::Encode;
 
 use crate::b64_field;
 
@@ -54,11 +54,26 @@ fn classify(e: &anyhow::Error) -> EvidenceError {
     let text = format!("{e:#}");
     let lower = text.to_ascii_lowercase();
     let has = |needles: &[&str]| needles.iter().any(|n| lower.contains(n));
-    if has(&["expired", "in the future", "crl", "tcbinfo", "tcb info", "qe identity", "qeidentity", "fmspc mismatch", "collateral"]) {
+    if has(&[
+        "expired",
+        "in the future",
+        "crl",
+        "tcbinfo",
+        "tcb info",
+        "qe identity",
+        "qeidentity",
+        "fmspc mismatch",
+        "collateral",
+    ]) {
         EvidenceError::Collateral(text)
     } else if has(&["certificate", "pck", "root ca", "chain"]) {
         EvidenceError::CertificateChain(text)
-    } else if has(&["decode", "unsupported", "must have version", "reserved bits"]) {
+    } else if has(&[
+        "decode",
+        "unsupported",
+        "must have version",
+        "reserved bits",
+    ]) {
         EvidenceError::Malformed(text)
     } else {
         EvidenceError::ReportSignature(text)
@@ -94,9 +109,8 @@ impl DcapVerifier {
         let pck = dcap_qvl::intel::parse_pck_extension_from_pem(chain)
             .map_err(|e| EvidenceError::CertificateChain(format!("PCK certificate: {e}")))?;
         let path = dir.join(format!("{}.json", hex::encode(pck.fmspc)));
-        let bytes = std::fs::read(&path).map_err(|e| {
-            EvidenceError::MissingCollateral(format!("{}: {e}", path.display()))
-        })?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| EvidenceError::MissingCollateral(format!("{}: {e}", path.display())))?;
         serde_json::from_slice(&bytes)
             .map_err(|e| EvidenceError::Malformed(format!("{}: {e}", path.display())))
     }
@@ -116,7 +130,9 @@ impl DcapVerifier {
             TEE_TYPE_SGX => Platform::Sgx,
             TEE_TYPE_TDX => Platform::Tdx,
             other => {
-                return Err(EvidenceError::Malformed(format!("unknown TEE type 0x{other:x}")));
+                return Err(EvidenceError::Malformed(format!(
+                    "unknown TEE type 0x{other:x}"
+                )));
             }
         };
         if found != self.platform {
@@ -151,7 +167,9 @@ fn check_canonical(bytes: &[u8], quote: &Quote) -> Result<(), EvidenceError> {
         )));
     }
     let Some(padding) = bytes.get(again.len()..) else {
-        return Err(EvidenceError::NonCanonical("quote is shorter than its encoding".into()));
+        return Err(EvidenceError::NonCanonical(
+            "quote is shorter than its encoding".into(),
+        ));
     };
     if let Some(i) = padding.iter().position(|&b| b != 0) {
         return Err(EvidenceError::NonCanonical(format!(
@@ -232,7 +250,12 @@ fn claims(quote: &Quote, v: VerifiedReport) -> Result<VerifiedEvidence, Evidence
             svn.insert("isv_svn".to_owned(), u64::from(r.isv_svn));
             // SGX ATTRIBUTES.FLAGS: bit 1 DEBUG, bit 4 PROVISIONKEY.
             flags.insert("provision_key".to_owned(), r.attributes[0] & 0x10 != 0);
-            (Platform::Sgx, hex::encode(r.mr_enclave), r.report_data, r.attributes[0] & 0x02 != 0)
+            (
+                Platform::Sgx,
+                hex::encode(r.mr_enclave),
+                r.report_data,
+                r.attributes[0] & 0x02 != 0,
+            )
         }
         other => {
             let td = other.as_td10().ok_or_else(|| {
@@ -256,8 +279,16 @@ fn claims(quote: &Quote, v: VerifiedReport) -> Result<VerifiedEvidence, Evidence
             registers.insert("tee_tcb_svn".to_owned(), hex::encode(td.tee_tcb_svn));
             registers.insert("xfam".to_owned(), hex::encode(td.xfam));
             // TD_ATTRIBUTES bit 0 is DEBUG; bit 28 SEPT_VE_DISABLE.
-            flags.insert("sept_ve_disable".to_owned(), td.td_attributes[3] & 0x10 != 0);
-            (Platform::Tdx, hex::encode(td.mr_td), td.report_data, td.td_attributes[0] & 0x01 != 0)
+            flags.insert(
+                "sept_ve_disable".to_owned(),
+                td.td_attributes[3] & 0x10 != 0,
+            );
+            (
+                Platform::Tdx,
+                hex::encode(td.mr_td),
+                td.report_data,
+                td.td_attributes[0] & 0x01 != 0,
+            )
         }
     };
     tracing::debug!(%platform, status = %v.status, "verified DCAP quote");

@@ -20,7 +20,6 @@ mod certtime;
 pub mod dcap;
 pub mod snp;
 
-
 pub use dcap::DcapVerifier;
 pub use snp::SnpVerifier;
 

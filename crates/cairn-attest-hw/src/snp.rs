@@ -187,7 +187,8 @@ fn verify_chain(
     vek: &Certificate,
     kind: VekKind,
 ) -> Result<VerifiedChain, EvidenceError> {
-    let builtin_err = |e: std::io::Error| EvidenceError::UntrustedRoot(format!("pinned AMD certificate: {e}"));
+    let builtin_err =
+        |e: std::io::Error| EvidenceError::UntrustedRoot(format!("pinned AMD certificate: {e}"));
     for (product, ark_fn, ask_fn) in PRODUCTS {
         let ark = ark_fn().map_err(builtin_err)?;
         if given_ark.as_ref().is_some_and(|g| *g != ark) {
@@ -290,7 +291,7 @@ impl SnpVerifier {
         Self { collateral_dir }
     }
 
-    fn from_dir(&self, name: &str) -> Option<Vec<u8>> {
+    fn read_collateral(&self, name: &str) -> Option<Vec<u8>> {
         std::fs::read(self.collateral_dir.as_ref()?.join(name)).ok()
     }
 
@@ -365,14 +366,17 @@ impl SnpVerifier {
         };
         let vek_owned = match vek_der {
             Some(_) => None,
-            None => Some(self.from_dir(vek_file).ok_or_else(|| {
+            None => Some(self.read_collateral(vek_file).ok_or_else(|| {
                 EvidenceError::MissingCollateral(format!(
                     "no {} certificate in the evidence (field vek) or collateral directory ({vek_file})",
                     kind.name()
                 ))
             })?),
         };
-        let ask_owned = ask_der.is_none().then(|| self.from_dir(ask_file)).flatten();
+        let ask_owned = ask_der
+            .is_none()
+            .then(|| self.read_collateral(ask_file))
+            .flatten();
         let vek = self.certify_vek(
             vek_der.or(vek_owned.as_deref()).unwrap_or_default(),
             ask_der.or(ask_owned.as_deref()),
@@ -387,11 +391,17 @@ impl SnpVerifier {
 fn claims(report: &AttestationReport, kind: VekKind, product: &str) -> VerifiedEvidence {
     let measurement = hex::encode(report.measurement);
     let registers = BTreeMap::from([
-        ("author_key_digest".to_owned(), hex::encode(report.author_key_digest)),
+        (
+            "author_key_digest".to_owned(),
+            hex::encode(report.author_key_digest),
+        ),
         ("chip_id".to_owned(), hex::encode(report.chip_id)),
         ("family_id".to_owned(), hex::encode(report.family_id)),
         ("host_data".to_owned(), hex::encode(report.host_data)),
-        ("id_key_digest".to_owned(), hex::encode(report.id_key_digest)),
+        (
+            "id_key_digest".to_owned(),
+            hex::encode(report.id_key_digest),
+        ),
         ("image_id".to_owned(), hex::encode(report.image_id)),
         ("measurement".to_owned(), measurement.clone()),
         ("report_id".to_owned(), hex::encode(report.report_id)),

@@ -13,7 +13,13 @@ use serde_json::{Value, json};
 fn case(id: &str) -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/dcap.json");
     let doc: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    doc["cases"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap().clone()
+    doc["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap()
+        .clone()
 }
 
 fn quote(c: &Value) -> Vec<u8> {
@@ -25,11 +31,19 @@ fn evidence(c: &Value) -> Value {
 }
 
 fn pinned(c: &Value) -> UnixTime {
-    UnixTime(c["verification_time"]["now_secs_used_by_current_test"].as_u64().unwrap())
+    UnixTime(
+        c["verification_time"]["now_secs_used_by_current_test"]
+            .as_u64()
+            .unwrap(),
+    )
 }
 
 fn verifier(id: &str) -> DcapVerifier {
-    if id == "sgx" { DcapVerifier::sgx(None) } else { DcapVerifier::tdx(None) }
+    if id == "sgx" {
+        DcapVerifier::sgx(None)
+    } else {
+        DcapVerifier::tdx(None)
+    }
 }
 
 #[test]
@@ -38,26 +52,57 @@ fn quotes_verify_with_the_expected_tcb_status_and_advisories() {
         let c = case(id);
         let v = verifier(id).verify(&evidence(&c), pinned(&c)).unwrap();
         let expected = &c["expected"];
-        assert_eq!(v.tcb.status.as_deref(), expected["tcb_status"].as_str(), "{id}");
-        let advisories: Vec<&str> = expected["advisory_ids"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+        assert_eq!(
+            v.tcb.status.as_deref(),
+            expected["tcb_status"].as_str(),
+            "{id}"
+        );
+        let advisories: Vec<&str> = expected["advisory_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
         assert_eq!(v.tcb.advisory_ids, advisories);
         assert!(v.hardware);
         assert!(!v.debug);
         let body = &c["expected_parsed_fields"]["body"];
-        assert_eq!(hex::encode(v.report_data.0), body["report_data"].as_str().unwrap());
+        assert_eq!(
+            hex::encode(v.report_data.0),
+            body["report_data"].as_str().unwrap()
+        );
         let header = &c["expected_parsed_fields"]["header"];
         assert_eq!(v.tcb.svn["qe_svn"], header["qe_svn"].as_u64().unwrap());
         assert_eq!(v.tcb.svn["pce_svn"], header["pce_svn"].as_u64().unwrap());
         if id == "sgx" {
             assert_eq!(v.platform, Platform::Sgx);
             assert_eq!(v.measurement, body["mr_enclave"].as_str().unwrap());
-            assert_eq!(v.registers["mr_signer"], body["mr_signer"].as_str().unwrap());
-            assert_eq!(v.registers["attributes"], body["attributes"].as_str().unwrap());
-            assert_eq!(v.tcb.svn["isv_svn"], c["expected_parsed_fields"]["body_scalars"]["isv_svn"].as_u64().unwrap());
+            assert_eq!(
+                v.registers["mr_signer"],
+                body["mr_signer"].as_str().unwrap()
+            );
+            assert_eq!(
+                v.registers["attributes"],
+                body["attributes"].as_str().unwrap()
+            );
+            assert_eq!(
+                v.tcb.svn["isv_svn"],
+                c["expected_parsed_fields"]["body_scalars"]["isv_svn"]
+                    .as_u64()
+                    .unwrap()
+            );
         } else {
             assert_eq!(v.platform, Platform::Tdx);
             assert_eq!(v.measurement, body["mr_td"].as_str().unwrap());
-            for (ours, theirs) in [("mr_seam", "mr_seam"), ("rtmr0", "rt_mr0"), ("rtmr1", "rt_mr1"), ("rtmr2", "rt_mr2"), ("rtmr3", "rt_mr3"), ("td_attributes", "td_attributes"), ("xfam", "xfam")] {
+            for (ours, theirs) in [
+                ("mr_seam", "mr_seam"),
+                ("rtmr0", "rt_mr0"),
+                ("rtmr1", "rt_mr1"),
+                ("rtmr2", "rt_mr2"),
+                ("rtmr3", "rt_mr3"),
+                ("td_attributes", "td_attributes"),
+                ("xfam", "xfam"),
+            ] {
                 assert_eq!(v.registers[ours], body[theirs].as_str().unwrap(), "{ours}");
             }
         }
@@ -71,12 +116,20 @@ fn collateral_outside_its_validity_is_refused() {
         for n in c["negative_derived_from_source_code"].as_array().unwrap() {
             let at = UnixTime(n["now_secs"].as_u64().unwrap());
             let err = verifier(id).verify(&evidence(&c), at).unwrap_err();
-            assert!(matches!(err, EvidenceError::Collateral(_)), "{id} at {at}: {err}");
+            assert!(
+                matches!(err, EvidenceError::Collateral(_)),
+                "{id} at {at}: {err}"
+            );
         }
         // The window edges from the file are inside.
-        let window = c["verification_time"]["valid_window_secs"].as_array().unwrap();
+        let window = c["verification_time"]["valid_window_secs"]
+            .as_array()
+            .unwrap();
         let start = UnixTime(window[0].as_u64().unwrap());
-        assert!(verifier(id).verify(&evidence(&c), start).is_ok(), "{id} at window start");
+        assert!(
+            verifier(id).verify(&evidence(&c), start).is_ok(),
+            "{id} at window start"
+        );
     }
 }
 
@@ -84,8 +137,13 @@ fn collateral_outside_its_validity_is_refused() {
 fn a_quote_for_the_other_platform_is_refused() {
     let c = case("sgx");
     assert_eq!(
-        DcapVerifier::tdx(None).verify(&evidence(&c), pinned(&c)).unwrap_err(),
-        EvidenceError::WrongPlatform { expected: Platform::Tdx, found: Platform::Sgx }
+        DcapVerifier::tdx(None)
+            .verify(&evidence(&c), pinned(&c))
+            .unwrap_err(),
+        EvidenceError::WrongPlatform {
+            expected: Platform::Tdx,
+            found: Platform::Sgx
+        }
     );
 }
 
@@ -100,8 +158,14 @@ fn collateral_is_found_by_fmspc_in_the_collateral_directory() {
         DcapVerifier::tdx(Some(dir.path().to_owned())).verify(&ev, pinned(&c)),
         Err(EvidenceError::MissingCollateral(_))
     ));
-    std::fs::write(dir.path().join(format!("{fmspc}.json")), c["collateral"].to_string()).unwrap();
-    let v = DcapVerifier::tdx(Some(dir.path().to_owned())).verify(&ev, pinned(&c)).unwrap();
+    std::fs::write(
+        dir.path().join(format!("{fmspc}.json")),
+        c["collateral"].to_string(),
+    )
+    .unwrap();
+    let v = DcapVerifier::tdx(Some(dir.path().to_owned()))
+        .verify(&ev, pinned(&c))
+        .unwrap();
     assert_eq!(v.tcb.status.as_deref(), Some("UpToDate"));
 }
 
@@ -110,7 +174,11 @@ fn changed_collateral_is_refused() {
     for id in ["sgx", "tdx"] {
         let c = case(id);
         let mut ev = evidence(&c);
-        let tcb = ev["collateral"]["tcb_info"].as_str().unwrap().replacen("\"tcbEvaluationDataNumber\":17", "\"tcbEvaluationDataNumber\":18", 1);
+        let tcb = ev["collateral"]["tcb_info"].as_str().unwrap().replacen(
+            "\"tcbEvaluationDataNumber\":17",
+            "\"tcbEvaluationDataNumber\":18",
+            1,
+        );
         ev["collateral"]["tcb_info"] = tcb.into();
         let err = verifier(id).verify(&ev, pinned(&c)).unwrap_err();
         assert!(matches!(err, EvidenceError::Collateral(_)), "{id}: {err}");
@@ -132,18 +200,25 @@ fn trailing_bytes_are_refused() {
 fn quote_bytes_matter(id: &str, stride: usize) {
     let c = case(id);
     let q = quote(&c);
-    let collateral: dcap_qvl::QuoteCollateralV3 = serde_json::from_value(c["collateral"].clone()).unwrap();
+    let collateral: dcap_qvl::QuoteCollateralV3 =
+        serde_json::from_value(c["collateral"].clone()).unwrap();
     let v = verifier(id);
-    v.verify_quote(&q, Some(collateral.clone()), pinned(&c)).unwrap();
+    v.verify_quote(&q, Some(collateral.clone()), pinned(&c))
+        .unwrap();
     let mut accepted = Vec::new();
     for i in (0..q.len()).step_by(stride) {
         let mut bad = q.clone();
         bad[i] ^= 0x01;
-        if v.verify_quote(&bad, Some(collateral.clone()), pinned(&c)).is_ok() {
+        if v.verify_quote(&bad, Some(collateral.clone()), pinned(&c))
+            .is_ok()
+        {
             accepted.push(i);
         }
     }
-    assert!(accepted.is_empty(), "{id}: flipped bytes accepted at {accepted:?}");
+    assert!(
+        accepted.is_empty(),
+        "{id}: flipped bytes accepted at {accepted:?}"
+    );
 }
 
 #[test]
@@ -166,7 +241,9 @@ fn the_pinned_intel_root_is_the_one_in_testdata() {
     let doc: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     let root = &doc["trusted_root_ca"];
     assert_eq!(
-        hex::encode(sha2::Sha256::digest(cairn_attest_hw::dcap::INTEL_SGX_ROOT_CA_DER)),
+        hex::encode(sha2::Sha256::digest(
+            cairn_attest_hw::dcap::INTEL_SGX_ROOT_CA_DER
+        )),
         root["sha256_of_der"].as_str().unwrap()
     );
     assert_eq!(

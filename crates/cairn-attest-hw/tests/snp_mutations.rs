@@ -38,12 +38,17 @@ fn report_bytes_matter(stride: usize) {
     assert_eq!(c["id"], "trustee-milan-vcek");
     let report = hex::decode(c["report_hex"].as_str().unwrap()).unwrap();
     let v = SnpVerifier::default();
-    let vek = v.certify_vek(&der(&c["vcek"]), Some(&der(&c["ask"])), None, false, at()).unwrap();
+    let vek = v
+        .certify_vek(&der(&c["vcek"]), Some(&der(&c["ask"])), None, false, at())
+        .unwrap();
     v.verify_report(&report, &vek).unwrap();
     for i in (0..report.len()).step_by(stride) {
         let mut bad = report.clone();
         bad[i] ^= 0x01;
-        assert!(v.verify_report(&bad, &vek).is_err(), "flipping report byte {i} was accepted");
+        assert!(
+            v.verify_report(&bad, &vek).is_err(),
+            "flipping report byte {i} was accepted"
+        );
     }
 }
 
@@ -55,9 +60,14 @@ fn certificate_bytes_matter(stride: usize, offset: usize) {
         for i in (offset..original.len()).step_by(stride) {
             let mut bad = original.clone();
             bad[i] ^= 0x01;
-            let (vek_der, ask_der) = if name == "vcek" { (&bad, &ask) } else { (&vcek, &bad) };
+            let (vek_der, ask_der) = if name == "vcek" {
+                (&bad, &ask)
+            } else {
+                (&vcek, &bad)
+            };
             assert!(
-                v.certify_vek(vek_der, Some(ask_der), None, false, at()).is_err(),
+                v.certify_vek(vek_der, Some(ask_der), None, false, at())
+                    .is_err(),
                 "flipping {name} byte {i} was accepted"
             );
         }

@@ -60,18 +60,27 @@ fn evidence(c: &Value) -> Value {
     })
 }
 
-const REPORT_CASES: [&str; 3] = ["virtee-milan-vcek", "trustee-milan-vcek", "trustee-milan-vlek"];
+const REPORT_CASES: [&str; 3] = [
+    "virtee-milan-vcek",
+    "trustee-milan-vcek",
+    "trustee-milan-vlek",
+];
 
 #[test]
 fn real_reports_verify_and_yield_the_fields_in_the_report() {
     for id in REPORT_CASES {
         let c = case(id);
-        let v = SnpVerifier::default().verify(&evidence(&c), pinned(&c)).unwrap();
+        let v = SnpVerifier::default()
+            .verify(&evidence(&c), pinned(&c))
+            .unwrap();
         let f = &c["report_fields_parsed_here"];
         assert_eq!(v.platform, Platform::SevSnp);
         assert!(v.hardware);
         assert_eq!(v.measurement, f["measurement"].as_str().unwrap(), "{id}");
-        assert_eq!(hex::encode(v.report_data.0), f["report_data"].as_str().unwrap());
+        assert_eq!(
+            hex::encode(v.report_data.0),
+            f["report_data"].as_str().unwrap()
+        );
         assert_eq!(v.registers["host_data"], f["host_data"].as_str().unwrap());
         assert_eq!(v.registers["chip_id"], f["chip_id"].as_str().unwrap());
         assert_eq!(v.tcb.svn["guest_svn"], f["guest_svn"].as_u64().unwrap());
@@ -82,7 +91,9 @@ fn real_reports_verify_and_yield_the_fields_in_the_report() {
         assert_eq!(v.tcb.svn["tee"], u64::from(tcb[1]));
         assert_eq!(v.tcb.svn["snp"], u64::from(tcb[6]));
         assert_eq!(v.tcb.svn["microcode"], u64::from(tcb[7]));
-        let policy = u64::from_str_radix(f["policy"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+        let policy =
+            u64::from_str_radix(f["policy"].as_str().unwrap().trim_start_matches("0x"), 16)
+                .unwrap();
         assert_eq!(v.debug, policy & (1 << 19) != 0);
         assert_eq!(v.flags["migrate_ma"], policy & (1 << 18) != 0);
         assert_eq!(v.flags["smt"], policy & (1 << 16) != 0);
@@ -95,11 +106,15 @@ fn reports_verify_with_only_the_vcek_using_pinned_amd_certificates() {
     for id in ["virtee-milan-vcek", "trustee-milan-vcek"] {
         let c = case(id);
         let ev = json!({ "report": STANDARD.encode(report(&c)), "vek": STANDARD.encode(der(&c["vcek"])) });
-        assert!(SnpVerifier::default().verify(&ev, pinned(&c)).is_ok(), "{id}");
+        assert!(
+            SnpVerifier::default().verify(&ev, pinned(&c)).is_ok(),
+            "{id}"
+        );
     }
     // A VLEK needs its ASVK: AMD does not ship it in the pinned set.
     let c = case("trustee-milan-vlek");
-    let ev = json!({ "report": STANDARD.encode(report(&c)), "vek": STANDARD.encode(der(&c["vlek"])) });
+    let ev =
+        json!({ "report": STANDARD.encode(report(&c)), "vek": STANDARD.encode(der(&c["vlek"])) });
     assert!(matches!(
         SnpVerifier::default().verify(&ev, pinned(&c)),
         Err(EvidenceError::MissingCollateral(_))
@@ -116,7 +131,13 @@ fn turin_chain_verifies_to_the_pinned_turin_ark() {
     assert_eq!(certified.product(), "Turin");
     let milan = case("virtee-milan-vcek");
     assert!(matches!(
-        SnpVerifier::default().certify_vek(&vek, Some(&der(&milan["ask"])), None, false, pinned(&c)),
+        SnpVerifier::default().certify_vek(
+            &vek,
+            Some(&der(&milan["ask"])),
+            None,
+            false,
+            pinned(&c)
+        ),
         Err(EvidenceError::CertificateChain(_))
     ));
 }
@@ -179,9 +200,14 @@ fn negatives_from_the_sources_fail_with_the_expected_reason() {
             let err = SnpVerifier::default().verify(&ev, pinned(c)).unwrap_err();
             let ok = match expected {
                 e if e.starts_with("chain verification fails") => {
-                    matches!(err, EvidenceError::CertificateChain(_) | EvidenceError::Malformed(_))
+                    matches!(
+                        err,
+                        EvidenceError::CertificateChain(_) | EvidenceError::Malformed(_)
+                    )
                 }
-                e if e.starts_with("report signature") => matches!(err, EvidenceError::ReportSignature(_)),
+                e if e.starts_with("report signature") => {
+                    matches!(err, EvidenceError::ReportSignature(_))
+                }
                 e if e.starts_with("TCB check fails") => matches!(err, EvidenceError::Tcb(_)),
                 other => panic!("unknown expectation {other}"),
             };

@@ -1,1 +1,39 @@
-//! Cairn attestation service (being built).
+//! Cairn attestation service: the HTTPS/JSON front of `cairn-attest`.
+//!
+//! Layer: attestation (service). Uses `cairn-attest` for all protocol logic and
+//! `cairn-attest-hw` for hardware verifiers; this crate adds only transport (axum over
+//! rustls with the ring provider), state (nonces, active policies, signing keys,
+//! secrets) and persistence under a state directory.
+//!
+//! Endpoints:
+//!
+//! | method | path | who | does |
+//! |---|---|---|---|
+//! | POST | `/attest/nonce` | anyone | a fresh single-use nonce |
+//! | POST | `/attest/{platform}` | workload | evidence + runtime data → verify → appraise → ES256 token |
+//! | GET | `/.well-known/openid-configuration` | anyone | issuer metadata |
+//! | GET | `/.well-known/jwks.json` | anyone | token verification keys (current and recently retired) |
+//! | POST | `/keys/{name}` | token holder | the secret, HPKE-sealed to the token's key, if its release policy allows |
+//! | PUT/GET | `/admin/policies/{platform}` | admin | replace / read the active appraisal policy |
+//! | POST | `/admin/keys/rotate` | admin | rotate the token signing key |
+//!
+//! Invariants:
+//! - a nonce is accepted once, before it expires;
+//! - runtime data is put in a token only if the evidence's report data binds it;
+//! - policies change only through an authenticated admin request, and every change is
+//!   logged at info with the old and new policy hash and appended to `policies/changes.log`;
+//! - a retired signing key stays in the JWKS until every token it signed has expired;
+//! - error responses carry a fixed code and the reason the caller can act on;
+//!   internal failures say only "internal error" (details go to the log).
+
+mod api;
+mod error;
+mod nonces;
+mod secrets;
+mod server;
+mod state;
+mod tls;
+
+pub use error::ServiceError;
+pub use secrets::{SecretStore, SecretsError};
+pub use server::{RunningService, ServiceConfig, TlsSource, serve};

@@ -59,7 +59,9 @@ impl AdmissionPolicy {
         expect.allow_virtual = self.allow_virtual;
         if self.allowed_measurements.is_empty() {
             // An empty list would accept every measurement; a channel must name its builds.
-            return Err(Refusal::MeasurementNotExpected("(channel allows none)".into()));
+            return Err(Refusal::MeasurementNotExpected(
+                "(channel allows none)".into(),
+            ));
         }
         let verified = verify_token(token, jwks, &expect, now)?;
         let c = verified.claims;

@@ -132,7 +132,8 @@ impl KeyRing {
     pub fn restore(stored: Vec<StoredKey>, retention_secs: u64) -> Result<Self, IssueError> {
         let mut keys = Vec::with_capacity(stored.len());
         for s in stored {
-            let der = b64url_decode(&s.pkcs8).ok_or_else(|| IssueError::BadStoredKey(s.kid.clone()))?;
+            let der =
+                b64url_decode(&s.pkcs8).ok_or_else(|| IssueError::BadStoredKey(s.kid.clone()))?;
             let mut k = RingKey::from_pkcs8(der, s.created_at)
                 .map_err(|_| IssueError::BadStoredKey(s.kid.clone()))?;
             if k.kid != s.kid {
@@ -204,7 +205,10 @@ impl KeyRing {
             keys: self
                 .keys
                 .iter()
-                .filter(|k| k.retired_at.is_none_or(|r| now < r.plus(self.retention_secs)))
+                .filter(|k| {
+                    k.retired_at
+                        .is_none_or(|r| now < r.plus(self.retention_secs))
+                })
                 .map(|k| k.public.clone())
                 .collect(),
         }

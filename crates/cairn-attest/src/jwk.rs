@@ -48,7 +48,9 @@ pub enum JwkError {
     #[error("JWK carries private key material (member d); send only the public key")]
     PrivateMaterial,
     /// The key type or curve is not one Cairn accepts.
-    #[error("unsupported JWK kty {kty:?} / crv {crv:?} (accepted: OKP Ed25519, OKP X25519, EC P-256)")]
+    #[error(
+        "unsupported JWK kty {kty:?} / crv {crv:?} (accepted: OKP Ed25519, OKP X25519, EC P-256)"
+    )]
     Unsupported {
         /// The `kty` member.
         kty: String,

@@ -54,13 +54,20 @@ fn entry_for(key: &Value) -> Entry {
             Algorithm::ES256,
             DecodingKey::from_ec_components(&b64url(x), &b64url(y)),
         ),
-        PublicJwk::Ed25519(x) => (Algorithm::EdDSA, DecodingKey::from_ed_components(&b64url(x))),
+        PublicJwk::Ed25519(x) => (
+            Algorithm::EdDSA,
+            DecodingKey::from_ed_components(&b64url(x)),
+        ),
         PublicJwk::X25519(_) => {
             return Entry::Unusable("X25519 keys cannot verify signatures".into());
         }
     };
     let declared = member("alg");
-    let expected = if alg == Algorithm::ES256 { "ES256" } else { "EdDSA" };
+    let expected = if alg == Algorithm::ES256 {
+        "ES256"
+    } else {
+        "EdDSA"
+    };
     if declared.is_some_and(|d| d != expected) {
         return Entry::Unusable(format!(
             "its \"alg\" {declared:?} does not match its key type ({expected})"
@@ -139,7 +146,8 @@ fn split_compact(token: &str) -> Result<(&str, &str, &str), Refusal> {
 }
 
 fn parse_header(h: &str) -> Result<serde_json::Map<String, Value>, Refusal> {
-    let bytes = b64url_decode(h).ok_or_else(|| Refusal::Malformed("header is not base64url".into()))?;
+    let bytes =
+        b64url_decode(h).ok_or_else(|| Refusal::Malformed("header is not base64url".into()))?;
     match serde_json::from_slice(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(Refusal::Malformed("header is not a JSON object".into())),
@@ -166,12 +174,21 @@ fn check_header(
         _ => None,
     };
     alg.filter(|a| allowed.contains(a)).ok_or_else(|| {
-        let name = header.get("alg").and_then(Value::as_str).unwrap_or("(missing)");
+        let name = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .unwrap_or("(missing)");
         Refusal::UnsupportedAlgorithm(name.to_owned())
     })
 }
 
-fn verify_with(h: &str, p: &str, s: &str, key: &DecodingKey, alg: Algorithm) -> Result<Vec<u8>, Refusal> {
+fn verify_with(
+    h: &str,
+    p: &str,
+    s: &str,
+    key: &DecodingKey,
+    alg: Algorithm,
+) -> Result<Vec<u8>, Refusal> {
     let message = format!("{h}.{p}");
     let ok = jsonwebtoken::crypto::verify(s, message.as_bytes(), key, alg)
         .map_err(|_| Refusal::BadSignature)?;
@@ -219,7 +236,10 @@ pub fn verify_with_key(token: &str, jwk: &PublicJwk) -> Result<VerifiedJws, Refu
             DecodingKey::from_ec_components(&b64url(x), &b64url(y)),
             Algorithm::ES256,
         ),
-        PublicJwk::Ed25519(x) => (DecodingKey::from_ed_components(&b64url(x)), Algorithm::EdDSA),
+        PublicJwk::Ed25519(x) => (
+            DecodingKey::from_ed_components(&b64url(x)),
+            Algorithm::EdDSA,
+        ),
         PublicJwk::X25519(_) => {
             return Err(Refusal::KeyNotForSignatures {
                 kid: String::new(),

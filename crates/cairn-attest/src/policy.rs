@@ -271,12 +271,15 @@ impl AppraisalPolicy {
         let required_registers = file
             .required_registers
             .iter()
-            .map(|(k, v)| Ok((k.clone(), normalize_hex(&format!("required_registers.{k}"), v, None)?)))
+            .map(|(k, v)| {
+                Ok((
+                    k.clone(),
+                    normalize_hex(&format!("required_registers.{k}"), v, None)?,
+                ))
+            })
             .collect::<Result<BTreeMap<_, _>, PolicyError>>()?;
         let accepted_statuses = match (platform, file.tcb.accepted_statuses) {
-            (Platform::Sgx | Platform::Tdx, None) => {
-                Some(BTreeSet::from(["UpToDate".to_owned()]))
-            }
+            (Platform::Sgx | Platform::Tdx, None) => Some(BTreeSet::from(["UpToDate".to_owned()])),
             (Platform::Sgx | Platform::Tdx, Some(list)) if list.is_empty() => {
                 return Err(invalid("tcb.accepted_statuses", "must not be empty"));
             }
@@ -377,7 +380,11 @@ impl AppraisalPolicy {
             });
         }
         if self.platform == Platform::Virtual {
-            let key = ev.registers.get("platform_key").cloned().unwrap_or_default();
+            let key = ev
+                .registers
+                .get("platform_key")
+                .cloned()
+                .unwrap_or_default();
             if !self.trusted_platform_keys.contains(&key) {
                 return Err(AppraisalError::PlatformKeyNotTrusted {
                     key,

@@ -25,7 +25,9 @@ pub enum Refusal {
     #[error("token describes a debug-enabled TEE")]
     DebugNotAllowed,
     /// The header points at a key (`jku`, `x5u`, `jwk`, `x5c`); keys come only from the JWKS.
-    #[error("token header carries a key reference ({0}); keys are taken only from the configured JWKS")]
+    #[error(
+        "token header carries a key reference ({0}); keys are taken only from the configured JWKS"
+    )]
     EmbeddedKeyReference(String),
     /// The token has expired.
     #[error("token expired at {exp} (now {now})")]

@@ -106,13 +106,14 @@ pub(crate) fn sender(
     let hpke_err = |e: hpke::HpkeError| SealError::Hpke(e.to_string());
     Ok(match suite {
         Suite::Aes128Gcm => {
-            let (enc, ctx) = hpke::setup_sender_with_rng::<AesGcm128, HkdfSha256, X25519HkdfSha256>(
-                &OpModeS::Base,
-                &pk,
-                info,
-                rng,
-            )
-            .map_err(hpke_err)?;
+            let (enc, ctx) =
+                hpke::setup_sender_with_rng::<AesGcm128, HkdfSha256, X25519HkdfSha256>(
+                    &OpModeS::Base,
+                    &pk,
+                    info,
+                    rng,
+                )
+                .map_err(hpke_err)?;
             (enc.to_bytes().to_vec(), Sender::Aes(Box::new(ctx)))
         }
         Suite::ChaCha20Poly1305 => {
@@ -156,12 +157,18 @@ pub struct WorkloadKey {
 impl WorkloadKey {
     /// A fresh random key pair.
     pub fn generate() -> Result<Self, SealError> {
-        let mut ikm = [0u8; 32];
-        getrandom::fill(&mut ikm).map_err(|e| SealError::Hpke(e.to_string()))?;
-        Ok(Self::derive(&ikm))
+        Ok(Self::derive(&Self::random_seed()?))
     }
 
-    /// The key pair RFC 9180 DeriveKeyPair makes from `ikm` (tests and vectors).
+    /// 32 random bytes from the OS: a seed for [`WorkloadKey::derive`] that can be
+    /// stored (as a secret) to recreate the key pair.
+    pub fn random_seed() -> Result<[u8; 32], SealError> {
+        let mut ikm = [0u8; 32];
+        getrandom::fill(&mut ikm).map_err(|e| SealError::Hpke(e.to_string()))?;
+        Ok(ikm)
+    }
+
+    /// The key pair RFC 9180 DeriveKeyPair makes from `ikm` (a stored seed, or RFC vectors).
     pub fn derive(ikm: &[u8]) -> Self {
         let (sk, pk) = X25519HkdfSha256::derive_keypair(ikm);
         let mut bytes = [0u8; 32];
@@ -180,7 +187,12 @@ impl WorkloadKey {
         self.sk.to_bytes().to_vec()
     }
 
-    pub(crate) fn receiver(&self, suite: Suite, enc: &[u8], info: &[u8]) -> Result<Receiver, SealError> {
+    pub(crate) fn receiver(
+        &self,
+        suite: Suite,
+        enc: &[u8],
+        info: &[u8],
+    ) -> Result<Receiver, SealError> {
         let enc = <X25519HkdfSha256 as Kem>::EncappedKey::from_bytes(enc)
             .map_err(|_| SealError::Malformed("enc is not an X25519 public key"))?;
         let open_err = |_| SealError::Open;
@@ -207,7 +219,12 @@ impl WorkloadKey {
     }
 
     /// Opens a secret sealed to this key with the same `info` and `aad`.
-    pub fn open(&self, sealed: &SealedSecret, info: &[u8], aad: &[u8]) -> Result<Vec<u8>, SealError> {
+    pub fn open(
+        &self,
+        sealed: &SealedSecret,
+        info: &[u8],
+        aad: &[u8],
+    ) -> Result<Vec<u8>, SealError> {
         let enc = b64url_decode(&sealed.enc).ok_or(SealError::Malformed("enc is not base64url"))?;
         let ct = b64url_decode(&sealed.ciphertext)
             .ok_or(SealError::Malformed("ciphertext is not base64url"))?;

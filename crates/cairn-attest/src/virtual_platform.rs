@@ -140,6 +140,12 @@ impl VirtualMeasurement {
         Self::of_file(&std::env::current_exe()?, config)
     }
 
+    /// The measurement of the same binary with another configuration (the binary is
+    /// not hashed again).
+    pub fn with_config(&self, config: &[u8]) -> Self {
+        Self::of_digests(self.binary_sha384, Sha384::digest(config).into())
+    }
+
     /// The measurement, lowercase hex.
     pub fn hex(&self) -> String {
         hex::encode(self.measurement)
@@ -283,9 +289,7 @@ impl EvidenceVerifier for VirtualVerifier {
             })?;
         // Checked after the signature so that the error names the real problem: a
         // signed report that claims to be hardware is a bug or an attack, not a typo.
-        if report.format != REPORT_FORMAT
-            || report.platform != Platform::Virtual
-            || report.hardware
+        if report.format != REPORT_FORMAT || report.platform != Platform::Virtual || report.hardware
         {
             return Err(EvidenceError::Malformed(format!(
                 "report must be format {REPORT_FORMAT}, platform virtual, hardware false"
@@ -378,6 +382,10 @@ mod tests {
     #[test]
     fn measurement_depends_on_binary_and_config() {
         let a = VirtualMeasurement::of(b"binary", b"config");
+        assert_eq!(
+            a.with_config(b"other"),
+            VirtualMeasurement::of(b"binary", b"other")
+        );
         assert_ne!(a, VirtualMeasurement::of(b"binary2", b"config"));
         assert_ne!(a, VirtualMeasurement::of(b"binary", b"config2"));
         // Moving a byte between binary and config changes the measurement.

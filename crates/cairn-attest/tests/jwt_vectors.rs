@@ -77,7 +77,8 @@ fn an_attestation_layer_refuses_the_eddsa_vector() {
     )
     .unwrap_err();
     assert_eq!(err, Refusal::UnsupportedAlgorithm("EdDSA".into()));
-    let err = verify_with_jwks(v["compact"].as_str().unwrap(), &jwks, &[Algorithm::EdDSA]).unwrap_err();
+    let err =
+        verify_with_jwks(v["compact"].as_str().unwrap(), &jwks, &[Algorithm::EdDSA]).unwrap_err();
     assert_eq!(err, Refusal::MissingKid);
 }
 
@@ -88,7 +89,10 @@ fn negative_vectors_are_refused_with_their_reason() {
         verify_with_key(v["compact"].as_str().unwrap(), &jwk(&v)),
         Err(Refusal::KeyNotForSignatures { .. })
     ));
-    for name in ["EdDSA token with modified payload", "ES256 token with modified payload"] {
+    for name in [
+        "EdDSA token with modified payload",
+        "ES256 token with modified payload",
+    ] {
         let v = vector(name);
         assert_eq!(
             verify_with_key(v["compact"].as_str().unwrap(), &jwk(&v)).err(),
@@ -113,14 +117,23 @@ fn negative_vectors_are_refused_with_their_reason() {
 
 #[test]
 fn rfc7517_a1_jwks_keys_cannot_verify_signatures() {
-    let jwks = Jwks::parse(doc()["jwks"]["rfc7517_a1_public_keys"].to_string().as_bytes()).unwrap();
+    let jwks = Jwks::parse(
+        doc()["jwks"]["rfc7517_a1_public_keys"]
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
     assert_eq!(jwks.kids().collect::<Vec<_>>(), ["1", "2011-04-29"]);
     let es = vector("RFC 7515 A.3 ES256 JWS");
     let (_, rest) = es["compact"].as_str().unwrap().split_once('.').unwrap();
     for kid in ["1", "2011-04-29"] {
         let header = b64url(format!(r#"{{"alg":"ES256","kid":"{kid}"}}"#).as_bytes());
-        let err = verify_with_jwks(&format!("{header}.{rest}"), &jwks, &[Algorithm::ES256]).unwrap_err();
-        assert!(matches!(err, Refusal::KeyNotForSignatures { .. }), "{kid}: {err}");
+        let err =
+            verify_with_jwks(&format!("{header}.{rest}"), &jwks, &[Algorithm::ES256]).unwrap_err();
+        assert!(
+            matches!(err, Refusal::KeyNotForSignatures { .. }),
+            "{kid}: {err}"
+        );
     }
     let header = b64url(br#"{"alg":"ES256","kid":"absent"}"#);
     assert_eq!(
@@ -135,7 +148,8 @@ fn header_key_references_are_refused() {
     let (_, rest) = es["compact"].as_str().unwrap().split_once('.').unwrap();
     let jwks = Jwks::parse(br#"{"keys":[]}"#).unwrap();
     for member in ["jku", "x5u", "jwk", "x5c"] {
-        let header = b64url(format!(r#"{{"alg":"ES256","kid":"k","{member}":"https://evil"}}"#).as_bytes());
+        let header =
+            b64url(format!(r#"{{"alg":"ES256","kid":"k","{member}":"https://evil"}}"#).as_bytes());
         assert_eq!(
             verify_with_jwks(&format!("{header}.{rest}"), &jwks, &[Algorithm::ES256]).err(),
             Some(Refusal::EmbeddedKeyReference(member.into()))

@@ -31,6 +31,9 @@ enum Command {
     /// Remote attestation: the attestation service, token and evidence checks.
     #[command(subcommand)]
     Attest(cmd::attest::AttestCmd),
+    /// Run the foundation end to end in one process: orgs, a channel, the
+    /// contract lifecycle, endorsed transactions, blocks and a receipt.
+    Demo(cmd::demo::DemoArgs),
     /// Inspect and verify a stored ledger.
     #[command(subcommand)]
     Ledger(cmd::ledger::LedgerCmd),
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Policy(c) => cmd::policy::run(c),
         Command::Receipt(c) => cmd::receipt::run(c),
         Command::Ledger(c) => cmd::ledger::run(c),
+        Command::Demo(a) => cmd::demo::run(a),
         Command::Attest(c) => cmd::attest::run(c),
     };
     match result {

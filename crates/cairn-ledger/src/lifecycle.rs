@@ -2,9 +2,10 @@
 //! (Fabric 2.x's chaincode lifecycle). The validator reads them to find a
 //! contract's endorsement policy; the lifecycle system contract writes them.
 //!
-//! Invariant: a definition is stored under [`definition_key`] in
+//! Invariants: a definition is stored under [`definition_key`] in
 //! [`LIFECYCLE_NS`] only by a transaction that satisfied the channel's
-//! `LifecycleEndorsement` policy.
+//! `LifecycleEndorsement` policy; an approval under [`approval_key`] only by
+//! one endorsed by a peer of the approving org.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,27 @@ pub const LIFECYCLE_NS: &str = "_lifecycle";
 /// The state key of a committed contract definition.
 pub fn definition_key(contract: &str) -> String {
     format!("namespaces/{contract}")
+}
+
+/// The state key of an org's approval of a definition (Fabric keeps it in
+/// the org's implicit collection; Cairn keeps it in public `_lifecycle` state
+/// and lets only that org's peers endorse it, see [`approval_org`]).
+pub fn approval_key(contract: &str, sequence: u64, msp_id: &str) -> String {
+    format!("approvals/{contract}/{sequence:020}/{msp_id}")
+}
+
+/// The org whose approval a `_lifecycle` key holds, if it is an approval key.
+pub fn approval_org(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix("approvals/")?;
+    let mut parts = rest.rsplitn(3, '/');
+    let org = parts.next()?;
+    let seq = parts.next()?;
+    let name = parts.next()?;
+    (!org.is_empty()
+        && !name.is_empty()
+        && seq.len() == 20
+        && seq.bytes().all(|b| b.is_ascii_digit()))
+    .then_some(org)
 }
 
 /// A committed contract definition.
@@ -65,4 +87,25 @@ pub enum CollectionEndorsementPolicy {
     SignaturePolicy(String),
     /// A reference to a channel policy such as `Endorsement`.
     ChannelConfigPolicy(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn approval_keys_name_their_org() {
+        assert_eq!(
+            approval_org(&approval_key("basic", 3, "Org2MSP")),
+            Some("Org2MSP")
+        );
+        assert_eq!(approval_org(&approval_key("a/b", 1, "O")), Some("O"));
+        assert_eq!(
+            approval_org("approvals/basic/3/Org2MSP"),
+            None,
+            "sequence must be 20 digits"
+        );
+        assert_eq!(approval_org(&definition_key("basic")), None);
+        assert_eq!(approval_org("approvals//00000000000000000001/X"), None);
+    }
 }

@@ -78,7 +78,8 @@ fn each_rule_refuses_with_its_reason() {
         Err(AppraisalError::DebugForbidden { .. })
     ));
     let mut ev = evidence();
-    ev.registers.insert("platform_key".into(), hex::encode([0x22; 32]));
+    ev.registers
+        .insert("platform_key".into(), hex::encode([0x22; 32]));
     assert!(matches!(
         p.appraise(&ev, Some(&ReportData([3; 64]))),
         Err(AppraisalError::PlatformKeyNotTrusted { .. })

@@ -1,15 +1,499 @@
-//! `cairn attest` (being built).
+//! `cairn attest`: the attestation service, relying-party token checks, offline
+//! evidence checks, and the node/admin sides of the attestation API.
+//!
+//! Exit codes: 0 success, 1 the token/evidence was refused (the reason is printed),
+//! 2 usage or environment errors (from `main`).
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use cairn_attest::{
+    Expectations, Jwks, Platform, PlatformKey, PublicJwk, RuntimeData, UnixTime, VirtualAttester,
+    VirtualMeasurement, WorkloadKey, verify_token,
+};
+use cairn_attest_client::{AttestationClient, fetch_jwks, obtain_token};
+use cairn_attest_service::{SecretStore, ServiceConfig, TlsSource, serve};
 
 /// `cairn attest` subcommands.
 #[derive(clap::Subcommand, Debug)]
 pub enum AttestCmd {
-    /// Placeholder until this command group is built.
-    Todo,
+    /// Run the attestation service (HTTPS/JSON) until interrupted.
+    ///
+    /// Policies live in STATE/policies/<platform>.json and are replaced with
+    /// `cairn attest set-policy` (admin token required); every change is logged.
+    Serve {
+        /// Address to listen on (port 0 picks one; the URL is printed).
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+        /// State directory: policies, signing keys, generated TLS certificate.
+        #[arg(long)]
+        state_dir: PathBuf,
+        /// File holding the admin bearer token (at least 16 characters).
+        #[arg(long)]
+        admin_token_file: PathBuf,
+        /// Token issuer / public base URL (default https://<listen address>).
+        #[arg(long)]
+        issuer: Option<String>,
+        /// TLS certificate chain (PEM); without it a self-signed one is generated.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// TLS private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Offline collateral: SNP vcek.der/ask.der..., DCAP <fmspc>.json.
+        #[arg(long)]
+        collateral: Option<PathBuf>,
+        /// Secrets the key broker may release (JSON, see docs/attestation.md).
+        #[arg(long)]
+        secrets: Option<PathBuf>,
+        /// Nonce lifetime in seconds.
+        #[arg(long, default_value_t = 300)]
+        nonce_ttl: u64,
+        /// Rotate the token signing key every this many seconds.
+        #[arg(long)]
+        rotate_every: Option<u64>,
+    },
+    /// Verify an attestation token with a JWKS, as a relying party.
+    Verify {
+        /// The token, `@FILE` to read it from a file, or `-` for stdin.
+        token: String,
+        /// JWKS URL (https://.../.well-known/jwks.json) or file.
+        #[arg(long)]
+        jwks: String,
+        /// Expected issuer (default: the JWKS URL without /.well-known/jwks.json).
+        #[arg(long)]
+        issuer: Option<String>,
+        /// Accept only these measurements (hex; repeat for several).
+        #[arg(long = "expect-measurement")]
+        expect_measurement: Vec<String>,
+        /// Require this nonce.
+        #[arg(long)]
+        expect_nonce: Option<String>,
+        /// Require the token to bind this public key (JWK file).
+        #[arg(long)]
+        expect_key: Option<PathBuf>,
+        /// Accept only these platforms (repeatable).
+        #[arg(long = "platform")]
+        platforms: Vec<Platform>,
+        /// Accept tokens from the software-only virtual platform.
+        #[arg(long)]
+        allow_virtual: bool,
+        /// Accept debug-enabled TEEs.
+        #[arg(long)]
+        allow_debug: bool,
+        /// CA certificate (PEM) to trust for an https JWKS URL.
+        #[arg(long)]
+        ca: Option<PathBuf>,
+        /// Verify as of this time (RFC 3339) instead of now.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Verify evidence offline and print the claims it would appraise.
+    CheckEvidence {
+        /// sev-snp, sgx, tdx or virtual.
+        #[arg(long)]
+        platform: Platform,
+        /// Evidence JSON file (the platform's evidence form).
+        file: PathBuf,
+        /// Offline collateral directory.
+        #[arg(long)]
+        collateral: Option<PathBuf>,
+        /// Verify as of this time (RFC 3339) instead of now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Also appraise against this policy file.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Runtime data JSON ({"nonce", "tee_pubkey"}) the report data must bind.
+        #[arg(long)]
+        runtime_data: Option<PathBuf>,
+    },
+    /// Print the virtual measurement of a binary and its configuration (for policies).
+    Measure {
+        /// The binary (default: this cairn executable).
+        #[arg(long)]
+        binary: Option<PathBuf>,
+        /// The configuration file the binary runs with.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Create (if missing) this host's virtual platform key and print its public key.
+    PlatformKey {
+        /// Key file (PKCS#8 PEM, created with mode 0600).
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Obtain a token for this node from its virtual evidence (node side of attested nodes).
+    Token {
+        /// Attestation service URL.
+        #[arg(long)]
+        service: String,
+        /// CA certificate (PEM) to trust for the service.
+        #[arg(long)]
+        ca: Option<PathBuf>,
+        /// This host's virtual platform key.
+        #[arg(long)]
+        platform_key: PathBuf,
+        /// The node's configuration file (part of the measurement).
+        #[arg(long)]
+        config: PathBuf,
+        /// The measured binary (default: this cairn executable).
+        #[arg(long)]
+        binary: Option<PathBuf>,
+        /// Write the node's X25519 key seed here (mode 0600) to reopen released secrets.
+        #[arg(long)]
+        key_out: Option<PathBuf>,
+        /// Write the node's public key (JWK) here.
+        #[arg(long)]
+        jwk_out: Option<PathBuf>,
+    },
+    /// Replace the active appraisal policy of a platform (admin).
+    SetPolicy {
+        /// Attestation service URL.
+        #[arg(long)]
+        service: String,
+        /// CA certificate (PEM) to trust for the service.
+        #[arg(long)]
+        ca: Option<PathBuf>,
+        /// File holding the admin token.
+        #[arg(long)]
+        admin_token_file: PathBuf,
+        /// The policy file (its `platform` field names the platform).
+        file: PathBuf,
+    },
+    /// Rotate the service's token signing key (admin).
+    RotateKey {
+        /// Attestation service URL.
+        #[arg(long)]
+        service: String,
+        /// CA certificate (PEM) to trust for the service.
+        #[arg(long)]
+        ca: Option<PathBuf>,
+        /// File holding the admin token.
+        #[arg(long)]
+        admin_token_file: PathBuf,
+    },
 }
 
 /// Runs a `cairn attest` subcommand.
-pub fn run(_cmd: AttestCmd) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("cairn attest is not built yet")
+pub fn run(cmd: AttestCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        AttestCmd::CheckEvidence {
+            platform,
+            file,
+            collateral,
+            at,
+            policy,
+            runtime_data,
+        } => check_evidence(
+            platform,
+            &file,
+            collateral,
+            at.as_deref(),
+            policy.as_deref(),
+            runtime_data.as_deref(),
+        ),
+        AttestCmd::Measure { binary, config } => {
+            let config = read(&config)?;
+            let binary = match binary {
+                Some(b) => b,
+                None => std::env::current_exe().context("locating this executable")?,
+            };
+            let m = VirtualMeasurement::of_file(&binary, &config)
+                .with_context(|| format!("reading {}", binary.display()))?;
+            print_json(&serde_json::json!({
+                "measurement": m.hex(),
+                "binary_sha384": hex::encode(m.binary_sha384),
+                "config_sha384": hex::encode(m.config_sha384),
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        AttestCmd::PlatformKey { file } => {
+            let key = PlatformKey::load_or_create(&file)?;
+            println!("{}", key.public_hex());
+            Ok(ExitCode::SUCCESS)
+        }
+        other => runtime()?.block_on(run_async(other)),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+async fn run_async(cmd: AttestCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        AttestCmd::Serve {
+            listen,
+            state_dir,
+            admin_token_file,
+            issuer,
+            tls_cert,
+            tls_key,
+            collateral,
+            secrets,
+            nonce_ttl,
+            rotate_every,
+        } => {
+            let admin = read_secret_line(&admin_token_file)?;
+            let mut config = ServiceConfig::new(listen, state_dir, admin);
+            config.issuer = issuer;
+            config.collateral_dir = collateral;
+            config.nonce_ttl_secs = nonce_ttl;
+            config.rotate_every_secs = rotate_every;
+            if let (Some(cert), Some(key)) = (tls_cert, tls_key) {
+                config.tls = TlsSource::Files { cert, key };
+            }
+            if let Some(path) = secrets {
+                config.secrets = SecretStore::load(&path)?;
+            }
+            let service = serve(config).await?;
+            // The first stdout line is the URL, so scripts and tests can read it.
+            println!("listening on {}", service.issuer());
+            tokio::signal::ctrl_c()
+                .await
+                .context("waiting for Ctrl-C")?;
+            service.shutdown().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        AttestCmd::Verify {
+            token,
+            jwks,
+            issuer,
+            expect_measurement,
+            expect_nonce,
+            expect_key,
+            platforms,
+            allow_virtual,
+            allow_debug,
+            ca,
+            at,
+        } => {
+            let token = read_token(&token)?;
+            let ca = ca.map(|p| read(&p)).transpose()?;
+            let (keys, derived_issuer) =
+                if jwks.starts_with("https://") || jwks.starts_with("http://") {
+                    let keys = fetch_jwks(&jwks, ca.as_deref()).await?;
+                    (
+                        keys,
+                        jwks.strip_suffix("/.well-known/jwks.json")
+                            .map(str::to_owned),
+                    )
+                } else {
+                    (Jwks::parse(&read(Path::new(&jwks))?)?, None)
+                };
+            let Some(issuer) = issuer.or(derived_issuer) else {
+                bail!("pass --issuer: it cannot be derived from a JWKS file");
+            };
+            let mut expect = Expectations::new(issuer).with_measurements(&expect_measurement);
+            expect.nonce = expect_nonce;
+            expect.allow_virtual = allow_virtual;
+            expect.allow_debug = allow_debug;
+            if !platforms.is_empty() {
+                expect.platforms = Some(platforms.into_iter().collect());
+            }
+            if let Some(path) = expect_key {
+                let jwk: PublicJwk = serde_json::from_slice(&read(&path)?)
+                    .with_context(|| format!("{} is not a public JWK", path.display()))?;
+                expect.tee_pubkey = Some(jwk);
+            }
+            match verify_token(&token, &keys, &expect, time(at.as_deref())?) {
+                Ok(v) => {
+                    eprintln!("token verified (kid {})", v.kid);
+                    print_json(&v.claims)?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(refusal) => {
+                    eprintln!("refused: {refusal}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        AttestCmd::Token {
+            service,
+            ca,
+            platform_key,
+            config,
+            binary,
+            key_out,
+            jwk_out,
+        } => {
+            let ca = ca.map(|p| read(&p)).transpose()?;
+            let client = AttestationClient::new(&service, ca.as_deref())?;
+            let config = read(&config)?;
+            let binary = match binary {
+                Some(b) => b,
+                None => std::env::current_exe().context("locating this executable")?,
+            };
+            let measurement = VirtualMeasurement::of_file(&binary, &config)
+                .with_context(|| format!("reading {}", binary.display()))?;
+            let attester =
+                VirtualAttester::new(PlatformKey::load_or_create(&platform_key)?, measurement);
+            let seed = WorkloadKey::random_seed()?;
+            let key = WorkloadKey::derive(&seed);
+            if let Some(path) = key_out {
+                write_private(&path, hex::encode(seed).as_bytes())?;
+            }
+            if let Some(path) = jwk_out {
+                std::fs::write(&path, serde_json::to_vec(&key.public_jwk())?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            let (token, _) = obtain_token(&client, &attester, &key.public_jwk()).await?;
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        AttestCmd::SetPolicy {
+            service,
+            ca,
+            admin_token_file,
+            file,
+        } => {
+            let ca = ca.map(|p| read(&p)).transpose()?;
+            let client = AttestationClient::new(&service, ca.as_deref())?;
+            let policy = read(&file)?;
+            let parsed = cairn_attest::AppraisalPolicy::parse(&policy)
+                .with_context(|| format!("{} is not a valid policy", file.display()))?;
+            let admin = read_secret_line(&admin_token_file)?;
+            let r = client
+                .replace_policy(&admin, parsed.platform(), &policy)
+                .await?;
+            println!("{} policy {} active ({})", parsed.platform(), r.id, r.hash);
+            Ok(ExitCode::SUCCESS)
+        }
+        AttestCmd::RotateKey {
+            service,
+            ca,
+            admin_token_file,
+        } => {
+            let ca = ca.map(|p| read(&p)).transpose()?;
+            let client = AttestationClient::new(&service, ca.as_deref())?;
+            let kid = client
+                .rotate_signing_key(&read_secret_line(&admin_token_file)?)
+                .await?;
+            println!("new signing key {kid}");
+            Ok(ExitCode::SUCCESS)
+        }
+        AttestCmd::CheckEvidence { .. }
+        | AttestCmd::Measure { .. }
+        | AttestCmd::PlatformKey { .. } => {
+            bail!("internal: synchronous command dispatched to the async runner")
+        }
+    }
+}
+
+fn check_evidence(
+    platform: Platform,
+    file: &Path,
+    collateral: Option<PathBuf>,
+    at: Option<&str>,
+    policy: Option<&Path>,
+    runtime_data: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let evidence: serde_json::Value = serde_json::from_slice(&read(file)?)
+        .with_context(|| format!("{} is not JSON", file.display()))?;
+    let at = time(at)?;
+    let verifiers = cairn_attest_hw::all_verifiers(collateral);
+    let verified = match verifiers.verify(platform, &evidence, at) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("evidence rejected: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if !verified.hardware {
+        eprintln!("note: virtual evidence is software-only; it proves no hardware protection");
+    }
+    print_json(&verified)?;
+    let binding = runtime_data
+        .map(|p| -> anyhow::Result<RuntimeData> {
+            serde_json::from_slice(&read(p)?)
+                .with_context(|| format!("{} is not runtime data", p.display()))
+        })
+        .transpose()?
+        .map(|rd| rd.report_data());
+    if let Some(path) = policy {
+        let policy = cairn_attest::AppraisalPolicy::parse(&read(path)?)
+            .with_context(|| format!("{} is not a valid policy", path.display()))?;
+        return Ok(match policy.appraise(&verified, binding.as_ref()) {
+            Ok(a) => {
+                eprintln!(
+                    "appraisal: accepted by policy {} ({})",
+                    a.policy.id, a.policy.hash
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("appraisal refused: {e}");
+                ExitCode::from(1)
+            }
+        });
+    }
+    if let Some(expected) = binding
+        && expected != verified.report_data
+    {
+        eprintln!("refused: report data does not bind the runtime data (nonce and public key)");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn time(at: Option<&str>) -> anyhow::Result<UnixTime> {
+    Ok(match at {
+        Some(s) => UnixTime::parse_rfc3339(s)?,
+        None => UnixTime::now(),
+    })
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn read_secret_line(path: &Path) -> anyhow::Result<String> {
+    let text = String::from_utf8(read(path)?)
+        .with_context(|| format!("{} is not UTF-8", path.display()))?;
+    Ok(text.trim().to_owned())
+}
+
+fn read_token(arg: &str) -> anyhow::Result<String> {
+    let raw = match arg {
+        "-" => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                .context("reading the token from stdin")?;
+            s
+        }
+        a => match a.strip_prefix('@') {
+            Some(path) => {
+                String::from_utf8(read(Path::new(path))?).context("token file is not UTF-8")?
+            }
+            None => a.to_owned(),
+        },
+    };
+    Ok(raw.trim().to_owned())
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
 }

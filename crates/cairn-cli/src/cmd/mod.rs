@@ -2,6 +2,7 @@
 
 pub mod attest;
 pub mod crypto;
+pub mod demo;
 pub mod ledger;
 pub mod policy;
 pub mod receipt;

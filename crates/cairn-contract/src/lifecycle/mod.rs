@@ -108,10 +108,7 @@ pub struct CommittedDefinition {
     pub approvals: BTreeMap<String, bool>,
 }
 
-/// The state key of an org's approval.
-pub fn approval_key(name: &str, sequence: u64, msp_id: &str) -> String {
-    format!("approvals/{name}/{sequence:020}/{msp_id}")
-}
+pub use cairn_ledger::lifecycle::approval_key;
 
 /// The `_lifecycle` system contract.
 #[derive(Debug, Default)]

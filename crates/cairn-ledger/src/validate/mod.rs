@@ -22,7 +22,7 @@ mod context;
 mod overlay;
 mod prepare;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use cairn_crypto::Identity;
 use tracing::debug;
@@ -32,7 +32,7 @@ pub use context::{ChannelContext, ContextError};
 use crate::config::ChannelConfig;
 use crate::encoding::Canonical;
 use crate::ids::{Timestamp, TxId, Version};
-use crate::lifecycle::{ContractDefinition, LIFECYCLE_NS, definition_key};
+use crate::lifecycle::{ContractDefinition, LIFECYCLE_NS, approval_org, definition_key};
 use crate::rwset::{KvMetadataWrite, KvWrite, NsRwSet, TxRwSet};
 use crate::state::{StateError, StateView};
 use crate::tx::{EndorsedTx, ProposalResponsePayload, proposal_hash};
@@ -236,6 +236,25 @@ fn check_endorsed(
         let policy = if ns.namespace == LIFECYCLE_NS {
             if invoked != LIFECYCLE_NS {
                 return Ok(ValidationCode::IllegalWriteset);
+            }
+            // An org's approval needs that org's peer (Fabric: the implicit
+            // collection's policy); anything else the lifecycle policy.
+            let approvals: BTreeSet<&str> = ns
+                .writes
+                .iter()
+                .filter_map(|w| approval_org(&w.key))
+                .collect();
+            for org in &approvals {
+                if ctx.config().org(org).is_none()
+                    || !ctx.satisfied(&format!("OR('{org}.peer')"), endorsers)
+                {
+                    return Ok(ValidationCode::EndorsementPolicyFailure);
+                }
+            }
+            if ns.writes.iter().all(|w| approval_org(&w.key).is_some())
+                && ns.metadata_writes.is_empty()
+            {
+                continue;
             }
             ctx.channel_policy_text("LifecycleEndorsement")
         } else {

@@ -1,0 +1,128 @@
+//! The service's state and its persistence under the state directory:
+//!
+//! ```text
+//! <state>/policies/<platform>.json   active appraisal policy per platform
+//! <state>/policies/changes.log       one JSON line per policy change
+//! <state>/signing-keys.json          token signing keys (mode 0600)
+//! <state>/tls/{cert,key}.pem         self-signed TLS identity, if none was given
+//! ```
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, RwLock};
+
+use cairn_attest::{AppraisalPolicy, KeyRing, Platform, StoredKey, UnixTime, VerifierSet};
+use serde_json::json;
+
+use crate::error::ServiceError;
+use crate::nonces::NonceStore;
+use crate::secrets::SecretStore;
+use crate::tls::write_private;
+
+pub(crate) struct AppState {
+    pub(crate) issuer: String,
+    pub(crate) verifiers: VerifierSet,
+    pub(crate) policies: RwLock<BTreeMap<Platform, AppraisalPolicy>>,
+    pub(crate) keys: RwLock<KeyRing>,
+    pub(crate) nonces: Mutex<NonceStore>,
+    pub(crate) secrets: SecretStore,
+    pub(crate) admin_token_sha256: [u8; 32],
+    pub(crate) state_dir: PathBuf,
+}
+
+fn policies_dir(state: &Path) -> PathBuf {
+    state.join("policies")
+}
+
+/// Loads every `<platform>.json` policy in the state directory.
+pub(crate) fn load_policies(
+    state: &Path,
+) -> Result<BTreeMap<Platform, AppraisalPolicy>, ServiceError> {
+    let mut out = BTreeMap::new();
+    for platform in Platform::ALL {
+        let path = policies_dir(state).join(format!("{platform}.json"));
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(ServiceError::io(&path, e)),
+        };
+        let policy = AppraisalPolicy::parse(&bytes).map_err(|e| ServiceError::Policy {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        if policy.platform() != platform {
+            return Err(ServiceError::Policy {
+                path: path.display().to_string(),
+                reason: format!(
+                    "file is named for {platform} but the policy is for {}",
+                    policy.platform()
+                ),
+            });
+        }
+        tracing::info!(%platform, id = %policy.reference().id, hash = %policy.reference().hash, "loaded appraisal policy");
+        out.insert(platform, policy);
+    }
+    Ok(out)
+}
+
+/// Writes the new active policy (atomically) and appends the change to the log.
+pub(crate) fn persist_policy(
+    state: &Path,
+    policy: &AppraisalPolicy,
+    previous_hash: Option<&str>,
+    now: UnixTime,
+) -> Result<(), ServiceError> {
+    let dir = policies_dir(state);
+    std::fs::create_dir_all(&dir).map_err(|e| ServiceError::io(&dir, e))?;
+    let path = dir.join(format!("{}.json", policy.platform()));
+    let tmp = dir.join(format!(".{}.json.tmp", policy.platform()));
+    std::fs::write(&tmp, policy.raw()).map_err(|e| ServiceError::io(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| ServiceError::io(&path, e))?;
+    let log = dir.join("changes.log");
+    let line = json!({
+        "time": now.to_string(),
+        "platform": policy.platform(),
+        "id": policy.reference().id,
+        "hash": policy.reference().hash,
+        "previous_hash": previous_hash,
+    });
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|e| ServiceError::io(&log, e))?;
+    writeln!(f, "{line}").map_err(|e| ServiceError::io(&log, e))
+}
+
+/// Restores the signing keys, or creates and stores a fresh ring.
+pub(crate) fn load_or_create_keys(
+    state: &Path,
+    retention_secs: u64,
+    now: UnixTime,
+) -> Result<KeyRing, ServiceError> {
+    let path = state.join("signing-keys.json");
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let stored: Vec<StoredKey> = serde_json::from_slice(&bytes).map_err(|e| {
+                ServiceError::Config(format!("{}: not a signing key file: {e}", path.display()))
+            })?;
+            let mut ring = KeyRing::restore(stored, retention_secs)?;
+            ring.prune(now);
+            Ok(ring)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let ring = KeyRing::generate(now, retention_secs)?;
+            persist_keys(state, &ring)?;
+            Ok(ring)
+        }
+        Err(e) => Err(ServiceError::io(&path, e)),
+    }
+}
+
+pub(crate) fn persist_keys(state: &Path, ring: &KeyRing) -> Result<(), ServiceError> {
+    let path = state.join("signing-keys.json");
+    let json = serde_json::to_vec_pretty(&ring.export())
+        .map_err(|e| ServiceError::Config(format!("serializing signing keys: {e}")))?;
+    write_private(&path, &json)
+}

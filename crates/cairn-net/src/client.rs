@@ -1,0 +1,242 @@
+//! The client side: typed postcard calls to other nodes over mutual TLS.
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ClientError, NetError};
+use crate::server::{MAX_FRAME, POSTCARD, decode};
+use crate::tls::TlsIdentity;
+
+/// Default limit for one call (not for [`Client::frames`] streams).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connecting (TCP and TLS handshake) must finish within this time.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Calls other nodes as `tls`'s identity, checking that each server is a
+/// peer or orderer of a trusted org. Cheap to clone; connections are pooled.
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    timeout: Duration,
+}
+
+impl Client {
+    /// A client with [`DEFAULT_TIMEOUT`] per call.
+    pub fn new(tls: &TlsIdentity) -> Result<Client, NetError> {
+        Client::with_timeout(tls, DEFAULT_TIMEOUT)
+    }
+
+    /// A client with this limit per call.
+    pub fn with_timeout(tls: &TlsIdentity, timeout: Duration) -> Result<Client, NetError> {
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls((*tls.client_config()).clone())
+            .https_only(true)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(10))
+            .http2_keep_alive_while_idle(true)
+            .no_proxy()
+            .build()
+            .map_err(|e| NetError::Tls {
+                reason: format!("HTTP client: {}", chain(&e)),
+            })?;
+        Ok(Client { http, timeout })
+    }
+
+    /// The limit per call.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// POSTs `req` (postcard) to `url` and decodes the postcard answer.
+    pub async fn post<Req, Resp>(&self, url: &str, req: &Req) -> Result<Resp, ClientError>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        self.post_within(url, req, self.timeout).await
+    }
+
+    /// As [`Client::post`], with its own time limit.
+    pub async fn post_within<Req, Resp>(
+        &self,
+        url: &str,
+        req: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, ClientError>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        let body = postcard::to_stdvec(req).map_err(|e| ClientError::Decode {
+            url: url.to_string(),
+            reason: format!("encoding the request: {e}"),
+        })?;
+        let resp = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, POSTCARD)
+            .timeout(timeout)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| send_error(url, &e))?;
+        read(url, resp).await
+    }
+
+    /// GETs `url` and decodes the postcard answer.
+    pub async fn get<Resp: DeserializeOwned>(&self, url: &str) -> Result<Resp, ClientError> {
+        let resp = self
+            .http
+            .get(url)
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| send_error(url, &e))?;
+        read(url, resp).await
+    }
+
+    /// GETs `url` and reads its answer as a stream of frames (see
+    /// [`crate::frames`]). Only connecting is time-limited.
+    pub async fn frames<T: DeserializeOwned>(
+        &self,
+        url: &str,
+    ) -> Result<FrameStream<T>, ClientError> {
+        let resp = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| send_error(url, &e))?;
+        let resp = check_status(url, resp).await?;
+        Ok(FrameStream {
+            url: url.to_string(),
+            resp,
+            buf: BytesMut::new(),
+            _item: PhantomData,
+        })
+    }
+}
+
+/// Frames of a streaming answer, decoded one at a time.
+#[derive(Debug)]
+pub struct FrameStream<T> {
+    url: String,
+    resp: reqwest::Response,
+    buf: BytesMut,
+    _item: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> FrameStream<T> {
+    /// The next item; `None` when the server ended the stream cleanly.
+    pub async fn next(&mut self) -> Option<Result<T, ClientError>> {
+        loop {
+            if self.buf.len() >= 4 {
+                let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]])
+                    as usize;
+                if len > MAX_FRAME {
+                    return Some(Err(ClientError::Decode {
+                        url: self.url.clone(),
+                        reason: format!("frame of {len} bytes exceeds the limit"),
+                    }));
+                }
+                if self.buf.len() >= 4 + len {
+                    self.buf.advance(4);
+                    let frame = self.buf.split_to(len);
+                    return Some(decode(&frame).map_err(|reason| ClientError::Decode {
+                        url: self.url.clone(),
+                        reason,
+                    }));
+                }
+            }
+            match self.resp.chunk().await {
+                Ok(Some(chunk)) => self.buf.extend_from_slice(&chunk),
+                Ok(None) if self.buf.is_empty() => return None,
+                Ok(None) => {
+                    return Some(Err(ClientError::Body {
+                        url: self.url.clone(),
+                        reason: "the stream ended inside a frame".into(),
+                    }));
+                }
+                Err(e) => {
+                    return Some(Err(ClientError::Body {
+                        url: self.url.clone(),
+                        reason: chain(&e),
+                    }));
+                }
+            }
+        }
+    }
+}
+
+async fn check_status(
+    url: &str,
+    resp: reqwest::Response,
+) -> Result<reqwest::Response, ClientError> {
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let message = resp.text().await.unwrap_or_default();
+    Err(ClientError::Status {
+        url: url.to_string(),
+        status: status.as_u16(),
+        message,
+    })
+}
+
+async fn read<Resp: DeserializeOwned>(
+    url: &str,
+    resp: reqwest::Response,
+) -> Result<Resp, ClientError> {
+    let resp = check_status(url, resp).await?;
+    let bytes = resp.bytes().await.map_err(|e| {
+        if e.is_timeout() {
+            ClientError::Timeout {
+                url: url.to_string(),
+            }
+        } else {
+            ClientError::Body {
+                url: url.to_string(),
+                reason: chain(&e),
+            }
+        }
+    })?;
+    decode(&bytes).map_err(|reason| ClientError::Decode {
+        url: url.to_string(),
+        reason,
+    })
+}
+
+fn send_error(url: &str, e: &reqwest::Error) -> ClientError {
+    if e.is_timeout() {
+        ClientError::Timeout {
+            url: url.to_string(),
+        }
+    } else {
+        ClientError::Connect {
+            url: url.to_string(),
+            reason: chain(e),
+        }
+    }
+}
+
+/// An error with all its sources, so the TLS reason is not lost.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}

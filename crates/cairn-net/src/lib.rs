@@ -1,0 +1,59 @@
+//! Cairn's node transport: every connection between nodes, and from
+//! clients, is TLS 1.3 (rustls, ring provider) with mutual authentication by
+//! org-CA certificates; requests and answers are postcard bodies over HTTP/2
+//! (or HTTP/1.1).
+//!
+//! Owns: the trust anchors of a node ([`Trust`]: the channel orgs' CAs and
+//! revocation lists), its TLS identity ([`TlsIdentity`]), the accept loop
+//! ([`serve`]) that hands each request to an axum router together with the
+//! authenticated [`Caller`], per-endpoint role checks ([`RequireRoles`]), and
+//! the typed client ([`Client`]).
+//!
+//! May use: `cairn-crypto` (identities, MSPs). Knows nothing of ledgers,
+//! orderers or peers: those crates build their routers on top of this one.
+//!
+//! Invariants:
+//! - no request reaches a handler unless its TLS client certificate chains to
+//!   a trusted org CA *and* [`cairn_crypto::MspSet::identify`] accepts it now
+//!   (not revoked, valid, one NodeOU role); a certificate from an unknown CA
+//!   fails the handshake itself;
+//! - every refusal is logged with `tracing::warn!` naming the reason; the
+//!   remote party gets a failed handshake or a fixed 403 message;
+//! - a client only talks to servers whose certificate is a peer or orderer of
+//!   a trusted org and names the host it called.
+//!
+//! ```no_run
+//! # async fn demo(dir: &std::path::Path, orgs: &[cairn_crypto::MspConfig]) -> Result<(), Box<dyn std::error::Error>> {
+//! use axum::{Router, routing::post};
+//! use cairn_crypto::Role;
+//! use cairn_net::{Caller, Postcard, RequireRoles, TlsIdentity, Trust};
+//!
+//! let tls = TlsIdentity::load(dir, Trust::new(orgs)?)?;
+//! async fn echo(Caller(who): Caller, Postcard(x): Postcard<u32>) -> Postcard<(String, u32)> {
+//!     Postcard((who.msp_id().to_string(), x))
+//! }
+//! let router = Router::new()
+//!     .route("/echo", post(echo))
+//!     .route_layer(RequireRoles::new("/echo", &[Role::Peer, Role::Orderer]));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:7050").await?;
+//! tokio::spawn({ let tls = tls.clone(); async move { cairn_net::serve(listener, &tls, router).await } });
+//! let client = cairn_net::Client::new(&tls)?;
+//! let (org, n): (String, u32) = client.post("https://127.0.0.1:7050/echo", &7u32).await?;
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod client;
+mod error;
+mod server;
+mod tls;
+mod trust;
+
+pub use client::{Client, DEFAULT_TIMEOUT, FrameStream};
+pub use error::{ClientError, NetError, Refusal};
+pub use server::{
+    ApiError, Caller, POSTCARD, Postcard, RequireRoles, RoleCheck, check_role, frames, serve,
+};
+pub use tls::TlsIdentity;
+pub use trust::Trust;

@@ -1,0 +1,90 @@
+//! The ordering service's HTTP API (postcard bodies over mutual TLS), and
+//! typed client calls for peers, gateways and the CLI.
+//!
+//! | method and path | who may call | body → answer |
+//! |---|---|---|
+//! | `POST /broadcast` | any identity of a channel org whose envelope's creator satisfies `Writers` | [`Envelope`] → [`BroadcastResponse`] once the block is committed |
+//! | `GET /deliver?from=N` | identities satisfying the channel's `Readers` policy | endless stream of [`Block`]s `N, N+1, ...` |
+//! | `GET /status` | any identity of a channel org | [`NodeStatus`] |
+//! | `POST /raft/{append,vote,snapshot,forward}` | orderers of the channel's orderer orgs | openraft RPCs; `forward` is `/broadcast` relayed by a follower |
+
+use cairn_ledger::block::Block;
+use cairn_ledger::ids::TxId;
+use cairn_ledger::tx::Envelope;
+use cairn_ledger::validation::ValidationCode;
+use cairn_net::{Client, ClientError, FrameStream};
+use serde::{Deserialize, Serialize};
+
+/// The answer to a broadcast: the envelope is in a committed block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BroadcastResponse {
+    /// The transaction id.
+    pub txid: TxId,
+    /// The block that holds it.
+    pub block: u64,
+    /// Its validation code in that block (only `VALID` changed state).
+    pub code: ValidationCode,
+}
+
+/// What an orderer says about itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// Its Raft node id.
+    pub id: u64,
+    /// The leader it knows of.
+    pub leader: Option<u64>,
+    /// Its Raft term.
+    pub term: u64,
+    /// Blocks in its ledger.
+    pub height: u64,
+    /// Index of the last Raft entry applied to its ledger.
+    pub applied: Option<u64>,
+    /// Index of the last entry covered by its latest snapshot.
+    pub snapshot: Option<u64>,
+    /// Index of the last entry purged from its Raft log.
+    pub purged: Option<u64>,
+}
+
+/// Query of `GET /deliver`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DeliverQuery {
+    /// The first block to send.
+    pub from: u64,
+}
+
+/// Submits `envelope` to the orderer at `base` (`https://host:port`) and
+/// waits until it is in a committed block.
+pub async fn broadcast(
+    client: &Client,
+    base: &str,
+    envelope: &Envelope,
+) -> Result<BroadcastResponse, ClientError> {
+    client
+        .post(
+            &format!("{}/broadcast", base.trim_end_matches('/')),
+            envelope,
+        )
+        .await
+}
+
+/// Streams blocks from number `from` on, in order, as the orderer at `base`
+/// commits them (resume after a failure by calling again with the next number).
+pub async fn deliver(
+    client: &Client,
+    base: &str,
+    from: u64,
+) -> Result<FrameStream<Block>, ClientError> {
+    client
+        .frames(&format!(
+            "{}/deliver?from={from}",
+            base.trim_end_matches('/')
+        ))
+        .await
+}
+
+/// The status of the orderer at `base`.
+pub async fn status(client: &Client, base: &str) -> Result<NodeStatus, ClientError> {
+    client
+        .get(&format!("{}/status", base.trim_end_matches('/')))
+        .await
+}

@@ -1,0 +1,319 @@
+//! Block cutting: which envelopes go into the next block and when it is cut.
+//! [`BlockCutter`] is the pure rule (no clock, no I/O: the caller passes the
+//! time); [`run`] is the leader's loop that seals each cut batch on the
+//! ledger, proposes it through Raft and answers the submitters once the block
+//! is committed.
+//!
+//! Rules (Fabric's block cutter): a block is cut when it holds
+//! `max_tx_count` envelopes, before an envelope would make it exceed
+//! `max_bytes`, or `timeout` after its first envelope arrived; a config
+//! transaction is always alone in its block.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_ledger::config::BatchConfig;
+use cairn_ledger::ids::{Timestamp, TxId};
+use openraft::ServerState;
+use openraft::error::{ClientWriteError, RaftError};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use crate::api::BroadcastResponse;
+use crate::error::BroadcastError;
+use crate::node::Shared;
+use crate::types::Applied;
+
+/// Envelopes waiting for the next block, and when to cut it.
+#[derive(Debug)]
+pub struct BlockCutter<T> {
+    limits: BatchConfig,
+    pending: Vec<T>,
+    bytes: u64,
+    first_at: Option<Instant>,
+}
+
+impl<T> BlockCutter<T> {
+    /// An empty cutter with these limits.
+    pub fn new(limits: BatchConfig) -> BlockCutter<T> {
+        BlockCutter {
+            limits,
+            pending: Vec::new(),
+            bytes: 0,
+            first_at: None,
+        }
+    }
+
+    /// Replaces the limits (after a config block); pending envelopes stay.
+    pub fn set_limits(&mut self, limits: BatchConfig) {
+        self.limits = limits;
+    }
+
+    /// Adds an envelope of `size` bytes that arrived at `now`; returns the
+    /// batches to cut now, in order. `alone` envelopes (config transactions)
+    /// get a block of their own.
+    pub fn push(&mut self, item: T, size: u64, alone: bool, now: Instant) -> Vec<Vec<T>> {
+        let mut cut = Vec::new();
+        let overflows = self.bytes + size > self.limits.max_bytes;
+        if (alone || overflows) && !self.pending.is_empty() {
+            cut.extend(self.cut());
+        }
+        if alone {
+            cut.push(vec![item]);
+            return cut;
+        }
+        self.pending.push(item);
+        self.bytes += size;
+        self.first_at.get_or_insert(now);
+        if self.pending.len() >= self.limits.max_tx_count.max(1) as usize
+            || self.bytes >= self.limits.max_bytes
+        {
+            cut.extend(self.cut());
+        }
+        cut
+    }
+
+    /// When the pending batch must be cut, if there is one.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.first_at
+            .map(|t| t + Duration::from_millis(self.limits.timeout_ms))
+    }
+
+    /// Cuts whatever is pending.
+    pub fn cut(&mut self) -> Option<Vec<T>> {
+        self.bytes = 0;
+        self.first_at = None;
+        (!self.pending.is_empty()).then(|| std::mem::take(&mut self.pending))
+    }
+
+    /// Number of pending envelopes.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+}
+
+/// An admitted envelope waiting for its block.
+pub(crate) struct Pending {
+    pub bytes: Vec<u8>,
+    pub txid: TxId,
+    pub alone: bool,
+    pub reply: oneshot::Sender<Result<BroadcastResponse, Unordered>>,
+}
+
+/// Why the leader loop did not order an envelope.
+#[derive(Debug)]
+pub(crate) enum Unordered {
+    /// This node is not (or no longer) the leader: submit to the leader.
+    NotLeader,
+    /// Ordering failed for a reason that may pass: retry.
+    Failed(BroadcastError),
+}
+
+/// The leader loop; runs on every orderer, and orders only while leader.
+pub(crate) async fn run(node: Arc<Shared>, mut rx: mpsc::Receiver<Pending>) {
+    let mut cutter = BlockCutter::new(node.ledger.context().config().batch.clone());
+    loop {
+        let mut ready = Vec::new();
+        let deadline = cutter.deadline();
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(p) => {
+                    let size = p.bytes.len() as u64;
+                    let alone = p.alone;
+                    ready.extend(cutter.push(p, size, alone, Instant::now()));
+                }
+                None => return,
+            },
+            () = sleep_until(deadline), if deadline.is_some() => ready.extend(cutter.cut()),
+        }
+        for batch in ready {
+            order(&node, batch).await;
+            cutter.set_limits(node.ledger.context().config().batch.clone());
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Seals `batch` as the next block, proposes it, and answers its submitters.
+async fn order(node: &Shared, batch: Vec<Pending>) {
+    let answer =
+        |batch: Vec<Pending>, f: &dyn Fn(usize, TxId) -> Result<BroadcastResponse, Unordered>| {
+            for (i, p) in batch.into_iter().enumerate() {
+                let _ = p.reply.send(f(i, p.txid));
+            }
+        };
+    if let Err(e) = ready_to_seal(node).await {
+        answer(batch, &|_, _| Err(e.clone_reason()));
+        return;
+    }
+    let data: Vec<Vec<u8>> = batch.iter().map(|p| p.bytes.clone()).collect();
+    let (ledger, signer) = (node.ledger.clone(), node.signer.clone());
+    let sealed =
+        tokio::task::spawn_blocking(move || ledger.seal(data, Timestamp::now(), &signer)).await;
+    let block = match sealed {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            warn!(reason = %e, "sealing a block failed");
+            answer(batch, &|_, _| {
+                Err(Unordered::Failed(BroadcastError::Unavailable(
+                    "sealing the block failed".into(),
+                )))
+            });
+            return;
+        }
+        Err(e) => {
+            warn!(reason = %e, "sealing task failed");
+            answer(batch, &|_, _| {
+                Err(Unordered::Failed(BroadcastError::Unavailable(
+                    "sealing the block failed".into(),
+                )))
+            });
+            return;
+        }
+    };
+    let number = block.header.number;
+    let codes = block.metadata.validation_codes.clone();
+    debug!(block = number, txs = codes.len(), "proposing block");
+    match node.raft.client_write(block).await {
+        Ok(resp) => match resp.data {
+            Applied::Committed(n) => answer(batch, &|i, txid| {
+                Ok(BroadcastResponse {
+                    txid,
+                    block: n,
+                    code: codes[i],
+                })
+            }),
+            other => {
+                warn!(block = number, outcome = ?other, "proposed block was not committed");
+                answer(batch, &|_, _| {
+                    Err(Unordered::Failed(BroadcastError::Unavailable(
+                        "leadership changed while the block was ordered".into(),
+                    )))
+                });
+            }
+        },
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
+            answer(batch, &|_, _| Err(Unordered::NotLeader))
+        }
+        Err(e) => {
+            warn!(block = number, reason = %e, "proposing the block failed");
+            answer(batch, &|_, _| {
+                Err(Unordered::Failed(BroadcastError::Unavailable(
+                    "the block could not be replicated".into(),
+                )))
+            });
+        }
+    }
+}
+
+impl Unordered {
+    fn clone_reason(&self) -> Unordered {
+        match self {
+            Unordered::NotLeader => Unordered::NotLeader,
+            Unordered::Failed(e) => Unordered::Failed(e.clone()),
+        }
+    }
+}
+
+/// Waits until this node is the leader with every log entry applied to its
+/// ledger, so the block it seals extends the ledger every node will have.
+async fn ready_to_seal(node: &Shared) -> Result<(), Unordered> {
+    let mut metrics = node.raft.metrics();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        {
+            let m = metrics.borrow_and_update();
+            if m.current_leader != Some(node.id) || m.state != ServerState::Leader {
+                return Err(Unordered::NotLeader);
+            }
+            if m.last_applied.map(|l| l.index) == m.last_log_index {
+                return Ok(());
+            }
+        }
+        match tokio::time::timeout_at(deadline, metrics.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => {
+                return Err(Unordered::Failed(BroadcastError::Unavailable(
+                    "the orderer is stopping".into(),
+                )));
+            }
+            Err(_) => {
+                return Err(Unordered::Failed(BroadcastError::Unavailable(
+                    "the new leader is still applying the log".into(),
+                )));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+mod tests {
+    use super::*;
+
+    fn limits(count: u32, bytes: u64) -> BatchConfig {
+        BatchConfig {
+            max_tx_count: count,
+            max_bytes: bytes,
+            timeout_ms: 200,
+        }
+    }
+
+    #[test]
+    fn cuts_at_max_count() {
+        let now = Instant::now();
+        let mut c = BlockCutter::new(limits(3, 1000));
+        assert!(c.push(1, 10, false, now).is_empty());
+        assert!(c.push(2, 10, false, now).is_empty());
+        assert_eq!(c.push(3, 10, false, now), vec![vec![1, 2, 3]]);
+        assert!(c.is_empty());
+        assert_eq!(c.deadline(), None);
+    }
+
+    #[test]
+    fn cuts_before_exceeding_max_bytes_and_alone_when_oversized() {
+        let now = Instant::now();
+        let mut c = BlockCutter::new(limits(100, 100));
+        assert!(c.push(1, 60, false, now).is_empty());
+        // 60 + 50 > 100: block [1] is cut, 2 starts the next.
+        assert_eq!(c.push(2, 50, false, now), vec![vec![1]]);
+        assert_eq!(c.len(), 1);
+        // An envelope as big as the limit fills a block by itself.
+        assert_eq!(c.push(3, 100, false, now), vec![vec![2], vec![3]]);
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn config_transactions_get_a_block_of_their_own() {
+        let now = Instant::now();
+        let mut c = BlockCutter::new(limits(100, 1000));
+        c.push(1, 10, false, now);
+        assert_eq!(c.push(2, 10, true, now), vec![vec![1], vec![2]]);
+        assert!(c.is_empty());
+        assert_eq!(c.push(3, 10, true, now), vec![vec![3]]);
+    }
+
+    #[test]
+    fn deadline_runs_from_the_first_pending_envelope() {
+        let t0 = Instant::now();
+        let mut c = BlockCutter::new(limits(100, 1000));
+        c.push(1, 10, false, t0);
+        c.push(2, 10, false, t0 + Duration::from_millis(150));
+        assert_eq!(c.deadline(), Some(t0 + Duration::from_millis(200)));
+        assert_eq!(c.cut(), Some(vec![1, 2]));
+        assert_eq!(c.cut(), None);
+        assert_eq!(c.deadline(), None);
+    }
+}

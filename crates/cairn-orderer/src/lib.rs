@@ -1,0 +1,51 @@
+//! Cairn's ordering service: 3 or 5 orderers (typically one per org) form a
+//! Raft cluster (openraft 0.9) that orders client-signed envelopes into
+//! blocks, signs their headers, and delivers them in order to peers.
+//!
+//! Owns: admission of envelopes (`Writers` policy, creator signature), block
+//! cutting ([`BlockCutter`]: max tx count, max bytes, batch timeout), the
+//! Raft log on disk (redb, `raft.redb`), the ledger as Raft state machine,
+//! the broadcast / deliver API ([`api`]) and the node entry point
+//! ([`OrdererNode::start`]).
+//!
+//! May use: `cairn-ledger` (model, validation context), `cairn-store` (the
+//! ledger: `seal` on the leader, `commit` on every node), `cairn-crypto`,
+//! `cairn-net` (mutual TLS transport), `openraft`, `redb`.
+//!
+//! ```text
+//!  client ──POST /broadcast──► any orderer ──(follower: /raft/forward)──► leader
+//!  leader: admit ─► BlockCutter ─► Ledger::seal (fully applied ledger) ─► Raft log
+//!  every orderer: Raft apply = Ledger::commit(block) ─► deliver streams ─► peers
+//! ```
+//!
+//! Invariants:
+//! - Raft log entries are whole sealed blocks; applying one commits it with
+//!   full re-validation, so every orderer's ledger is a prefix of the same
+//!   chain and no block number ever holds two different blocks;
+//! - the leader seals a block only when its ledger has applied every log
+//!   entry, and proposes the next only after the previous one is applied;
+//!   a block sealed by a deposed leader has a stale number and is skipped
+//!   by every node alike;
+//! - a broadcast is answered with a block number only after that block is
+//!   committed by a majority and applied on the leader;
+//! - one channel per ordering service process.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+mod config;
+mod cutter;
+mod error;
+mod log_store;
+mod network;
+mod node;
+mod service;
+mod state_machine;
+mod types;
+
+pub use config::{ClusterMember, OrdererConfig, RaftSettings};
+pub use cutter::BlockCutter;
+pub use error::{BroadcastError, OrdererError};
+pub use log_store::RAFT_FILE;
+pub use node::{OrdererNode, read_genesis};
+pub use types::{Applied, NodeId, TypeConfig};

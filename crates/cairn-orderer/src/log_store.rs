@@ -1,0 +1,257 @@
+//! The Raft log and vote on disk: one redb database (`raft.redb`, separate
+//! from the ledger), written with immediate durability.
+//!
+//! Invariants: the log has no holes (`truncate` removes a suffix, `purge` a
+//! prefix); every write is one redb transaction, committed before openraft is
+//! told it is done; writes are serialized because openraft drives this store
+//! from one task and each call awaits its transaction.
+
+use std::fmt::Debug;
+use std::ops::{Bound, RangeBounds};
+use std::path::Path;
+use std::sync::Arc;
+
+use openraft::storage::{LogFlushed, RaftLogStorage};
+use openraft::{
+    AnyError, Entry, ErrorSubject, ErrorVerb, LogId, LogState, RaftLogReader, StorageError,
+    StorageIOError, Vote,
+};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::types::{NodeId, TypeConfig};
+
+/// Log entries by index.
+const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
+/// Vote, purge point, state machine pointers and the current snapshot.
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
+
+/// Keys of [`META`].
+pub(crate) mod key {
+    pub const VOTE: &str = "vote";
+    pub const LAST_PURGED: &str = "last_purged";
+    pub const APPLIED: &str = "applied";
+    pub const MEMBERSHIP: &str = "membership";
+    pub const SNAPSHOT_META: &str = "snapshot_meta";
+    pub const SNAPSHOT_DATA: &str = "snapshot_data";
+}
+
+/// The file name of the Raft database inside the data directory.
+pub const RAFT_FILE: &str = "raft.redb";
+
+pub(crate) type StoreResult<T> = Result<T, StorageError<NodeId>>;
+
+pub(crate) fn io_err(
+    subject: ErrorSubject<NodeId>,
+    verb: ErrorVerb,
+    e: impl std::fmt::Display,
+) -> StorageError<NodeId> {
+    StorageIOError::new(subject, verb, AnyError::error(e.to_string())).into()
+}
+
+/// Opens (creating if needed) the Raft database and its tables.
+pub(crate) fn open_db(dir: &Path) -> Result<Arc<Database>, redb::Error> {
+    let db = Database::create(dir.join(RAFT_FILE))?;
+    let w = db.begin_write()?;
+    w.open_table(LOG)?;
+    w.open_table(META)?;
+    w.commit()?;
+    Ok(Arc::new(db))
+}
+
+/// Reads a postcard value from [`META`].
+pub(crate) fn read_meta<T: DeserializeOwned>(
+    db: &Database,
+    name: &str,
+) -> Result<Option<T>, String> {
+    let r = db.begin_read().map_err(|e| e.to_string())?;
+    let t = r.open_table(META).map_err(|e| e.to_string())?;
+    let Some(v) = t.get(name).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    postcard::from_bytes(v.value())
+        .map(Some)
+        .map_err(|e| format!("stored {name} is corrupted: {e}"))
+}
+
+/// Writes postcard values to [`META`] in one durable transaction.
+pub(crate) fn write_meta(db: &Database, values: &[(&str, Vec<u8>)]) -> Result<(), String> {
+    let w = db.begin_write().map_err(|e| e.to_string())?;
+    {
+        let mut t = w.open_table(META).map_err(|e| e.to_string())?;
+        for (k, v) in values {
+            t.insert(*k, v.as_slice()).map_err(|e| e.to_string())?;
+        }
+    }
+    w.commit().map_err(|e| e.to_string())
+}
+
+pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    // Our own plain-data types always serialize.
+    postcard::to_stdvec(v).unwrap_or_default()
+}
+
+/// Runs blocking database work off the async threads.
+pub(crate) async fn blocking<T, F>(
+    subject: ErrorSubject<NodeId>,
+    verb: ErrorVerb,
+    f: F,
+) -> StoreResult<T>
+where
+    F: FnOnce() -> Result<T, String> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(io_err(subject, verb, e)),
+        Err(e) => Err(io_err(subject, verb, format!("storage task failed: {e}"))),
+    }
+}
+
+/// The Raft log store. Cheap to clone (replication tasks read through clones).
+#[derive(Clone)]
+pub struct LogStore {
+    db: Arc<Database>,
+}
+
+impl LogStore {
+    pub(crate) fn new(db: Arc<Database>) -> LogStore {
+        LogStore { db }
+    }
+
+    fn last_entry_id(&self) -> Result<Option<LogId<NodeId>>, String> {
+        let r = self.db.begin_read().map_err(|e| e.to_string())?;
+        let t = r.open_table(LOG).map_err(|e| e.to_string())?;
+        let Some((_, v)) = t.last().map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let entry: Entry<TypeConfig> = postcard::from_bytes(v.value())
+            .map_err(|e| format!("stored log entry is corrupted: {e}"))?;
+        Ok(Some(entry.log_id))
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
+        &mut self,
+        range: RB,
+    ) -> StoreResult<Vec<Entry<TypeConfig>>> {
+        let bounds = (range.start_bound().cloned(), range.end_bound().cloned());
+        if matches!(bounds, (Bound::Included(s), Bound::Excluded(e)) if s >= e) {
+            return Ok(Vec::new());
+        }
+        let db = self.db.clone();
+        blocking(ErrorSubject::Logs, ErrorVerb::Read, move || {
+            let r = db.begin_read().map_err(|e| e.to_string())?;
+            let t = r.open_table(LOG).map_err(|e| e.to_string())?;
+            let mut out = Vec::new();
+            for item in t.range::<u64>(bounds).map_err(|e| e.to_string())? {
+                let (k, v) = item.map_err(|e| e.to_string())?;
+                let entry: Entry<TypeConfig> = postcard::from_bytes(v.value())
+                    .map_err(|e| format!("log entry {} is corrupted: {e}", k.value()))?;
+                out.push(entry);
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> StoreResult<LogState<TypeConfig>> {
+        let store = self.clone();
+        blocking(ErrorSubject::Logs, ErrorVerb::Read, move || {
+            let last_purged: Option<LogId<NodeId>> = read_meta(&store.db, key::LAST_PURGED)?;
+            let last = store.last_entry_id()?.or(last_purged);
+            Ok(LogState {
+                last_purged_log_id: last_purged,
+                last_log_id: last,
+            })
+        })
+        .await
+    }
+
+    async fn get_log_reader(&mut self) -> LogStore {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote<NodeId>) -> StoreResult<()> {
+        let db = self.db.clone();
+        let bytes = encode(vote);
+        blocking(ErrorSubject::Vote, ErrorVerb::Write, move || {
+            write_meta(&db, &[(key::VOTE, bytes)])
+        })
+        .await
+    }
+
+    async fn read_vote(&mut self) -> StoreResult<Option<Vote<NodeId>>> {
+        let db = self.db.clone();
+        blocking(ErrorSubject::Vote, ErrorVerb::Read, move || {
+            read_meta(&db, key::VOTE)
+        })
+        .await
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> StoreResult<()>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + Send,
+        I::IntoIter: Send,
+    {
+        let encoded: Vec<(u64, Vec<u8>)> = entries
+            .into_iter()
+            .map(|e| (e.log_id.index, encode(&e)))
+            .collect();
+        let db = self.db.clone();
+        let result = blocking(ErrorSubject::Logs, ErrorVerb::Write, move || {
+            let w = db.begin_write().map_err(|e| e.to_string())?;
+            {
+                let mut t = w.open_table(LOG).map_err(|e| e.to_string())?;
+                for (index, bytes) in &encoded {
+                    t.insert(*index, bytes.as_slice())
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            w.commit().map_err(|e| e.to_string())
+        })
+        .await;
+        match &result {
+            Ok(()) => callback.log_io_completed(Ok(())),
+            Err(e) => callback.log_io_completed(Err(std::io::Error::other(e.to_string()))),
+        }
+        result
+    }
+
+    async fn truncate(&mut self, log_id: LogId<NodeId>) -> StoreResult<()> {
+        let db = self.db.clone();
+        blocking(ErrorSubject::Logs, ErrorVerb::Delete, move || {
+            let w = db.begin_write().map_err(|e| e.to_string())?;
+            {
+                let mut t = w.open_table(LOG).map_err(|e| e.to_string())?;
+                t.retain_in(log_id.index.., |_, _| false)
+                    .map_err(|e| e.to_string())?;
+            }
+            w.commit().map_err(|e| e.to_string())
+        })
+        .await
+    }
+
+    async fn purge(&mut self, log_id: LogId<NodeId>) -> StoreResult<()> {
+        let db = self.db.clone();
+        blocking(ErrorSubject::Logs, ErrorVerb::Delete, move || {
+            let w = db.begin_write().map_err(|e| e.to_string())?;
+            {
+                let mut meta = w.open_table(META).map_err(|e| e.to_string())?;
+                meta.insert(key::LAST_PURGED, encode(&log_id).as_slice())
+                    .map_err(|e| e.to_string())?;
+                let mut t = w.open_table(LOG).map_err(|e| e.to_string())?;
+                t.retain_in(..=log_id.index, |_, _| false)
+                    .map_err(|e| e.to_string())?;
+            }
+            w.commit().map_err(|e| e.to_string())
+        })
+        .await
+    }
+}

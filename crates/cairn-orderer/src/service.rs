@@ -1,0 +1,287 @@
+//! The orderer's HTTP handlers (see [`crate::api`] for the table of
+//! endpoints): admission of envelopes, forwarding to the leader, deliver
+//! streams, status, and the server side of Raft RPCs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use cairn_crypto::{Identity, Role};
+use cairn_ledger::block::Block;
+use cairn_ledger::encoding::Canonical;
+use cairn_ledger::tx::{Envelope, Transaction};
+use cairn_ledger::validate::ChannelContext;
+use cairn_net::{ApiError, Caller, ClientError, Postcard, RequireRoles};
+use cairn_store::Ledger;
+use futures_util::stream;
+use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use tokio::sync::{oneshot, watch};
+use tokio::time::Instant;
+use tracing::warn;
+
+use crate::api::{BroadcastResponse, DeliverQuery, NodeStatus};
+use crate::cutter::{Pending, Unordered};
+use crate::error::BroadcastError;
+use crate::network::{APPEND, SNAPSHOT, VOTE};
+use crate::node::Shared;
+use crate::types::{NodeId, TypeConfig};
+
+/// Path a follower relays a broadcast to on the leader (never relayed again).
+const FORWARD: &str = "/raft/forward";
+
+/// How long a broadcast may wait for a leader before answering 503.
+const SUBMIT_DEADLINE: Duration = Duration::from_secs(8);
+
+/// Largest Raft RPC body: `max_payload_entries` blocks of at most `max_bytes`.
+const RAFT_BODY_LIMIT: usize = 512 * 1024 * 1024;
+
+/// Largest broadcast body (envelopes are further bounded by `max_bytes`).
+const BROADCAST_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+const ANY_MEMBER: &[Role] = &[Role::Admin, Role::Client, Role::Orderer, Role::Peer];
+const ORDERERS: &[Role] = &[Role::Orderer];
+
+/// The router of an orderer node.
+pub(crate) fn router(node: Arc<Shared>) -> Router {
+    let public = Router::new()
+        .route("/broadcast", post(broadcast))
+        .route("/deliver", get(deliver))
+        .route("/status", get(status))
+        .route_layer(RequireRoles::new("the ordering service API", ANY_MEMBER))
+        .layer(DefaultBodyLimit::max(BROADCAST_BODY_LIMIT));
+    let raft = Router::new()
+        .route(APPEND, post(append))
+        .route(VOTE, post(vote))
+        .route(SNAPSHOT, post(snapshot))
+        .route(FORWARD, post(forwarded))
+        .route_layer(RequireRoles::new("the Raft endpoints", ORDERERS))
+        .layer(DefaultBodyLimit::max(RAFT_BODY_LIMIT));
+    public.merge(raft).with_state(node)
+}
+
+/// Checks an envelope before it is ordered: decodes, right channel, size,
+/// creator valid now, signature, and the channel's `Writers` policy.
+pub(crate) fn admit(
+    ctx: &ChannelContext,
+    env: &Envelope,
+) -> Result<(Vec<u8>, Transaction), BroadcastError> {
+    let bytes = env.encode();
+    let max = ctx.config().batch.max_bytes;
+    if bytes.len() as u64 > max {
+        return Err(BroadcastError::TooLarge {
+            size: bytes.len() as u64,
+            max,
+        });
+    }
+    let tx = env
+        .transaction()
+        .map_err(|e| BroadcastError::Malformed(e.to_string()))?;
+    let header = tx.header();
+    if header.channel != ctx.config().name {
+        return Err(BroadcastError::WrongChannel {
+            got: header.channel.clone(),
+            expected: ctx.config().name.clone(),
+        });
+    }
+    let creator = ctx
+        .identify(&header.creator, cairn_crypto::unix_now())
+        .map_err(|e| BroadcastError::Forbidden(format!("creator certificate: {e}")))?;
+    creator.verify(&env.payload, &env.signature).map_err(|_| {
+        BroadcastError::Forbidden(
+            "the envelope's signature does not verify with its creator's certificate".into(),
+        )
+    })?;
+    let writers = ctx.channel_policy_text("Writers");
+    if !ctx.satisfied(&writers, std::slice::from_ref(&creator)) {
+        return Err(BroadcastError::Forbidden(format!(
+            "creator {} ({}) does not satisfy the channel's Writers policy `{writers}`",
+            creator.subject(),
+            creator.msp_id()
+        )));
+    }
+    Ok((bytes, tx))
+}
+
+async fn broadcast(
+    State(node): State<Arc<Shared>>,
+    Caller(caller): Caller,
+    Postcard(env): Postcard<Envelope>,
+) -> Result<Postcard<BroadcastResponse>, ApiError> {
+    submit(&node, &caller, env, false).await.map(Postcard)
+}
+
+async fn forwarded(
+    State(node): State<Arc<Shared>>,
+    Caller(caller): Caller,
+    Postcard(env): Postcard<Envelope>,
+) -> Result<Postcard<BroadcastResponse>, ApiError> {
+    orderer_of_channel(&node.ledger, &caller)?;
+    submit(&node, &caller, env, true).await.map(Postcard)
+}
+
+/// Orders `env` through the leader: this node's cutter when it leads,
+/// otherwise the leader's `/raft/forward`; retries while leadership moves.
+async fn submit(
+    node: &Shared,
+    caller: &Identity,
+    env: Envelope,
+    forwarded: bool,
+) -> Result<BroadcastResponse, ApiError> {
+    let (bytes, tx) = admit(&node.ledger.context(), &env).inspect_err(|e| {
+        warn!(caller = %caller.subject(), reason = %e, "broadcast refused");
+    })?;
+    let txid = tx.header().txid;
+    let alone = matches!(tx, Transaction::Config(_));
+    let deadline = Instant::now() + SUBMIT_DEADLINE;
+    let mut last_reason = "no Raft leader is elected".to_string();
+    while Instant::now() < deadline {
+        match node.leader() {
+            Some((id, _)) if id == node.id => {
+                let (reply, answer) = oneshot::channel();
+                let pending = Pending {
+                    bytes: bytes.clone(),
+                    txid,
+                    alone,
+                    reply,
+                };
+                if node.cutter.send(pending).await.is_err() {
+                    return Err(ApiError::unavailable(
+                        "the orderer is stopping; retry on another orderer",
+                    ));
+                }
+                match answer.await {
+                    Ok(Ok(resp)) => return Ok(resp),
+                    Ok(Err(Unordered::NotLeader)) => last_reason = "leadership changed".into(),
+                    Ok(Err(Unordered::Failed(e))) => return Err(e.into()),
+                    Err(_) => {
+                        return Err(ApiError::unavailable(
+                            "the orderer is stopping; retry on another orderer",
+                        ));
+                    }
+                }
+            }
+            Some((_, url)) if !forwarded => {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                let target = format!("{}{FORWARD}", url.trim_end_matches('/'));
+                match node
+                    .client
+                    .post_within::<_, BroadcastResponse>(&target, &env, remaining)
+                    .await
+                {
+                    Ok(resp) => return Ok(resp),
+                    Err(ClientError::Status {
+                        status, message, ..
+                    }) if status != 503 => {
+                        let status =
+                            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+                        return Err(ApiError::new(status, message));
+                    }
+                    Err(e) => last_reason = format!("the leader did not answer ({e})"),
+                }
+            }
+            Some(_) => {
+                return Err(
+                    BroadcastError::Unavailable("this orderer is not the leader".into()).into(),
+                );
+            }
+            None => {}
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(BroadcastError::Unavailable(last_reason).into())
+}
+
+async fn deliver(
+    State(node): State<Arc<Shared>>,
+    Caller(caller): Caller,
+    Query(q): Query<DeliverQuery>,
+) -> Result<Response, ApiError> {
+    let ctx = node.ledger.context();
+    if !ctx.satisfied(
+        &ctx.channel_policy_text("Readers"),
+        std::slice::from_ref(&caller),
+    ) {
+        warn!(caller = %caller.subject(), "deliver refused: the channel's Readers policy is not satisfied");
+        return Err(ApiError::forbidden());
+    }
+    let state = (node.ledger.clone(), node.height.subscribe(), q.from);
+    let blocks = stream::unfold(state, next_block);
+    Ok(cairn_net::frames(blocks))
+}
+
+type DeliverState = (Arc<Ledger>, watch::Receiver<u64>, u64);
+
+/// The next block of a deliver stream, waiting for it to be committed.
+async fn next_block((ledger, mut height, next): DeliverState) -> Option<(Block, DeliverState)> {
+    loop {
+        if next < ledger.height() {
+            return match ledger.block(next) {
+                Ok(Some(b)) => Some((b, (ledger, height, next + 1))),
+                Ok(None) => None,
+                Err(e) => {
+                    warn!(block = next, reason = %e, "deliver stopped: reading the block failed");
+                    None
+                }
+            };
+        }
+        height.changed().await.ok()?;
+    }
+}
+
+async fn status(State(node): State<Arc<Shared>>) -> Postcard<NodeStatus> {
+    Postcard(node.status())
+}
+
+/// Raft RPCs are for the channel's orderers only (role checked by the layer,
+/// org checked here against the current channel configuration).
+fn orderer_of_channel(ledger: &Ledger, caller: &Identity) -> Result<(), ApiError> {
+    let ctx = ledger.context();
+    if ctx
+        .config()
+        .orderer_orgs
+        .iter()
+        .any(|o| o == caller.msp_id())
+    {
+        return Ok(());
+    }
+    warn!(caller = %caller.subject(), org = caller.msp_id(), "Raft RPC refused: not an orderer org of the channel");
+    Err(ApiError::forbidden())
+}
+
+async fn append(
+    State(node): State<Arc<Shared>>,
+    Caller(caller): Caller,
+    Postcard(req): Postcard<AppendEntriesRequest<TypeConfig>>,
+) -> Result<Postcard<Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>>, ApiError> {
+    orderer_of_channel(&node.ledger, &caller)?;
+    Ok(Postcard(node.raft.append_entries(req).await))
+}
+
+async fn vote(
+    State(node): State<Arc<Shared>>,
+    Caller(caller): Caller,
+    Postcard(req): Postcard<VoteRequest<NodeId>>,
+) -> Result<Postcard<Result<VoteResponse<NodeId>, RaftError<NodeId>>>, ApiError> {
+    orderer_of_channel(&node.ledger, &caller)?;
+    Ok(Postcard(node.raft.vote(req).await))
+}
+
+type SnapshotAnswer =
+    Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>;
+
+async fn snapshot(
+    State(node): State<Arc<Shared>>,
+    Caller(caller): Caller,
+    Postcard(req): Postcard<InstallSnapshotRequest<TypeConfig>>,
+) -> Result<Postcard<SnapshotAnswer>, ApiError> {
+    orderer_of_channel(&node.ledger, &caller)?;
+    Ok(Postcard(node.raft.install_snapshot(req).await))
+}

@@ -1,0 +1,435 @@
+//! The Raft state machine is the channel's ledger: applying an entry commits
+//! its block with [`Ledger::commit`] (which re-validates it and checks the
+//! orderer signature), and a snapshot is a *point* in the ledger (height and
+//! last block hash), not a copy of it.
+//!
+//! Invariants:
+//! - a block whose number is below the ledger height is skipped: it was
+//!   sealed by a leader that was deposed before its block committed, or it is
+//!   re-applied after a crash between the ledger commit and the write of the
+//!   applied pointer; every node makes the same decision;
+//! - a block whose number is above the height cannot happen (leaders seal
+//!   only on a fully applied ledger); it stops the node (fatal storage error)
+//!   rather than leave a hole;
+//! - installing a snapshot fetches the missing blocks from the other
+//!   orderers' deliver endpoints and commits each (fully checked), then
+//!   requires the ledger's last block hash to equal the snapshot's.
+
+use std::io::Cursor;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_crypto::Digest;
+use cairn_ledger::block::Block;
+use cairn_net::{Client, Trust};
+use cairn_store::{Ledger, StoreError};
+use openraft::storage::RaftStateMachine;
+use openraft::{
+    BasicNode, EntryPayload, ErrorSubject, ErrorVerb, LogId, RaftSnapshotBuilder, Snapshot,
+    SnapshotMeta, StoredMembership,
+};
+use redb::Database;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::log_store::{StoreResult, blocking, encode, io_err, key, read_meta, write_meta};
+use crate::types::{Applied, NodeId, TypeConfig};
+
+/// The ledger state a snapshot stands for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LedgerPoint {
+    /// The channel.
+    pub channel: String,
+    /// Blocks `0..height` are committed.
+    pub height: u64,
+    /// Header hash of block `height - 1`.
+    pub last_hash: Digest,
+}
+
+type Membership = StoredMembership<NodeId, BasicNode>;
+
+/// The ledger as openraft's state machine.
+pub(crate) struct StateMachine {
+    ledger: Arc<Ledger>,
+    db: Arc<Database>,
+    applied: Option<LogId<NodeId>>,
+    membership: Membership,
+    height: Arc<watch::Sender<u64>>,
+    trust: Option<Arc<Trust>>,
+    fetch: Option<Client>,
+}
+
+impl StateMachine {
+    /// Loads the applied pointer and membership saved in `db`.
+    pub(crate) fn open(
+        ledger: Arc<Ledger>,
+        db: Arc<Database>,
+        height: Arc<watch::Sender<u64>>,
+        trust: Option<Arc<Trust>>,
+        fetch: Option<Client>,
+    ) -> Result<StateMachine, String> {
+        let applied = read_meta(&db, key::APPLIED)?.flatten();
+        let membership = read_meta(&db, key::MEMBERSHIP)?.unwrap_or_default();
+        height.send_replace(ledger.height());
+        Ok(StateMachine {
+            ledger,
+            db,
+            applied,
+            membership,
+            height,
+            trust,
+            fetch,
+        })
+    }
+
+    async fn apply_block(&self, log_id: LogId<NodeId>, block: Block) -> StoreResult<Applied> {
+        let ledger = self.ledger.clone();
+        let sequence = ledger.context().config().sequence;
+        let applied = blocking(ErrorSubject::Apply(log_id), ErrorVerb::Write, move || {
+            let height = ledger.height();
+            let number = block.header.number;
+            if number < height {
+                info!(block = number, height, "skipping a block sealed by a deposed leader");
+                return Ok(Applied::Skipped { number, height });
+            }
+            if number > height {
+                return Err(format!(
+                    "block {number} is ahead of the ledger (height {height}): blocks are missing; \
+                     restore the data directory or rejoin this orderer from an empty one"
+                ));
+            }
+            match ledger.commit(&block) {
+                Ok(_) => Ok(Applied::Committed(number)),
+                Err(e) if deterministic(&e) => {
+                    warn!(block = number, reason = %e, "block refused by validation; skipped on every orderer");
+                    Ok(Applied::Skipped { number, height })
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .await?;
+        let config = self.ledger.context();
+        if config.config().sequence != sequence
+            && let Some(trust) = &self.trust
+            && let Err(e) = trust.update(&config.config().orgs)
+        {
+            warn!(reason = %e, "the new channel configuration's organizations cannot be used for TLS");
+        }
+        Ok(applied)
+    }
+
+    async fn persist(&self) -> StoreResult<()> {
+        let db = self.db.clone();
+        let values = vec![
+            (key::APPLIED, encode(&self.applied)),
+            (key::MEMBERSHIP, encode(&self.membership)),
+        ];
+        blocking(ErrorSubject::StateMachine, ErrorVerb::Write, move || {
+            write_meta(&db, &values)
+        })
+        .await
+    }
+
+    /// Commits blocks up to `point` fetched from the orderers in `members`.
+    async fn catch_up(&self, point: &LedgerPoint, members: &[String]) -> Result<(), String> {
+        let ledger = &self.ledger;
+        for url in members {
+            if ledger.height() >= point.height {
+                break;
+            }
+            let Some(client) = &self.fetch else {
+                return Err("no network client to fetch the snapshot's blocks".into());
+            };
+            let from = ledger.height();
+            let mut stream = match client
+                .frames::<Block>(&format!("{url}/deliver?from={from}"))
+                .await
+            {
+                Ok(s) => s,
+                Err(e) => {
+                    warn!(%url, reason = %e, "cannot fetch blocks for the snapshot from this orderer");
+                    continue;
+                }
+            };
+            while ledger.height() < point.height {
+                let block = match tokio::time::timeout(Duration::from_secs(10), stream.next()).await
+                {
+                    Ok(Some(Ok(b))) => b,
+                    Ok(Some(Err(e))) => {
+                        warn!(%url, reason = %e, "block stream failed");
+                        break;
+                    }
+                    Ok(None) | Err(_) => break,
+                };
+                let l = ledger.clone();
+                let number = block.header.number;
+                let committed = tokio::task::spawn_blocking(move || l.commit(&block))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if let Err(e) = committed {
+                    warn!(%url, block = number, reason = %e, "fetched block refused");
+                    break;
+                }
+            }
+        }
+        let height = ledger.height();
+        if height < point.height {
+            return Err(format!(
+                "could not fetch blocks {height}..{} from any orderer",
+                point.height
+            ));
+        }
+        let last = ledger
+            .block(point.height - 1)
+            .map_err(|e| e.to_string())?
+            .ok_or("the ledger lost a block")?;
+        if last.header.hash() != point.last_hash {
+            return Err(format!(
+                "block {} differs from the snapshot's: this ledger has diverged from the cluster",
+                point.height - 1
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Errors every orderer meets the same way on the same block (as opposed
+/// to disk failures, which must stop this node only).
+fn deterministic(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::BadBlock { .. }
+            | StoreError::CodeMismatch { .. }
+            | StoreError::OutOfOrder { .. }
+            | StoreError::Context(_)
+    )
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> StoreResult<(Option<LogId<NodeId>>, Membership)> {
+        Ok((self.applied, self.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> StoreResult<Vec<Applied>>
+    where
+        I: IntoIterator<Item = openraft::Entry<TypeConfig>> + Send,
+        I::IntoIter: Send,
+    {
+        let mut out = Vec::new();
+        for entry in entries {
+            let log_id = entry.log_id;
+            let result = match entry.payload {
+                EntryPayload::Blank => Applied::Nothing,
+                EntryPayload::Membership(m) => {
+                    self.membership = StoredMembership::new(Some(log_id), m);
+                    Applied::Nothing
+                }
+                EntryPayload::Normal(block) => self.apply_block(log_id, block).await?,
+            };
+            self.applied = Some(log_id);
+            out.push(result);
+        }
+        self.persist().await?;
+        self.height.send_replace(self.ledger.height());
+        Ok(out)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
+        SnapshotBuilder {
+            db: self.db.clone(),
+            ledger: self.ledger.clone(),
+            applied: self.applied,
+            membership: self.membership.clone(),
+            height: self.ledger.height(),
+        }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> StoreResult<Box<Cursor<Vec<u8>>>> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<NodeId, BasicNode>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> StoreResult<()> {
+        let subject = || ErrorSubject::Snapshot(Some(meta.signature()));
+        let data = snapshot.into_inner();
+        let point: LedgerPoint = postcard::from_bytes(&data)
+            .map_err(|e| io_err(subject(), ErrorVerb::Read, format!("snapshot: {e}")))?;
+        let members: Vec<String> = meta
+            .last_membership
+            .nodes()
+            .map(|(_, n)| n.addr.clone())
+            .collect();
+        info!(height = point.height, snapshot = %meta.snapshot_id, "installing a snapshot: fetching missing blocks");
+        self.catch_up(&point, &members)
+            .await
+            .map_err(|e| io_err(subject(), ErrorVerb::Write, e))?;
+        self.applied = meta.last_log_id;
+        self.membership = meta.last_membership.clone();
+        let db = self.db.clone();
+        let values = vec![
+            (key::APPLIED, encode(&self.applied)),
+            (key::MEMBERSHIP, encode(&self.membership)),
+            (key::SNAPSHOT_META, encode(meta)),
+            (key::SNAPSHOT_DATA, encode(&data)),
+        ];
+        blocking(subject(), ErrorVerb::Write, move || {
+            write_meta(&db, &values)
+        })
+        .await?;
+        self.height.send_replace(self.ledger.height());
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> StoreResult<Option<Snapshot<TypeConfig>>> {
+        let db = self.db.clone();
+        blocking(ErrorSubject::Snapshot(None), ErrorVerb::Read, move || {
+            let meta: Option<SnapshotMeta<NodeId, BasicNode>> = read_meta(&db, key::SNAPSHOT_META)?;
+            let data: Option<Vec<u8>> = read_meta(&db, key::SNAPSHOT_DATA)?;
+            Ok(meta.zip(data).map(|(meta, data)| Snapshot {
+                meta,
+                snapshot: Box::new(Cursor::new(data)),
+            }))
+        })
+        .await
+    }
+}
+
+/// Builds a snapshot of the ledger as it was when the builder was taken.
+pub(crate) struct SnapshotBuilder {
+    db: Arc<Database>,
+    ledger: Arc<Ledger>,
+    applied: Option<LogId<NodeId>>,
+    membership: Membership,
+    height: u64,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> StoreResult<Snapshot<TypeConfig>> {
+        let (db, ledger, height) = (self.db.clone(), self.ledger.clone(), self.height);
+        let meta = SnapshotMeta {
+            last_log_id: self.applied,
+            last_membership: self.membership.clone(),
+            snapshot_id: match self.applied {
+                Some(l) => format!("{}-{}-h{height}", l.leader_id, l.index),
+                None => format!("none-h{height}"),
+            },
+        };
+        let stored = meta.clone();
+        let data = blocking(ErrorSubject::Snapshot(None), ErrorVerb::Write, move || {
+            // Blocks are immutable, so block `height - 1` read now is the one
+            // that was the tip when the builder was taken.
+            let last = ledger
+                .block(height.saturating_sub(1))
+                .map_err(|e| e.to_string())?
+                .ok_or("the ledger has no block at the snapshot point")?;
+            let point = LedgerPoint {
+                channel: last.header.channel.clone(),
+                height,
+                last_hash: last.header.hash(),
+            };
+            let data = encode(&point);
+            write_meta(
+                &db,
+                &[
+                    (key::SNAPSHOT_META, encode(&stored)),
+                    (key::SNAPSHOT_DATA, encode(&data)),
+                ],
+            )?;
+            Ok(data)
+        })
+        .await?;
+        info!(height, snapshot = %meta.snapshot_id, "snapshot built");
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+mod tests {
+    use openraft::StorageError;
+    use openraft::testing::{StoreBuilder, Suite};
+
+    use super::*;
+    use crate::log_store::{LogStore, open_db};
+
+    /// Fresh log stores and ledgers, all from the same genesis block (so a
+    /// snapshot built on one installs on another).
+    struct Builder {
+        /// Owns the generated key material for the test's duration.
+        _net: cairn_testkit::TestNet,
+        genesis: Block,
+    }
+
+    impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Builder {
+        async fn build(
+            &self,
+        ) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError<NodeId>> {
+            let dir = tempfile::tempdir().unwrap();
+            let ledger =
+                Arc::new(Ledger::create(&dir.path().join("ledger"), &self.genesis).unwrap());
+            let db = open_db(dir.path()).unwrap();
+            let height = Arc::new(watch::channel(0).0);
+            let sm = StateMachine::open(ledger, db.clone(), height, None, None).unwrap();
+            Ok((dir, LogStore::new(db), sm))
+        }
+    }
+
+    /// openraft's conformance suite for log stores and state machines.
+    #[test]
+    fn openraft_storage_suite() {
+        let net = cairn_testkit::TestNet::new(1);
+        let genesis = net.genesis();
+        Suite::test_all(Builder { _net: net, genesis }).unwrap();
+    }
+
+    #[tokio::test]
+    async fn stale_and_future_blocks_are_not_committed() {
+        let net = cairn_testkit::TestNet::new(1);
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Arc::new(net.ledger(&dir.path().join("ledger")));
+        let db = open_db(dir.path()).unwrap();
+        let height = Arc::new(watch::channel(0).0);
+        let mut sm = StateMachine::open(ledger.clone(), db, height.clone(), None, None).unwrap();
+        let id = |i| LogId::new(openraft::CommittedLeaderId::new(1, 1), i);
+        let b1 = ledger
+            .seal(Vec::new(), cairn_testkit::now(), net.orderer())
+            .unwrap();
+        let stale = ledger
+            .seal(Vec::new(), cairn_testkit::now(), net.orderer())
+            .unwrap();
+        let entry = |i, b: &Block| openraft::Entry::<TypeConfig> {
+            log_id: id(i),
+            payload: EntryPayload::Normal(b.clone()),
+        };
+        let out = sm.apply([entry(1, &b1), entry(2, &stale)]).await.unwrap();
+        assert_eq!(
+            out,
+            vec![
+                Applied::Committed(1),
+                Applied::Skipped {
+                    number: 1,
+                    height: 2
+                }
+            ]
+        );
+        assert_eq!(ledger.block(1).unwrap().unwrap(), b1);
+        assert_eq!(*height.borrow(), 2);
+        assert_eq!(sm.applied_state().await.unwrap().0, Some(id(2)));
+        // A block beyond the tip means missing blocks: refuse (fatal), never skip.
+        let mut far = ledger
+            .seal(Vec::new(), cairn_testkit::now(), net.orderer())
+            .unwrap();
+        far.header.number = 5;
+        assert!(sm.apply([entry(3, &far)]).await.is_err());
+        assert_eq!(ledger.height(), 2);
+    }
+}

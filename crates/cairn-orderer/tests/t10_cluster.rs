@@ -1,0 +1,245 @@
+//! A 3-orderer Raft cluster over real mutual TLS on 127.0.0.1: ordering,
+//! block cutting, delivery from every orderer, and who is refused.
+
+#![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use cairn_crypto::Role;
+use cairn_ledger::config::BatchConfig;
+use cairn_ledger::encoding::Canonical;
+use cairn_ledger::tx::{Envelope, Transaction};
+use cairn_ledger::validation::ValidationCode;
+use cairn_net::{Client, ClientError, TlsIdentity, Trust};
+use cairn_orderer::api;
+use common::{Cluster, define_basic, fast_raft, submit, write_tx};
+
+#[test]
+fn t10_envelopes_are_ordered_and_every_orderer_delivers_the_same_blocks() {
+    let batch = BatchConfig {
+        max_tx_count: 4,
+        max_bytes: 1024 * 1024,
+        timeout_ms: 100,
+    };
+    let cluster = Cluster::start(3, batch, fast_raft());
+    cluster.wait_leader(Duration::from_secs(10));
+    let client = cluster.client(&cluster.net.orgs[1].user);
+    let urls = cluster.urls();
+    let deadline = Instant::now() + Duration::from_secs(20);
+
+    // Define the contract, then 20 writes submitted concurrently to all
+    // three orderers (followers relay to the leader).
+    let define = define_basic(&cluster.net);
+    let defined = cluster
+        .rt
+        .block_on(submit(&client, &urls, 1, &define, deadline))
+        .unwrap();
+    assert_eq!(defined.code, ValidationCode::Valid);
+    let txs: Vec<_> = (0..20)
+        .map(|i| write_tx(&cluster.net, &format!("k{i}")))
+        .collect();
+    let answers = cluster.rt.block_on(async {
+        let tasks: Vec<_> = txs
+            .iter()
+            .enumerate()
+            .map(|(i, (_, env))| {
+                let (client, urls, env) = (client.clone(), urls.clone(), env.clone());
+                tokio::spawn(async move { submit(&client, &urls, i, &env, deadline).await })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap().unwrap());
+        }
+        out
+    });
+    for ((txid, _), answer) in txs.iter().zip(&answers) {
+        assert_eq!(answer.txid, *txid);
+        assert_eq!(answer.code, ValidationCode::Valid, "tx {txid}");
+    }
+    let height = answers.iter().map(|a| a.block).max().unwrap() + 1;
+    cluster.wait_height(height, Duration::from_secs(10));
+
+    // Every orderer delivers the same blocks 0..height over TLS.
+    let delivered: Vec<Vec<cairn_ledger::block::Block>> = (0..3)
+        .map(|i| {
+            cluster.rt.block_on(async {
+                let mut stream = api::deliver(&client, &cluster.url(i), 0).await.unwrap();
+                let mut blocks = Vec::new();
+                while (blocks.len() as u64) < height {
+                    let b = tokio::time::timeout(Duration::from_secs(5), stream.next()).await;
+                    blocks.push(b.unwrap().unwrap().unwrap());
+                }
+                blocks
+            })
+        })
+        .collect();
+    assert_eq!(delivered[0], delivered[1]);
+    assert_eq!(delivered[0], delivered[2]);
+    for (n, b) in delivered[0].iter().enumerate() {
+        assert_eq!(b.header.number, n as u64);
+        assert!(
+            b.data.len() <= 4,
+            "block {n} has {} txs, over max_tx_count",
+            b.data.len()
+        );
+    }
+    assert!(
+        delivered[0].iter().any(|b| b.data.len() > 1),
+        "concurrent submissions should share blocks"
+    );
+    // Each answer names the block that holds the envelope, with its code.
+    for ((_, env), answer) in txs.iter().zip(&answers) {
+        let block = &delivered[0][answer.block as usize];
+        let index = block
+            .data
+            .iter()
+            .position(|d| *d == env.encode())
+            .expect("tx in its block");
+        assert_eq!(block.metadata.validation_codes[index], answer.code);
+    }
+    // Deliver resumes from any block number.
+    let resumed = cluster.rt.block_on(async {
+        let mut stream = api::deliver(&client, &cluster.url(2), height - 2)
+            .await
+            .unwrap();
+        vec![
+            stream.next().await.unwrap().unwrap(),
+            stream.next().await.unwrap().unwrap(),
+        ]
+    });
+    assert_eq!(resumed, delivered[0][(height - 2) as usize..].to_vec());
+    // A live stream sees the next block as it is committed.
+    cluster.rt.block_on(async {
+        let mut stream = api::deliver(&client, &cluster.url(0), height)
+            .await
+            .unwrap();
+        let (_, env) = write_tx(&cluster.net, "late");
+        let answer = submit(
+            &client,
+            &urls,
+            2,
+            &env,
+            Instant::now() + Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+        let next = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .unwrap();
+        assert_eq!(next.unwrap().unwrap().header.number, answer.block);
+    });
+    let status = cluster
+        .rt
+        .block_on(api::status(&client, &cluster.url(1)))
+        .unwrap();
+    assert_eq!(status.id, 2);
+    assert!(status.leader.is_some());
+}
+
+#[test]
+fn t11_refusals_unknown_ca_wrong_role_and_unauthorized_envelopes() {
+    // Only clients of Org1 and Org2 may write on this channel.
+    let writers = "OR('Org1MSP.client','Org2MSP.client')";
+    let cluster = Cluster::start_with(3, fast_raft(), |c| {
+        c.policies.insert("Writers".into(), writers.into());
+    });
+    cluster.wait_leader(Duration::from_secs(10));
+    let url = cluster.url(0);
+
+    // A client whose certificate comes from a CA outside the channel is
+    // refused at the TLS handshake.
+    let rogue_dir = tempfile::tempdir().unwrap();
+    cairn_crypto::generate(
+        &["Rogue".to_string()],
+        rogue_dir.path(),
+        &Default::default(),
+    )
+    .unwrap();
+    let rogue =
+        cairn_crypto::SigningIdentity::from_dir(&rogue_dir.path().join("rogue/users/user1"))
+            .unwrap();
+    let rogue_msp =
+        cairn_crypto::MspConfig::load(&rogue_dir.path().join("rogue/msp.json")).unwrap();
+    let mut trust = cluster.orgs();
+    trust.push(rogue_msp);
+    let rogue_client =
+        Client::new(&TlsIdentity::new(rogue, Trust::new(&trust).unwrap()).unwrap()).unwrap();
+    let err = cluster
+        .rt
+        .block_on(api::status(&rogue_client, &url))
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::Connect { .. } | ClientError::Body { .. }),
+        "{err}"
+    );
+
+    // A client certificate (valid member) used on a Raft endpoint: 403.
+    let user = cluster.client(&cluster.net.orgs[0].user);
+    let vote = openraft::raft::VoteRequest::<u64>::new(openraft::Vote::new(99, 1), None);
+    let err =
+        cluster
+            .rt
+            .block_on(user.post::<_, Result<
+                openraft::raft::VoteResponse<u64>,
+                openraft::error::RaftError<u64>,
+            >>(&format!("{url}/raft/vote"), &vote))
+            .unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    // The channel's Writers policy decides who may submit: a peer's
+    // envelope and Org3's client's are refused, whoever relays them.
+    let peer = cluster.client(&cluster.net.orgs[0].peer);
+    cluster.rt.block_on(api::status(&peer, &url)).unwrap();
+    for creator in [&cluster.net.orgs[0].peer, &cluster.net.orgs[2].user] {
+        let rwset = cairn_testkit::write_set("basic", &[("k", b"v")]);
+        let (_, bytes) =
+            cluster
+                .net
+                .endorsed_tx(creator, "basic", rwset, &[&cluster.net.orgs[0].peer]);
+        let env = Envelope::decode(&bytes).unwrap();
+        let err = cluster
+            .rt
+            .block_on(api::broadcast(&peer, &url, &env))
+            .unwrap_err();
+        assert_eq!(err.status(), Some(403), "{err}");
+        assert!(err.to_string().contains(writers), "{err}");
+    }
+    assert_eq!(cluster.net.orgs[0].peer.identity().role(), Role::Peer);
+    // A tampered envelope: its signature no longer verifies.
+    let (_, mut env) = write_tx(&cluster.net, "k");
+    env.signature[0] ^= 1;
+    let err = cluster
+        .rt
+        .block_on(api::broadcast(&user, &url, &env))
+        .unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    assert!(err.to_string().contains("signature"), "{err}");
+    // An envelope for another channel.
+    let (_, env) = write_tx(&cluster.net, "k");
+    let Transaction::Endorsed(mut tx) = env.transaction().unwrap() else {
+        unreachable!()
+    };
+    tx.header.channel = "other".into();
+    let payload = Transaction::Endorsed(tx).encode();
+    let other = Envelope {
+        signature: cluster.net.orgs[0].user.sign(&payload),
+        payload,
+    };
+    let err = cluster
+        .rt
+        .block_on(api::broadcast(&user, &url, &other))
+        .unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err}");
+    // Nothing refused reached the ledger; a writer's envelope does, even
+    // when a peer relays it and a follower forwards it.
+    assert_eq!(cluster.ledger(0).height(), 1);
+    let follower = (cluster.wait_leader(Duration::from_secs(5)) + 1) % 3;
+    let (txid, env) = write_tx(&cluster.net, "ok");
+    let answer = cluster
+        .rt
+        .block_on(api::broadcast(&peer, &cluster.url(follower), &env))
+        .unwrap();
+    assert_eq!((answer.txid, answer.block), (txid, 1));
+}
