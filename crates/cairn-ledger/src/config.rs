@@ -41,6 +41,34 @@ impl Default for BatchConfig {
     }
 }
 
+/// One orderer of the channel's ordering service (a Raft cluster member).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrdererEndpoint {
+    /// Its Raft node id, unique on the channel.
+    pub id: u64,
+    /// Its org's MSP id (one of `orderer_orgs`).
+    pub msp_id: String,
+    /// Its base URL, e.g. `https://orderer0.org1.cairn:7050`; the host is a
+    /// name in its TLS certificate.
+    pub url: String,
+}
+
+/// A channel's demand that its nodes prove what they run (CCF's code ids):
+/// each node presents an attestation token from a trusted attestation
+/// service, and its measurement must be on the list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttestationRequirement {
+    /// The attestation service's issuer (`iss`) the tokens must carry.
+    pub issuer: String,
+    /// The service's JWKS document (JSON), pinned in the config so nodes
+    /// check tokens without fetching keys from anywhere.
+    pub jwks: String,
+    /// Allowed measurements, lowercase hex; a token must carry one of them.
+    pub measurements: Vec<String>,
+    /// Whether tokens from the `virtual` platform (no hardware) are accepted.
+    pub allow_virtual: bool,
+}
+
 /// A channel's configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelConfig {
@@ -56,6 +84,12 @@ pub struct ChannelConfig {
     pub policies: BTreeMap<String, String>,
     /// Block cutting.
     pub batch: BatchConfig,
+    /// The ordering service's members, where peers pull blocks from and
+    /// clients submit to; changing it is a config update (empty for a
+    /// channel whose orderers are configured out of band, as in tests).
+    pub orderers: Vec<OrdererEndpoint>,
+    /// If set, nodes must present attestation tokens to take part.
+    pub attestation: Option<AttestationRequirement>,
 }
 
 impl ChannelConfig {
@@ -81,6 +115,8 @@ impl ChannelConfig {
             orderer_orgs,
             policies,
             batch: BatchConfig::default(),
+            orderers: Vec::new(),
+            attestation: None,
         }
     }
 

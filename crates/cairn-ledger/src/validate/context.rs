@@ -95,6 +95,24 @@ impl ChannelContext {
                 });
             }
         }
+        let mut ids = std::collections::BTreeSet::new();
+        for o in &config.orderers {
+            if !config.orderer_orgs.contains(&o.msp_id) {
+                return Err(ContextError::UnknownOrdererOrg {
+                    channel: config.name.clone(),
+                    msp_id: o.msp_id.clone(),
+                });
+            }
+            if !ids.insert(o.id) || !o.url.starts_with("https://") {
+                return Err(ContextError::BadOrgs {
+                    channel: config.name.clone(),
+                    reason: format!(
+                        "orderer {} at {:?}: ids must be unique and URLs https://",
+                        o.id, o.url
+                    ),
+                });
+            }
+        }
         let orgs =
             policy::ChannelOrgs::with_fabric_defaults(config.orgs.iter().map(|o| o.msp_id.clone()))
                 .map_err(|e| ContextError::BadOrgs {
