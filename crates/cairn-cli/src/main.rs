@@ -34,6 +34,15 @@ enum Command {
     /// Run the foundation end to end in one process: orgs, a channel, the
     /// contract lifecycle, endorsed transactions, blocks and a receipt.
     Demo(cmd::demo::DemoArgs),
+    /// Start a local network (3 orgs: orderers and peers as separate
+    /// processes), set up a channel and a contract, and stay up until Ctrl-C.
+    Up(cmd::up::UpArgs),
+    /// Stop every node of a network started with `cairn up`.
+    Down(cmd::up::DirArgs),
+    /// Show the nodes of a local network: pid, URL, height, Raft leader.
+    Status(cmd::up::DirArgs),
+    /// Run one node (orderer or peer) from its TOML config until SIGTERM.
+    Node(cmd::node::NodeArgs),
     /// Inspect and verify a stored ledger.
     #[command(subcommand)]
     Ledger(cmd::ledger::LedgerCmd),
@@ -54,6 +63,10 @@ fn main() -> ExitCode {
         Command::Receipt(c) => cmd::receipt::run(c),
         Command::Ledger(c) => cmd::ledger::run(c),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Up(a) => cmd::up::up(a),
+        Command::Down(a) => cmd::up::down(a),
+        Command::Status(a) => cmd::up::status(a),
+        Command::Node(a) => cmd::node::run(a),
         Command::Attest(c) => cmd::attest::run(c),
     };
     match result {

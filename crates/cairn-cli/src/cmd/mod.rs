@@ -4,5 +4,7 @@ pub mod attest;
 pub mod crypto;
 pub mod demo;
 pub mod ledger;
+pub mod node;
 pub mod policy;
 pub mod receipt;
+pub mod up;

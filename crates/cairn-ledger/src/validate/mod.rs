@@ -178,7 +178,7 @@ fn validate_tx(
                 return Ok(invalid(code));
             }
             TxEffects {
-                config: Some(config),
+                config: Some(*config),
                 ..TxEffects::default()
             }
         }

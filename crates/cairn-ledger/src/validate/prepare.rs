@@ -28,7 +28,7 @@ pub(crate) struct Prepared {
 
 pub(crate) enum PreparedKind {
     Config {
-        config: ChannelConfig,
+        config: Box<ChannelConfig>,
         /// Admins whose signatures verified.
         admins: Vec<Identity>,
     },
@@ -177,7 +177,7 @@ fn decode_one(ctx: &ChannelContext, number: u64, index: usize, bytes: &[u8], at:
                 // can have signed it under a config that does not exist yet.
                 (
                     PreparedKind::Config {
-                        config: c.config,
+                        config: Box::new(c.config),
                         admins: Vec::new(),
                     },
                     Vec::new(),
@@ -188,7 +188,7 @@ fn decode_one(ctx: &ChannelContext, number: u64, index: usize, bytes: &[u8], at:
                     signer_jobs(ctx, index, &c.signatures, at, &mut jobs, |_| msg.clone());
                 (
                     PreparedKind::Config {
-                        config: c.config,
+                        config: Box::new(c.config),
                         admins: Vec::new(),
                     },
                     signers,

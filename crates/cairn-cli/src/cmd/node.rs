@@ -1,0 +1,104 @@
+//! `cairn node --config FILE`: run one node, an orderer or a peer, until
+//! SIGINT or SIGTERM, then stop it cleanly.
+//!
+//! The TOML file holds exactly one table, `[orderer]` or `[peer]`, with that
+//! role's settings. Relative paths in it are relative to the file's own
+//! directory, so a network directory can be moved as a whole.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use cairn_orderer::{OrdererConfig, OrdererNode};
+use serde::{Deserialize, Serialize};
+use tracing::info;
+
+/// `cairn node` options.
+#[derive(clap::Args, Debug)]
+pub struct NodeArgs {
+    /// The node's TOML configuration: one `[orderer]` or `[peer]` table.
+    #[arg(long)]
+    pub config: PathBuf,
+}
+
+/// A node configuration file.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeFile {
+    /// Settings of an orderer (a Raft member of the ordering service).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orderer: Option<OrdererConfig>,
+}
+
+impl NodeFile {
+    /// Reads a node file and makes its relative paths absolute.
+    pub fn load(path: &Path) -> anyhow::Result<NodeFile> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read node config {}", path.display()))?;
+        let mut file: NodeFile = toml::from_str(&text)
+            .with_context(|| format!("node config {} is not valid", path.display()))?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        if let Some(o) = &mut file.orderer {
+            for p in [&mut o.identity_dir, &mut o.data_dir, &mut o.genesis] {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+        Ok(file)
+    }
+
+    /// Writes the file as TOML.
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        let text = toml::to_string_pretty(self).context("cannot encode node config")?;
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+/// Runs the node until it is told to stop.
+pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
+    let file = NodeFile::load(&args.config)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        match file.orderer {
+            Some(config) => run_orderer(config).await,
+            None => bail!(
+                "{} has no [orderer] or [peer] table: say which role this node plays",
+                args.config.display()
+            ),
+        }
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_orderer(config: OrdererConfig) -> anyhow::Result<()> {
+    let id = config.id;
+    let node = OrdererNode::start(config)
+        .await
+        .with_context(|| format!("orderer {id} failed to start"))?;
+    info!(id, addr = %node.local_addr(), "orderer started");
+    let why = stop_signal().await?;
+    info!(id, signal = why, "stopping orderer");
+    node.shutdown()
+        .await
+        .with_context(|| format!("orderer {id} did not shut down cleanly"))?;
+    info!(id, "orderer stopped");
+    Ok(())
+}
+
+/// Waits for SIGINT or SIGTERM and says which came.
+async fn stop_signal() -> anyhow::Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
+}

@@ -1,0 +1,205 @@
+//! A local network's directory: what `cairn up` generates once and every
+//! later `cairn up`, `cairn status` and `cairn down` reads.
+//!
+//! ```text
+//! DIR/network.json          this layout
+//! DIR/crypto/<org>/...      identities (cairn crypto generate)
+//! DIR/channel/<name>.block  the channel's genesis block
+//! DIR/nodes/<node>/         node.toml and the node's data
+//! DIR/logs/<node>.log       each node's log
+//! DIR/run/<node>.pid        pids of running nodes
+//! ```
+//!
+//! Invariant: ports are fixed when the layout is generated, so the URLs in
+//! the channel's genesis block stay right across restarts.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+use super::process::NodeFiles;
+
+/// The layout file's name inside the network directory.
+pub const LAYOUT_FILE: &str = "network.json";
+
+/// What a node does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A Raft member of the ordering service.
+    Orderer,
+    /// A peer: endorses, commits, serves the gateway.
+    Peer,
+}
+
+/// One node of the network.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Node {
+    /// `orderer0.org1`, `peer0.org2`, ...
+    pub name: String,
+    /// Orderer or peer.
+    pub role: Role,
+    /// The org's MSP id.
+    pub msp_id: String,
+    /// The org's directory name under `crypto/`.
+    pub org_dir: String,
+    /// The mutual-TLS port on 127.0.0.1.
+    pub port: u16,
+    /// The plain-HTTP operations port (`/healthz`, `/metrics`), peers only.
+    pub ops_port: Option<u16>,
+}
+
+impl Node {
+    /// The node's base URL.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+}
+
+/// A local network.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Network {
+    /// The channel every peer joins.
+    pub channel: String,
+    /// The orgs' names (`Org1`, ...).
+    pub orgs: Vec<String>,
+    /// Every node, orderers first.
+    pub nodes: Vec<Node>,
+    /// Whether the channel, the contract and the demo transaction are done.
+    pub setup_done: bool,
+    #[serde(skip)]
+    dir: PathBuf,
+}
+
+impl Network {
+    /// Plans a network of `orgs` orgs with one orderer and `peers` peers each.
+    pub fn plan(
+        dir: &Path,
+        channel: &str,
+        orgs: u32,
+        peers: u32,
+        base_port: u16,
+    ) -> anyhow::Result<Network> {
+        if !(1..=9).contains(&orgs) || !(1..=9).contains(&peers) {
+            bail!("--orgs and --peers-per-org must be between 1 and 9");
+        }
+        if base_port > u16::MAX - 300 {
+            bail!("--base-port {base_port} leaves no room for the network's ports");
+        }
+        let names: Vec<String> = (1..=orgs).map(|i| format!("Org{i}")).collect();
+        let mut nodes = Vec::new();
+        for (i, org) in names.iter().enumerate() {
+            let i = i as u16;
+            nodes.push(Node {
+                name: format!("orderer0.{}", org.to_lowercase()),
+                role: Role::Orderer,
+                msp_id: format!("{org}MSP"),
+                org_dir: org.to_lowercase(),
+                port: base_port + i,
+                ops_port: None,
+            });
+        }
+        for (i, org) in names.iter().enumerate() {
+            for j in 0..peers {
+                let off = 100 + 10 * i as u16 + j as u16;
+                nodes.push(Node {
+                    name: format!("peer{j}.{}", org.to_lowercase()),
+                    role: Role::Peer,
+                    msp_id: format!("{org}MSP"),
+                    org_dir: org.to_lowercase(),
+                    port: base_port + off,
+                    ops_port: Some(base_port + 100 + off),
+                });
+            }
+        }
+        Ok(Network {
+            channel: channel.to_string(),
+            orgs: names,
+            nodes,
+            setup_done: false,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Reads the layout of an existing network directory.
+    pub fn load(dir: &Path) -> anyhow::Result<Network> {
+        let path = dir.join(LAYOUT_FILE);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{} has no network (no {LAYOUT_FILE}): run `cairn up --dir {}` first",
+                dir.display(),
+                dir.display()
+            )
+        })?;
+        let mut n: Network = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid network layout", path.display()))?;
+        n.dir = dir.to_path_buf();
+        Ok(n)
+    }
+
+    /// Writes the layout file.
+    pub fn save(&self) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let path = self.dir.join(LAYOUT_FILE);
+        std::fs::write(&path, serde_json::to_string_pretty(self)?)
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// The network directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The orderers.
+    pub fn orderers(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter().filter(|n| n.role == Role::Orderer)
+    }
+
+    /// The peers.
+    pub fn peers(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter().filter(|n| n.role == Role::Peer)
+    }
+
+    /// Where generated identities live.
+    pub fn crypto_dir(&self) -> PathBuf {
+        self.dir.join("crypto")
+    }
+
+    /// An org's directory of identities, e.g. `crypto/org1`.
+    pub fn org_dir(&self, org_dir: &str) -> PathBuf {
+        self.crypto_dir().join(org_dir)
+    }
+
+    /// A node's identity directory (`cert.pem`, `key.pem`).
+    pub fn identity_dir(&self, node: &Node) -> PathBuf {
+        let kind = match node.role {
+            Role::Orderer => "orderers",
+            Role::Peer => "peers",
+        };
+        let short = node.name.split('.').next().unwrap_or(&node.name);
+        self.org_dir(&node.org_dir).join(kind).join(short)
+    }
+
+    /// The channel's genesis block file.
+    pub fn genesis_path(&self) -> PathBuf {
+        self.dir
+            .join("channel")
+            .join(format!("{}.block", self.channel))
+    }
+
+    /// A node's directory (config and data).
+    pub fn node_dir(&self, node: &Node) -> PathBuf {
+        self.dir.join("nodes").join(&node.name)
+    }
+
+    /// A node's files for process management.
+    pub fn files(&self, node: &Node) -> NodeFiles {
+        NodeFiles {
+            name: node.name.clone(),
+            config: self.node_dir(node).join("node.toml"),
+            log: self.dir.join("logs").join(format!("{}.log", node.name)),
+            pid: self.dir.join("run").join(format!("{}.pid", node.name)),
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! `cairn up`, `cairn status`, `cairn down`: a whole network on 127.0.0.1,
+//! one process per node, on embedded defaults.
+//!
+//! `up` generates the network once (identities, the channel's genesis
+//! block, one `cairn node` config per node), starts every node, sets the
+//! channel up, and stays in the foreground until Ctrl-C (or returns at once
+//! with `--detach`). A later `up` on the same directory restarts the same
+//! nodes on their data. `down` stops every node of the directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, ExitCode};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use cairn_crypto::{GenerateOptions, MspConfig, SigningIdentity};
+use cairn_ledger::config::{ChannelConfig, OrdererEndpoint};
+use cairn_ledger::encoding::Canonical;
+use cairn_ledger::ids::Timestamp;
+use cairn_net::{Client, TlsIdentity, Trust};
+use cairn_orderer::{ClusterMember, OrdererConfig, RaftSettings};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::RngCore;
+
+use super::node::NodeFile;
+use layout::{Network, Node, Role};
+
+pub mod layout;
+pub mod process;
+
+/// `cairn up` options.
+#[derive(clap::Args, Debug)]
+pub struct UpArgs {
+    /// The network directory: identities, configs, ledgers, logs.
+    #[arg(long, default_value = "cairn-network")]
+    pub dir: PathBuf,
+    /// Number of organizations (each runs one orderer), when the network is new.
+    #[arg(long, default_value_t = 3)]
+    pub orgs: u32,
+    /// Peers per organization, when the network is new.
+    #[arg(long, default_value_t = 1)]
+    pub peers_per_org: u32,
+    /// First port; orderers use the next few, peers PORT+100.., their
+    /// operations endpoints PORT+200...
+    #[arg(long, default_value_t = 7050)]
+    pub base_port: u16,
+    /// The channel's name, when the network is new.
+    #[arg(long, default_value = "mychannel")]
+    pub channel: String,
+    /// Start the network and return instead of waiting for Ctrl-C.
+    #[arg(long)]
+    pub detach: bool,
+}
+
+/// `cairn down` and `cairn status` options.
+#[derive(clap::Args, Debug)]
+pub struct DirArgs {
+    /// The network directory `cairn up` created.
+    #[arg(long, default_value = "cairn-network")]
+    pub dir: PathBuf,
+}
+
+/// Runs `cairn up`.
+pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
+    let dir = std::path::absolute(&args.dir)?;
+    let net = if dir.join(layout::LAYOUT_FILE).exists() {
+        let net = Network::load(&dir)?;
+        println!(
+            "==> network in {} exists: starting its nodes",
+            dir.display()
+        );
+        net
+    } else {
+        generate(&dir, &args)?
+    };
+    if let Some(n) = net
+        .nodes
+        .iter()
+        .find(|n| process::running(&net.files(n)).is_some())
+    {
+        bail!(
+            "node {} of {} is already running: run `cairn down --dir {}` first",
+            n.name,
+            dir.display(),
+            dir.display()
+        );
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut children = Vec::new();
+    for n in net.nodes.iter().filter(|n| net.files(n).config.exists()) {
+        children.push((n.clone(), process::spawn(&net.files(n))?));
+    }
+    let ready = rt.block_on(wait_ready(&net, &mut children));
+    if let Err(e) = ready {
+        stop_all(&net);
+        return Err(e);
+    }
+    print_endpoints(&net);
+    if args.detach {
+        println!(
+            "==> running in the background; stop with: cairn down --dir {}",
+            dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("==> press Ctrl-C to stop the network");
+    let why = rt.block_on(wait_stop(&mut children));
+    println!("==> {why}: stopping every node");
+    stop_all(&net);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `cairn down`.
+pub fn down(args: DirArgs) -> anyhow::Result<ExitCode> {
+    let dir = std::path::absolute(&args.dir)?;
+    let net = Network::load(&dir)?;
+    let n = stop_all(&net);
+    println!("stopped {n} node(s) of {}", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `cairn status`.
+pub fn status(args: DirArgs) -> anyhow::Result<ExitCode> {
+    let dir = std::path::absolute(&args.dir)?;
+    let net = Network::load(&dir)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let client = rt.block_on(admin_client(&net))?;
+    println!(
+        "{:<16} {:<8} {:<8} {:<24} {:>7} {:>7}",
+        "NODE", "ROLE", "PID", "URL", "HEIGHT", "LEADER"
+    );
+    let mut down = 0;
+    for n in &net.nodes {
+        let pid = process::running(&net.files(n));
+        let (height, leader) = match (pid, n.role) {
+            (Some(_), Role::Orderer) => {
+                match rt.block_on(cairn_orderer::api::status(&client, &n.url())) {
+                    Ok(s) => (
+                        s.height.to_string(),
+                        s.leader.map_or("-".into(), |l| l.to_string()),
+                    ),
+                    Err(e) => (format!("error: {e}"), String::new()),
+                }
+            }
+            _ => ("-".into(), "-".into()),
+        };
+        if pid.is_none() {
+            down += 1;
+        }
+        println!(
+            "{:<16} {:<8} {:<8} {:<24} {:>7} {:>7}",
+            n.name,
+            format!("{:?}", n.role).to_lowercase(),
+            pid.map_or("down".into(), |p| p.to_string()),
+            n.url(),
+            height,
+            leader
+        );
+    }
+    Ok(if down == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Generates identities, the genesis block and every node's config.
+fn generate(dir: &Path, args: &UpArgs) -> anyhow::Result<Network> {
+    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+        bail!(
+            "{} is not empty and holds no network: choose another --dir",
+            dir.display()
+        );
+    }
+    let net = Network::plan(
+        dir,
+        &args.channel,
+        args.orgs,
+        args.peers_per_org,
+        args.base_port,
+    )?;
+    println!(
+        "==> generating identities for {} (1 orderer, {} peer(s) each)",
+        net.orgs.join(", "),
+        args.peers_per_org
+    );
+    let opts = GenerateOptions {
+        peers: args.peers_per_org,
+        user_attrs: [("abac.creator".to_string(), "true".to_string())].into(),
+        ..GenerateOptions::default()
+    };
+    cairn_crypto::generate(&net.orgs, &net.crypto_dir(), &opts)?;
+    let msps = msps(&net)?;
+    let mut config = ChannelConfig::with_defaults(
+        &net.channel,
+        msps,
+        net.orderers().map(|n| n.msp_id.clone()).collect(),
+    );
+    config.orderers = net
+        .orderers()
+        .enumerate()
+        .map(|(i, n)| OrdererEndpoint {
+            id: i as u64 + 1,
+            msp_id: n.msp_id.clone(),
+            url: n.url(),
+        })
+        .collect();
+    println!("==> channel {}: genesis block", net.channel);
+    let first = net.orderers().next().context("no orderers")?;
+    let signer = SigningIdentity::from_dir(&net.identity_dir(first))?;
+    let genesis = cairn_store::genesis_block(&config, &signer, Timestamp::now(), nonce());
+    let path = net.genesis_path();
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    std::fs::write(&path, genesis.encode())?;
+    for (i, n) in net.orderers().enumerate() {
+        let node_dir = net.node_dir(n);
+        std::fs::create_dir_all(&node_dir)?;
+        let file = NodeFile {
+            orderer: Some(OrdererConfig {
+                id: i as u64 + 1,
+                listen: format!("127.0.0.1:{}", n.port).parse()?,
+                cluster: config
+                    .orderers
+                    .iter()
+                    .map(|o| ClusterMember {
+                        id: o.id,
+                        url: o.url.clone(),
+                    })
+                    .collect(),
+                identity_dir: net.identity_dir(n),
+                data_dir: node_dir.join("data"),
+                genesis: path.clone(),
+                raft: RaftSettings::default(),
+            }),
+        };
+        file.save(&net.files(n).config)?;
+    }
+    net.save()?;
+    Ok(net)
+}
+
+/// The channel orgs' MSP definitions.
+fn msps(net: &Network) -> anyhow::Result<Vec<MspConfig>> {
+    net.orgs
+        .iter()
+        .map(|o| {
+            Ok(MspConfig::load(
+                &net.org_dir(&o.to_lowercase()).join("msp.json"),
+            )?)
+        })
+        .collect()
+}
+
+/// An mTLS client acting as Org1's admin.
+async fn admin_client(net: &Network) -> anyhow::Result<Client> {
+    let trust = Trust::new(&msps(net)?)?;
+    let first = net.orgs.first().context("no orgs")?.to_lowercase();
+    let tls = TlsIdentity::load(&net.org_dir(&first).join("admins/admin"), trust)?;
+    Ok(Client::with_timeout(&tls, Duration::from_secs(3))?)
+}
+
+/// Waits until the ordering service has a leader, failing if a node exits.
+async fn wait_ready(net: &Network, children: &mut [(Node, Child)]) -> anyhow::Result<()> {
+    let bar = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar.set_message(format!("starting {} nodes", children.len()));
+    let client = admin_client(net).await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        for (n, c) in children.iter_mut() {
+            if let Some(status) = c.try_wait()? {
+                bar.finish_and_clear();
+                bail!(
+                    "node {} exited ({status}) while starting; see {}",
+                    n.name,
+                    net.files(n).log.display()
+                );
+            }
+        }
+        let mut leader = None;
+        for o in net.orderers() {
+            if let Ok(s) = cairn_orderer::api::status(&client, &o.url()).await {
+                leader = leader.or(s.leader);
+            }
+        }
+        if let Some(l) = leader {
+            bar.finish_and_clear();
+            println!("==> ordering service up: Raft leader is orderer {l}");
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bar.finish_and_clear();
+            bail!(
+                "the ordering service elected no leader within 60 s; see the logs in {}",
+                net.dir().join("logs").display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits for Ctrl-C, SIGTERM, or every node having exited.
+async fn wait_stop(children: &mut [(Node, Child)]) -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return "cannot listen for signals";
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => return "SIGTERM",
+            _ = int.recv() => return "Ctrl-C",
+            () = tokio::time::sleep(Duration::from_millis(500)) => {
+                if children.iter_mut().all(|(_, c)| matches!(c.try_wait(), Ok(Some(_)))) {
+                    return "every node has stopped";
+                }
+            }
+        }
+    }
+}
+
+/// Stops every node of the network; returns how many were running.
+fn stop_all(net: &Network) -> usize {
+    let mut stopped = 0;
+    // Peers first, so they do not spin on vanished orderers.
+    for n in net.peers().chain(net.orderers()) {
+        match process::stop(&net.files(n)) {
+            Ok(Some(killed)) => {
+                stopped += 1;
+                if killed {
+                    eprintln!("warning: {} ignored SIGTERM and was killed", n.name);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => eprintln!("warning: cannot stop {}: {e:#}", n.name),
+        }
+    }
+    stopped
+}
+
+fn print_endpoints(net: &Network) {
+    println!("==> nodes:");
+    for n in &net.nodes {
+        println!(
+            "    {:<16} {:<8} {}   log {}",
+            n.name,
+            format!("{:?}", n.role).to_lowercase(),
+            n.url(),
+            net.files(n).log.display()
+        );
+    }
+    let d = net.dir().display();
+    println!("==> try:");
+    println!("    cairn status --dir {d}");
+    println!("    cairn down --dir {d}");
+}
+
+fn nonce() -> Vec<u8> {
+    let mut n = vec![0u8; 24];
+    rand::rng().fill_bytes(&mut n);
+    n
+}
