@@ -9,8 +9,11 @@
 //! `dcap-qvl` checks the PCK chain up to the pinned Intel SGX Root CA, the CRLs, the
 //! QE report and its binding to the attestation key, the quote signature, the TCB
 //! info and QE identity signatures and validity at the given time, and derives the
-//! TCB status and advisories. Cairn adds the canonical-bytes check and maps the result
-//! to neutral claims; debug enclaves are reported, and refused by appraisal.
+//! TCB status and advisories. Cairn adds the canonical-bytes check, requires every
+//! certificate chain (in the quote and in the collateral) to end in the pinned root
+//! and the PCK CRL issuer chain to be the quote's own PCK CA chain, so that no byte of
+//! a certificate goes unchecked, and maps the result to neutral claims; debug
+//! enclaves are reported, and refused by appraisal.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -125,7 +128,7 @@ impl DcapVerifier {
         let quote = Quote::parse(quote_bytes)
             .map_err(|e| EvidenceError::Malformed(format!("quote: {e:#}")))?;
         check_canonical(quote_bytes, &quote)?;
-        check_pck_chain(&quote)?;
+        let pck_chain = check_pck_chain(&quote)?;
         let found = match quote.header.tee_type {
             TEE_TYPE_SGX => Platform::Sgx,
             TEE_TYPE_TDX => Platform::Tdx,
@@ -145,6 +148,7 @@ impl DcapVerifier {
             Some(c) => c,
             None => self.collateral_for(&quote)?,
         };
+        check_collateral_chains(&collateral, &pck_chain)?;
         // Debug TEEs pass verification so that the claims can say so; appraisal refuses
         // them unless a policy sets allow_debug.
         let verified = QuoteVerifier::new(INTEL_SGX_ROOT_CA_DER.to_vec())
@@ -194,7 +198,7 @@ fn check_canonical(bytes: &[u8], quote: &Quote) -> Result<(), EvidenceError> {
 /// it encodes are checked. Requiring canonical PEM (64-column base64, `\n` line ends,
 /// an optional trailing NUL as Intel's QE writes) and the pinned root as its last
 /// certificate leaves no byte of it free to change.
-fn check_pck_chain(quote: &Quote) -> Result<(), EvidenceError> {
+fn check_pck_chain(quote: &Quote) -> Result<Vec<Vec<u8>>, EvidenceError> {
     use base64::Engine;
     let raw = quote
         .raw_cert_chain()
@@ -203,12 +207,13 @@ fn check_pck_chain(quote: &Quote) -> Result<(), EvidenceError> {
     let certs = x509_cert::Certificate::load_pem_chain(pem)
         .map_err(|e| EvidenceError::CertificateChain(format!("PCK chain in the quote: {e}")))?;
     let mut canonical = Vec::with_capacity(pem.len());
-    let mut last = Vec::new();
+    let mut ders = Vec::with_capacity(certs.len());
     for cert in &certs {
-        last = cert
+        let der = cert
             .to_der()
             .map_err(|e| EvidenceError::CertificateChain(format!("PCK chain in the quote: {e}")))?;
-        let b64 = base64::engine::general_purpose::STANDARD.encode(&last);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
+        ders.push(der);
         canonical.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
         for line in b64.as_bytes().chunks(64) {
             canonical.extend_from_slice(line);
@@ -221,10 +226,57 @@ fn check_pck_chain(quote: &Quote) -> Result<(), EvidenceError> {
             "the PCK certificate chain in the quote is not canonical PEM".into(),
         ));
     }
-    if last != INTEL_SGX_ROOT_CA_DER {
+    if ders.last().map(Vec::as_slice) != Some(INTEL_SGX_ROOT_CA_DER) {
         return Err(EvidenceError::UntrustedRoot(
             "the PCK chain in the quote does not end in Intel's SGX Root CA".into(),
         ));
+    }
+    Ok(ders)
+}
+
+/// `dcap-qvl` verifies the TCB info and QE identity issuer chains from their leaf to
+/// the pinned root and ignores the copy of the root they carry; it checks the PCK CRL
+/// against the PCK CA found in the quote and does not read `pck_crl_issuer_chain` at
+/// all. So that no certificate byte in the collateral goes unchecked, every chain must
+/// parse and end in Intel's SGX Root CA, and the PCK CRL issuer chain must be exactly
+/// the CA part of the quote's PCK chain (`pck_chain`, leaf first), whose issuer the CRL
+/// really is.
+fn check_collateral_chains(
+    collateral: &QuoteCollateralV3,
+    pck_chain: &[Vec<u8>],
+) -> Result<(), EvidenceError> {
+    for (name, pem) in [
+        ("pck_crl_issuer_chain", &collateral.pck_crl_issuer_chain),
+        ("tcb_info_issuer_chain", &collateral.tcb_info_issuer_chain),
+        (
+            "qe_identity_issuer_chain",
+            &collateral.qe_identity_issuer_chain,
+        ),
+    ] {
+        let pem = pem.trim_end_matches('\0').as_bytes();
+        let certs = x509_cert::Certificate::load_pem_chain(pem)
+            .and_then(|certs| {
+                certs
+                    .iter()
+                    .map(Encode::to_der)
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(|e| {
+                EvidenceError::Collateral(format!("{name} is not a PEM certificate chain: {e}"))
+            })?;
+        if certs.last().map(Vec::as_slice) != Some(INTEL_SGX_ROOT_CA_DER) {
+            return Err(EvidenceError::UntrustedRoot(format!(
+                "collateral {name} does not end in Intel's SGX Root CA"
+            )));
+        }
+        if name == "pck_crl_issuer_chain"
+            && certs.as_slice() != pck_chain.get(1..).unwrap_or_default()
+        {
+            return Err(EvidenceError::Collateral(
+                "pck_crl_issuer_chain is not the CA chain of the PCK certificate in the quote"
+                    .into(),
+            ));
+        }
     }
     Ok(())
 }

@@ -324,6 +324,48 @@ impl SnpVerifier {
         })
     }
 
+    /// Verifies an AMD signing CA (an ASK or ASVK) on its own: it must be signed by one
+    /// of the pinned ARKs (whose self-signature is checked too), equal `ark_der` if that
+    /// is given, and be valid at `at`. Returns the product line (`Milan`, `Genoa`, `Turin`).
+    pub fn certify_signing_ca(
+        &self,
+        ca_der: &[u8],
+        ark_der: Option<&[u8]>,
+        at: UnixTime,
+    ) -> Result<&'static str, EvidenceError> {
+        let ca = cert("ask", ca_der)?;
+        let given_ark = ark_der.map(|d| cert("ark", d)).transpose()?;
+        let builtin_err = |e: std::io::Error| {
+            EvidenceError::UntrustedRoot(format!("pinned AMD certificate: {e}"))
+        };
+        for (product, ark_fn, _) in PRODUCTS {
+            let ark = ark_fn().map_err(builtin_err)?;
+            if given_ark.as_ref().is_some_and(|g| *g != ark) || (&ark, &ca).verify().is_err() {
+                continue;
+            }
+            (&ark, &ark).verify().map_err(|e| {
+                EvidenceError::UntrustedRoot(format!(
+                    "pinned ARK-{product} is not self-signed: {e}"
+                ))
+            })?;
+            let (ark_x, ca_x) = (x509(&ark), x509(&ca));
+            check_algorithm_consistency("ASK", &ca_x)?;
+            check_validity(&format!("ARK-{product}"), &ark_x, at)?;
+            check_validity(&format!("ASK-{product}"), &ca_x, at)?;
+            return Ok(product);
+        }
+        Err(if given_ark.is_some() {
+            EvidenceError::UntrustedRoot(
+                "the ARK given is not AMD's Milan, Genoa or Turin ARK, or does not sign the ASK/ASVK"
+                    .into(),
+            )
+        } else {
+            EvidenceError::CertificateChain(
+                "the ASK/ASVK is not signed by AMD's Milan, Genoa or Turin ARK".into(),
+            )
+        })
+    }
+
     /// Verifies a report against an already certified VEK: canonical bytes, TCB and
     /// chip id against the VEK's extensions, and the signature.
     pub fn verify_report(

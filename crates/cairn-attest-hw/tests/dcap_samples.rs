@@ -251,3 +251,117 @@ fn the_pinned_intel_root_is_the_one_in_testdata() {
         root["der_b64"].as_str().unwrap()
     );
 }
+
+fn pem_to_ders(pem: &str) -> Vec<Vec<u8>> {
+    pem.split("-----BEGIN CERTIFICATE-----")
+        .filter_map(|block| block.split("-----END CERTIFICATE-----").next())
+        .map(|b64| {
+            b64.chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+        })
+        .filter(|b64| !b64.is_empty())
+        .map(|b64| STANDARD.decode(b64).unwrap())
+        .collect()
+}
+
+fn ders_to_pem(ders: &[Vec<u8>]) -> String {
+    let mut pem = String::new();
+    for der in ders {
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in STANDARD.encode(der).as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).unwrap());
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    pem
+}
+
+/// Every variant of the collateral field `field` with one byte flipped, `stride` apart:
+/// hex fields (signatures, CRLs) are flipped in their bytes, PEM chains in each
+/// certificate's DER, JSON strings in their text.
+fn collateral_mutations(collateral: &Value, field: &str, stride: usize) -> Vec<(String, Value)> {
+    let text = collateral[field].as_str().unwrap();
+    let mut out = Vec::new();
+    let mut push = |what: String, new: String| {
+        let mut c = collateral.clone();
+        c[field] = new.into();
+        out.push((what, c));
+    };
+    if text.starts_with("-----BEGIN") {
+        let ders = pem_to_ders(text);
+        assert!(!ders.is_empty());
+        for (n, der) in ders.iter().enumerate() {
+            for i in (0..der.len()).step_by(stride) {
+                let mut bad = ders.clone();
+                bad[n][i] ^= 0x01;
+                push(
+                    format!("{field} certificate {n} byte {i}"),
+                    ders_to_pem(&bad),
+                );
+            }
+        }
+    } else if let Ok(bytes) = hex::decode(text) {
+        for i in (0..bytes.len()).step_by(stride) {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x01;
+            push(format!("{field} byte {i}"), hex::encode(bad));
+        }
+    } else {
+        for i in (0..text.len()).step_by(stride) {
+            let mut bad = text.as_bytes().to_vec();
+            bad[i] ^= 0x01;
+            push(format!("{field} byte {i}"), String::from_utf8(bad).unwrap());
+        }
+    }
+    out
+}
+
+#[test]
+fn changing_collateral_signatures_crls_or_certificates_is_refused_with_the_reason() {
+    // Every byte of both ECDSA signatures; a stride through the CRLs, the three issuer
+    // chains and the signed JSON (each check costs milliseconds in a debug build).
+    let plan: [(&str, usize); 9] = [
+        ("tcb_info_signature", 1),
+        ("qe_identity_signature", 1),
+        ("root_ca_crl", 3),
+        ("pck_crl", 3),
+        ("tcb_info_issuer_chain", 23),
+        ("qe_identity_issuer_chain", 23),
+        ("pck_crl_issuer_chain", 23),
+        ("tcb_info", 41),
+        ("qe_identity", 17),
+    ];
+    let c = case("sgx");
+    let q = quote(&c);
+    let v = verifier("sgx");
+    let mut tried = 0;
+    for (field, stride) in plan {
+        for (what, collateral) in collateral_mutations(&c["collateral"], field, stride) {
+            let collateral: dcap_qvl::QuoteCollateralV3 = match serde_json::from_value(collateral) {
+                Ok(c) => c,
+                Err(_) => continue, // not even collateral-shaped: refused before verification
+            };
+            match v.verify_quote(&q, Some(collateral), pinned(&c)) {
+                Ok(_) => panic!("{what} was accepted"),
+                Err(e) => {
+                    assert!(
+                        matches!(
+                            e,
+                            EvidenceError::Collateral(_)
+                                | EvidenceError::CertificateChain(_)
+                                | EvidenceError::ReportSignature(_)
+                                | EvidenceError::Malformed(_)
+                                | EvidenceError::UntrustedRoot(_)
+                        ),
+                        "{what}: {e:?}"
+                    );
+                    assert!(e.to_string().len() > 20, "{what}: {e}");
+                }
+            }
+            tried += 1;
+        }
+    }
+    assert!(tried > 400, "only {tried} mutations tried");
+}

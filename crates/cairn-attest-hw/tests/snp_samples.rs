@@ -217,3 +217,66 @@ fn negatives_from_the_sources_fail_with_the_expected_reason() {
     }
     assert_eq!(checked, 8);
 }
+
+#[test]
+fn amd_vendor_chains_verify_to_the_pinned_arks() {
+    // Trustee's {milan,genoa,turin}_ask_ark_asvk.pem: the ARK is AMD's (equal to the one
+    // the sev crate pins, and self-signed), and both the ASK and the ASVK are signed by it.
+    let chains = &doc()["vendor_chains_trustee"]["chains"];
+    let v = SnpVerifier::default();
+    for (key, product) in [("milan", "Milan"), ("genoa", "Genoa"), ("turin", "Turin")] {
+        let chain = &chains[key];
+        let ark = der(&chain[format!("ARK-{product}")]);
+        let names = [format!("SEV-{product}"), format!("SEV-VLEK-{product}")];
+        // Pinned inside every certificate's validity: a day after the latest start.
+        let at = names
+            .iter()
+            .chain([&format!("ARK-{product}")])
+            .map(|n| UnixTime::parse_rfc3339(chain[n]["not_before"].as_str().unwrap()).unwrap())
+            .max()
+            .unwrap()
+            .plus(86_400);
+        for name in &names {
+            let ca = der(&chain[name]);
+            assert_eq!(
+                v.certify_signing_ca(&ca, Some(&ark), at).unwrap(),
+                product,
+                "{name}"
+            );
+            assert_eq!(v.certify_signing_ca(&ca, None, at).unwrap(), product);
+            // Before the ASK/ASVK was issued it is not valid.
+            let issued =
+                UnixTime::parse_rfc3339(chain[name]["not_before"].as_str().unwrap()).unwrap();
+            assert!(matches!(
+                v.certify_signing_ca(&ca, Some(&ark), UnixTime(issued.secs() - 1)),
+                Err(EvidenceError::CertificateTime { .. })
+            ));
+        }
+    }
+    // Another product's ARK does not sign Milan's ASK.
+    let milan_ask = der(&chains["milan"]["SEV-Milan"]);
+    let genoa_ark = der(&chains["genoa"]["ARK-Genoa"]);
+    let at = UnixTime::parse_rfc3339("2024-01-01T00:00:00Z").unwrap();
+    assert!(matches!(
+        v.certify_signing_ca(&milan_ask, Some(&genoa_ark), at),
+        Err(EvidenceError::UntrustedRoot(_))
+    ));
+}
+
+#[test]
+fn every_case_carries_its_source_note() {
+    for c in doc()["cases"].as_array().unwrap() {
+        let source = c["source"].as_str().unwrap();
+        assert!(
+            source.contains('@') && source.contains(':'),
+            "{}: {source}",
+            c["id"]
+        );
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/dcap.json");
+    let dcap: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    for c in dcap["cases"].as_array().unwrap() {
+        assert!(c["source"].as_str().unwrap().contains("dcap-qvl@"));
+    }
+    assert!(dcap["trusted_root_ca"]["source"].is_string());
+}

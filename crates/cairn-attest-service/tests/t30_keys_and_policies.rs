@@ -174,3 +174,52 @@ async fn policies_and_signing_keys_survive_a_restart() {
     workload(&h, CONFIG).await;
     h.service.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scheduled_rotation_signs_with_a_new_key_and_keeps_the_old_one_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = cairn_attest_service::ServiceConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        dir.path().to_owned(),
+        ADMIN.to_owned(),
+    );
+    config.rotate_every_secs = Some(1);
+    let service = cairn_attest_service::serve(config).await.unwrap();
+    let client =
+        cairn_attest_client::AttestationClient::new(service.issuer(), Some(service.tls_cert_pem()))
+            .unwrap();
+    let first: Vec<String> = client
+        .jwks()
+        .await
+        .unwrap()
+        .kids()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(first.len(), 1);
+    // The first rotation is due one second after start.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let now = loop {
+        let jwks = client.jwks().await.unwrap();
+        if jwks.kids().count() >= 2 {
+            break jwks;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no rotation within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        now.contains(&first[0]),
+        "the retired key is still published"
+    );
+    let stored: Vec<serde_json::Value> =
+        serde_json::from_str(&read(dir.path(), "signing-keys.json")).unwrap();
+    assert!(stored.len() >= 2, "the rotation was persisted");
+    assert!(
+        stored
+            .iter()
+            .any(|k| k["kid"] == first[0].as_str() && !k["retired_at"].is_null())
+    );
+    service.shutdown().await;
+}

@@ -4,10 +4,13 @@
 //! `retention_secs` after it retires (at least the longest token lifetime), so every
 //! token it signed can still be verified until it expires. `kid` is the RFC 7638
 //! thumbprint of the public key, so it is stable and needs no bookkeeping.
+//!
+//! Keys are stored as PKCS#8 (`p256` reads and writes it); signatures are made with
+//! `ring`, whose P-256 is several times faster than the pure-Rust one.
 
-use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::jwk::{Jwk, JwkSet};
 use p256::pkcs8::EncodePrivateKey;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use serde::{Deserialize, Serialize};
 
 use crate::claims::AttestationClaims;
@@ -56,7 +59,7 @@ impl std::fmt::Debug for StoredKey {
 
 struct RingKey {
     kid: String,
-    encoding: EncodingKey,
+    signer: EcdsaKeyPair,
     public: Jwk,
     pkcs8: Vec<u8>,
     created_at: UnixTime,
@@ -81,20 +84,49 @@ impl RingKey {
             _ => return Err(IssueError::BadStoredKey("(not uncompressed P-256)".into())),
         };
         let kid = PublicJwk::P256 { x, y }.thumbprint_b64();
-        let encoding = EncodingKey::from_ec_der(&pkcs8);
-        let mut public = Jwk::from_encoding_key(&encoding, Algorithm::ES256)
-            .map_err(|e| IssueError::BadStoredKey(format!("{kid}: {e}")))?;
-        public.common.key_id = Some(kid.clone());
-        public.common.public_key_use = Some(PublicKeyUse::Signature);
-        public.common.key_algorithm = Some(KeyAlgorithm::ES256);
+        let signer = EcdsaKeyPair::from_private_key_and_public_key(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            &secret.to_bytes(),
+            &point,
+            &ring::rand::SystemRandom::new(),
+        )
+        .map_err(|e| IssueError::BadStoredKey(format!("{kid}: {e}")))?;
+        let public: Jwk = serde_json::from_value(serde_json::json!({
+            "kty": "EC",
+            "crv": "P-256",
+            "x": b64url(&x),
+            "y": b64url(&y),
+            "kid": kid,
+            "use": "sig",
+            "alg": "ES256",
+        }))
+        .map_err(|e| IssueError::BadStoredKey(format!("{kid}: {e}")))?;
         Ok(Self {
             kid,
-            encoding,
+            signer,
             public,
             pkcs8,
             created_at,
             retired_at: None,
         })
+    }
+
+    /// A compact JWS of `payload` (JSON) with header `{"alg":"ES256","kid":...,"typ":"JWT"}`.
+    fn sign_json<T: Serialize>(&self, payload: &T) -> Result<String, IssueError> {
+        let header = serde_json::json!({ "alg": "ES256", "kid": self.kid, "typ": "JWT" });
+        let body = serde_json::to_vec(payload).map_err(|e| IssueError::Sign(e.to_string()))?;
+        let mut token = format!(
+            "{}.{}",
+            b64url(header.to_string().as_bytes()),
+            b64url(&body)
+        );
+        let signature = self
+            .signer
+            .sign(&ring::rand::SystemRandom::new(), token.as_bytes())
+            .map_err(|e| IssueError::Sign(e.to_string()))?;
+        token.push('.');
+        token.push_str(&b64url(signature.as_ref()));
+        Ok(token)
     }
 
     fn generate(now: UnixTime) -> Result<Self, IssueError> {
@@ -217,11 +249,7 @@ impl KeyRing {
     /// Signs `claims` with the active key as an ES256 JWT.
     pub fn sign(&self, claims: &AttestationClaims) -> Result<String, IssueError> {
         let key = self.active()?;
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(key.kid.clone());
-        header.typ = Some("JWT".into());
-        jsonwebtoken::encode(&header, claims, &key.encoding)
-            .map_err(|e| IssueError::Sign(e.to_string()))
+        key.sign_json(claims)
     }
 }
 
@@ -230,4 +258,117 @@ pub fn fresh_jti() -> Result<String, IssueError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| IssueError::Random(e.to_string()))?;
     Ok(b64url(&bytes))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+mod tests {
+    use super::*;
+    use crate::jws::{Algorithm, Jwks, verify_with_jwks};
+
+    fn kids(ring: &KeyRing, now: UnixTime) -> Vec<String> {
+        ring.jwks(now)
+            .keys
+            .iter()
+            .map(|k| k.common.key_id.clone().unwrap())
+            .collect()
+    }
+
+    fn kid_of(token: &str) -> String {
+        let header = b64url_decode(token.split('.').next().unwrap()).unwrap();
+        let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+        header["kid"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn rotated_keys_stay_published_for_the_retention_period_then_go() {
+        let t0 = UnixTime(1_000);
+        let mut ring = KeyRing::generate(t0, 600).unwrap();
+        let first = ring.active_kid().unwrap().to_owned();
+        let old = ring
+            .active()
+            .unwrap()
+            .sign_json(&serde_json::json!({"iss": "x", "exp": 2_000}))
+            .unwrap();
+
+        let second = ring.rotate(UnixTime(1_100)).unwrap();
+        assert_ne!(first, second);
+        assert_eq!(ring.active_kid().unwrap(), second);
+        // Both published while the old key's tokens may still be alive ...
+        assert_eq!(
+            kids(&ring, UnixTime(1_699)),
+            [first.clone(), second.clone()]
+        );
+        let jwks = Jwks::from_set(&ring.jwks(UnixTime(1_699))).unwrap();
+        verify_with_jwks(&old, &jwks, &[Algorithm::ES256]).unwrap();
+        // ... and the old one is gone once the retention after its retirement is over.
+        assert_eq!(kids(&ring, UnixTime(1_700)), [second]);
+        let jwks = Jwks::from_set(&ring.jwks(UnixTime(1_700))).unwrap();
+        assert!(verify_with_jwks(&old, &jwks, &[Algorithm::ES256]).is_err());
+        ring.prune(UnixTime(1_700));
+        assert_eq!(ring.export().len(), 1);
+    }
+
+    #[test]
+    fn export_and_restore_keep_the_keys_and_refuse_tampered_ones() {
+        let mut ring = KeyRing::generate(UnixTime(0), 600).unwrap();
+        ring.rotate(UnixTime(10)).unwrap();
+        let stored = ring.export();
+        assert_eq!(stored.len(), 2);
+        assert!(stored[0].retired_at.is_some() && stored[1].retired_at.is_none());
+        let restored = KeyRing::restore(stored.clone(), 600).unwrap();
+        assert_eq!(restored.active_kid().unwrap(), ring.active_kid().unwrap());
+        assert_eq!(kids(&restored, UnixTime(20)), kids(&ring, UnixTime(20)));
+
+        // The private key of a stored entry does not match its kid.
+        let mut swapped = stored.clone();
+        swapped[1].kid = stored[0].kid.clone();
+        assert!(matches!(
+            KeyRing::restore(swapped, 600),
+            Err(IssueError::BadStoredKey(_))
+        ));
+        // Only retired keys: nothing could sign.
+        let mut retired = stored;
+        retired[1].retired_at = Some(UnixTime(20));
+        assert!(matches!(
+            KeyRing::restore(retired, 600),
+            Err(IssueError::Empty)
+        ));
+        // The Debug form never shows the private key.
+        let shown = format!("{:?}", ring.export()[0]);
+        assert!(!shown.contains(&ring.export()[0].pkcs8), "{shown}");
+    }
+
+    #[test]
+    fn tokens_name_the_active_kid_and_fresh_ids_differ() {
+        let ring = KeyRing::generate(UnixTime(0), 600).unwrap();
+        let evidence = crate::evidence::VerifiedEvidence {
+            platform: crate::platform::Platform::Sgx,
+            hardware: true,
+            measurement: hex::encode([1u8; 32]),
+            registers: Default::default(),
+            report_data: crate::binding::ReportData([0; 64]),
+            debug: false,
+            tcb: Default::default(),
+            flags: Default::default(),
+        };
+        let appraisal = crate::policy::Appraisal {
+            policy: crate::policy::PolicyRef {
+                id: "p".into(),
+                hash: "sha256:00".into(),
+            },
+            token_ttl_secs: 60,
+        };
+        let claims = AttestationClaims::new(
+            "https://a",
+            &evidence,
+            None,
+            &appraisal,
+            UnixTime(5),
+            fresh_jti().unwrap(),
+        );
+        let token = ring.sign(&claims).unwrap();
+        assert_eq!(kid_of(&token), ring.active_kid().unwrap());
+        assert_ne!(fresh_jti().unwrap(), fresh_jti().unwrap());
+    }
 }

@@ -28,7 +28,7 @@ pub enum PublicJwk {
 }
 
 /// Why a JWK was refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum JwkError {
     /// A coordinate was not unpadded base64url of the right length.
     #[error("JWK member {member:?} is not unpadded base64url of {expected} bytes")]
@@ -47,6 +47,11 @@ pub enum JwkError {
     /// The JWK carries private key material (`d`); only public keys may be sent.
     #[error("JWK carries private key material (member d); send only the public key")]
     PrivateMaterial,
+    /// A DER SubjectPublicKeyInfo (e.g. from a TLS certificate) holds no key Cairn accepts.
+    #[error(
+        "public key is not a DER SubjectPublicKeyInfo of an Ed25519 or P-256 key (TLS node keys must be one of these)"
+    )]
+    Spki,
     /// The key type or curve is not one Cairn accepts.
     #[error(
         "unsupported JWK kty {kty:?} / crv {crv:?} (accepted: OKP Ed25519, OKP X25519, EC P-256)"
@@ -151,6 +156,32 @@ impl PublicJwk {
         }
     }
 
+    /// The key in a DER SubjectPublicKeyInfo, the form certificates carry (a node's TLS
+    /// certificate key, to compare with the key its attestation token binds).
+    ///
+    /// Accepts Ed25519 and P-256 (`id-ecPublicKey` with `prime256v1`); the point is
+    /// checked, and the `spki`/`pkcs8` crates do the DER parsing.
+    pub fn from_spki_der(der: &[u8]) -> Result<Self, JwkError> {
+        use ed25519_dalek::pkcs8::DecodePublicKey as _;
+        if let Ok(key) = p256::PublicKey::from_public_key_der(der) {
+            let point = key.to_sec1_bytes();
+            // Uncompressed SEC1: 0x04 || x || y.
+            if let [4, rest @ ..] = point.as_ref()
+                && rest.len() == 64
+            {
+                let mut x = [0u8; 32];
+                let mut y = [0u8; 32];
+                x.copy_from_slice(&rest[..32]);
+                y.copy_from_slice(&rest[32..]);
+                return Ok(PublicJwk::P256 { x, y });
+            }
+            return Err(JwkError::Spki);
+        }
+        ed25519_dalek::VerifyingKey::from_public_key_der(der)
+            .map(|k| PublicJwk::Ed25519(k.to_bytes()))
+            .map_err(|_| JwkError::Spki)
+    }
+
     /// The RFC 7638 thumbprint: SHA-256 of the required members in lexicographic order.
     pub fn thumbprint(&self) -> [u8; 32] {
         let (kty, crv, x, y) = self.members();
@@ -188,5 +219,28 @@ mod tests {
         let jwk: PublicJwk = serde_json::from_str(&ok).unwrap();
         assert_eq!(jwk, PublicJwk::X25519([9u8; 32]));
         assert_eq!(serde_json::to_string(&jwk).unwrap(), ok.replace(' ', ""));
+    }
+
+    #[test]
+    fn spki_keys_convert_to_the_same_jwk() {
+        use ed25519_dalek::pkcs8::EncodePublicKey as _;
+        let ed = ed25519_dalek::SigningKey::from_bytes(&[3; 32]).verifying_key();
+        let der = ed.to_public_key_der().unwrap();
+        assert_eq!(
+            PublicJwk::from_spki_der(der.as_bytes()).unwrap(),
+            PublicJwk::Ed25519(ed.to_bytes())
+        );
+        let secret = p256::SecretKey::from_slice(&[5; 32]).unwrap();
+        let der = secret.public_key().to_public_key_der().unwrap();
+        let PublicJwk::P256 { x, y } = PublicJwk::from_spki_der(der.as_bytes()).unwrap() else {
+            panic!("not P-256");
+        };
+        let sec1 = secret.public_key().to_sec1_bytes();
+        assert_eq!((&x[..], &y[..]), (&sec1[1..33], &sec1[33..]));
+        let mut bad = der.as_bytes().to_vec();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert_eq!(PublicJwk::from_spki_der(&bad), Err(JwkError::Spki));
+        assert_eq!(PublicJwk::from_spki_der(b"not der"), Err(JwkError::Spki));
     }
 }

@@ -3,10 +3,10 @@
 //! node admission.
 //!
 //! Layer: attestation. This crate is pure protocol logic: no network, no HTTP, no
-//! hardware SDKs. It may use only crypto and encoding crates (RustCrypto, `hpke`,
-//! `jsonwebtoken`, serde). Hardware verifiers live in `cairn-attest-hw`, the HTTPS
-//! service in `cairn-attest-service`, the HTTP client and JWKS cache in
-//! `cairn-attest-client`.
+//! hardware SDKs. It may use only crypto and encoding crates (RustCrypto, `ring`,
+//! `hpke`, `jsonwebtoken` for JWK types, serde). Hardware verifiers live in
+//! `cairn-attest-hw`, the HTTPS service in `cairn-attest-service`, the HTTP client,
+//! JWKS cache and channel admission in `cairn-attest-client`.
 //!
 //! The flow, and which module owns each step:
 //!
@@ -51,7 +51,7 @@ pub mod seal;
 pub mod time;
 pub mod virtual_platform;
 
-pub use admission::{AdmissionPolicy, AdmittedNode};
+pub use admission::{AdmissionError, AdmissionPolicy, AdmittedNode};
 pub use attester::{Attester, AttesterError};
 pub use binding::{ReportData, RuntimeData, fresh_nonce};
 pub use claims::AttestationClaims;

@@ -1,7 +1,7 @@
 //! Appraisal policies: declarative files, one per platform, that decide whether
 //! authentic evidence describes an acceptable workload.
 //!
-//! A policy is JSON (see `docs/attestation.md` for the full format):
+//! A policy is JSON:
 //!
 //! ```json
 //! {
@@ -15,6 +15,15 @@
 //!   "token_ttl_secs": 300
 //! }
 //! ```
+//!
+//! Fields: `id` (1..=128 printable characters), `platform` (`sev-snp`, `sgx`, `tdx`,
+//! `virtual`), `allowed_measurements` (hex, at least one; 48 bytes, 32 for SGX),
+//! `required_registers` (register name → hex value), `allow_debug` (default false),
+//! `require_binding` (default true: runtime data must be bound into the report),
+//! `tcb.accepted_statuses` (SGX/TDX only, default `["UpToDate"]`), `tcb.min_svn`
+//! (component → minimum), `required_flags` (SNP default `{"migrate_ma": false}`),
+//! `trusted_platform_keys` (virtual only, required: hex Ed25519 platform keys),
+//! `token_ttl_secs` (default 300, at most one day). Unknown fields are refused.
 //!
 //! Parsing checks everything that can be checked without evidence (hex lengths per
 //! platform, fields that only make sense on some platforms, a virtual policy without

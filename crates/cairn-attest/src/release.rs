@@ -110,3 +110,109 @@ impl ReleasePolicy {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::binding::RuntimeData;
+    use crate::policy::PolicyRef;
+
+    fn m(b: u8) -> String {
+        hex::encode([b; 48])
+    }
+
+    fn claims(platform: Platform, measurement: String, key: PublicJwk) -> AttestationClaims {
+        AttestationClaims {
+            iss: "https://a".into(),
+            iat: 0,
+            nbf: 0,
+            exp: 1,
+            jti: "j".into(),
+            platform,
+            hardware: platform.is_hardware(),
+            measurement,
+            measurements: BTreeMap::from([("host_data".to_owned(), "00ff".to_owned())]),
+            debug: false,
+            tcb: Default::default(),
+            flags: BTreeMap::new(),
+            runtime_data: Some(RuntimeData::new("n", key)),
+            nonce: Some("n".into()),
+            policy: PolicyRef {
+                id: "p".into(),
+                hash: "sha256:00".into(),
+            },
+        }
+    }
+
+    fn policy(extra: serde_json::Value) -> ReleasePolicy {
+        let mut p =
+            json!({"platforms": ["sev-snp"], "allowed_measurements": [m(1).to_uppercase()]});
+        for (k, v) in extra.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        serde_json::from_value(p).unwrap()
+    }
+
+    #[test]
+    fn releases_to_the_listed_workload_and_returns_its_sealing_key() {
+        let key = PublicJwk::X25519([7; 32]);
+        let c = claims(Platform::SevSnp, m(1), key.clone());
+        assert_eq!(policy(json!({})).check("dek", &c), Ok(&key));
+        let p = policy(json!({"required_registers": {"host_data": "00FF"}}));
+        assert_eq!(p.check("dek", &c), Ok(&key));
+    }
+
+    #[test]
+    fn each_rule_refuses_with_the_secret_and_the_offending_value() {
+        let key = PublicJwk::X25519([7; 32]);
+        let p = policy(json!({}));
+        assert_eq!(
+            p.check("dek", &claims(Platform::SevSnp, m(2), key.clone())),
+            Err(ReleaseRefusal::MeasurementNotAllowed {
+                name: "dek".into(),
+                measurement: m(2)
+            })
+        );
+        // Virtual tokens get nothing unless the policy lists the platform.
+        assert_eq!(
+            p.check("dek", &claims(Platform::Virtual, m(1), key.clone())),
+            Err(ReleaseRefusal::PlatformNotAllowed {
+                name: "dek".into(),
+                platform: Platform::Virtual
+            })
+        );
+        let mut debug = claims(Platform::SevSnp, m(1), key.clone());
+        debug.debug = true;
+        assert_eq!(
+            p.check("dek", &debug),
+            Err(ReleaseRefusal::DebugForbidden("dek".into()))
+        );
+        assert!(
+            policy(json!({"allow_debug": true}))
+                .check("dek", &debug)
+                .is_ok()
+        );
+        let strict = policy(json!({"required_registers": {"host_data": "0000"}}));
+        assert!(matches!(
+            strict.check("dek", &claims(Platform::SevSnp, m(1), key)),
+            Err(ReleaseRefusal::RegisterMismatch { register, .. }) if register == "host_data"
+        ));
+        // A signature key cannot receive a sealed secret.
+        let ed = PublicJwk::Ed25519(
+            ed25519_dalek::SigningKey::from_bytes(&[1; 32])
+                .verifying_key()
+                .to_bytes(),
+        );
+        assert_eq!(
+            p.check("dek", &claims(Platform::SevSnp, m(1), ed)),
+            Err(ReleaseRefusal::NoSealingKey)
+        );
+        let mut unbound = claims(Platform::SevSnp, m(1), PublicJwk::X25519([7; 32]));
+        unbound.runtime_data = None;
+        unbound.nonce = None;
+        assert_eq!(p.check("dek", &unbound), Err(ReleaseRefusal::NoSealingKey));
+    }
+}

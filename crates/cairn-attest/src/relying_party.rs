@@ -280,3 +280,95 @@ pub fn check_claims(claims: &AttestationClaims, expect: &Expectations) -> Result
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::binding::RuntimeData;
+    use crate::policy::PolicyRef;
+
+    fn claims(platform: Platform) -> AttestationClaims {
+        AttestationClaims {
+            iss: "https://a".into(),
+            iat: 100,
+            nbf: 100,
+            exp: 200,
+            jti: "j".into(),
+            platform,
+            hardware: platform.is_hardware(),
+            measurement: "ab".repeat(48),
+            measurements: BTreeMap::new(),
+            debug: false,
+            tcb: Default::default(),
+            flags: BTreeMap::new(),
+            runtime_data: Some(RuntimeData::new("n", PublicJwk::X25519([1; 32]))),
+            nonce: Some("n".into()),
+            policy: PolicyRef {
+                id: "p".into(),
+                hash: "sha256:00".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_token_never_passes_for_hardware_it_is_not() {
+        let expect = Expectations::new("https://a").allowing_virtual();
+        let mut c = claims(Platform::Virtual);
+        check_claims(&c, &expect).unwrap();
+        c.hardware = true;
+        assert!(matches!(
+            check_claims(&c, &expect),
+            Err(Refusal::Malformed(m)) if m.contains("contradicts")
+        ));
+        let mut c = claims(Platform::SevSnp);
+        c.hardware = false;
+        assert!(matches!(
+            check_claims(&c, &Expectations::new("https://a")),
+            Err(Refusal::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn debug_platform_and_nonce_consistency_are_checked() {
+        let expect = Expectations::new("https://a");
+        let mut c = claims(Platform::Tdx);
+        check_claims(&c, &expect).unwrap();
+        c.debug = true;
+        assert_eq!(check_claims(&c, &expect), Err(Refusal::DebugNotAllowed));
+        let mut lax = expect.clone();
+        lax.allow_debug = true;
+        check_claims(&c, &lax).unwrap();
+
+        let mut only_snp = Expectations::new("https://a");
+        only_snp.platforms = Some([Platform::SevSnp].into());
+        assert_eq!(
+            check_claims(&claims(Platform::Tdx), &only_snp),
+            Err(Refusal::PlatformNotAccepted(Platform::Tdx))
+        );
+
+        let mut c = claims(Platform::Tdx);
+        c.nonce = Some("other".into());
+        assert!(matches!(
+            check_claims(&c, &expect),
+            Err(Refusal::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn validity_window_honours_leeway_and_nbf() {
+        check_validity(200, Some(100), Some(100), UnixTime(150), 0).unwrap();
+        assert!(matches!(
+            check_validity(200, Some(100), Some(100), UnixTime(200), 0),
+            Err(Refusal::Expired { .. })
+        ));
+        check_validity(200, Some(100), Some(100), UnixTime(229), 30).unwrap();
+        assert!(matches!(
+            check_validity(200, Some(100), Some(100), UnixTime(99), 0),
+            Err(Refusal::NotYetValid { .. })
+        ));
+        check_validity(200, Some(100), Some(100), UnixTime(70), 30).unwrap();
+    }
+}

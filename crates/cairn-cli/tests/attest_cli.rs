@@ -398,3 +398,369 @@ fn a_served_token_for_this_node_verifies_with_the_jwks_url() {
         stderr(&other)
     );
 }
+
+#[test]
+fn help_lists_every_subcommand_option_and_exit_status() {
+    let top = cairn(&["attest", "--help"]);
+    assert!(top.status.success());
+    for sub in [
+        "serve",
+        "verify",
+        "check-evidence",
+        "measure",
+        "platform-key",
+        "token",
+        "set-policy",
+        "rotate-key",
+    ] {
+        assert!(stdout(&top).contains(sub), "attest --help lacks {sub}");
+        let help = cairn(&["attest", sub, "--help"]);
+        assert!(help.status.success(), "{sub}");
+        assert!(
+            stdout(&help).contains("Exit status"),
+            "{sub} --help does not document its exit status"
+        );
+    }
+    let verify = stdout(&cairn(&["attest", "verify", "--help"]));
+    for option in [
+        "<TOKEN>",
+        "--jwks",
+        "--issuer",
+        "--expect-measurement",
+        "--expect-nonce",
+        "--expect-key",
+        "--platform",
+        "--allow-virtual",
+        "--allow-debug",
+        "--ca",
+        "--at",
+        "1  the token was refused",
+    ] {
+        assert!(verify.contains(option), "verify --help lacks {option}");
+    }
+    let check = stdout(&cairn(&["attest", "check-evidence", "--help"]));
+    for option in [
+        "<FILE>",
+        "--platform",
+        "sev-snp, sgx, tdx or virtual",
+        "--collateral",
+        "--at",
+        "--policy",
+        "--runtime-data",
+        "1  the evidence was rejected",
+    ] {
+        assert!(
+            check.contains(option),
+            "check-evidence --help lacks {option}"
+        );
+    }
+}
+
+fn bound_claims(iss: &str, nonce: &str, key: &cairn_attest::PublicJwk) -> AttestationClaims {
+    let mut c = claims(iss, 2_000);
+    let rd = cairn_attest::RuntimeData::new(nonce, key.clone());
+    c.nonce = Some(nonce.to_owned());
+    c.runtime_data = Some(rd);
+    c
+}
+
+#[test]
+fn verify_names_nonce_key_and_signature_failures_and_reads_token_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).display().to_string();
+    let ring = KeyRing::generate(UnixTime(1_000), 3_600).unwrap();
+    let key = cairn_attest::WorkloadKey::derive(&[1; 32]).public_jwk();
+    let token = ring
+        .sign(&bound_claims("https://attest.test", "n-1", &key))
+        .unwrap();
+    let jwks = write_json(
+        dir.path(),
+        "jwks.json",
+        &serde_json::to_value(ring.jwks(UnixTime(1_000))).unwrap(),
+    );
+    std::fs::write(p("token"), format!("{token}\n")).unwrap();
+    std::fs::write(p("key.jwk"), serde_json::to_vec(&key).unwrap()).unwrap();
+    let other = cairn_attest::WorkloadKey::derive(&[2; 32]).public_jwk();
+    std::fs::write(p("other.jwk"), serde_json::to_vec(&other).unwrap()).unwrap();
+    let at = UnixTime(1_500).to_string();
+    let verify = |token: &str, extra: &[&str]| {
+        let base = [
+            "attest",
+            "verify",
+            token,
+            "--jwks",
+            &jwks,
+            "--issuer",
+            "https://attest.test",
+            "--at",
+            &at,
+        ];
+        cairn(&[&base[..], extra].concat())
+    };
+
+    let ok = verify(
+        &format!("@{}", p("token")),
+        &["--expect-nonce", "n-1", "--expect-key", &p("key.jwk")],
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(stderr(&ok).contains("token verified"), "{}", stderr(&ok));
+
+    let cases: [(&[&str], &str); 2] = [
+        (
+            &["--expect-nonce", "n-2"],
+            "nonce is \"n-1\", expected \"n-2\"",
+        ),
+        (&["--expect-key", &p("other.jwk")], "token binds key"),
+    ];
+    for (extra, reason) in cases {
+        let o = verify(&token, extra);
+        assert_eq!(o.status.code(), Some(1), "{extra:?}");
+        assert!(stderr(&o).contains(reason), "{extra:?}: {}", stderr(&o));
+    }
+
+    // One changed signature byte.
+    let (signed, sig) = token.rsplit_once('.').unwrap();
+    let mut sig = cairn_attest::jwk::b64url_decode(sig).unwrap();
+    sig[10] ^= 1;
+    let forged = format!("{signed}.{}", cairn_attest::jwk::b64url(&sig));
+    let o = verify(&forged, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("signature does not verify"),
+        "{}",
+        stderr(&o)
+    );
+
+    // The token on stdin.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args([
+            "attest",
+            "verify",
+            "-",
+            "--jwks",
+            &jwks,
+            "--issuer",
+            "https://attest.test",
+            "--at",
+            &at,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), token.as_bytes()).unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+
+    // Usage errors exit 2 with the reason: plain-http JWKS, a file that is not a JWKS,
+    // a bad time.
+    for (args, reason) in [
+        (vec!["--jwks", "http://127.0.0.1:9/jwks.json"], "plain http"),
+        (vec!["--jwks", &p("token"), "--issuer", "x"], "not a JWKS"),
+        (
+            vec!["--jwks", &jwks, "--issuer", "x", "--at", "yesterday"],
+            "RFC 3339",
+        ),
+    ] {
+        let o = cairn(&[&["attest", "verify", &token][..], &args].concat());
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(reason), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn check_evidence_appraises_virtual_evidence_against_a_policy_and_runtime_data() {
+    use cairn_attest::{Attester, PlatformKey, RuntimeData, VirtualAttester, VirtualMeasurement};
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).display().to_string();
+    let host = PlatformKey::from_seed([3; 32]);
+    let host_hex = host.public_hex();
+    let measurement = VirtualMeasurement::of(b"binary", b"config");
+    let rd = RuntimeData::new(
+        "nonce-1",
+        cairn_attest::WorkloadKey::derive(&[4; 32]).public_jwk(),
+    );
+    let evidence = VirtualAttester::new(host, measurement.clone())
+        .evidence(&rd.report_data())
+        .unwrap();
+    let file = write_json(dir.path(), "evidence.json", &evidence);
+    write_json(dir.path(), "rd.json", &serde_json::to_value(&rd).unwrap());
+    let other_rd = RuntimeData::new("nonce-2", rd.tee_pubkey.clone());
+    write_json(
+        dir.path(),
+        "other-rd.json",
+        &serde_json::to_value(&other_rd).unwrap(),
+    );
+    let policy = |allowed: &str| {
+        json!({
+            "id": "dev",
+            "platform": "virtual",
+            "allowed_measurements": [allowed],
+            "trusted_platform_keys": [host_hex],
+        })
+    };
+    write_json(dir.path(), "ok-policy.json", &policy(&measurement.hex()));
+    write_json(dir.path(), "other-policy.json", &policy(&"ee".repeat(48)));
+    let check = |extra: &[&str]| {
+        cairn(
+            &[
+                &["attest", "check-evidence", "--platform", "virtual", &file][..],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+
+    let plain = check(&[]);
+    assert!(plain.status.success(), "{}", stderr(&plain));
+    assert!(
+        stderr(&plain).contains("software-only"),
+        "{}",
+        stderr(&plain)
+    );
+    let claims: Value = serde_json::from_str(&stdout(&plain)).unwrap();
+    assert_eq!(claims["hardware"], false);
+    assert_eq!(claims["measurement"], measurement.hex().as_str());
+
+    let ok = check(&[
+        "--policy",
+        &p("ok-policy.json"),
+        "--runtime-data",
+        &p("rd.json"),
+    ]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(
+        stderr(&ok).contains("accepted by policy dev"),
+        "{}",
+        stderr(&ok)
+    );
+
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &[
+                "--policy",
+                &p("other-policy.json"),
+                "--runtime-data",
+                &p("rd.json"),
+            ],
+            "is not allowed by policy dev",
+        ),
+        (
+            &[
+                "--policy",
+                &p("ok-policy.json"),
+                "--runtime-data",
+                &p("other-rd.json"),
+            ],
+            "does not bind the runtime data",
+        ),
+        (
+            &["--runtime-data", &p("other-rd.json")],
+            "does not bind the runtime data",
+        ),
+    ];
+    for (extra, reason) in cases {
+        let o = check(extra);
+        assert_eq!(o.status.code(), Some(1), "{extra:?}");
+        assert!(stderr(&o).contains(reason), "{extra:?}: {}", stderr(&o));
+    }
+    // A policy file that is not a policy is a usage error.
+    let o = check(&["--policy", &file]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("is not a valid policy"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn check_evidence_reads_missing_certificates_and_collateral_from_the_collateral_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let collateral = dir.path().join("collateral");
+    std::fs::create_dir(&collateral).unwrap();
+    let collateral = collateral.display().to_string();
+
+    // SEV-SNP: only the report in the evidence; the VCEK comes from vcek.der.
+    let doc = testdata("sev_snp.json");
+    let c = doc["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "virtee-milan-vcek")
+        .unwrap();
+    let report = hex::decode(c["report_hex"].as_str().unwrap()).unwrap();
+    let file = write_json(
+        dir.path(),
+        "snp.json",
+        &json!({ "report": STANDARD.encode(report) }),
+    );
+    let snp = |extra: &[&str]| {
+        let base = [
+            "attest",
+            "check-evidence",
+            "--platform",
+            "sev-snp",
+            &file,
+            "--at",
+            "2024-06-01T00:00:00Z",
+        ];
+        cairn(&[&base[..], extra].concat())
+    };
+    let missing = snp(&["--collateral", &collateral]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("missing collateral"),
+        "{}",
+        stderr(&missing)
+    );
+    let vcek = STANDARD
+        .decode(c["vcek"]["der_b64"].as_str().unwrap())
+        .unwrap();
+    std::fs::write(dir.path().join("collateral/vcek.der"), vcek).unwrap();
+    let ok = snp(&["--collateral", &collateral]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+
+    // TDX: the quote alone; the collateral comes from <fmspc>.json.
+    let c = &testdata("dcap.json")["cases"][1];
+    assert_eq!(c["id"], "tdx");
+    let quote = hex::decode(c["quote_hex"].as_str().unwrap()).unwrap();
+    let file = write_json(
+        dir.path(),
+        "tdx.json",
+        &json!({ "quote": STANDARD.encode(quote) }),
+    );
+    let tcb: Value = serde_json::from_str(c["collateral"]["tcb_info"].as_str().unwrap()).unwrap();
+    let fmspc = tcb["fmspc"].as_str().unwrap().to_ascii_lowercase();
+    std::fs::write(
+        dir.path().join(format!("collateral/{fmspc}.json")),
+        c["collateral"].to_string(),
+    )
+    .unwrap();
+    let at = c["verification_time"]["now_iso"].as_str().unwrap();
+    let ok = cairn(&[
+        "attest",
+        "check-evidence",
+        "--platform",
+        "tdx",
+        &file,
+        "--collateral",
+        &collateral,
+        "--at",
+        at,
+    ]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let claims: Value = serde_json::from_str(&stdout(&ok)).unwrap();
+    assert_eq!(claims["tcb"]["status"], "UpToDate");
+    // A bad --at is a usage error.
+    let bad = cairn(&[
+        "attest",
+        "check-evidence",
+        "--platform",
+        "tdx",
+        &file,
+        "--at",
+        "soon",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -2,7 +2,7 @@
 //! evidence checks, and the node/admin sides of the attestation API.
 //!
 //! Exit codes: 0 success, 1 the token/evidence was refused (the reason is printed),
-//! 2 usage or environment errors (from `main`).
+//! 2 usage or environment errors (from `main`, and clap's own usage errors).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,13 +16,44 @@ use cairn_attest::{
 use cairn_attest_client::{AttestationClient, fetch_jwks, obtain_token};
 use cairn_attest_service::{SecretStore, ServiceConfig, TlsSource, serve};
 
+const EXIT_VERIFY: &str = "\
+Exit status:
+  0  the token passed every check; its claims are printed as JSON on stdout
+  1  the token was refused; the reason is printed on stderr (\"refused: ...\")
+  2  usage or I/O error (unreadable token, JWKS not reachable or not a JWKS)
+
+Keys come only from --jwks: a key reference in the token header (jku, x5u, jwk,
+x5c) is refused. Tokens from the software-only virtual platform are refused
+unless --allow-virtual is given.";
+
+const EXIT_CHECK_EVIDENCE: &str = "\
+Exit status:
+  0  the evidence is authentic at the verification time (and, with --policy,
+     accepted); the claims it would be appraised on are printed as JSON on stdout
+  1  the evidence was rejected or refused by the policy; the reason is on stderr
+  2  usage or I/O error (unreadable file, bad --at time, invalid policy file)
+
+Hardware evidence has certificates and collateral with validity periods: verify
+old samples with --at inside them. SEV-SNP evidence is
+{\"report\",\"vek\",\"ask\"?,\"ark\"?} (standard base64); SGX/TDX evidence is
+{\"quote\",\"collateral\"?}; missing certificates (vcek.der, vlek.der, ask.der,
+asvk.der) or DCAP collateral (<fmspc>.json) are read from --collateral.";
+
+const EXIT_OTHER: &str =
+    "Exit status: 0 success; 2 usage, I/O or service error (the reason is printed on stderr).";
+
 /// `cairn attest` subcommands.
 #[derive(clap::Subcommand, Debug)]
 pub enum AttestCmd {
     /// Run the attestation service (HTTPS/JSON) until interrupted.
     ///
-    /// Policies live in STATE/policies/<platform>.json and are replaced with
-    /// `cairn attest set-policy` (admin token required); every change is logged.
+    /// Endpoints: POST /attest/nonce, POST /attest/{platform}, GET
+    /// /.well-known/openid-configuration, GET /.well-known/jwks.json, POST /keys/{name},
+    /// PUT|GET /admin/policies/{platform}, POST /admin/keys/rotate. Policies live in
+    /// STATE/policies/<platform>.json and are replaced with `cairn attest set-policy`
+    /// (admin token required); every change is appended to STATE/policies/changes.log.
+    /// The first line on stdout is "listening on <issuer URL>".
+    #[command(after_help = EXIT_OTHER)]
     Serve {
         /// Address to listen on (port 0 picks one; the URL is printed).
         #[arg(long, default_value = "127.0.0.1:8443")]
@@ -45,7 +76,9 @@ pub enum AttestCmd {
         /// Offline collateral: SNP vcek.der/ask.der..., DCAP <fmspc>.json.
         #[arg(long)]
         collateral: Option<PathBuf>,
-        /// Secrets the key broker may release (JSON, see docs/attestation.md).
+        /// Secrets the key broker may release: JSON {"secrets": {NAME: {"value_b64",
+        /// "release": {"platforms", "allowed_measurements", "required_registers"?,
+        /// "allow_debug"?}}}}.
         #[arg(long)]
         secrets: Option<PathBuf>,
         /// Nonce lifetime in seconds.
@@ -56,10 +89,15 @@ pub enum AttestCmd {
         rotate_every: Option<u64>,
     },
     /// Verify an attestation token with a JWKS, as a relying party.
+    ///
+    /// Checks the signature with the JWKS key the token's kid names, the issuer, expiry
+    /// and not-before, then the expectations given (measurements, nonce, bound key,
+    /// platforms, virtual and debug opt-ins); every refusal says which check failed.
+    #[command(after_help = EXIT_VERIFY)]
     Verify {
         /// The token, `@FILE` to read it from a file, or `-` for stdin.
         token: String,
-        /// JWKS URL (https://.../.well-known/jwks.json) or file.
+        /// JWKS URL (https://.../.well-known/jwks.json) or file; plain http is refused.
         #[arg(long)]
         jwks: String,
         /// Expected issuer (default: the JWKS URL without /.well-known/jwks.json).
@@ -90,7 +128,8 @@ pub enum AttestCmd {
         #[arg(long)]
         at: Option<String>,
     },
-    /// Verify evidence offline and print the claims it would appraise.
+    /// Verify evidence offline and print the claims it would appraise, or why it fails.
+    #[command(after_help = EXIT_CHECK_EVIDENCE)]
     CheckEvidence {
         /// sev-snp, sgx, tdx or virtual.
         #[arg(long)]
@@ -111,6 +150,7 @@ pub enum AttestCmd {
         runtime_data: Option<PathBuf>,
     },
     /// Print the virtual measurement of a binary and its configuration (for policies).
+    #[command(after_help = EXIT_OTHER)]
     Measure {
         /// The binary (default: this cairn executable).
         #[arg(long)]
@@ -120,12 +160,18 @@ pub enum AttestCmd {
         config: PathBuf,
     },
     /// Create (if missing) this host's virtual platform key and print its public key.
+    ///
+    /// The printed hex goes in a virtual policy's trusted_platform_keys.
+    #[command(after_help = EXIT_OTHER)]
     PlatformKey {
         /// Key file (PKCS#8 PEM, created with mode 0600).
         #[arg(long)]
         file: PathBuf,
     },
     /// Obtain a token for this node from its virtual evidence (node side of attested nodes).
+    ///
+    /// Prints the token on stdout.
+    #[command(after_help = EXIT_OTHER)]
     Token {
         /// Attestation service URL.
         #[arg(long)]
@@ -150,6 +196,7 @@ pub enum AttestCmd {
         jwk_out: Option<PathBuf>,
     },
     /// Replace the active appraisal policy of a platform (admin).
+    #[command(after_help = EXIT_OTHER)]
     SetPolicy {
         /// Attestation service URL.
         #[arg(long)]
@@ -164,6 +211,9 @@ pub enum AttestCmd {
         file: PathBuf,
     },
     /// Rotate the service's token signing key (admin).
+    ///
+    /// The old key stays in the JWKS until every token it signed has expired.
+    #[command(after_help = EXIT_OTHER)]
     RotateKey {
         /// Attestation service URL.
         #[arg(long)]
@@ -276,17 +326,21 @@ async fn run_async(cmd: AttestCmd) -> anyhow::Result<ExitCode> {
         } => {
             let token = read_token(&token)?;
             let ca = ca.map(|p| read(&p)).transpose()?;
-            let (keys, derived_issuer) =
-                if jwks.starts_with("https://") || jwks.starts_with("http://") {
-                    let keys = fetch_jwks(&jwks, ca.as_deref()).await?;
-                    (
-                        keys,
-                        jwks.strip_suffix("/.well-known/jwks.json")
-                            .map(str::to_owned),
-                    )
-                } else {
-                    (Jwks::parse(&read(Path::new(&jwks))?)?, None)
-                };
+            if jwks.starts_with("http://") {
+                bail!(
+                    "refusing to fetch the JWKS over plain http ({jwks}): an attacker on the path could substitute keys; use https or a file"
+                );
+            }
+            let (keys, derived_issuer) = if jwks.starts_with("https://") {
+                let keys = fetch_jwks(&jwks, ca.as_deref()).await?;
+                (
+                    keys,
+                    jwks.strip_suffix("/.well-known/jwks.json")
+                        .map(str::to_owned),
+                )
+            } else {
+                (Jwks::parse(&read(Path::new(&jwks))?)?, None)
+            };
             let Some(issuer) = issuer.or(derived_issuer) else {
                 bail!("pass --issuer: it cannot be derived from a JWKS file");
             };
@@ -496,4 +550,35 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Subcommand as _;
+
+    use super::AttestCmd;
+
+    #[test]
+    fn every_subcommand_and_argument_is_documented() {
+        let attest = AttestCmd::augment_subcommands(clap::Command::new("attest"));
+        let mut subcommands = 0;
+        for sub in attest.get_subcommands() {
+            subcommands += 1;
+            let name = sub.get_name();
+            assert!(sub.get_about().is_some(), "{name} has no about text");
+            assert!(
+                sub.get_after_help()
+                    .is_some_and(|h| h.to_string().contains("Exit status")),
+                "{name} does not document its exit status"
+            );
+            for arg in sub.get_arguments() {
+                assert!(
+                    arg.get_help().is_some_and(|h| !h.to_string().is_empty()),
+                    "{name} --{} has no help",
+                    arg.get_id()
+                );
+            }
+        }
+        assert_eq!(subcommands, 8);
+    }
 }
