@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own module under `cmd/`; this file only parses
 //! arguments, sets up logging and dispatches.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -41,6 +42,21 @@ enum Command {
     Down(cmd::up::DirArgs),
     /// Show the nodes of a local network: pid, URL, height, Raft leader.
     Status(cmd::up::DirArgs),
+    /// Submit a transaction through the gateway and wait for its commit.
+    Invoke(cmd::client::CallArgs),
+    /// Run a contract function on the gateway peer without ordering it.
+    Query(cmd::client::CallArgs),
+    /// Stream transaction outcomes or contract events, resumable from a block.
+    Events(cmd::client::EventsArgs),
+    /// Read blocks from a peer.
+    #[command(subcommand)]
+    Block(cmd::client::BlockCmd),
+    /// List channels a peer has joined, or join one.
+    #[command(subcommand)]
+    Channel(cmd::client::ChannelCmd),
+    /// Fabric's contract lifecycle: package, install, list, approve, commit.
+    #[command(subcommand)]
+    Contract(cmd::client::ContractCmd),
     /// Run one node (orderer or peer) from its TOML config until SIGTERM.
     Node(cmd::node::NodeArgs),
     /// Inspect and verify a stored ledger.
@@ -55,6 +71,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
@@ -67,6 +84,12 @@ fn main() -> ExitCode {
         Command::Down(a) => cmd::up::down(a),
         Command::Status(a) => cmd::up::status(a),
         Command::Node(a) => cmd::node::run(a),
+        Command::Invoke(a) => cmd::client::invoke(a),
+        Command::Query(a) => cmd::client::query(a),
+        Command::Events(a) => cmd::client::events(a),
+        Command::Block(c) => cmd::client::block(c),
+        Command::Channel(c) => cmd::client::channel(c),
+        Command::Contract(c) => cmd::client::contract(c),
         Command::Attest(c) => cmd::attest::run(c),
     };
     match result {

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use cairn_orderer::{OrdererConfig, OrdererNode};
+use cairn_peer::{PeerConfig, PeerNode};
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
@@ -28,6 +29,9 @@ pub struct NodeFile {
     /// Settings of an orderer (a Raft member of the ordering service).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orderer: Option<OrdererConfig>,
+    /// Settings of a peer (endorser, committer, gateway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<PeerConfig>,
 }
 
 impl NodeFile {
@@ -48,6 +52,26 @@ impl NodeFile {
                 }
             }
         }
+        if let Some(p) = &mut file.peer {
+            let optional = [p.msp_config.as_mut(), p.packages_dir.as_mut()];
+            for path in [Some(&mut p.identity_dir), Some(&mut p.data_dir)]
+                .into_iter()
+                .chain(optional)
+                .flatten()
+            {
+                if path.is_relative() {
+                    *path = base.join(&*path);
+                }
+            }
+            p.check()
+                .with_context(|| format!("node config {} is not valid", path.display()))?;
+        }
+        if file.orderer.is_some() == file.peer.is_some() {
+            bail!(
+                "{} must hold exactly one of [orderer] and [peer]: say which role this node plays",
+                path.display()
+            );
+        }
         Ok(file)
     }
 
@@ -66,9 +90,10 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        match file.orderer {
-            Some(config) => run_orderer(config).await,
-            None => bail!(
+        match (file.orderer, file.peer) {
+            (Some(config), _) => run_orderer(config).await,
+            (None, Some(config)) => run_peer(config).await,
+            (None, None) => bail!(
                 "{} has no [orderer] or [peer] table: say which role this node plays",
                 args.config.display()
             ),
@@ -89,6 +114,19 @@ async fn run_orderer(config: OrdererConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("orderer {id} did not shut down cleanly"))?;
     info!(id, "orderer stopped");
+    Ok(())
+}
+
+async fn run_peer(config: PeerConfig) -> anyhow::Result<()> {
+    let who = config.identity_dir.display().to_string();
+    let node = PeerNode::start(config)
+        .await
+        .with_context(|| format!("peer {who} failed to start"))?;
+    info!(msp = node.msp_id(), addr = %node.local_addr(), "peer started");
+    let why = stop_signal().await?;
+    info!(signal = why, "stopping peer");
+    node.shutdown().await;
+    info!("peer stopped");
     Ok(())
 }
 

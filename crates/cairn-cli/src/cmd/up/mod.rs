@@ -18,6 +18,7 @@ use cairn_ledger::encoding::Canonical;
 use cairn_ledger::ids::Timestamp;
 use cairn_net::{Client, TlsIdentity, Trust};
 use cairn_orderer::{ClusterMember, OrdererConfig, RaftSettings};
+use cairn_peer::{KnownPeer, PeerConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::RngCore;
 
@@ -26,6 +27,13 @@ use layout::{Network, Node, Role};
 
 pub mod layout;
 pub mod process;
+pub mod setup;
+
+/// The sample contract `cairn up` deploys when `--contract` is not given.
+const DEFAULT_CONTRACT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../contracts/asset-transfer"
+);
 
 /// `cairn up` options.
 #[derive(clap::Args, Debug)]
@@ -46,6 +54,9 @@ pub struct UpArgs {
     /// The channel's name, when the network is new.
     #[arg(long, default_value = "mychannel")]
     pub channel: String,
+    /// The sample contract package directory deployed on first start.
+    #[arg(long, default_value = DEFAULT_CONTRACT)]
+    pub contract: PathBuf,
     /// Start the network and return instead of waiting for Ctrl-C.
     #[arg(long)]
     pub detach: bool,
@@ -62,7 +73,7 @@ pub struct DirArgs {
 /// Runs `cairn up`.
 pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let dir = std::path::absolute(&args.dir)?;
-    let net = if dir.join(layout::LAYOUT_FILE).exists() {
+    let mut net = if dir.join(layout::LAYOUT_FILE).exists() {
         let net = Network::load(&dir)?;
         println!(
             "==> network in {} exists: starting its nodes",
@@ -88,11 +99,19 @@ pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let mut children = Vec::new();
-    for n in net.nodes.iter().filter(|n| net.files(n).config.exists()) {
+    for n in &net.nodes {
         children.push((n.clone(), process::spawn(&net.files(n))?));
     }
-    let ready = rt.block_on(wait_ready(&net, &mut children));
+    let mut ready = rt.block_on(wait_ready(&net, &mut children));
+    if ready.is_ok() && !net.setup_done {
+        ready = rt.block_on(setup::run(&net, &args.contract));
+        if ready.is_ok() {
+            net.setup_done = true;
+            ready = net.save();
+        }
+    }
     if let Err(e) = ready {
+        println!("==> setup failed: stopping every node");
         stop_all(&net);
         return Err(e);
     }
@@ -145,6 +164,19 @@ pub fn status(args: DirArgs) -> anyhow::Result<ExitCode> {
                     Err(e) => (format!("error: {e}"), String::new()),
                 }
             }
+            (Some(_), Role::Peer) => match rt.block_on(async {
+                cairn_peer::api::channels(&setup::transport(&net, n, "users/user1")?, &n.url())
+                    .await
+                    .map_err(anyhow::Error::from)
+            }) {
+                Ok(chs) => (
+                    chs.iter()
+                        .find(|c| c.name == net.channel)
+                        .map_or("-".into(), |c| c.height.to_string()),
+                    "-".into(),
+                ),
+                Err(e) => (format!("error: {e}"), String::new()),
+            },
             _ => ("-".into(), "-".into()),
         };
         if pid.is_none() {
@@ -237,6 +269,34 @@ fn generate(dir: &Path, args: &UpArgs) -> anyhow::Result<Network> {
                 genesis: path.clone(),
                 raft: RaftSettings::default(),
             }),
+            peer: None,
+        };
+        file.save(&net.files(n).config)?;
+    }
+    for n in net.peers() {
+        let node_dir = net.node_dir(n);
+        std::fs::create_dir_all(&node_dir)?;
+        let mut peer = PeerConfig::new(
+            net.identity_dir(n),
+            node_dir.join("data"),
+            format!("127.0.0.1:{}", n.port).parse()?,
+        );
+        peer.operations_listen = n
+            .ops_port
+            .map(|p| format!("127.0.0.1:{p}").parse())
+            .transpose()?;
+        peer.orderers = net.orderers().map(Node::url).collect();
+        peer.gateway_peers = net
+            .peers()
+            .filter(|p| p.name != n.name)
+            .map(|p| KnownPeer {
+                msp_id: p.msp_id.clone(),
+                url: p.url(),
+            })
+            .collect();
+        let file = NodeFile {
+            orderer: None,
+            peer: Some(peer),
         };
         file.save(&net.files(n).config)?;
     }
@@ -291,9 +351,15 @@ async fn wait_ready(net: &Network, children: &mut [(Node, Child)]) -> anyhow::Re
                 leader = leader.or(s.leader);
             }
         }
-        if let Some(l) = leader {
+        // Before joining a channel a peer trusts only its own org.
+        let mut peers_up = true;
+        for p in net.peers() {
+            let own = setup::transport(net, p, "users/user1")?;
+            peers_up &= cairn_peer::api::channels(&own, &p.url()).await.is_ok();
+        }
+        if let (Some(l), true) = (leader, peers_up) {
             bar.finish_and_clear();
-            println!("==> ordering service up: Raft leader is orderer {l}");
+            println!("==> ordering service up (Raft leader: orderer {l}); peers up");
             return Ok(());
         }
         if Instant::now() > deadline {
@@ -359,9 +425,17 @@ fn print_endpoints(net: &Network) {
             net.files(n).log.display()
         );
     }
+    for n in net.peers() {
+        if let Some(p) = n.ops_port {
+            println!("    {:<16} metrics  http://127.0.0.1:{p}/metrics", n.name);
+        }
+    }
     let d = net.dir().display();
     println!("==> try:");
     println!("    cairn status --dir {d}");
+    println!("    cairn query --dir {d} ReadAsset asset1");
+    println!("    cairn invoke --dir {d} CreateAsset asset9 red 3 Ana 100");
+    println!("    cairn events --dir {d} --from 0");
     println!("    cairn down --dir {d}");
 }
 

@@ -46,7 +46,7 @@ pub fn spawn(node: &NodeFiles) -> anyhow::Result<Child> {
         .arg(&node.config)
         .env(
             "CAIRN_LOG",
-            std::env::var("CAIRN_LOG").unwrap_or_else(|_| "info".into()),
+            std::env::var("CAIRN_LOG").unwrap_or_else(|_| "info,openraft=warn".into()),
         )
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)

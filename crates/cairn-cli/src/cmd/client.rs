@@ -1,0 +1,436 @@
+//! Client commands against a running network: `cairn invoke`, `query`,
+//! `events`, `block get`, `channel list|join`, `contract
+//! package|install|list|approve|commit`.
+//!
+//! Each signs with an identity of the network directory that `cairn up`
+//! made (`--org`, `--user`) and talks to a peer of that org over mutual TLS
+//! (Fabric Gateway's rule: a client talks to its own org's peer). Keys never
+//! leave this process: the gateway gets signed proposals and envelopes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use cairn_ledger::block::Block;
+use cairn_ledger::encoding::Canonical;
+use cairn_ledger::lifecycle::LIFECYCLE_NS;
+use cairn_net::Client;
+use cairn_peer::{GatewayClient, api, invocation};
+
+use super::up::layout::{Network, Node};
+use super::up::setup;
+
+/// Who signs and which peer is the gateway.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ClientOpts {
+    /// The network directory `cairn up` created.
+    #[arg(long, default_value = "cairn-network")]
+    pub dir: PathBuf,
+    /// The org whose identity signs (`Org1`, `Org2`, ...).
+    #[arg(long, default_value = "Org1")]
+    pub org: String,
+    /// The identity: `user1` (a client user) or `admin`.
+    #[arg(long, default_value = "user1")]
+    pub user: String,
+    /// The gateway peer by name (`peer0.org1`); default: the org's first peer.
+    #[arg(long)]
+    pub peer: Option<String>,
+}
+
+/// An opened client context.
+struct Ctx {
+    net: Network,
+    peer: Node,
+    who: String,
+}
+
+impl ClientOpts {
+    fn open(&self) -> anyhow::Result<Ctx> {
+        let dir = std::path::absolute(&self.dir)?;
+        let net = Network::load(&dir)?;
+        let org = self.org.to_lowercase();
+        let peer = match &self.peer {
+            Some(name) => net
+                .peers()
+                .find(|p| &p.name == name)
+                .with_context(|| format!("no peer named {name} in {}", dir.display()))?,
+            None => net.peers().find(|p| p.org_dir == org).with_context(|| {
+                format!(
+                    "no org {} in {} (orgs: {})",
+                    self.org,
+                    dir.display(),
+                    net.orgs.join(", ")
+                )
+            })?,
+        }
+        .clone();
+        if peer.org_dir != org {
+            bail!(
+                "{} belongs to {}, not {}: a client talks to a peer of its own org",
+                peer.name,
+                peer.msp_id,
+                self.org
+            );
+        }
+        let who = match self.user.as_str() {
+            "admin" => "admins/admin".to_string(),
+            u => format!("users/{u}"),
+        };
+        Ok(Ctx { net, peer, who })
+    }
+}
+
+impl Ctx {
+    fn gateway(&self) -> anyhow::Result<GatewayClient> {
+        setup::gateway(&self.net, &self.peer, &self.who)
+    }
+    fn transport(&self) -> anyhow::Result<Client> {
+        setup::transport(&self.net, &self.peer, &self.who)
+    }
+}
+
+/// `cairn invoke` / `cairn query` arguments.
+#[derive(clap::Args, Debug)]
+pub struct CallArgs {
+    #[command(flatten)]
+    opts: ClientOpts,
+    /// The contract.
+    #[arg(long, default_value = setup::CONTRACT)]
+    contract: String,
+    /// Orgs that must endorse (default: the gateway plans from the policy).
+    #[arg(long = "endorsing-org")]
+    endorsing_orgs: Vec<String>,
+    /// Transient data `KEY=VALUE`, given to the contract and never stored.
+    #[arg(long = "transient", value_parser = parse_kv)]
+    transient: Vec<(String, String)>,
+    /// The function, then its arguments.
+    #[arg(required = true, num_args = 1..)]
+    call: Vec<String>,
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
+}
+
+/// `cairn invoke`: endorse, sign, order, and wait for the commit.
+pub fn invoke(args: CallArgs) -> anyhow::Result<ExitCode> {
+    let ctx = args.opts.open()?;
+    let (function, rest) = args.call.split_first().context("no function given")?;
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let inv = invocation(&args.contract, function, &rest);
+    let transient = args
+        .transient
+        .into_iter()
+        .map(|(k, v)| (k, v.into_bytes()))
+        .collect();
+    let done = runtime()?.block_on(async {
+        ctx.gateway()?
+            .submit_invocation(inv, transient, &args.endorsing_orgs)
+            .await
+            .map_err(anyhow::Error::from)
+    })?;
+    println!(
+        "committed: tx {} in block {}, endorsed by {}",
+        done.txid,
+        done.block,
+        done.endorsers.join(", ")
+    );
+    if !done.payload.is_empty() {
+        println!("{}", String::from_utf8_lossy(&done.payload));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cairn query`: run a function on the gateway peer, without ordering.
+pub fn query(args: CallArgs) -> anyhow::Result<ExitCode> {
+    let ctx = args.opts.open()?;
+    let (function, rest) = args.call.split_first().context("no function given")?;
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let out = runtime()?.block_on(async {
+        ctx.gateway()?
+            .evaluate(&args.contract, function, &rest)
+            .await
+            .map_err(anyhow::Error::from)
+    })?;
+    println!("{}", String::from_utf8_lossy(&out));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cairn events` arguments.
+#[derive(clap::Args, Debug)]
+pub struct EventsArgs {
+    #[command(flatten)]
+    opts: ClientOpts,
+    /// The first block to report.
+    #[arg(long, default_value_t = 0)]
+    from: u64,
+    /// Report this contract's events instead of every transaction's outcome.
+    #[arg(long)]
+    contract: Option<String>,
+    /// Only events with this name (with `--contract`).
+    #[arg(long)]
+    name: Option<String>,
+    /// Stop after this many events (default: run until Ctrl-C).
+    #[arg(long)]
+    count: Option<u64>,
+}
+
+/// `cairn events`: stream transaction outcomes or contract events.
+pub fn events(args: EventsArgs) -> anyhow::Result<ExitCode> {
+    let ctx = args.opts.open()?;
+    let limit = args.count.unwrap_or(u64::MAX);
+    runtime()?.block_on(async {
+        let gw = ctx.gateway()?;
+        let mut seen = 0;
+        if let Some(contract) = &args.contract {
+            let mut s = gw
+                .contract_events(args.from, contract, args.name.as_deref())
+                .await?;
+            while seen < limit {
+                let Some(e) = s.next().await else { break };
+                let e = e?;
+                println!(
+                    "block {} tx {} {}.{} {}",
+                    e.block,
+                    e.txid,
+                    e.contract,
+                    e.name,
+                    String::from_utf8_lossy(&e.payload)
+                );
+                seen += 1;
+            }
+        } else {
+            let mut s = gw.tx_events(args.from).await?;
+            while seen < limit {
+                let Some(e) = s.next().await else { break };
+                let e = e?;
+                let txid = e.txid.map_or("-".to_string(), |t| t.to_string());
+                println!("block {} tx {} {}", e.block, txid, e.code);
+                seen += 1;
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cairn block` subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum BlockCmd {
+    /// Print a block of the channel as JSON.
+    Get {
+        #[command(flatten)]
+        opts: ClientOpts,
+        /// Block number.
+        number: u64,
+    },
+}
+
+/// Runs `cairn block`.
+pub fn block(cmd: BlockCmd) -> anyhow::Result<ExitCode> {
+    let BlockCmd::Get { opts, number } = cmd;
+    let ctx = opts.open()?;
+    let b = runtime()?.block_on(async {
+        api::block(&ctx.transport()?, &ctx.peer.url(), &ctx.net.channel, number)
+            .await
+            .map_err(anyhow::Error::from)
+    })?;
+    println!("{}", serde_json::to_string_pretty(&b)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cairn channel` subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum ChannelCmd {
+    /// List the channels the gateway peer has joined, with heights.
+    List {
+        #[command(flatten)]
+        opts: ClientOpts,
+    },
+    /// Join the gateway peer to the channel of a genesis block (as the org's admin).
+    Join {
+        #[command(flatten)]
+        opts: ClientOpts,
+        /// The genesis block file (as `cairn up` writes under channel/).
+        genesis: PathBuf,
+    },
+}
+
+/// Runs `cairn channel`.
+pub fn channel(cmd: ChannelCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ChannelCmd::List { opts } => {
+            let ctx = opts.open()?;
+            let infos = runtime()?.block_on(async {
+                api::channels(&ctx.transport()?, &ctx.peer.url())
+                    .await
+                    .map_err(anyhow::Error::from)
+            })?;
+            println!("{:<16} {:>7} {:>7}  ORGS", "CHANNEL", "HEIGHT", "CONFIG");
+            for c in infos {
+                println!(
+                    "{:<16} {:>7} {:>7}  {}",
+                    c.name,
+                    c.height,
+                    c.config_sequence,
+                    c.orgs.join(",")
+                );
+            }
+        }
+        ChannelCmd::Join { mut opts, genesis } => {
+            opts.user = "admin".into();
+            let ctx = opts.open()?;
+            let bytes = std::fs::read(&genesis)
+                .with_context(|| format!("cannot read {}", genesis.display()))?;
+            let block = Block::decode(&bytes)
+                .with_context(|| format!("{} is not a block", genesis.display()))?;
+            let info = runtime()?.block_on(async {
+                api::join_channel(&ctx.transport()?, &ctx.peer.url(), &block)
+                    .await
+                    .map_err(anyhow::Error::from)
+            })?;
+            println!(
+                "{} joined {} (height {})",
+                ctx.peer.name, info.name, info.height
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cairn contract` subcommands (Fabric's `peer lifecycle chaincode`).
+#[derive(clap::Subcommand, Debug)]
+pub enum ContractCmd {
+    /// Package a contract directory into a lifecycle archive.
+    Package {
+        /// The contract directory (package.json, node_modules/).
+        dir: PathBuf,
+        /// The package label, e.g. `basic_1.0`.
+        #[arg(long)]
+        label: String,
+        /// Where to write the archive.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Install an archive on the gateway peer (as the org's admin); prints its package id.
+    Install {
+        #[command(flatten)]
+        opts: ClientOpts,
+        /// The archive `cairn contract package` wrote.
+        archive: PathBuf,
+    },
+    /// List the packages installed on the gateway peer (as the org's admin).
+    List {
+        #[command(flatten)]
+        opts: ClientOpts,
+    },
+    /// Approve a definition for the org (as its admin, endorsed by its own peer).
+    Approve {
+        #[command(flatten)]
+        opts: ClientOpts,
+        /// The definition as JSON: `{"name","version","sequence","packageId",
+        /// "endorsementPolicy"?, "collections"?, "initRequired"?}`.
+        definition: String,
+    },
+    /// Commit a definition enough orgs approved (as the org's admin).
+    Commit {
+        #[command(flatten)]
+        opts: ClientOpts,
+        /// The same definition JSON the orgs approved.
+        definition: String,
+        /// Orgs whose peers endorse the commit (default: planned by the gateway).
+        #[arg(long = "endorsing-org")]
+        endorsing_orgs: Vec<String>,
+    },
+}
+
+/// Runs `cairn contract`.
+pub fn contract(cmd: ContractCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ContractCmd::Package { dir, label, out } => {
+            let archive = cairn_contract::package_dir(&dir, &label)
+                .with_context(|| format!("cannot package {}", dir.display()))?;
+            std::fs::write(&out, &archive)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("wrote {} ({} bytes)", out.display(), archive.len());
+        }
+        ContractCmd::Install { mut opts, archive } => {
+            opts.user = "admin".into();
+            let ctx = opts.open()?;
+            let bytes = std::fs::read(&archive)
+                .with_context(|| format!("cannot read {}", archive.display()))?;
+            let id = runtime()?.block_on(async {
+                api::install_package(&ctx.transport()?, &ctx.peer.url(), &bytes)
+                    .await
+                    .map_err(anyhow::Error::from)
+            })?;
+            println!("installed on {}: package id {id}", ctx.peer.name);
+        }
+        ContractCmd::List { mut opts } => {
+            opts.user = "admin".into();
+            let ctx = opts.open()?;
+            let list = runtime()?.block_on(async {
+                api::installed_packages(&ctx.transport()?, &ctx.peer.url())
+                    .await
+                    .map_err(anyhow::Error::from)
+            })?;
+            for p in list {
+                println!("{}  (label {})", p.id, p.label);
+            }
+        }
+        ContractCmd::Approve {
+            mut opts,
+            definition,
+        } => {
+            opts.user = "admin".into();
+            let ctx = opts.open()?;
+            lifecycle(
+                &ctx,
+                "ApproveChaincodeDefinitionForMyOrg",
+                &definition,
+                std::slice::from_ref(&ctx.peer.msp_id),
+            )?;
+        }
+        ContractCmd::Commit {
+            mut opts,
+            definition,
+            endorsing_orgs,
+        } => {
+            opts.user = "admin".into();
+            let ctx = opts.open()?;
+            lifecycle(
+                &ctx,
+                "CommitChaincodeDefinition",
+                &definition,
+                &endorsing_orgs,
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn lifecycle(ctx: &Ctx, function: &str, definition: &str, orgs: &[String]) -> anyhow::Result<()> {
+    serde_json::from_str::<serde_json::Value>(definition).context("the definition is not JSON")?;
+    let done = runtime()?.block_on(async {
+        ctx.gateway()?
+            .with_commit_wait(Duration::from_secs(60))
+            .submit_invocation(
+                invocation(LIFECYCLE_NS, function, &[definition]),
+                Default::default(),
+                orgs,
+            )
+            .await
+            .map_err(anyhow::Error::from)
+    })?;
+    println!("{function}: committed in block {}", done.block);
+    Ok(())
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

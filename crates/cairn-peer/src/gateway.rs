@@ -1,0 +1,523 @@
+//! The gateway, with Fabric Gateway's semantics: a client sends one request
+//! to a peer of its own org, which
+//! - `evaluate`s on itself, without ordering;
+//! - `endorse`s by working out which orgs must endorse (the contract's
+//!   policy in its committed definition, plus what the first simulation
+//!   actually wrote: other contracts' namespaces, lifecycle approvals,
+//!   key-level policies), preferring itself, collecting endorsements from
+//!   peers of those orgs over mutual TLS and checking that they agree byte
+//!   for byte;
+//! - `submit`s the envelope the CLIENT assembled and signed to an orderer,
+//!   failing over between orderers;
+//! - reports the `commit_status` of a transaction on this peer.
+//!
+//! Invariant: the gateway never signs for a client; it forwards the
+//! client's signed proposal and signed envelope unchanged.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use cairn_contract::committed_definition;
+use cairn_crypto::Role;
+use cairn_ledger::encoding::Canonical;
+use cairn_ledger::lifecycle::{LIFECYCLE_NS, approval_org};
+use cairn_ledger::rwset::TxRwSet;
+use cairn_ledger::state::StateView;
+use cairn_ledger::tx::{
+    Endorsement, Envelope, ProposalResponse, ProposalResponsePayload, Response, SignedProposal,
+};
+use cairn_ledger::validate::{ChannelContext, VALIDATION_PARAMETER};
+use cairn_net::{ApiError, ClientError};
+use cairn_orderer::api::BroadcastResponse;
+use futures_util::future::join_all;
+use tracing::{debug, info, warn};
+
+use crate::api::{CommitStatus, EndorseRequest, EndorseResponse};
+use crate::channel::Channel;
+use crate::endorse::{self, Access, Checked};
+use crate::node::Shared;
+use crate::plan::{MAX_CANDIDATES, Planner};
+
+/// A peer the gateway may ask: itself (`url: None`) or a known remote peer.
+struct Candidate {
+    msp_id: String,
+    url: Option<String>,
+}
+
+impl Candidate {
+    fn name(&self) -> String {
+        match &self.url {
+            None => format!("{} (this peer)", self.msp_id),
+            Some(u) => format!("{} at {u}", self.msp_id),
+        }
+    }
+}
+
+/// Runs a query on this peer (creator must satisfy `Readers`).
+pub(crate) async fn evaluate(
+    shared: &Arc<Shared>,
+    signed: &SignedProposal,
+) -> Result<Response, ApiError> {
+    let checked = endorse::check(shared, signed, Access::Read)?;
+    let sim = endorse::simulate(shared, &checked).await?;
+    Ok(sim.response)
+}
+
+/// Collects agreeing endorsements that satisfy every policy the
+/// transaction must meet.
+pub(crate) async fn endorse(
+    shared: &Arc<Shared>,
+    request: &EndorseRequest,
+) -> Result<EndorseResponse, ApiError> {
+    let checked = endorse::check(shared, &request.proposal, Access::Write)?;
+    let channel = checked.channel.clone();
+    let ctx = channel.context();
+    let candidates = candidates(shared, &ctx);
+    let msps: Vec<String> = candidates.iter().map(|c| c.msp_id.clone()).collect();
+    let mut run = Collection {
+        shared,
+        checked: &checked,
+        signed: &request.proposal,
+        candidates: &candidates,
+        ctx: &ctx,
+        got: Vec::new(),
+        failed: Vec::new(),
+        reasons: Vec::new(),
+    };
+    if !request.endorsing_orgs.is_empty() {
+        let mut chosen = Vec::new();
+        for org in &request.endorsing_orgs {
+            if ctx.config().org(org).is_none() {
+                return Err(ApiError::bad_request(format!(
+                    "endorsing org {org} is not a member of channel {}",
+                    channel.name
+                )));
+            }
+            let i = msps.iter().position(|m| m == org).ok_or_else(|| {
+                ApiError::unavailable(format!("this gateway knows no peer of {org}"))
+            })?;
+            if !chosen.contains(&i) {
+                chosen.push(i);
+            }
+        }
+        run.round(&chosen).await?;
+        if !run.failed.is_empty() {
+            return Err(run.no_plan("the requested endorsing orgs"));
+        }
+        return Ok(run.finish());
+    }
+    let channel_orgs: Vec<String> = ctx.config().orgs.iter().map(|o| o.msp_id.clone()).collect();
+    let snapshot = channel.ledger.snapshot().map_err(ApiError::internal)?;
+    let mut policies = base_policies(&ctx, &snapshot, &checked)?;
+    let planner = Planner::new(&channel_orgs, &policies).map_err(ApiError::internal)?;
+    // The first endorser: this peer if a preferred plan includes it.
+    while run.got.is_empty() {
+        let plan = planner
+            .plan(&msps, &[], &run.failed, Some(0))
+            .ok_or_else(|| run.no_plan(&policies.join(" and ")))?;
+        let first = if plan.is_empty() || plan.contains(&0) {
+            0
+        } else {
+            plan[0]
+        };
+        if run.failed.contains(&first) {
+            return Err(run.no_plan(&policies.join(" and ")));
+        }
+        run.round(&[first]).await?;
+    }
+    let payload = ProposalResponsePayload::decode(&run.got[0].1.payload)
+        .map_err(|e| ApiError::internal(format!("own endorsement does not decode: {e}")))?;
+    for p in derived_policies(&ctx, &snapshot, &payload.rwset).map_err(ApiError::internal)? {
+        if !policies.contains(&p) {
+            policies.push(p);
+        }
+    }
+    drop(snapshot);
+    let planner = Planner::new(&channel_orgs, &policies).map_err(ApiError::internal)?;
+    loop {
+        let have: Vec<usize> = run.got.iter().map(|(i, _)| *i).collect();
+        let plan = planner
+            .plan(&msps, &have, &run.failed, Some(0))
+            .ok_or_else(|| run.no_plan(&policies.join(" and ")))?;
+        let todo: Vec<usize> = plan.into_iter().filter(|i| !have.contains(i)).collect();
+        if todo.is_empty() {
+            break;
+        }
+        run.round(&todo).await?;
+    }
+    Ok(run.finish())
+}
+
+/// The state of one endorsement collection.
+struct Collection<'a> {
+    shared: &'a Arc<Shared>,
+    checked: &'a Checked,
+    signed: &'a SignedProposal,
+    candidates: &'a [Candidate],
+    ctx: &'a ChannelContext,
+    got: Vec<(usize, ProposalResponse)>,
+    failed: Vec<usize>,
+    reasons: Vec<(String, Option<u16>)>,
+}
+
+impl Collection<'_> {
+    /// Asks these candidates at once; keeps what agrees, records failures.
+    /// A contract refusal or a disagreement ends the whole request.
+    async fn round(&mut self, targets: &[usize]) -> Result<(), ApiError> {
+        let calls = targets.iter().map(|&i| self.ask(i));
+        let results = join_all(calls).await;
+        for (&i, result) in targets.iter().zip(results) {
+            let c = &self.candidates[i];
+            match result {
+                Ok(resp) => {
+                    if let Err(reason) = self.verify(c, &resp) {
+                        warn!(endorser = %c.name(), %reason, "endorsement discarded");
+                        self.failed.push(i);
+                        self.reasons.push((format!("{}: {reason}", c.name()), None));
+                        continue;
+                    }
+                    if let Some((j, first)) = self.got.first()
+                        && first.payload != resp.payload
+                    {
+                        return Err(ApiError::new(
+                            StatusCode::CONFLICT,
+                            format!(
+                                "endorsers disagree: {} computed a different result than {} (their states differ or the contract is not deterministic); retry",
+                                c.name(),
+                                self.candidates[*j].name()
+                            ),
+                        ));
+                    }
+                    self.got.push((i, resp));
+                }
+                Err(e)
+                    if e.status() == StatusCode::UNPROCESSABLE_ENTITY
+                        || e.status() == StatusCode::CONFLICT =>
+                {
+                    return Err(ApiError::new(
+                        e.status(),
+                        format!("{}: {}", c.name(), e.message()),
+                    ));
+                }
+                Err(e) => {
+                    debug!(endorser = %c.name(), reason = %e.message(), "endorser failed");
+                    self.failed.push(i);
+                    let status = e.status().is_client_error().then_some(e.status().as_u16());
+                    self.reasons
+                        .push((format!("{}: {}", c.name(), e.message()), status));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn ask(&self, i: usize) -> Result<ProposalResponse, ApiError> {
+        match &self.candidates[i].url {
+            None => endorse::endorse_checked(self.shared, self.checked)
+                .await
+                .map(|(_, r)| r),
+            Some(url) => {
+                let timeout = Duration::from_millis(self.shared.config.gateway.endorse_timeout_ms);
+                let call: Result<ProposalResponse, ClientError> = self
+                    .shared
+                    .client
+                    .post_within(
+                        &format!("{}/endorse", url.trim_end_matches('/')),
+                        self.signed,
+                        timeout,
+                    )
+                    .await;
+                call.map_err(|e| match &e {
+                    ClientError::Status {
+                        status, message, ..
+                    } => ApiError::new(
+                        StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY),
+                        message.clone(),
+                    ),
+                    other => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
+                })
+            }
+        }
+    }
+
+    /// A remote endorsement must be signed by a peer of the org asked, over
+    /// a payload for this proposal.
+    fn verify(&self, c: &Candidate, resp: &ProposalResponse) -> Result<(), String> {
+        let e = &resp.endorsement;
+        let id = self
+            .ctx
+            .identify(&e.endorser, cairn_crypto::unix_now())
+            .map_err(|err| format!("endorser certificate: {err}"))?;
+        if id.role() != Role::Peer || id.msp_id() != c.msp_id {
+            return Err(format!(
+                "signed by {} ({}, role {}), not a peer of {}",
+                id.subject(),
+                id.msp_id(),
+                id.role(),
+                c.msp_id
+            ));
+        }
+        id.verify(
+            &Endorsement::signed_bytes(&resp.payload, &e.endorser),
+            &e.signature,
+        )
+        .map_err(|err| format!("endorsement signature: {err}"))?;
+        let payload = ProposalResponsePayload::decode(&resp.payload)
+            .map_err(|err| format!("payload does not decode: {err}"))?;
+        if payload.proposal_hash != self.checked.proposal.hash() {
+            return Err("the payload is for another proposal".into());
+        }
+        Ok(())
+    }
+
+    /// The error when no set of reachable peers can satisfy `what`.
+    fn no_plan(&self, what: &str) -> ApiError {
+        let status = self
+            .reasons
+            .iter()
+            .find_map(|(_, s)| *s)
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        let detail = if self.reasons.is_empty() {
+            "the gateway knows too few peers of the channel's orgs (add them to gateway_peers)"
+                .to_string()
+        } else {
+            self.reasons
+                .iter()
+                .map(|(r, _)| r.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        ApiError::new(
+            status,
+            format!("cannot collect endorsements satisfying {what}: {detail}"),
+        )
+    }
+
+    fn finish(self) -> EndorseResponse {
+        let result = self
+            .got
+            .first()
+            .and_then(|(_, r)| ProposalResponsePayload::decode(&r.payload).ok())
+            .map(|p| p.response)
+            .unwrap_or(Response {
+                status: 500,
+                message: "no endorsement".into(),
+                payload: Vec::new(),
+            });
+        EndorseResponse {
+            txid: self.checked.proposal.header.txid,
+            endorsers: self
+                .got
+                .iter()
+                .map(|(i, _)| self.candidates[*i].msp_id.clone())
+                .collect(),
+            responses: self.got.into_iter().map(|(_, r)| r).collect(),
+            result,
+        }
+    }
+}
+
+/// This peer first, then the known peers of channel orgs, at most
+/// [`MAX_CANDIDATES`].
+fn candidates(shared: &Shared, ctx: &ChannelContext) -> Vec<Candidate> {
+    let mut out = vec![Candidate {
+        msp_id: shared.msp_id().to_string(),
+        url: None,
+    }];
+    for p in &shared.config.gateway_peers {
+        if ctx.config().org(&p.msp_id).is_some() && out.len() < MAX_CANDIDATES {
+            out.push(Candidate {
+                msp_id: p.msp_id.clone(),
+                url: Some(p.url.clone()),
+            });
+        }
+    }
+    out
+}
+
+/// The invoked contract's own policy (its committed definition's, or the
+/// channel's `Endorsement` policy); none for `_lifecycle`, whose writes decide.
+fn base_policies(
+    ctx: &ChannelContext,
+    state: &dyn StateView,
+    checked: &Checked,
+) -> Result<Vec<String>, ApiError> {
+    let name = &checked.proposal.invocation.contract;
+    if name == LIFECYCLE_NS {
+        return Ok(Vec::new());
+    }
+    match committed_definition(state, name) {
+        Ok(Some((def, _))) if !def.endorsement_policy.is_empty() => {
+            Ok(vec![def.endorsement_policy])
+        }
+        Ok(Some(_)) => Ok(vec![ctx.channel_policy_text("Endorsement")]),
+        Ok(None) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "contract {name:?} is not committed on channel {}",
+                ctx.config().name
+            ),
+        )),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+/// The policies validation will apply to what a simulation wrote (the
+/// same rules as `cairn_ledger::validate`).
+fn derived_policies(
+    ctx: &ChannelContext,
+    state: &dyn StateView,
+    rwset: &TxRwSet,
+) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut push = |p: String| {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    };
+    for ns in &rwset.namespaces {
+        let writes = !ns.writes.is_empty()
+            || !ns.metadata_writes.is_empty()
+            || ns.collections.iter().any(|c| !c.hashed_writes.is_empty());
+        if !writes {
+            continue;
+        }
+        if ns.namespace == LIFECYCLE_NS {
+            for w in &ns.writes {
+                if let Some(org) = approval_org(&w.key) {
+                    push(format!("OR('{org}.peer')"));
+                }
+            }
+            if ns.writes.iter().any(|w| approval_org(&w.key).is_none())
+                || !ns.metadata_writes.is_empty()
+            {
+                push(ctx.channel_policy_text("LifecycleEndorsement"));
+            }
+            continue;
+        }
+        match committed_definition(state, &ns.namespace).map_err(|e| e.to_string())? {
+            Some((def, _)) if !def.endorsement_policy.is_empty() => push(def.endorsement_policy),
+            Some(_) => push(ctx.channel_policy_text("Endorsement")),
+            // Validation will refuse it (INVALID_CHAINCODE) whoever endorses.
+            None => {}
+        }
+        let keys = ns
+            .writes
+            .iter()
+            .map(|w| &w.key)
+            .chain(ns.metadata_writes.iter().map(|m| &m.key));
+        for key in keys {
+            let meta = state
+                .metadata(&ns.namespace, key)
+                .map_err(|e| e.to_string())?;
+            if let Some(param) = meta.iter().find(|m| m.name == VALIDATION_PARAMETER) {
+                push(String::from_utf8_lossy(&param.value).into_owned());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Sends a client-signed envelope to the channel's orderers, failing over
+/// on retryable errors until the submit deadline.
+pub(crate) async fn submit(
+    shared: &Arc<Shared>,
+    envelope: &Envelope,
+) -> Result<BroadcastResponse, ApiError> {
+    let tx = envelope
+        .transaction()
+        .map_err(|e| ApiError::bad_request(format!("not a valid transaction envelope: {e}")))?;
+    let header = tx.header();
+    let channel = shared.channel_or_404(&header.channel)?;
+    let urls = shared.orderer_urls(&channel);
+    if urls.is_empty() {
+        return Err(ApiError::unavailable(format!(
+            "no orderers known for channel {}",
+            channel.name
+        )));
+    }
+    let deadline = Instant::now() + Duration::from_millis(shared.config.gateway.submit_timeout_ms);
+    // Start where blocks come from: that orderer is known to be alive.
+    let mut i = channel
+        .source()
+        .and_then(|s| urls.iter().position(|u| *u == s))
+        .unwrap_or(0);
+    let mut last = String::new();
+    loop {
+        let url = &urls[i % urls.len()];
+        match cairn_orderer::api::broadcast(&shared.client, url, envelope).await {
+            Ok(r) => {
+                info!(channel = %channel.name, txid = %r.txid, block = r.block, code = %r.code, "transaction ordered");
+                return Ok(r);
+            }
+            Err(e) if e.is_retryable() && Instant::now() < deadline => {
+                debug!(orderer = %url, reason = %e, "broadcast failed; trying the next orderer");
+                last = e.to_string();
+                i += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(ClientError::Status {
+                status, message, ..
+            }) if !(500..600).contains(&status) => {
+                return Err(ApiError::new(
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+                    format!("the ordering service refused the transaction: {message}"),
+                ));
+            }
+            Err(e) => {
+                if !last.is_empty() {
+                    last.push_str("; ");
+                }
+                last.push_str(&e.to_string());
+                return Err(ApiError::unavailable(format!(
+                    "no orderer of channel {} accepted the transaction: {last}",
+                    channel.name
+                )));
+            }
+        }
+    }
+}
+
+/// Waits until this peer committed `txid` (at most `wait`).
+pub(crate) async fn commit_status(
+    channel: &Channel,
+    txid: &cairn_ledger::ids::TxId,
+    wait: Duration,
+) -> Result<CommitStatus, ApiError> {
+    let mut rx = channel.height.subscribe();
+    let lookup = || -> Result<Option<CommitStatus>, ApiError> {
+        Ok(channel
+            .ledger
+            .tx(txid)
+            .map_err(ApiError::internal)?
+            .map(|loc| CommitStatus {
+                txid: *txid,
+                block: loc.block,
+                index: loc.index,
+                code: loc.code,
+            }))
+    };
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        rx.borrow_and_update();
+        if let Some(s) = lookup()? {
+            return Ok(s);
+        }
+        match tokio::time::timeout_at(deadline, rx.changed()).await {
+            Ok(Ok(())) => continue,
+            Ok(Err(_)) => return Err(ApiError::unavailable("the channel is closing")),
+            Err(_) => {
+                return Err(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "transaction {txid} is not committed on this peer of channel {} (height {}) yet; ask again later",
+                        channel.name,
+                        channel.ledger.height()
+                    ),
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Cairn's peer: holds channel ledgers, pulls blocks from the ordering
+//! service and commits them, endorses proposals by running contracts, serves
+//! queries and events, and runs the gateway (Fabric Gateway's semantics) and
+//! an HTTP/JSON API; plus [`GatewayClient`], the client side of the gateway.
+//!
+//! Owns: the peer's configuration ([`PeerConfig`]), joining channels from
+//! their genesis blocks (one [`cairn_store::Ledger`] per channel directory,
+//! rejoined on restart), block pulling with orderer failover, endorsement
+//! (creator checks, `Writers`/`Readers`, simulation, signing), event
+//! streams, the gateway (endorsement planning from the contract's committed
+//! definition, collection, agreement check, ordering, commit status), the
+//! APIs ([`api`] postcard, [`http`] JSON with OpenAPI), and the operations
+//! service (`/healthz`, `/metrics`).
+//!
+//! May use: `cairn-crypto`, `cairn-policy`, `cairn-ledger`, `cairn-store`,
+//! `cairn-contract` (runtime, lifecycle, packages), `cairn-net` (mutual
+//! TLS), and `cairn-orderer`'s public client API (`broadcast`, `deliver`,
+//! `status`).
+//!
+//! ```text
+//!  client ─(signed proposal)─► gateway peer ─► plan from the definition's policy
+//!          ◄─ endorsements ──   │ local endorse ─► derive policies from its writes
+//!                               │ POST /endorse ─► peers of other orgs (mTLS)
+//!  client assembles and signs the envelope ─► gateway ─► orderer (failover)
+//!  every peer: deliver from orderer ─► Ledger::commit (full re-validation)
+//!              ─► height watch ─► events, commit status
+//! ```
+//!
+//! Invariants:
+//! - a block reaches a ledger only through [`cairn_store::Ledger::commit`],
+//!   called by the channel's single puller task, so every commit re-validates
+//!   the block and checks the orderer's signature and codes;
+//! - the peer never signs for a client: proposals and envelopes are signed
+//!   by the client and forwarded unchanged; the peer signs only its own
+//!   endorsements;
+//! - nothing is simulated before the creator's certificate is validated
+//!   against the channel's orgs, its signature verified and the channel
+//!   policy checked; a client of an org outside the channel gets a 403 that
+//!   names the org and the channel's members;
+//! - channels are isolated: each has its own ledger, config, policies and
+//!   puller; the TLS layer trusts the union of the joined channels' orgs and
+//!   every request is then checked against its own channel;
+//! - transient data and private keys are never logged.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+mod channel;
+mod client;
+mod config;
+mod deliver;
+mod endorse;
+mod error;
+mod events;
+mod gateway;
+pub mod http;
+mod metrics;
+mod node;
+mod ops;
+mod plan;
+mod service;
+
+pub use client::{Committed, DEFAULT_COMMIT_WAIT, Endorsed, GatewayClient, invocation};
+pub use config::{DeliverSettings, GatewaySettings, KnownPeer, PeerConfig, RuntimeSettings};
+pub use error::{GatewayError, PeerError};
+pub use node::PeerNode;

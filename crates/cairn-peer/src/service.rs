@@ -1,0 +1,321 @@
+//! The postcard API handlers (see [`crate::api`] for the table of endpoints).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use cairn_crypto::{Identity, Role};
+use cairn_ledger::block::Block;
+use cairn_ledger::encoding::Canonical;
+use cairn_ledger::ids::TxId;
+use cairn_ledger::tx::{Envelope, ProposalResponse, Response as ContractResponse, SignedProposal};
+use cairn_net::{ApiError, Caller, Postcard, RequireRoles};
+use cairn_orderer::api::BroadcastResponse;
+use tracing::{info, warn};
+
+use crate::api::{
+    ChannelInfo, CommitStatus, CommitStatusRequest, ContractEventsQuery, EndorseRequest,
+    EndorseResponse, EventsQuery, InstalledInfo, TxRecord,
+};
+use crate::endorse::{self, Access};
+use crate::error::PeerError;
+use crate::node::Shared;
+use crate::{events, gateway};
+
+/// Largest request body on the node API (proposals, envelopes, blocks).
+const BODY_LIMIT: usize = 32 << 20;
+
+const ADMINS: &[Role] = &[Role::Admin];
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let open = Router::new()
+        .route("/endorse", post(endorse_proposal))
+        .route("/gateway/evaluate", post(evaluate))
+        .route("/gateway/endorse", post(gateway_endorse))
+        .route("/gateway/submit", post(submit))
+        .route("/gateway/commit-status", post(commit_status))
+        .route("/channels", get(channels))
+        .route("/channels/{channel}/blocks/{number}", get(block))
+        .route("/channels/{channel}/txs/{txid}", get(tx))
+        .route("/channels/{channel}/events/blocks", get(block_events))
+        .route("/channels/{channel}/events/txs", get(tx_events))
+        .route("/channels/{channel}/events/contract", get(contract_events))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    let admin = Router::new()
+        .route("/admin/channels", post(join))
+        .route("/admin/packages", get(installed).post(install))
+        .route_layer(RequireRoles::new("the peer admin API", ADMINS))
+        // A package archive may be as large as the files it holds.
+        .layer(DefaultBodyLimit::max(
+            cairn_contract::MAX_PACKAGE_BYTES as usize + (1 << 20),
+        ));
+    open.merge(admin).with_state(shared)
+}
+
+async fn endorse_proposal(
+    State(shared): State<Arc<Shared>>,
+    Postcard(signed): Postcard<SignedProposal>,
+) -> Result<Postcard<ProposalResponse>, ApiError> {
+    endorse::endorse(&shared, &signed, Access::Write)
+        .await
+        .map(Postcard)
+}
+
+async fn evaluate(
+    State(shared): State<Arc<Shared>>,
+    Postcard(signed): Postcard<SignedProposal>,
+) -> Result<Postcard<ContractResponse>, ApiError> {
+    counted(
+        &shared,
+        "evaluate",
+        gateway::evaluate(&shared, &signed).await,
+    )
+    .map(Postcard)
+}
+
+async fn gateway_endorse(
+    State(shared): State<Arc<Shared>>,
+    Postcard(request): Postcard<EndorseRequest>,
+) -> Result<Postcard<EndorseResponse>, ApiError> {
+    counted(
+        &shared,
+        "endorse",
+        gateway::endorse(&shared, &request).await,
+    )
+    .map(Postcard)
+}
+
+async fn submit(
+    State(shared): State<Arc<Shared>>,
+    Postcard(envelope): Postcard<Envelope>,
+) -> Result<Postcard<BroadcastResponse>, ApiError> {
+    counted(&shared, "submit", gateway::submit(&shared, &envelope).await).map(Postcard)
+}
+
+async fn commit_status(
+    State(shared): State<Arc<Shared>>,
+    Caller(caller): Caller,
+    Postcard(req): Postcard<CommitStatusRequest>,
+) -> Result<Postcard<CommitStatus>, ApiError> {
+    let channel = shared.channel_or_404(&req.channel)?;
+    channel.reader(&caller)?;
+    let wait = Duration::from_millis(req.wait_ms.min(shared.config.gateway.max_commit_wait_ms));
+    let r = gateway::commit_status(&channel, &req.txid, wait).await;
+    counted(&shared, "commit_status", r).map(Postcard)
+}
+
+/// Counts a gateway request by outcome.
+pub(crate) fn counted<T>(
+    shared: &Shared,
+    operation: &str,
+    r: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let outcome = if r.is_ok() { "ok" } else { "error" };
+    shared
+        .metrics
+        .gateway
+        .with_label_values(&[operation, outcome])
+        .inc();
+    r
+}
+
+async fn channels(
+    State(shared): State<Arc<Shared>>,
+    Caller(caller): Caller,
+) -> Postcard<Vec<ChannelInfo>> {
+    Postcard(
+        shared
+            .readable_channels(&caller)
+            .iter()
+            .map(|c| c.info())
+            .collect(),
+    )
+}
+
+/// Block `number` of a channel the caller may read.
+pub(crate) fn read_block(
+    shared: &Shared,
+    caller: &Identity,
+    channel: &str,
+    number: u64,
+) -> Result<Block, ApiError> {
+    let channel = shared.channel_or_404(channel)?;
+    channel.reader(caller)?;
+    channel
+        .ledger
+        .block(number)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "block {number} is not on this peer's ledger of channel {} (height {})",
+                    channel.name,
+                    channel.ledger.height()
+                ),
+            )
+        })
+}
+
+/// A transaction of a channel the caller may read.
+pub(crate) fn read_tx(
+    shared: &Shared,
+    caller: &Identity,
+    channel: &str,
+    txid: &str,
+) -> Result<TxRecord, ApiError> {
+    let channel = shared.channel_or_404(channel)?;
+    channel.reader(caller)?;
+    let id: TxId = txid.parse().map_err(|_| {
+        ApiError::bad_request(format!("{txid:?} is not a transaction id (64 hex digits)"))
+    })?;
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "transaction {id} is not on this peer's ledger of channel {}",
+                channel.name
+            ),
+        )
+    };
+    let loc = channel
+        .ledger
+        .tx(&id)
+        .map_err(ApiError::internal)?
+        .ok_or_else(not_found)?;
+    let block = channel
+        .ledger
+        .block(loc.block)
+        .map_err(ApiError::internal)?
+        .ok_or_else(not_found)?;
+    let envelope = block
+        .data
+        .get(loc.index as usize)
+        .ok_or_else(|| {
+            ApiError::internal(format!(
+                "tx index names a missing entry of block {}",
+                loc.block
+            ))
+        })
+        .and_then(|bytes| Envelope::decode(bytes).map_err(ApiError::internal))?;
+    Ok(TxRecord {
+        txid: id,
+        block: loc.block,
+        index: loc.index,
+        code: loc.code,
+        envelope,
+    })
+}
+
+async fn block(
+    State(shared): State<Arc<Shared>>,
+    Caller(caller): Caller,
+    Path((channel, number)): Path<(String, u64)>,
+) -> Result<Postcard<Block>, ApiError> {
+    read_block(&shared, &caller, &channel, number).map(Postcard)
+}
+
+async fn tx(
+    State(shared): State<Arc<Shared>>,
+    Caller(caller): Caller,
+    Path((channel, txid)): Path<(String, String)>,
+) -> Result<Postcard<TxRecord>, ApiError> {
+    read_tx(&shared, &caller, &channel, &txid).map(Postcard)
+}
+
+async fn block_events(
+    State(shared): State<Arc<Shared>>,
+    Caller(caller): Caller,
+    Path(channel): Path<String>,
+    Query(q): Query<EventsQuery>,
+) -> Result<Response, ApiError> {
+    let channel = shared.channel_or_404(&channel)?;
+    channel.reader(&caller)?;
+    Ok(cairn_net::frames(events::blocks(&channel, q.from)))
+}
+
+async fn tx_events(
+    State(shared): State<Arc<Shared>>,
+    Caller(caller): Caller,
+    Path(channel): Path<String>,
+    Query(q): Query<EventsQuery>,
+) -> Result<Response, ApiError> {
+    let channel = shared.channel_or_404(&channel)?;
+    channel.reader(&caller)?;
+    Ok(cairn_net::frames(events::tx_statuses(&channel, q.from)))
+}
+
+async fn contract_events(
+    State(shared): State<Arc<Shared>>,
+    Caller(caller): Caller,
+    Path(channel): Path<String>,
+    Query(q): Query<ContractEventsQuery>,
+) -> Result<Response, ApiError> {
+    let channel = shared.channel_or_404(&channel)?;
+    channel.reader(&caller)?;
+    Ok(cairn_net::frames(events::contract_events(
+        &channel, q.from, q.contract, q.name,
+    )))
+}
+
+/// Admin endpoints serve only admins of this peer's own org.
+fn own_admin(shared: &Shared, caller: &Identity, what: &str) -> Result<(), ApiError> {
+    if caller.msp_id() == shared.msp_id() {
+        return Ok(());
+    }
+    let reason = format!(
+        "{what} is for admins of {}; {} is an admin of {}",
+        shared.msp_id(),
+        caller.subject(),
+        caller.msp_id()
+    );
+    warn!(%reason, "admin request refused");
+    Err(ApiError::new(StatusCode::FORBIDDEN, reason))
+}
+
+fn peer_error(e: PeerError) -> ApiError {
+    match e {
+        PeerError::Channel { .. } | PeerError::Package(_) => ApiError::bad_request(e.to_string()),
+        other => ApiError::internal(other),
+    }
+}
+
+async fn join(
+    State(shared): State<Arc<Shared>>,
+    Caller(caller): Caller,
+    Postcard(genesis): Postcard<Block>,
+) -> Result<Postcard<ChannelInfo>, ApiError> {
+    own_admin(&shared, &caller, "joining a channel")?;
+    let info = shared.join(&genesis).await.map_err(peer_error)?;
+    info!(channel = %info.name, admin = %caller.subject(), "channel joined on request");
+    Ok(Postcard(info))
+}
+
+async fn install(
+    State(shared): State<Arc<Shared>>,
+    Caller(caller): Caller,
+    Postcard(archive): Postcard<Vec<u8>>,
+) -> Result<Postcard<String>, ApiError> {
+    own_admin(&shared, &caller, "installing a package")?;
+    let store = shared.clone();
+    let id = tokio::task::spawn_blocking(move || store.install(&archive))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| match e {
+            PeerError::Package(p) => ApiError::bad_request(format!("not installed: {p}")),
+            other => ApiError::internal(other),
+        })?;
+    Ok(Postcard(id))
+}
+
+async fn installed(
+    State(shared): State<Arc<Shared>>,
+    Caller(caller): Caller,
+) -> Result<Postcard<Vec<InstalledInfo>>, ApiError> {
+    own_admin(&shared, &caller, "listing packages")?;
+    shared.installed().map(Postcard).map_err(peer_error)
+}
