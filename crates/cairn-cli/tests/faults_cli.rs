@@ -104,7 +104,8 @@ impl Net {
             .parse()
             .unwrap()
     }
-    fn restart(&self, name: &str) {
+    /// Starts a node again as `cairn up` would; `cairn down` stops it.
+    fn restart(&self, name: &str) -> std::process::Child {
         let config = self.dir.join("nodes").join(name).join("node.toml");
         let log = std::fs::File::options()
             .append(true)
@@ -121,6 +122,7 @@ impl Net {
             child.id().to_string(),
         )
         .unwrap();
+        child
     }
 }
 
@@ -263,8 +265,7 @@ fn leader_and_peer_kills_lose_nothing_and_fork_nothing() {
             .unwrap();
         late.push(done.txid);
     }
-    net.restart(&victim);
-    net.restart(&leader_name);
+    let restarted = [net.restart(&victim), net.restart(&leader_name)];
     let target = rt
         .block_on(cairn_peer::api::channels(gw.transport(), &url))
         .unwrap()[0]
@@ -292,6 +293,10 @@ fn leader_and_peer_kills_lose_nothing_and_fork_nothing() {
     drop(rt);
     let down = cairn(&["down", "--dir", d]);
     assert!(down.status.success(), "{}", text(&down));
+    for mut c in restarted {
+        // Reap: `down` stopped them.
+        assert!(c.wait().unwrap().code().is_some_and(|code| code == 0));
+    }
 
     // Every node's ledger: reported-committed txs present, one block per number.
     let mut ledgers = BTreeMap::new();

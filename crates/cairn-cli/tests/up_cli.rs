@@ -148,6 +148,65 @@ fn up_runs_a_network_of_processes_and_down_leaves_nothing_behind() {
     assert!(!alien.status.success());
     assert!(text(&alien).contains("no org Org9"), "{}", text(&alien));
 
+    // A receipt from a peer verifies offline against the sealing orderer org's CA only.
+    let txid = text(&inv).split_whitespace().nth(2).unwrap().to_string();
+    let receipt = tmp.path().join("receipt.json");
+    let r = cairn(&[
+        "receipt",
+        "get",
+        "--dir",
+        d,
+        &txid,
+        "--out",
+        receipt.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", text(&r));
+    let verdicts: Vec<bool> = ["org1", "org2", "org3"]
+        .iter()
+        .map(|o| {
+            let ca = dir.join("crypto").join(o).join("ca/ca.pem");
+            cairn(&[
+                "receipt",
+                "verify",
+                receipt.to_str().unwrap(),
+                "--ca",
+                ca.to_str().unwrap(),
+            ])
+            .status
+            .success()
+        })
+        .collect();
+    assert_eq!(verdicts.iter().filter(|v| **v).count(), 1, "{verdicts:?}");
+
+    // A config update signed by one admin is refused; by a majority it applies:
+    // revoking Org2's user locks it out of every peer.
+    let one = cairn(&[
+        "channel",
+        "update",
+        "--dir",
+        d,
+        "--signer-org",
+        "Org1",
+        "--set-policy",
+        "Endorsement=ANY Endorsement",
+    ]);
+    assert!(!one.status.success());
+    assert!(text(&one).contains("MAJORITY Admins"), "{}", text(&one));
+    let cert = dir.join("crypto/org2/users/user1/cert.pem");
+    let revoke = format!("Org2={}", cert.display());
+    let up2 = cairn(&["channel", "update", "--dir", d, "--revoke", &revoke]);
+    assert!(up2.status.success(), "{}", text(&up2));
+    let mut refused = false;
+    for _ in 0..50 {
+        let q = cairn(&["query", "--dir", d, "--org", "Org2", "ReadAsset", "asset7"]);
+        if !q.status.success() {
+            refused = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(refused, "a revoked user can still query");
+
     let down = cairn(&["down", "--dir", d]);
     assert!(down.status.success(), "{}", text(&down));
     assert!(text(&down).contains("stopped 6 node(s)"), "{}", text(&down));
@@ -167,6 +226,9 @@ fn up_runs_a_network_of_processes_and_down_leaves_nothing_behind() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(read.contains("\"Owner\":\"Mia\""), "{read}");
+    // The revocation survived the restart too.
+    let q = cairn(&["query", "--dir", d, "--org", "Org2", "ReadAsset", "asset7"]);
+    assert!(!q.status.success(), "{}", text(&q));
     let down = cairn(&["down", "--dir", d]);
     assert!(down.status.success());
     assert!(node_processes(&dir).is_empty());

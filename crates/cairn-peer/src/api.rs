@@ -12,6 +12,8 @@
 //! | `GET /channels` | any identity | `Vec<`[`ChannelInfo`]`>` |
 //! | `GET /channels/{ch}/blocks/{n}` | caller satisfies `Readers` | [`Block`] |
 //! | `GET /channels/{ch}/txs/{txid}` | caller satisfies `Readers` | [`TxRecord`] |
+//! | `GET /channels/{ch}/receipts/{txid}` | caller satisfies `Readers` | [`Receipt`] (verifiable offline) |
+//! | `GET /channels/{ch}/config` | caller satisfies `Readers` | the [`ChannelConfig`] in force |
 //! | `GET /channels/{ch}/events/blocks?from=N` | caller satisfies `Readers` | endless stream of [`Block`]s |
 //! | `GET /channels/{ch}/events/txs?from=N` | caller satisfies `Readers` | endless stream of [`TxStatusEvent`]s |
 //! | `GET /channels/{ch}/events/contract?from=N&contract=C[&name=E]` | caller satisfies `Readers` | endless stream of [`ContractEventRecord`]s |
@@ -25,7 +27,9 @@
 //! 503 no orderer reachable.
 
 use cairn_ledger::block::Block;
+use cairn_ledger::config::ChannelConfig;
 use cairn_ledger::ids::TxId;
+use cairn_ledger::receipt::Receipt;
 use cairn_ledger::tx::{Envelope, ProposalResponse, Response, SignedProposal};
 use cairn_ledger::validation::ValidationCode;
 use cairn_net::{Client, ClientError, FrameStream};
@@ -300,6 +304,29 @@ pub async fn contract_events(
         path.push_str(&query_escape(name));
     }
     client.frames(&url(base, &path)).await
+}
+
+/// A transaction's receipt: leaf, inclusion proof and signed block header.
+pub async fn receipt(
+    client: &Client,
+    base: &str,
+    channel: &str,
+    txid: &TxId,
+) -> Result<Receipt, ClientError> {
+    client
+        .get(&url(base, &format!("/channels/{channel}/receipts/{txid}")))
+        .await
+}
+
+/// The channel configuration in force on the peer.
+pub async fn config(
+    client: &Client,
+    base: &str,
+    channel: &str,
+) -> Result<ChannelConfig, ClientError> {
+    client
+        .get(&url(base, &format!("/channels/{channel}/config")))
+        .await
 }
 
 /// Joins the peer to the channel of this genesis block (admins of the peer's org).

@@ -41,6 +41,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/channels", get(channels))
         .route("/channels/{channel}/blocks/{number}", get(block))
         .route("/channels/{channel}/txs/{txid}", get(tx))
+        .route("/channels/{channel}/receipts/{txid}", get(receipt))
+        .route("/channels/{channel}/config", get(config))
         .route("/channels/{channel}/events/blocks", get(block_events))
         .route("/channels/{channel}/events/txs", get(tx_events))
         .route("/channels/{channel}/events/contract", get(contract_events))
@@ -225,6 +227,31 @@ async fn tx(
     Path((channel, txid)): Path<(String, String)>,
 ) -> Result<Postcard<TxRecord>, ApiError> {
     read_tx(&shared, &caller, &channel, &txid).map(Postcard)
+}
+
+async fn receipt(
+    State(shared): State<Arc<Shared>>,
+    Caller(caller): Caller,
+    Path((channel, txid)): Path<(String, String)>,
+) -> Result<Postcard<cairn_ledger::receipt::Receipt>, ApiError> {
+    // Same checks and 404 as the transaction itself.
+    let rec = read_tx(&shared, &caller, &channel, &txid)?;
+    let channel = shared.channel_or_404(&channel)?;
+    channel
+        .ledger
+        .receipt(&rec.txid)
+        .map(Postcard)
+        .map_err(ApiError::internal)
+}
+
+async fn config(
+    State(shared): State<Arc<Shared>>,
+    Caller(caller): Caller,
+    Path(channel): Path<String>,
+) -> Result<Postcard<cairn_ledger::config::ChannelConfig>, ApiError> {
+    let channel = shared.channel_or_404(&channel)?;
+    channel.reader(&caller)?;
+    Ok(Postcard(channel.ledger.config()))
 }
 
 async fn block_events(

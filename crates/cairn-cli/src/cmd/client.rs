@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use cairn_ledger::block::Block;
 use cairn_ledger::encoding::Canonical;
+use cairn_ledger::ids::TxId;
 use cairn_ledger::lifecycle::LIFECYCLE_NS;
 use cairn_net::Client;
 use cairn_peer::{GatewayClient, api, invocation};
@@ -250,6 +251,33 @@ pub enum ChannelCmd {
         #[command(flatten)]
         opts: ClientOpts,
     },
+    /// Print the channel configuration in force (JSON).
+    Config {
+        #[command(flatten)]
+        opts: ClientOpts,
+    },
+    /// Change the channel configuration: a config transaction signed by the
+    /// admins of `--signer-org` orgs (enough to satisfy `Admins`, default
+    /// `MAJORITY Admins`), ordered, and applied by every node.
+    Update {
+        #[command(flatten)]
+        opts: ClientOpts,
+        /// Set a channel policy: `NAME=POLICY`, e.g. `Endorsement=ANY Endorsement`.
+        #[arg(long = "set-policy", value_parser = parse_kv)]
+        set_policy: Vec<(String, String)>,
+        /// Revoke a certificate: `ORG=CERT.pem` (its serial joins the org's revocation list).
+        #[arg(long, value_parser = parse_kv)]
+        revoke: Vec<(String, String)>,
+        /// New maximum transactions per block.
+        #[arg(long)]
+        batch_max_tx: Option<u32>,
+        /// New batch timeout in milliseconds.
+        #[arg(long)]
+        batch_timeout_ms: Option<u64>,
+        /// Orgs whose admins sign the update (default: a majority of the channel's orgs).
+        #[arg(long = "signer-org")]
+        signer_orgs: Vec<String>,
+    },
     /// Join the gateway peer to the channel of a genesis block (as the org's admin).
     Join {
         #[command(flatten)]
@@ -280,6 +308,34 @@ pub fn channel(cmd: ChannelCmd) -> anyhow::Result<ExitCode> {
                 );
             }
         }
+        ChannelCmd::Config { opts } => {
+            let ctx = opts.open()?;
+            let config = runtime()?.block_on(async {
+                api::config(&ctx.transport()?, &ctx.peer.url(), &ctx.net.channel)
+                    .await
+                    .map_err(anyhow::Error::from)
+            })?;
+            println!("{}", serde_json::to_string_pretty(&config)?);
+        }
+        ChannelCmd::Update {
+            mut opts,
+            set_policy,
+            revoke,
+            batch_max_tx,
+            batch_timeout_ms,
+            signer_orgs,
+        } => {
+            opts.user = "admin".into();
+            let ctx = opts.open()?;
+            update_channel(
+                &ctx,
+                &set_policy,
+                &revoke,
+                batch_max_tx,
+                batch_timeout_ms,
+                &signer_orgs,
+            )?;
+        }
         ChannelCmd::Join { mut opts, genesis } => {
             opts.user = "admin".into();
             let ctx = opts.open()?;
@@ -299,6 +355,99 @@ pub fn channel(cmd: ChannelCmd) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn update_channel(
+    ctx: &Ctx,
+    set_policy: &[(String, String)],
+    revoke: &[(String, String)],
+    batch_max_tx: Option<u32>,
+    batch_timeout_ms: Option<u64>,
+    signer_orgs: &[String],
+) -> anyhow::Result<()> {
+    let rt = runtime()?;
+    let transport = ctx.transport()?;
+    let mut config = rt.block_on(api::config(&transport, &ctx.peer.url(), &ctx.net.channel))?;
+    let before = config.clone();
+    config.sequence += 1;
+    for (name, text) in set_policy {
+        if !cairn_ledger::config::POLICY_NAMES.contains(&name.as_str()) {
+            bail!(
+                "unknown channel policy {name:?}: the policies are {}",
+                cairn_ledger::config::POLICY_NAMES.join(", ")
+            );
+        }
+        text.parse::<cairn_policy::ChannelPolicy>()
+            .with_context(|| format!("policy {name} = {text:?} does not parse"))?;
+        config.policies.insert(name.clone(), text.clone());
+    }
+    for (org, pem) in revoke {
+        let msp = format!("{org}MSP");
+        let text = std::fs::read_to_string(pem).with_context(|| format!("cannot read {pem}"))?;
+        let cert = cairn_crypto::Certificate::from_pem(&text)
+            .with_context(|| format!("{pem} is not a PEM certificate"))?;
+        let entry = config
+            .orgs
+            .iter_mut()
+            .find(|o| o.msp_id == msp || o.msp_id == *org)
+            .with_context(|| format!("no org {org} on channel {}", ctx.net.channel))?;
+        entry.revoke(cert.serial_hex())?;
+    }
+    if let Some(n) = batch_max_tx {
+        config.batch.max_tx_count = n;
+    }
+    if let Some(ms) = batch_timeout_ms {
+        config.batch.timeout_ms = ms;
+    }
+    if config.policies == before.policies
+        && config.orgs == before.orgs
+        && config.batch == before.batch
+    {
+        bail!("nothing to change: give --set-policy, --revoke or --batch-* options");
+    }
+    let signer_orgs: Vec<String> = if signer_orgs.is_empty() {
+        let n = ctx.net.orgs.len() / 2 + 1;
+        ctx.net.orgs.iter().take(n).cloned().collect()
+    } else {
+        signer_orgs.to_vec()
+    };
+    let mut admins = Vec::new();
+    for org in &signer_orgs {
+        let node = ctx
+            .net
+            .peers()
+            .find(|p| p.org_dir == org.to_lowercase())
+            .with_context(|| format!("no org {org} in the network"))?;
+        admins.push(setup::identity(&ctx.net, node, "admins/admin")?);
+    }
+    let creator = setup::identity(&ctx.net, &ctx.peer, "admins/admin")?;
+    let refs: Vec<&cairn_crypto::SigningIdentity> = admins.iter().collect();
+    let mut nonce = vec![0u8; 24];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
+    let envelope = cairn_ledger::client::config_update(
+        &config,
+        &creator,
+        &refs,
+        nonce,
+        cairn_ledger::ids::Timestamp::now(),
+    );
+    let answer = rt.block_on(api::submit(&transport, &ctx.peer.url(), &envelope))?;
+    if answer.code != cairn_ledger::validation::ValidationCode::Valid {
+        bail!(
+            "the update was ordered in block {} but refused: {} (signed by the admins of {})",
+            answer.block,
+            answer.code,
+            signer_orgs.join(", ")
+        );
+    }
+    println!(
+        "channel {} config sequence {} committed in block {} (signed by the admins of {})",
+        ctx.net.channel,
+        config.sequence,
+        answer.block,
+        signer_orgs.join(", ")
+    );
+    Ok(())
 }
 
 /// `cairn contract` subcommands (Fabric's `peer lifecycle chaincode`).
@@ -408,6 +557,37 @@ pub fn contract(cmd: ContractCmd) -> anyhow::Result<ExitCode> {
                 &endorsing_orgs,
             )?;
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cairn receipt get`: a transaction's receipt from the gateway peer.
+pub fn receipt_get(
+    opts: &ClientOpts,
+    txid: &str,
+    out: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let ctx = opts.open()?;
+    let id: TxId = txid
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{txid:?} is not a transaction id (64 hex digits)"))?;
+    let receipt = runtime()?.block_on(async {
+        api::receipt(&ctx.transport()?, &ctx.peer.url(), &ctx.net.channel, &id)
+            .await
+            .map_err(anyhow::Error::from)
+    })?;
+    let json = serde_json::to_string_pretty(&receipt)?;
+    match out {
+        Some(path) => {
+            std::fs::write(&path, json)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!(
+                "wrote the receipt of {id} (block {}) to {}",
+                receipt.header.number,
+                path.display()
+            );
+        }
+        None => println!("{json}"),
     }
     Ok(ExitCode::SUCCESS)
 }

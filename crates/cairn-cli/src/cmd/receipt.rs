@@ -19,11 +19,23 @@ pub enum ReceiptCmd {
         #[arg(long)]
         ca: PathBuf,
     },
+    /// Fetch a transaction's receipt from a peer of a running network (JSON);
+    /// the header is signed by the orderer org that sealed the block.
+    Get {
+        #[command(flatten)]
+        opts: super::client::ClientOpts,
+        /// The transaction id (hex).
+        txid: String,
+        /// Where to write the receipt; standard output if omitted.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Runs a `cairn receipt` subcommand.
 pub fn run(cmd: ReceiptCmd) -> anyhow::Result<ExitCode> {
     match cmd {
+        ReceiptCmd::Get { opts, txid, out } => super::client::receipt_get(&opts, &txid, out),
         ReceiptCmd::Verify { file, ca } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read receipt {}", file.display()))?;

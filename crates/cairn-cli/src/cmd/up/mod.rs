@@ -165,7 +165,7 @@ pub fn status(args: DirArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             (Some(_), Role::Peer) => match rt.block_on(async {
-                cairn_peer::api::channels(&setup::transport(&net, n, "users/user1")?, &n.url())
+                cairn_peer::api::channels(&setup::transport(&net, n, "admins/admin")?, &n.url())
                     .await
                     .map_err(anyhow::Error::from)
             }) {
@@ -354,7 +354,7 @@ async fn wait_ready(net: &Network, children: &mut [(Node, Child)]) -> anyhow::Re
         // Before joining a channel a peer trusts only its own org.
         let mut peers_up = true;
         for p in net.peers() {
-            let own = setup::transport(net, p, "users/user1")?;
+            let own = setup::transport(net, p, "admins/admin")?;
             peers_up &= cairn_peer::api::channels(&own, &p.url()).await.is_ok();
         }
         if let (Some(l), true) = (leader, peers_up) {
@@ -365,7 +365,7 @@ async fn wait_ready(net: &Network, children: &mut [(Node, Child)]) -> anyhow::Re
         if Instant::now() > deadline {
             bar.finish_and_clear();
             bail!(
-                "the ordering service elected no leader within 60 s; see the logs in {}",
+                "the network was not up within 60 s (no Raft leader, or a peer not answering); see the logs in {}",
                 net.dir().join("logs").display()
             );
         }

@@ -131,6 +131,8 @@ pub async fn run(net: &Network, contract: &Path) -> anyhow::Result<()> {
         done.block,
         done.endorsers.join(", ")
     );
+    // The gateway answered once its own peer committed; the reader's may lag.
+    wait_same_height(net).await?;
     let last = gateways.last().context("no peers")?;
     let reader = gateway(net, last, "users/user1")?;
     let answer = reader
@@ -149,7 +151,7 @@ pub async fn run(net: &Network, contract: &Path) -> anyhow::Result<()> {
 async fn wait_connected(net: &Network) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     for p in net.peers() {
-        let client = transport(net, p, "users/user1")?;
+        let client = transport(net, p, "admins/admin")?;
         loop {
             let infos = api::channels(&client, &p.url()).await.unwrap_or_default();
             if infos
@@ -178,7 +180,7 @@ async fn wait_same_height(net: &Network) -> anyhow::Result<()> {
     loop {
         let mut heights = Vec::new();
         for p in net.peers() {
-            let client = transport(net, p, "users/user1")?;
+            let client = transport(net, p, "admins/admin")?;
             let infos = api::channels(&client, &p.url()).await.unwrap_or_default();
             heights.push(
                 infos
