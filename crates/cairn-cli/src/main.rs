@@ -57,6 +57,8 @@ enum Command {
     /// Fabric's contract lifecycle: package, install, list, approve, commit.
     #[command(subcommand)]
     Contract(cmd::client::ContractCmd),
+    /// Drive a network with load and report throughput, latency and CPU per transaction.
+    Bench(cmd::bench::BenchArgs),
     /// Run one node (orderer or peer) from its TOML config until SIGTERM.
     Node(cmd::node::NodeArgs),
     /// Inspect and verify a stored ledger.
@@ -84,6 +86,7 @@ fn main() -> ExitCode {
         Command::Down(a) => cmd::up::down(a),
         Command::Status(a) => cmd::up::status(a),
         Command::Node(a) => cmd::node::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
         Command::Invoke(a) => cmd::client::invoke(a),
         Command::Query(a) => cmd::client::query(a),
         Command::Events(a) => cmd::client::events(a),

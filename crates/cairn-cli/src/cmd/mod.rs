@@ -1,6 +1,7 @@
 //! One module per `cairn` subcommand group.
 
 pub mod attest;
+pub mod bench;
 pub mod client;
 pub mod crypto;
 pub mod demo;

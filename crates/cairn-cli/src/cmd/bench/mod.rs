@@ -1,0 +1,396 @@
+//! `cairn bench`: drives a local network with load and reports committed
+//! tx/s, submit → commit latency, and the CPU each node process used per
+//! committed transaction (the figure that stays stable on a noisy machine).
+//!
+//! If the directory holds no running network, the bench starts one with
+//! `cairn up --detach` (a child process of this executable) and stops it
+//! afterwards unless `--keep`. It commits the `benchkv` contract
+//! (`contracts/bench-kv`, endorsement `MAJORITY Endorsement`) once, then
+//! runs [`load`] and prints the [`report`].
+//!
+//! Transactions are counted from the transaction events of every peer: a
+//! transaction is committed when every peer has reported it `VALID`, so the
+//! figure is what the whole network agreed on, not what one gateway saw.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::up::layout::{Network, Node, Role};
+use super::up::{process, setup};
+
+mod cpu;
+mod deploy;
+mod load;
+mod report;
+
+/// The benchmark contract package deployed when `--contract` is not given.
+const DEFAULT_CONTRACT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../contracts/bench-kv");
+/// How long to wait for outstanding commits after the clients stop.
+const DRAIN: Duration = Duration::from_secs(30);
+
+/// `cairn bench` options.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// The network directory; a network is started there (`cairn up
+    /// --detach`) if none is running.
+    #[arg(long, default_value = "cairn-network")]
+    pub dir: PathBuf,
+    /// Concurrent clients (each an org's user through its own org's peer,
+    /// orgs taken in turn).
+    #[arg(long, default_value_t = 16)]
+    pub clients: usize,
+    /// Transactions each client may have between proposal and the
+    /// orderer's answer (clients never wait for commits).
+    #[arg(long, default_value_t = 1)]
+    pub window: usize,
+    /// Measure for this many seconds (default 20 unless --txs is given).
+    #[arg(long, conflicts_with = "txs")]
+    pub duration: Option<u64>,
+    /// Measure exactly this many transactions.
+    #[arg(long)]
+    pub txs: Option<u64>,
+    /// Seconds of load before measuring (its transactions are not counted).
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup: f64,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// First port, when a new network is generated (see `cairn up`).
+    #[arg(long, default_value_t = 7050)]
+    pub base_port: u16,
+    /// Leave a network that the bench started running.
+    #[arg(long)]
+    pub keep: bool,
+    /// The benchmark contract package directory.
+    #[arg(long, default_value = DEFAULT_CONTRACT)]
+    pub contract: PathBuf,
+}
+
+/// Runs `cairn bench`.
+pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.clients == 0 {
+        bail!("--clients must be at least 1");
+    }
+    if !(args.warmup.is_finite() && args.warmup >= 0.0) {
+        bail!("--warmup must be a number of seconds, 0 or more");
+    }
+    if args.txs == Some(0) || args.duration == Some(0) {
+        bail!("--txs and --duration must be at least 1");
+    }
+    let dir = std::path::absolute(&args.dir)?;
+    let (net, started) = ensure_network(&dir, args.base_port)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(bench(&net, started, &args));
+    drop(rt);
+    if started && !args.keep {
+        eprintln!("==> stopping the network the bench started");
+        stop_network(&net);
+    } else if started {
+        eprintln!(
+            "==> the network keeps running; stop it with: cairn down --dir {}",
+            dir.display()
+        );
+    }
+    let report = result?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        report::print_table(&report);
+    }
+    // The figures are printed either way; the exit code tells scripts
+    // whether they describe a clean run.
+    Ok(match report.problem() {
+        None => ExitCode::SUCCESS,
+        Some(why) => {
+            eprintln!("error: not a clean run: {why}");
+            ExitCode::from(1)
+        }
+    })
+}
+
+/// Loads the network of `dir`, starting it (`cairn up --detach`) if no node
+/// runs. Answers whether this call started it.
+fn ensure_network(dir: &Path, base_port: u16) -> anyhow::Result<(Network, bool)> {
+    if let Ok(net) = Network::load(dir) {
+        let running = net
+            .nodes
+            .iter()
+            .filter(|n| process::running(&net.files(n)).is_some())
+            .count();
+        if running == net.nodes.len() && net.setup_done {
+            return Ok((net, false));
+        }
+        if running == net.nodes.len() {
+            bail!(
+                "the network in {} is still being set up, or its setup failed: wait for `cairn up` to finish, or run `cairn down --dir {}` and retry",
+                dir.display(),
+                dir.display()
+            );
+        }
+        if running > 0 {
+            bail!(
+                "{running} of the {} nodes of {} are running: run `cairn down --dir {}` or `cairn up --dir {}` first",
+                net.nodes.len(),
+                dir.display(),
+                dir.display(),
+                dir.display()
+            );
+        }
+    }
+    eprintln!("==> no network runs in {}: starting one", dir.display());
+    let exe = std::env::current_exe().context("cannot find the cairn executable")?;
+    // `up` narrates on stdout; keep ours for the report.
+    let status = Command::new(exe)
+        .arg("up")
+        .arg("--dir")
+        .arg(dir)
+        .arg("--base-port")
+        .arg(base_port.to_string())
+        .arg("--detach")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(std::io::stderr()))
+        .status()
+        .context("cannot run `cairn up`")?;
+    if !status.success() {
+        // `up` stops its nodes when setup fails; a crash may leave some.
+        if let Ok(net) = Network::load(dir) {
+            stop_network(&net);
+        }
+        bail!("`cairn up --dir {}` failed ({status})", dir.display());
+    }
+    Ok((Network::load(dir)?, true))
+}
+
+/// Stops every node of the network, peers first.
+fn stop_network(net: &Network) {
+    for n in net.peers().chain(net.orderers()) {
+        match process::stop(&net.files(n)) {
+            Ok(Some(true)) => eprintln!("warning: {} ignored SIGTERM and was killed", n.name),
+            Ok(_) => {}
+            Err(e) => eprintln!("warning: cannot stop {}: {e:#}", n.name),
+        }
+    }
+}
+
+/// CPU counters at one instant.
+#[derive(Clone, Debug)]
+struct Snapshot {
+    at: Instant,
+    nodes: Vec<Option<u64>>,
+    client: Option<u64>,
+    machine: Option<(u64, u64)>,
+}
+
+fn snapshot(pids: &[i32]) -> Snapshot {
+    Snapshot {
+        at: Instant::now(),
+        nodes: pids.iter().map(|p| cpu::process_ticks(*p)).collect(),
+        client: cpu::process_ticks(std::process::id() as i32),
+        machine: cpu::machine_ticks(),
+    }
+}
+
+async fn bench(net: &Network, started: bool, args: &BenchArgs) -> anyhow::Result<report::Report> {
+    if deploy::ensure(net, &args.contract).await? {
+        eprintln!("==> {} committed on {}", deploy::CONTRACT, net.channel);
+    }
+    let heights = deploy::heights(net).await?;
+    let from_block = heights.iter().flatten().copied().min().unwrap_or(0);
+    let nodes: Vec<(Node, i32)> = net
+        .nodes
+        .iter()
+        .map(|n| {
+            process::running(&net.files(n))
+                .map(|pid| (n.clone(), pid))
+                .with_context(|| format!("node {} is not running", n.name))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let raft_leader = raft_leader(net).await;
+
+    let plan = load::Plan {
+        clients: clients(net, args.clients)?,
+        watchers: net
+            .peers()
+            .map(|p| Ok((p.name.clone(), setup::gateway(net, p, "users/user1")?)))
+            .collect::<anyhow::Result<_>>()?,
+        from_block,
+        window: args.window.max(1),
+        warmup: Duration::from_secs_f64(args.warmup),
+        stop: match (args.txs, args.duration) {
+            (Some(n), _) => load::Stop::Txs(n),
+            (None, d) => load::Stop::Duration(Duration::from_secs(d.unwrap_or(20))),
+        },
+        drain: DRAIN,
+    };
+    let stop = plan.stop;
+    let progress = Arc::new(load::Progress::default());
+    let pids: Vec<i32> = nodes.iter().map(|(_, p)| *p).collect();
+    let first: Arc<Mutex<Option<Snapshot>>> = Arc::default();
+    let on_measure = {
+        let (first, pids) = (first.clone(), pids.clone());
+        move || {
+            if let Ok(mut f) = first.lock() {
+                *f = Some(snapshot(&pids));
+            }
+        }
+    };
+    let bar = progress_bar(stop);
+    let ticker = tokio::spawn(tick(bar.clone(), progress.clone(), stop));
+    let ctrl_c = {
+        let progress = progress.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                progress.stop.store(true, Ordering::Relaxed);
+            }
+        })
+    };
+    let outcome = load::run(plan, progress.clone(), on_measure).await;
+    let last = snapshot(&pids);
+    ticker.abort();
+    ctrl_c.abort();
+    bar.finish_and_clear();
+
+    let first = first
+        .lock()
+        .ok()
+        .and_then(|f| f.clone())
+        .unwrap_or_else(|| last.clone());
+    let delta = |a: Option<u64>, b: Option<u64>| b.unwrap_or(0).saturating_sub(a.unwrap_or(0));
+    let hz = cpu::ticks_per_second();
+    let samples = report::CpuSamples {
+        window: last.at.saturating_duration_since(first.at),
+        nodes: nodes
+            .iter()
+            .zip(first.nodes.iter().zip(&last.nodes))
+            .map(|((n, pid), (a, b))| report::NodeSample {
+                name: n.name.clone(),
+                role: role_name(n.role).into(),
+                pid: *pid,
+                cpu: cpu::to_duration(delta(*a, *b), hz),
+            })
+            .collect(),
+        client: cpu::to_duration(delta(first.client, last.client), hz),
+        machine: match (first.machine, last.machine) {
+            (Some((b0, t0)), Some((b1, t1))) => (b1.saturating_sub(b0), t1.saturating_sub(t0)),
+            _ => (0, 0),
+        },
+        ticks_per_s: hz,
+        from: first.at,
+    };
+    let (mode, target) = match stop {
+        load::Stop::Txs(n) => ("txs", n as f64),
+        load::Stop::Duration(d) => ("duration", d.as_secs_f64()),
+    };
+    Ok(report::build(
+        report::NetworkInfo {
+            dir: net.dir().display().to_string(),
+            started,
+            channel: net.channel.clone(),
+            orderers: net.orderers().count(),
+            peers: net.peers().count(),
+            raft_leader,
+        },
+        report::Workload {
+            contract: format!("{}.put", deploy::CONTRACT),
+            value_bytes: load::VALUE_BYTES,
+            endorsement: deploy::ENDORSEMENT.into(),
+            clients: args.clients,
+            window: args.window.max(1),
+            warmup_s: args.warmup,
+            mode: mode.into(),
+            target,
+        },
+        &outcome,
+        &samples,
+    ))
+}
+
+/// One gateway client per client task: org users in turn, each through a
+/// peer of its own org (the org's peers in turn).
+fn clients(net: &Network, n: usize) -> anyhow::Result<Vec<Arc<cairn_peer::GatewayClient>>> {
+    let orgs = deploy::org_peers(net);
+    if orgs.is_empty() {
+        bail!("the network has no peers");
+    }
+    (0..n)
+        .map(|i| {
+            let org = &orgs[i % orgs.len()];
+            let peers: Vec<&Node> = net.peers().filter(|p| p.msp_id == org.msp_id).collect();
+            let peer = peers[(i / orgs.len()) % peers.len()];
+            Ok(Arc::new(setup::gateway(net, peer, "users/user1")?))
+        })
+        .collect()
+}
+
+/// The name of the orderer the Raft cluster follows, if one answers.
+async fn raft_leader(net: &Network) -> Option<String> {
+    for o in net.orderers() {
+        let Ok(client) = setup::transport(net, o, "admins/admin") else {
+            continue;
+        };
+        if let Ok(s) = cairn_orderer::api::status(&client, &o.url()).await
+            && let Some(l) = s.leader
+        {
+            // Raft ids are the orderers' positions, from 1.
+            return net
+                .orderers()
+                .nth(l.saturating_sub(1) as usize)
+                .map(|n| n.name.clone());
+        }
+    }
+    None
+}
+
+fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Orderer => "orderer",
+        Role::Peer => "peer",
+    }
+}
+
+fn progress_bar(stop: load::Stop) -> ProgressBar {
+    let (len, template) = match stop {
+        load::Stop::Txs(n) => (n, "{spinner} {msg} {wide_bar} {pos}/{len} txs"),
+        load::Stop::Duration(d) => (d.as_secs(), "{spinner} {msg} {wide_bar} {pos}/{len} s"),
+    };
+    let bar = ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::stderr())
+        .with_style(
+            ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+    bar.set_message("warming up");
+    bar
+}
+
+/// Refreshes the progress bar from the collector's counters.
+async fn tick(bar: ProgressBar, progress: Arc<load::Progress>, stop: load::Stop) {
+    let mut every = tokio::time::interval(Duration::from_millis(250));
+    let mut since: Option<Instant> = None;
+    loop {
+        every.tick().await;
+        if !progress.measuring.load(Ordering::Relaxed) {
+            bar.tick();
+            continue;
+        }
+        let t0 = *since.get_or_insert_with(Instant::now);
+        let committed = progress.committed.load(Ordering::Relaxed);
+        let secs = t0.elapsed().as_secs_f64();
+        match stop {
+            load::Stop::Txs(_) => bar.set_position(committed),
+            load::Stop::Duration(d) => bar.set_position(t0.elapsed().min(d).as_secs()),
+        }
+        bar.set_message(format!(
+            "{committed} committed ({:.0} tx/s), {} invalid, {} failed",
+            committed as f64 / secs.max(0.001),
+            progress.invalid.load(Ordering::Relaxed),
+            progress.failed.load(Ordering::Relaxed)
+        ));
+    }
+}

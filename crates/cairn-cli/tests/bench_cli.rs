@@ -1,0 +1,183 @@
+//! `cairn bench` end to end on a real multi-process network: it starts a
+//! network, commits the benchmark contract, counts every transaction from
+//! every peer's events, reports CPU of every node, and stops only what it
+//! started, leaving no `cairn node` process behind.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn cairn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "cairn bench failed:\n{stderr}");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{stderr}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// A base port whose block of ~300 ports no other test run is likely to use.
+fn base_port() -> String {
+    rand::random_range(20_000u16..39_600).to_string()
+}
+
+/// Live (not zombie) `cairn node` processes whose config is under `dir`.
+fn nodes_running_under(dir: &Path) -> Vec<String> {
+    let want = dir.as_os_str().as_encoded_bytes();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let is_node =
+            args.iter().any(|a| *a == b"node") && args.iter().any(|a| a.starts_with(want));
+        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true);
+        if is_node && !zombie {
+            let shown = cmdline
+                .iter()
+                .map(|b| if *b == 0 { ' ' } else { *b as char });
+            found.push(shown.collect());
+        }
+    }
+    found
+}
+
+/// Stops the network of a directory when dropped, so a failed assertion
+/// leaves no node behind.
+struct Down<'a>(&'a str);
+
+impl Drop for Down<'_> {
+    fn drop(&mut self) {
+        let _ = cairn(&["down", "--dir", self.0]);
+    }
+}
+
+/// The figures every successful run must show.
+fn assert_sound(r: &Value, txs: u64) {
+    assert_eq!(r["committed"], txs, "{r:#}");
+    assert_eq!(r["invalid"], serde_json::json!({}), "{r:#}");
+    assert_eq!(r["errors"], serde_json::json!({}), "{r:#}");
+    assert_eq!(r["uncommitted"], 0, "{r:#}");
+    assert_eq!(r["disagreements"], 0, "{r:#}");
+    assert!(r["tps"].as_f64().unwrap() > 0.0, "{r:#}");
+    let blocks = r["blocks"].as_u64().unwrap();
+    assert!((1..=txs).contains(&blocks), "{r:#}");
+    let l = &r["latency_ms"];
+    let (p50, p95, p99) = (
+        l["p50"].as_f64().unwrap(),
+        l["p95"].as_f64().unwrap(),
+        l["p99"].as_f64().unwrap(),
+    );
+    assert!(0.0 < p50 && p50 <= p95 && p95 <= p99, "{r:#}");
+    assert_eq!(r["workload"]["endorsement"], "MAJORITY Endorsement");
+    assert_eq!(r["workload"]["value_bytes"], 100);
+    let nodes = r["cpu"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 6, "3 orderers and 3 peers: {r:#}");
+    for role in ["orderer", "peer"] {
+        assert_eq!(nodes.iter().filter(|n| n["role"] == role).count(), 3);
+    }
+    for n in nodes {
+        assert!(n["cpu_s"].as_f64().unwrap() > 0.0, "idle node? {n:#}");
+    }
+    assert!(r["cpu"]["node_ms_per_tx"].as_f64().unwrap() > 0.0, "{r:#}");
+}
+
+#[test]
+fn bench_starts_a_network_measures_it_and_stops_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("net");
+    let d = dir.to_str().unwrap();
+    let port = base_port();
+    let out = cairn(&[
+        "bench",
+        "--txs",
+        "300",
+        "--clients",
+        "8",
+        "--json",
+        "--dir",
+        d,
+        "--base-port",
+        &port,
+    ]);
+    let r = json(&out);
+    assert_sound(&r, 300);
+    assert_eq!(r["network"]["started"], true);
+    assert_eq!(r["workload"]["clients"], 8);
+    let left = nodes_running_under(&dir);
+    assert!(left.is_empty(), "nodes left running: {left:?}");
+}
+
+#[test]
+fn bench_targets_a_running_network_and_leaves_it_running() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("net");
+    let d = dir.to_str().unwrap();
+    let port = base_port();
+    let small = [
+        "bench",
+        "--txs",
+        "60",
+        "--clients",
+        "3",
+        "--warmup",
+        "0",
+        "--json",
+    ];
+    let _down = Down(d);
+    let first = cairn(&[&small[..], &["--dir", d, "--base-port", &port, "--keep"]].concat());
+    let r = json(&first);
+    assert_sound(&r, 60);
+    assert_eq!(r["network"]["started"], true);
+    assert_eq!(
+        nodes_running_under(&dir).len(),
+        6,
+        "--keep keeps every node"
+    );
+
+    // The second run reuses the network and the committed contract.
+    let second = cairn(&[&small[..], &["--dir", d]].concat());
+    let r2 = json(&second);
+    assert_sound(&r2, 60);
+    assert_eq!(r2["network"]["started"], false);
+    assert_eq!(r2["warmup_txs"], 0);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!stderr.contains("install benchkv"), "{stderr}");
+    assert_eq!(
+        nodes_running_under(&dir).len(),
+        6,
+        "a network the bench did not start keeps running"
+    );
+
+    let down = cairn(&["down", "--dir", d]);
+    assert!(down.status.success());
+    let left = nodes_running_under(&dir);
+    assert!(left.is_empty(), "nodes left running: {left:?}");
+}
