@@ -43,6 +43,12 @@ pub struct NodeStatus {
     pub snapshot: Option<u64>,
     /// Index of the last entry purged from its Raft log.
     pub purged: Option<u64>,
+    /// The Raft voters, as this node knows them.
+    pub voters: Vec<u64>,
+    /// The Raft learners (orderers being added), as this node knows them.
+    pub learners: Vec<u64>,
+    /// Whether it serves the channel (its ledger's configuration lists it).
+    pub serving: bool,
 }
 
 /// Query of `GET /deliver`.

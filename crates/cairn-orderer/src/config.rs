@@ -19,7 +19,9 @@ pub struct ClusterMember {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RaftSettings {
-    /// Leader heartbeat interval.
+    /// Leader heartbeat interval; openraft also uses it as the time limit
+    /// of each append RPC, so it must exceed a follower's disk sync of a
+    /// full block (100 ms is ample on SSDs).
     pub heartbeat_ms: u64,
     /// Lower bound of the randomized election timeout.
     pub election_min_ms: u64,
@@ -47,11 +49,16 @@ impl Default for RaftSettings {
 /// Everything one orderer node needs to start.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrdererConfig {
-    /// This node's Raft id; must appear in `cluster`.
+    /// This node's Raft id: in the channel's orderer list, or in `cluster` when
+    /// the channel lists none.
     pub id: u64,
     /// The address to listen on (mutual TLS), e.g. `0.0.0.0:7050`.
     pub listen: SocketAddr,
-    /// Every orderer of the cluster, this one included (3 or 5 for fault tolerance).
+    /// Every orderer of the cluster, this one included (3 or 5 for fault
+    /// tolerance). Used only when the channel's configuration lists no
+    /// orderers; when it does, that list is the membership and this may be
+    /// left out (a node the list does not name yet waits to be added).
+    #[serde(default)]
     pub cluster: Vec<ClusterMember>,
     /// This orderer's identity directory (`cert.pem`, `key.pem`), e.g.
     /// `crypto/org1/orderers/orderer0`.

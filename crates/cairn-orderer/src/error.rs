@@ -75,6 +75,20 @@ pub enum BroadcastError {
         /// `BatchConfig::max_bytes`.
         max: u64,
     },
+    /// This orderer does not serve the channel: its configuration does not
+    /// list it (removed, or added and still catching up).
+    #[error(
+        "orderer {id} does not serve channel {channel}: the channel's orderers are {orderers}; \
+         use one of them"
+    )]
+    NotServing {
+        /// This orderer's id.
+        id: u64,
+        /// The channel.
+        channel: String,
+        /// The orderers the channel lists (ids and URLs).
+        orderers: String,
+    },
     /// Temporarily impossible (no leader, leadership changed): retry.
     #[error("unavailable: {0}; retry")]
     Unavailable(String),
@@ -97,7 +111,9 @@ impl BroadcastError {
                 StatusCode::BAD_REQUEST
             }
             BroadcastError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            BroadcastError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            BroadcastError::NotServing { .. } | BroadcastError::Unavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 }

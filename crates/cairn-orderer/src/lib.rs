@@ -2,9 +2,11 @@
 //! Raft cluster (openraft 0.9) that orders client-signed envelopes into
 //! blocks, signs their headers, and delivers them in order to peers.
 //!
-//! Owns: admission of envelopes (`Writers` policy, creator signature), block
-//! cutting ([`BlockCutter`]: max tx count, max bytes, batch timeout), the
-//! Raft log on disk (redb, `raft.redb`), the ledger as Raft state machine,
+//! Owns: admission of envelopes (creator valid, signature, `Writers`
+//! policy), block cutting ([`BlockCutter`]: max tx count, max bytes, batch
+//! timeout; group commit under load), the Raft log on disk (redb,
+//! `raft.redb`), the ledger as Raft state machine, the cluster membership
+//! (the channel configuration's orderer list, changed by config updates),
 //! the broadcast / deliver API ([`api`]) and the node entry point
 //! ([`OrdererNode::start`]).
 //!
@@ -13,9 +15,10 @@
 //! `cairn-net` (mutual TLS transport), `openraft`, `redb`.
 //!
 //! ```text
-//!  client ──POST /broadcast──► any orderer ──(follower: /raft/forward)──► leader
-//!  leader: admit ─► BlockCutter ─► Ledger::seal (fully applied ledger) ─► Raft log
+//!  client ──POST /broadcast──► any orderer: admit ──(follower: /raft/forward)──► leader
+//!  leader: BlockCutter ─► Ledger::seal (fully applied ledger) ─► Raft log
 //!  every orderer: Raft apply = Ledger::commit(block) ─► deliver streams ─► peers
+//!  leader: config block changed the orderer list ─► add learner ─► change voters
 //! ```
 //!
 //! Invariants:
@@ -26,17 +29,24 @@
 //!   entry, and proposes the next only after the previous one is applied;
 //!   a block sealed by a deposed leader has a stale number and is skipped
 //!   by every node alike;
+//! - no envelope is ordered unless the orderer it was submitted to admitted
+//!   it, and no configuration update is ordered unless it is valid;
 //! - a broadcast is answered with a block number only after that block is
 //!   committed by a majority and applied on the leader;
+//! - when the channel lists its orderers, an orderer serves the channel
+//!   (broadcast, deliver, campaigning) only while its ledger's
+//!   configuration lists it;
 //! - one channel per ordering service process.
 
 #![forbid(unsafe_code)]
 
+mod admission;
 pub mod api;
 mod config;
 mod cutter;
 mod error;
 mod log_store;
+mod membership;
 mod network;
 mod node;
 mod service;

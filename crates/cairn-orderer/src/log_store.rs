@@ -16,7 +16,7 @@ use openraft::{
     AnyError, Entry, ErrorSubject, ErrorVerb, LogId, LogState, RaftLogReader, StorageError,
     StorageIOError, Vote,
 };
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -77,7 +77,23 @@ pub(crate) fn read_meta<T: DeserializeOwned>(
 
 /// Writes postcard values to [`META`] in one durable transaction.
 pub(crate) fn write_meta(db: &Database, values: &[(&str, Vec<u8>)]) -> Result<(), String> {
-    let w = db.begin_write().map_err(|e| e.to_string())?;
+    write_meta_with(db, values, Durability::Immediate)
+}
+
+/// Writes postcard values to [`META`] in one transaction that becomes
+/// durable with the next durable write to `db` (the next log append, purge
+/// or snapshot), without an fsync of its own.
+pub(crate) fn write_meta_lazily(db: &Database, values: &[(&str, Vec<u8>)]) -> Result<(), String> {
+    write_meta_with(db, values, Durability::None)
+}
+
+fn write_meta_with(
+    db: &Database,
+    values: &[(&str, Vec<u8>)],
+    durability: Durability,
+) -> Result<(), String> {
+    let mut w = db.begin_write().map_err(|e| e.to_string())?;
+    w.set_durability(durability).map_err(|e| e.to_string())?;
     {
         let mut t = w.open_table(META).map_err(|e| e.to_string())?;
         for (k, v) in values {

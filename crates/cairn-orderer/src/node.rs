@@ -21,8 +21,9 @@ use tracing::{info, warn};
 use crate::api::NodeStatus;
 use crate::config::OrdererConfig;
 use crate::cutter::{self, Pending};
-use crate::error::OrdererError;
+use crate::error::{BroadcastError, OrdererError};
 use crate::log_store::{LogStore, open_db};
+use crate::membership::{self, Elections};
 use crate::network::Network;
 use crate::service;
 use crate::state_machine::StateMachine;
@@ -43,6 +44,7 @@ pub(crate) struct Shared {
     pub client: Client,
     pub cutter: mpsc::Sender<Pending>,
     pub height: Arc<watch::Sender<u64>>,
+    pub elections: Elections,
 }
 
 impl Shared {
@@ -58,6 +60,7 @@ impl Shared {
     pub(crate) fn status(&self) -> NodeStatus {
         let m = self.raft.metrics();
         let m = m.borrow();
+        let membership = m.membership_config.membership();
         NodeStatus {
             id: self.id,
             leader: m.current_leader,
@@ -66,7 +69,25 @@ impl Shared {
             applied: m.last_applied.map(|l| l.index),
             snapshot: m.snapshot.map(|l| l.index),
             purged: m.purged.map(|l| l.index),
+            voters: membership.voter_ids().collect(),
+            learners: membership.learner_ids().collect(),
+            serving: self.serving().is_ok(),
         }
+    }
+
+    /// Whether this orderer serves the channel: its ledger's configuration
+    /// lists it (or lists no orderers at all).
+    pub(crate) fn serving(&self) -> Result<(), BroadcastError> {
+        let ctx = self.ledger.context();
+        let config = ctx.config();
+        if membership::listed(config, self.id) {
+            return Ok(());
+        }
+        Err(BroadcastError::NotServing {
+            id: self.id,
+            channel: config.name.clone(),
+            orderers: membership::listed_ids(config),
+        })
     }
 }
 
@@ -97,12 +118,13 @@ impl OrdererNode {
         config: OrdererConfig,
         listener: TcpListener,
     ) -> Result<OrdererNode, OrdererError> {
-        let members = check_cluster(&config)?;
         std::fs::create_dir_all(&config.data_dir).map_err(|source| OrdererError::Io {
             path: config.data_dir.clone(),
             source,
         })?;
-        let ledger = Arc::new(open_ledger(&config)?);
+        let genesis = read_genesis(&config.genesis)?;
+        let members = bootstrap_members(&config, &genesis)?;
+        let ledger = Arc::new(open_ledger(&config, &genesis)?);
         let channel = ledger.context().config().clone();
         let trust = Trust::new(&channel.orgs)?;
         let tls = TlsIdentity::load(&config.identity_dir, trust.clone())?;
@@ -119,6 +141,19 @@ impl OrdererNode {
                 ),
             });
         }
+        if let Some(listed) = channel.orderers.iter().find(|o| o.id == config.id)
+            && listed.msp_id != signer.msp_id()
+        {
+            return Err(OrdererError::Config {
+                reason: format!(
+                    "channel {} lists orderer {} as one of {}, but this node's identity is of {}",
+                    channel.name,
+                    config.id,
+                    listed.msp_id,
+                    signer.msp_id()
+                ),
+            });
+        }
         let client = Client::with_timeout(&tls, RPC_TIMEOUT)?;
         let db = open_db(&config.data_dir).map_err(|e| OrdererError::RaftStore {
             path: config.data_dir.clone(),
@@ -126,6 +161,7 @@ impl OrdererNode {
         })?;
         let height = Arc::new(watch::channel(ledger.height()).0);
         let sm = StateMachine::open(
+            config.id,
             ledger.clone(),
             db.clone(),
             height.clone(),
@@ -166,7 +202,15 @@ impl OrdererNode {
         .map_err(|e| OrdererError::Raft {
             reason: e.to_string(),
         })?;
-        initialize(&raft, members).await?;
+        if members.contains_key(&config.id) {
+            initialize(&raft, members).await?;
+        } else {
+            info!(
+                id = config.id,
+                "this orderer is not in the channel's initial membership: it waits for the leader \
+                 to add it, which a config update listing it makes happen"
+            );
+        }
 
         let (tx, rx) = mpsc::channel(QUEUE);
         let shared = Arc::new(Shared {
@@ -177,6 +221,7 @@ impl OrdererNode {
             client,
             cutter: tx,
             height,
+            elections: Elections::default(),
         });
         let addr = listener.local_addr().map_err(|source| OrdererError::Io {
             path: config.listen.to_string().into(),
@@ -189,11 +234,12 @@ impl OrdererNode {
             }
         });
         let leader_loop = tokio::spawn(cutter::run(shared.clone(), rx));
+        let members_loop = tokio::spawn(membership::run(shared.clone()));
         info!(id = config.id, %addr, channel = %channel.name, "orderer started");
         Ok(OrdererNode {
             shared,
             addr,
-            tasks: vec![server, leader_loop],
+            tasks: vec![server, leader_loop, members_loop],
         })
     }
 
@@ -256,7 +302,41 @@ impl Drop for OrdererNode {
     }
 }
 
-/// The initial membership: every member is a voter.
+/// The membership a new cluster starts with (every member a voter): the
+/// orderers the genesis configuration lists or, when it lists none, the
+/// node's `cluster` setting, which must then include the node itself.
+fn bootstrap_members(
+    config: &OrdererConfig,
+    genesis: &Block,
+) -> Result<BTreeMap<NodeId, BasicNode>, OrdererError> {
+    let channel = cairn_store::genesis_config(genesis).map_err(|e| OrdererError::Genesis {
+        path: config.genesis.clone(),
+        reason: e.to_string(),
+    })?;
+    let from_toml = check_cluster(config)?;
+    let Some(members) = membership::desired(&channel) else {
+        if !from_toml.contains_key(&config.id) {
+            let ids: BTreeSet<_> = from_toml.keys().collect();
+            return Err(OrdererError::Config {
+                reason: format!(
+                    "this node's id {} is not in the cluster {ids:?} (the channel's configuration \
+                     lists no orderers, so the `cluster` setting must)",
+                    config.id
+                ),
+            });
+        }
+        return Ok(from_toml);
+    };
+    if !from_toml.is_empty() && from_toml != members {
+        warn!(
+            "the `cluster` setting differs from the orderers the channel's configuration lists; \
+             the channel's list is used"
+        );
+    }
+    Ok(members)
+}
+
+/// The `cluster` setting as a membership (URLs checked).
 fn check_cluster(config: &OrdererConfig) -> Result<BTreeMap<NodeId, BasicNode>, OrdererError> {
     let bad = |reason: String| OrdererError::Config { reason };
     let mut members = BTreeMap::new();
@@ -274,14 +354,7 @@ fn check_cluster(config: &OrdererConfig) -> Result<BTreeMap<NodeId, BasicNode>, 
             return Err(bad(format!("cluster member id {} appears twice", m.id)));
         }
     }
-    if !members.contains_key(&config.id) {
-        let ids: BTreeSet<_> = members.keys().collect();
-        return Err(bad(format!(
-            "this node's id {} is not in the cluster {ids:?}",
-            config.id
-        )));
-    }
-    if members.len() % 2 == 0 {
+    if members.len() % 2 == 0 && !members.is_empty() {
         warn!(
             members = members.len(),
             "an even number of orderers tolerates no more failures than one fewer; use 3 or 5"
@@ -291,12 +364,11 @@ fn check_cluster(config: &OrdererConfig) -> Result<BTreeMap<NodeId, BasicNode>, 
 }
 
 /// Opens the ledger, or creates it from the genesis block on first start.
-fn open_ledger(config: &OrdererConfig) -> Result<Ledger, OrdererError> {
+fn open_ledger(config: &OrdererConfig, genesis: &Block) -> Result<Ledger, OrdererError> {
     let dir = config.data_dir.join("ledger");
-    let genesis = read_genesis(&config.genesis)?;
     if dir.join(LEDGER_FILE).exists() {
         let ledger = Ledger::open(&dir)?;
-        if ledger.block(0)?.as_ref() != Some(&genesis) {
+        if ledger.block(0)?.as_ref() != Some(genesis) {
             return Err(OrdererError::Genesis {
                 path: config.genesis.clone(),
                 reason: format!(
@@ -307,7 +379,7 @@ fn open_ledger(config: &OrdererConfig) -> Result<Ledger, OrdererError> {
         }
         return Ok(ledger);
     }
-    Ok(Ledger::create(&dir, &genesis)?)
+    Ok(Ledger::create(&dir, genesis)?)
 }
 
 /// Reads a genesis block: canonical postcard, or JSON.

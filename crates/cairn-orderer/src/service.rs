@@ -12,9 +12,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use cairn_crypto::{Identity, Role};
 use cairn_ledger::block::Block;
-use cairn_ledger::encoding::Canonical;
 use cairn_ledger::tx::{Envelope, Transaction};
-use cairn_ledger::validate::ChannelContext;
 use cairn_net::{ApiError, Caller, ClientError, Postcard, RequireRoles};
 use cairn_store::Ledger;
 use futures_util::stream;
@@ -27,6 +25,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 use tracing::warn;
 
+use crate::admission::{admit, check_shape};
 use crate::api::{BroadcastResponse, DeliverQuery, NodeStatus};
 use crate::cutter::{Pending, Unordered};
 use crate::error::BroadcastError;
@@ -67,49 +66,6 @@ pub(crate) fn router(node: Arc<Shared>) -> Router {
     public.merge(raft).with_state(node)
 }
 
-/// Checks an envelope before it is ordered: decodes, right channel, size,
-/// creator valid now, signature, and the channel's `Writers` policy.
-pub(crate) fn admit(
-    ctx: &ChannelContext,
-    env: &Envelope,
-) -> Result<(Vec<u8>, Transaction), BroadcastError> {
-    let bytes = env.encode();
-    let max = ctx.config().batch.max_bytes;
-    if bytes.len() as u64 > max {
-        return Err(BroadcastError::TooLarge {
-            size: bytes.len() as u64,
-            max,
-        });
-    }
-    let tx = env
-        .transaction()
-        .map_err(|e| BroadcastError::Malformed(e.to_string()))?;
-    let header = tx.header();
-    if header.channel != ctx.config().name {
-        return Err(BroadcastError::WrongChannel {
-            got: header.channel.clone(),
-            expected: ctx.config().name.clone(),
-        });
-    }
-    let creator = ctx
-        .identify(&header.creator, cairn_crypto::unix_now())
-        .map_err(|e| BroadcastError::Forbidden(format!("creator certificate: {e}")))?;
-    creator.verify(&env.payload, &env.signature).map_err(|_| {
-        BroadcastError::Forbidden(
-            "the envelope's signature does not verify with its creator's certificate".into(),
-        )
-    })?;
-    let writers = ctx.channel_policy_text("Writers");
-    if !ctx.satisfied(&writers, std::slice::from_ref(&creator)) {
-        return Err(BroadcastError::Forbidden(format!(
-            "creator {} ({}) does not satisfy the channel's Writers policy `{writers}`",
-            creator.subject(),
-            creator.msp_id()
-        )));
-    }
-    Ok((bytes, tx))
-}
-
 async fn broadcast(
     State(node): State<Arc<Shared>>,
     Caller(caller): Caller,
@@ -135,9 +91,18 @@ async fn submit(
     env: Envelope,
     forwarded: bool,
 ) -> Result<BroadcastResponse, ApiError> {
-    let (bytes, tx) = admit(&node.ledger.context(), &env).inspect_err(|e| {
+    let refused = |e: &BroadcastError| {
         warn!(caller = %caller.subject(), reason = %e, "broadcast refused");
-    })?;
+    };
+    node.serving().inspect_err(refused)?;
+    let ctx = node.ledger.context();
+    let (bytes, tx) = if forwarded {
+        check_shape(&ctx, &env)
+    } else {
+        admit(&ctx, &env)
+    }
+    .inspect_err(refused)?;
+    drop(ctx);
     let txid = tx.header().txid;
     let alone = matches!(tx, Transaction::Config(_));
     let deadline = Instant::now() + SUBMIT_DEADLINE;
@@ -204,6 +169,9 @@ async fn deliver(
     Caller(caller): Caller,
     Query(q): Query<DeliverQuery>,
 ) -> Result<Response, ApiError> {
+    node.serving().inspect_err(|e| {
+        warn!(caller = %caller.subject(), reason = %e, "deliver refused");
+    })?;
     let ctx = node.ledger.context();
     if !ctx.satisfied(
         &ctx.channel_policy_text("Readers"),
@@ -277,11 +245,16 @@ async fn vote(
 type SnapshotAnswer =
     Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>;
 
+/// Installing a snapshot fetches and commits the blocks it stands for, and
+/// the leader sends no heartbeats to this node until the install answers.
+/// Without a hold on elections this node would campaign meanwhile, and
+/// its inflated term would depose the healthy leader when it comes back.
 async fn snapshot(
     State(node): State<Arc<Shared>>,
     Caller(caller): Caller,
     Postcard(req): Postcard<InstallSnapshotRequest<TypeConfig>>,
 ) -> Result<Postcard<SnapshotAnswer>, ApiError> {
     orderer_of_channel(&node.ledger, &caller)?;
+    let _hold = req.done.then(|| node.elections.hold(&node.raft));
     Ok(Postcard(node.raft.install_snapshot(req).await))
 }

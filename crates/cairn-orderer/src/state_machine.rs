@@ -31,9 +31,13 @@ use openraft::{
 use redb::Database;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
 
-use crate::log_store::{StoreResult, blocking, encode, io_err, key, read_meta, write_meta};
+use crate::api::NodeStatus;
+use crate::log_store::{
+    StoreResult, blocking, encode, io_err, key, read_meta, write_meta, write_meta_lazily,
+};
 use crate::types::{Applied, NodeId, TypeConfig};
 
 /// The ledger state a snapshot stands for.
@@ -49,8 +53,15 @@ pub(crate) struct LedgerPoint {
 
 type Membership = StoredMembership<NodeId, BasicNode>;
 
+/// How long installing a snapshot keeps trying to fetch its blocks.
+const CATCH_UP_PATIENCE: Duration = Duration::from_secs(300);
+
+/// How long a deliver stream may stay silent while it still owes blocks.
+const BLOCK_WAIT: Duration = Duration::from_secs(10);
+
 /// The ledger as openraft's state machine.
 pub(crate) struct StateMachine {
+    me: NodeId,
     ledger: Arc<Ledger>,
     db: Arc<Database>,
     applied: Option<LogId<NodeId>>,
@@ -61,8 +72,10 @@ pub(crate) struct StateMachine {
 }
 
 impl StateMachine {
-    /// Loads the applied pointer and membership saved in `db`.
+    /// Loads the applied pointer and membership saved in `db`; `me` is
+    /// this node's id.
     pub(crate) fn open(
+        me: NodeId,
         ledger: Arc<Ledger>,
         db: Arc<Database>,
         height: Arc<watch::Sender<u64>>,
@@ -73,6 +86,7 @@ impl StateMachine {
         let membership = read_meta(&db, key::MEMBERSHIP)?.unwrap_or_default();
         height.send_replace(ledger.height());
         Ok(StateMachine {
+            me,
             ledger,
             db,
             applied,
@@ -99,8 +113,12 @@ impl StateMachine {
                      restore the data directory or rejoin this orderer from an empty one"
                 ));
             }
+            let started = std::time::Instant::now();
             match ledger.commit(&block) {
-                Ok(_) => Ok(Applied::Committed(number)),
+                Ok(_) => {
+                    debug!(block = number, took = ?started.elapsed(), "block applied");
+                    Ok(Applied::Committed(number))
+                }
                 Err(e) if deterministic(&e) => {
                     warn!(block = number, reason = %e, "block refused by validation; skipped on every orderer");
                     Ok(Applied::Skipped { number, height })
@@ -119,6 +137,12 @@ impl StateMachine {
         Ok(applied)
     }
 
+    /// Records the applied pointer without an fsync: losing the latest
+    /// value in a crash only makes the node apply those entries again,
+    /// which skips their blocks (already in the ledger). It never falls
+    /// behind the log's purge point, because the purge (like the snapshot
+    /// before it) is a durable write to the same database, which makes this
+    /// earlier write durable too.
     async fn persist(&self) -> StoreResult<()> {
         let db = self.db.clone();
         let values = vec![
@@ -126,72 +150,144 @@ impl StateMachine {
             (key::MEMBERSHIP, encode(&self.membership)),
         ];
         blocking(ErrorSubject::StateMachine, ErrorVerb::Write, move || {
-            write_meta(&db, &values)
+            write_meta_lazily(&db, &values)
         })
         .await
     }
 
-    /// Commits blocks up to `point` fetched from the orderers in `members`.
-    async fn catch_up(&self, point: &LedgerPoint, members: &[String]) -> Result<(), String> {
-        let ledger = &self.ledger;
-        for url in members {
-            if ledger.height() >= point.height {
-                break;
+    /// Commits blocks up to `point`, fetched from the other orderers in
+    /// `members` (never from this node: its own deliver stream would wait
+    /// for blocks only the catch-up can bring). Retries while no orderer can
+    /// serve them yet, up to [`CATCH_UP_PATIENCE`]; a ledger that ends on a
+    /// different block than the snapshot's is an error at once.
+    async fn catch_up(
+        &self,
+        point: &LedgerPoint,
+        members: &[(NodeId, String)],
+    ) -> Result<(), String> {
+        let Some(client) = &self.fetch else {
+            if self.ledger.height() >= point.height {
+                return check_point(&self.ledger, point);
             }
-            let Some(client) = &self.fetch else {
-                return Err("no network client to fetch the snapshot's blocks".into());
-            };
-            let from = ledger.height();
-            let mut stream = match client
-                .frames::<Block>(&format!("{url}/deliver?from={from}"))
-                .await
-            {
-                Ok(s) => s,
-                Err(e) => {
-                    warn!(%url, reason = %e, "cannot fetch blocks for the snapshot from this orderer");
-                    continue;
-                }
-            };
-            while ledger.height() < point.height {
-                let block = match tokio::time::timeout(Duration::from_secs(10), stream.next()).await
-                {
-                    Ok(Some(Ok(b))) => b,
-                    Ok(Some(Err(e))) => {
-                        warn!(%url, reason = %e, "block stream failed");
-                        break;
-                    }
-                    Ok(None) | Err(_) => break,
-                };
-                let l = ledger.clone();
-                let number = block.header.number;
-                let committed = tokio::task::spawn_blocking(move || l.commit(&block))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if let Err(e) = committed {
-                    warn!(%url, block = number, reason = %e, "fetched block refused");
+            return Err("no network client to fetch the snapshot's blocks".into());
+        };
+        let sources = sources(self.me, members);
+        let deadline = Instant::now() + CATCH_UP_PATIENCE;
+        let mut pause = Duration::from_millis(100);
+        while self.ledger.height() < point.height {
+            for url in &sources {
+                if self.ledger.height() >= point.height {
                     break;
                 }
+                fetch_from(&self.ledger, &self.height, client, url, point.height).await;
+            }
+            let height = self.ledger.height();
+            if height >= point.height {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "could not fetch blocks {height}..{} from any other orderer ({}) in {CATCH_UP_PATIENCE:?}",
+                    point.height,
+                    sources.join(", ")
+                ));
+            }
+            warn!(
+                height,
+                target = point.height,
+                "no orderer served the snapshot's blocks yet; retrying"
+            );
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
+        }
+        check_point(&self.ledger, point)
+    }
+}
+
+/// The orderers to fetch a snapshot's blocks from: every member but `me`.
+fn sources(me: NodeId, members: &[(NodeId, String)]) -> Vec<String> {
+    members
+        .iter()
+        .filter(|(id, _)| *id != me)
+        .map(|(_, url)| url.trim_end_matches('/').to_string())
+        .collect()
+}
+
+/// Commits, from the orderer at `url`, the blocks it has between the
+/// ledger's height and `target`; stops at the first problem (logged).
+async fn fetch_from(
+    ledger: &Arc<Ledger>,
+    height: &watch::Sender<u64>,
+    client: &Client,
+    url: &str,
+    target: u64,
+) {
+    let from = ledger.height();
+    let theirs = match client.get::<NodeStatus>(&format!("{url}/status")).await {
+        Ok(s) => s.height,
+        Err(e) => {
+            warn!(%url, reason = %e, "cannot ask this orderer for the snapshot's blocks");
+            return;
+        }
+    };
+    let until = target.min(theirs);
+    if until <= from {
+        info!(%url, height = theirs, "this orderer does not have the snapshot's blocks yet");
+        return;
+    }
+    let mut stream = match client
+        .frames::<Block>(&format!("{url}/deliver?from={from}"))
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            warn!(%url, reason = %e, "cannot fetch blocks for the snapshot from this orderer");
+            return;
+        }
+    };
+    while ledger.height() < until {
+        let block = match tokio::time::timeout(BLOCK_WAIT, stream.next()).await {
+            Ok(Some(Ok(b))) => b,
+            Ok(Some(Err(e))) => {
+                warn!(%url, reason = %e, "block stream failed");
+                return;
+            }
+            Ok(None) | Err(_) => {
+                warn!(%url, "block stream ended or stalled before the snapshot's height");
+                return;
+            }
+        };
+        let l = ledger.clone();
+        let number = block.header.number;
+        match tokio::task::spawn_blocking(move || l.commit(&block)).await {
+            Ok(Ok(_)) => {
+                height.send_replace(ledger.height());
+            }
+            Ok(Err(e)) => {
+                warn!(%url, block = number, reason = %e, "fetched block refused");
+                return;
+            }
+            Err(e) => {
+                warn!(%url, block = number, reason = %e, "committing a fetched block failed");
+                return;
             }
         }
-        let height = ledger.height();
-        if height < point.height {
-            return Err(format!(
-                "could not fetch blocks {height}..{} from any orderer",
-                point.height
-            ));
-        }
-        let last = ledger
-            .block(point.height - 1)
-            .map_err(|e| e.to_string())?
-            .ok_or("the ledger lost a block")?;
-        if last.header.hash() != point.last_hash {
-            return Err(format!(
-                "block {} differs from the snapshot's: this ledger has diverged from the cluster",
-                point.height - 1
-            ));
-        }
-        Ok(())
     }
+}
+
+/// Whether the ledger's block `point.height - 1` is the snapshot's.
+fn check_point(ledger: &Ledger, point: &LedgerPoint) -> Result<(), String> {
+    let last = ledger
+        .block(point.height.saturating_sub(1))
+        .map_err(|e| e.to_string())?
+        .ok_or("the ledger lost a block")?;
+    if last.header.hash() != point.last_hash {
+        return Err(format!(
+            "block {} differs from the snapshot's: this ledger has diverged from the cluster",
+            point.height - 1
+        ));
+    }
+    Ok(())
 }
 
 /// Errors every orderer meets the same way on the same block (as opposed
@@ -260,11 +356,22 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let data = snapshot.into_inner();
         let point: LedgerPoint = postcard::from_bytes(&data)
             .map_err(|e| io_err(subject(), ErrorVerb::Read, format!("snapshot: {e}")))?;
-        let members: Vec<String> = meta
+        let members: Vec<(NodeId, String)> = meta
             .last_membership
             .nodes()
-            .map(|(_, n)| n.addr.clone())
+            .map(|(id, n)| (*id, n.addr.clone()))
             .collect();
+        let channel = self.ledger.context().config().name.clone();
+        if point.channel != channel {
+            return Err(io_err(
+                subject(),
+                ErrorVerb::Read,
+                format!(
+                    "the snapshot is of channel {}, this ledger is {channel}",
+                    point.channel
+                ),
+            ));
+        }
         info!(height = point.height, snapshot = %meta.snapshot_id, "installing a snapshot: fetching missing blocks");
         self.catch_up(&point, &members)
             .await
@@ -378,7 +485,7 @@ mod tests {
                 Arc::new(Ledger::create(&dir.path().join("ledger"), &self.genesis).unwrap());
             let db = open_db(dir.path()).unwrap();
             let height = Arc::new(watch::channel(0).0);
-            let sm = StateMachine::open(ledger, db.clone(), height, None, None).unwrap();
+            let sm = StateMachine::open(1, ledger, db.clone(), height, None, None).unwrap();
             Ok((dir, LogStore::new(db), sm))
         }
     }
@@ -391,6 +498,23 @@ mod tests {
         Suite::test_all(Builder { _net: net, genesis }).unwrap();
     }
 
+    #[test]
+    fn snapshot_blocks_are_fetched_from_the_other_orderers_only() {
+        let members = [
+            (1, "https://o1:7050/".to_string()),
+            (2, "https://o2:7050".to_string()),
+            (3, "https://o3:7050".to_string()),
+        ];
+        assert_eq!(
+            sources(1, &members),
+            vec!["https://o2:7050", "https://o3:7050"]
+        );
+        assert_eq!(
+            sources(2, &members),
+            vec!["https://o1:7050", "https://o3:7050"]
+        );
+    }
+
     #[tokio::test]
     async fn stale_and_future_blocks_are_not_committed() {
         let net = cairn_testkit::TestNet::new(1);
@@ -398,7 +522,7 @@ mod tests {
         let ledger = Arc::new(net.ledger(&dir.path().join("ledger")));
         let db = open_db(dir.path()).unwrap();
         let height = Arc::new(watch::channel(0).0);
-        let mut sm = StateMachine::open(ledger.clone(), db, height.clone(), None, None).unwrap();
+        let mut sm = StateMachine::open(1, ledger.clone(), db, height.clone(), None, None).unwrap();
         let id = |i| LogId::new(openraft::CommittedLeaderId::new(1, 1), i);
         let b1 = ledger
             .seal(Vec::new(), cairn_testkit::now(), net.orderer())

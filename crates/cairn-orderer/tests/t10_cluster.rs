@@ -243,3 +243,144 @@ fn t11_refusals_unknown_ca_wrong_role_and_unauthorized_envelopes() {
         .unwrap();
     assert_eq!((answer.txid, answer.block), (txid, 1));
 }
+
+#[test]
+fn t12_envelopes_from_outside_the_channel_or_badly_signed_are_never_ordered() {
+    let cluster = Cluster::start(3, BatchConfig::default(), fast_raft());
+    let leader = cluster.wait_leader(Duration::from_secs(10));
+    let follower = (leader + 1) % 3;
+    // Org1's user relays (as a gateway would) envelopes created by others.
+    let relay = cluster.client(&cluster.net.orgs[0].user);
+
+    // A client of an org that is not on the channel signs an envelope.
+    let rogue_dir = tempfile::tempdir().unwrap();
+    cairn_crypto::generate(
+        &["Rogue".to_string()],
+        rogue_dir.path(),
+        &Default::default(),
+    )
+    .unwrap();
+    let rogue =
+        cairn_crypto::SigningIdentity::from_dir(&rogue_dir.path().join("rogue/users/user1"))
+            .unwrap();
+    let rwset = cairn_testkit::write_set("basic", &[("k", b"v")]);
+    let (_, bytes) = cluster
+        .net
+        .endorsed_tx(&rogue, "basic", rwset, &[&cluster.net.orgs[0].peer]);
+    let outsider = Envelope::decode(&bytes).unwrap();
+    // A channel member's envelope whose signature does not match its payload.
+    let (_, mut forged) = write_tx(&cluster.net, "forged");
+    let last = forged.signature.len() - 1;
+    forged.signature[last] ^= 0x80;
+
+    for url in [cluster.url(leader), cluster.url(follower)] {
+        let err = cluster
+            .rt
+            .block_on(api::broadcast(&relay, &url, &outsider))
+            .unwrap_err();
+        assert_eq!(err.status(), Some(403), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("creator certificate"), "{text}");
+        assert!(
+            text.contains("no organization in this channel has the CA"),
+            "{text}"
+        );
+        let err = cluster
+            .rt
+            .block_on(api::broadcast(&relay, &url, &forged))
+            .unwrap_err();
+        assert_eq!(err.status(), Some(403), "{err}");
+        assert!(
+            err.to_string()
+                .contains("signature does not verify with its creator's certificate"),
+            "{err}"
+        );
+    }
+
+    // Nothing was ordered: every orderer still has only the genesis block,
+    // and the next valid envelope becomes block 1 holding just itself.
+    std::thread::sleep(Duration::from_millis(300));
+    for i in 0..3 {
+        assert_eq!(cluster.ledger(i).height(), 1, "node {}", i + 1);
+    }
+    let define = define_basic(&cluster.net);
+    let answer = cluster
+        .rt
+        .block_on(api::broadcast(&relay, &cluster.url(follower), &define))
+        .unwrap();
+    assert_eq!(answer.block, 1);
+    cluster.wait_height(2, Duration::from_secs(10));
+    for i in 0..3 {
+        let block = cluster.ledger(i).block(1).unwrap().unwrap();
+        assert_eq!(block.data, vec![define.encode()], "node {}", i + 1);
+    }
+}
+
+#[test]
+fn t13_concurrent_broadcasts_share_blocks_and_raft_entries() {
+    // A batch timeout far longer than the test may take: an idle cluster
+    // must not wait for it.
+    let batch = BatchConfig {
+        max_tx_count: 500,
+        max_bytes: 10 * 1024 * 1024,
+        timeout_ms: 5_000,
+    };
+    let cluster = Cluster::start(3, batch, fast_raft());
+    let leader = cluster.wait_leader(Duration::from_secs(10));
+    let client = cluster.client(&cluster.net.orgs[0].user);
+    let urls = cluster.urls();
+    let define = define_basic(&cluster.net);
+    let started = Instant::now();
+    cluster
+        .rt
+        .block_on(api::broadcast(&client, &urls[leader], &define))
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "a lone envelope waited {:?}",
+        started.elapsed()
+    );
+    let before = cluster.node(leader).status();
+
+    let txs: Vec<_> = (0..60)
+        .map(|i| write_tx(&cluster.net, &format!("many{i}")).1)
+        .collect();
+    let started = Instant::now();
+    let answers = cluster.rt.block_on(async {
+        let tasks: Vec<_> = txs
+            .into_iter()
+            .enumerate()
+            .map(|(i, env)| {
+                let (client, url) = (client.clone(), urls[i % 3].clone());
+                tokio::spawn(async move { api::broadcast(&client, &url, &env).await })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap().unwrap());
+        }
+        out
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        started.elapsed()
+    );
+    let blocks: std::collections::BTreeSet<u64> = answers.iter().map(|a| a.block).collect();
+    assert!(
+        blocks.len() <= 10,
+        "60 concurrent envelopes took {} blocks",
+        blocks.len()
+    );
+    // One Raft entry per block, not per envelope.
+    let after = cluster.node(leader).status();
+    assert_eq!(
+        after.term, before.term,
+        "leadership changed during the test"
+    );
+    assert_eq!(
+        after.applied.unwrap() - before.applied.unwrap(),
+        blocks.len() as u64
+    );
+    assert_eq!(after.height - before.height, blocks.len() as u64);
+}

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use cairn_crypto::{MspConfig, SigningIdentity};
 use cairn_ledger::block::Block;
-use cairn_ledger::config::{BatchConfig, ChannelConfig};
+use cairn_ledger::config::{BatchConfig, ChannelConfig, OrdererEndpoint};
 use cairn_ledger::encoding::Canonical;
 use cairn_ledger::tx::Envelope;
 use cairn_net::{Client, TlsIdentity, Trust};
@@ -46,6 +46,9 @@ pub struct Cluster {
     ports: Vec<u16>,
     pub nodes: Vec<Option<Running>>,
     pub raft: RaftSettings,
+    /// Whether nodes get the membership from their `cluster` setting (or
+    /// from the channel configuration's orderer list).
+    toml_cluster: bool,
     /// Runs the test's clients.
     pub rt: Runtime,
 }
@@ -56,11 +59,38 @@ impl Cluster {
         Cluster::start_with(n, raft, |config| config.batch = batch)
     }
 
-    /// Starts `n` orderers on a channel whose configuration `edit` adjusts.
+    /// Starts `n` orderers on a channel whose configuration `edit` adjusts;
+    /// the membership comes from each node's `cluster` setting.
     pub fn start_with(
         n: usize,
         raft: RaftSettings,
         edit: impl FnOnce(&mut ChannelConfig),
+    ) -> Cluster {
+        Cluster::launch(n, n, raft, true, |config, _| edit(config))
+    }
+
+    /// A channel of `orgs` orgs whose configuration lists the orderers of
+    /// the first `listed` orgs (ids 1..=listed) as the ordering service;
+    /// those are started, with an empty `cluster` setting. The other orgs'
+    /// orderers exist (ports reserved) but are neither listed nor running.
+    pub fn listed(orgs: usize, listed: usize, raft: RaftSettings) -> Cluster {
+        Cluster::launch(orgs, listed, raft, false, |config, urls| {
+            config.orderers = (0..listed)
+                .map(|i| OrdererEndpoint {
+                    id: i as u64 + 1,
+                    msp_id: format!("Org{}MSP", i + 1),
+                    url: urls[i].clone(),
+                })
+                .collect();
+        })
+    }
+
+    fn launch(
+        orgs: usize,
+        running: usize,
+        raft: RaftSettings,
+        toml_cluster: bool,
+        edit: impl FnOnce(&mut ChannelConfig, &[String]),
     ) -> Cluster {
         // Shown when a test fails (RUST_LOG overrides the filter).
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -69,29 +99,38 @@ impl Cluster {
             .with_env_filter(filter)
             .with_test_writer()
             .try_init();
-        let mut net = TestNet::new(n);
-        edit(&mut net.config);
-        let dir = tempfile::tempdir().unwrap();
-        let genesis = dir.path().join("genesis.block");
-        std::fs::write(&genesis, net.genesis().encode()).unwrap();
-        let rt = Runtime::new().unwrap();
         // Reserve ports: bind, note, release; each node binds its own again.
-        let ports: Vec<u16> = (0..n)
+        let ports: Vec<u16> = (0..orgs)
             .map(|_| {
                 let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
                 l.local_addr().unwrap().port()
             })
             .collect();
+        let urls: Vec<String> = ports
+            .iter()
+            .map(|p| format!("https://127.0.0.1:{p}"))
+            .collect();
+        let mut net = TestNet::new(orgs);
+        edit(&mut net.config, &urls);
+        let dir = tempfile::tempdir().unwrap();
+        let genesis = dir.path().join("genesis.block");
+        std::fs::write(&genesis, net.genesis().encode()).unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .thread_name("client")
+            .enable_all()
+            .build()
+            .unwrap();
         let mut cluster = Cluster {
             net,
             dir,
             genesis,
             ports,
-            nodes: (0..n).map(|_| None).collect(),
+            nodes: (0..orgs).map(|_| None).collect(),
             raft,
+            toml_cluster,
             rt,
         };
-        for i in 0..n {
+        for i in 0..running {
             cluster.start_node(i);
         }
         cluster
@@ -111,12 +150,16 @@ impl Cluster {
         OrdererConfig {
             id: i as u64 + 1,
             listen: format!("127.0.0.1:{}", self.ports[i]).parse().unwrap(),
-            cluster: (0..self.ports.len())
-                .map(|j| ClusterMember {
-                    id: j as u64 + 1,
-                    url: self.url(j),
-                })
-                .collect(),
+            cluster: if self.toml_cluster {
+                (0..self.ports.len())
+                    .map(|j| ClusterMember {
+                        id: j as u64 + 1,
+                        url: self.url(j),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
             identity_dir: self.net.orgs[i].dir.join("orderers/orderer0"),
             data_dir: self.dir.path().join(format!("orderer{}", i + 1)),
             genesis: self.genesis.clone(),
@@ -134,6 +177,7 @@ impl Cluster {
         assert!(self.nodes[i].is_none(), "node {i} is running");
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
+            .thread_name(format!("orderer-{}", i + 1))
             .enable_all()
             .build()
             .unwrap();
@@ -176,13 +220,17 @@ impl Cluster {
 
     /// Waits until every running node agrees on one running leader; returns its index.
     pub fn wait_leader(&self, timeout: Duration) -> usize {
+        self.wait_leader_among(&self.alive(), timeout)
+    }
+
+    /// Waits until nodes `among` (running) agree on a leader among them.
+    pub fn wait_leader_among(&self, among: &[usize], timeout: Duration) -> usize {
         let start = Instant::now();
         loop {
-            let alive = self.alive();
-            let leaders: Vec<Option<u64>> = alive.iter().map(|i| self.node(*i).leader()).collect();
+            let leaders: Vec<Option<u64>> = among.iter().map(|i| self.node(*i).leader()).collect();
             if let Some(Some(l)) = leaders.first()
                 && leaders.iter().all(|x| *x == Some(*l))
-                && alive.contains(&(*l as usize - 1))
+                && among.contains(&(*l as usize - 1))
             {
                 return *l as usize - 1;
             }
@@ -196,13 +244,14 @@ impl Cluster {
 
     /// Waits until every running node's ledger has `height` blocks.
     pub fn wait_height(&self, height: u64, timeout: Duration) {
+        self.wait_height_on(&self.alive(), height, timeout);
+    }
+
+    /// Waits until the ledgers of nodes `on` have `height` blocks.
+    pub fn wait_height_on(&self, on: &[usize], height: u64, timeout: Duration) {
         let start = Instant::now();
         loop {
-            let heights: Vec<u64> = self
-                .alive()
-                .iter()
-                .map(|i| self.node(*i).ledger().height())
-                .collect();
+            let heights: Vec<u64> = on.iter().map(|i| self.node(*i).ledger().height()).collect();
             if heights.iter().all(|h| *h >= height) {
                 return;
             }
@@ -210,6 +259,15 @@ impl Cluster {
                 start.elapsed() < timeout,
                 "heights {heights:?} did not reach {height} in {timeout:?}"
             );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until `check` holds, for at most `timeout`; `what` names it.
+    pub fn wait_until(&self, what: &str, timeout: Duration, check: impl Fn(&Cluster) -> bool) {
+        let start = Instant::now();
+        while !check(self) {
+            assert!(start.elapsed() < timeout, "{what}: not after {timeout:?}");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
