@@ -10,6 +10,23 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum StubError {
+    /// The client's org may not read or write this collection
+    /// (`memberOnlyRead` / `memberOnlyWrite`).
+    #[error(
+        "the client's org {client_org} may not {access} collection {collection} (memberOnly{access_flag}: only clients of {members} may)"
+    )]
+    ClientNotMember {
+        /// The client's MSP id.
+        client_org: String,
+        /// The collection.
+        collection: String,
+        /// `read` or `write`.
+        access: &'static str,
+        /// `Read` or `Write`, naming the collection flag.
+        access_flag: &'static str,
+        /// The member orgs, comma-separated.
+        members: String,
+    },
     /// Contracts call each other too deeply (`invokeChaincode` recursion).
     #[error("contracts may call each other at most {limit} levels deep")]
     CallDepth {
@@ -34,15 +51,39 @@ pub enum StubError {
         "paginated queries are not supported in transactions with writes: Fabric allows them only in read-only transactions"
     )]
     PaginationAfterWrite,
-    /// A private data method, before private data collections are implemented.
+    /// This peer's org is not a member of the collection, so it holds none
+    /// of its private data.
     #[error(
-        "private data collections are not enabled yet ({operation} on collection {collection:?})"
+        "this peer's org {peer_org} is not a member of collection {collection}: it holds none of the collection's private data (send the proposal to a peer of {members})"
     )]
-    PrivateDataDisabled {
+    NotMember {
+        /// The peer's MSP id.
+        peer_org: String,
+        /// The collection.
+        collection: String,
+        /// The member orgs, comma-separated.
+        members: String,
+    },
+    /// A private data method Cairn does not provide.
+    #[error("{operation} is not supported: {reason}")]
+    PrivateDataUnsupported {
         /// The stub method called.
         operation: &'static str,
-        /// The collection it named.
+        /// Why, and what to use instead.
+        reason: &'static str,
+    },
+    /// The ledger holds a newer hash of the key than the private value this
+    /// member peer has (the value has not arrived yet).
+    #[error(
+        "the private data of this key in collection {collection} is not available on this peer yet: the ledger's hash is from block {block} tx {tx}, and its value has not arrived here (reconciliation fetches it from other member peers); retry later or use another member peer"
+    )]
+    PrivateDataUnavailable {
+        /// The collection.
         collection: String,
+        /// Block of the ledger's version.
+        block: u64,
+        /// Transaction of the ledger's version.
+        tx: u32,
     },
     /// The peer's state could not be read.
     #[error("reading the ledger state failed: {0}")]
@@ -57,6 +98,16 @@ pub enum StubError {
         "contract {0:?} is not available on this peer (not committed on the channel, or not installed)"
     )]
     UnknownContract(String),
+    /// The contract has no collection of that name.
+    #[error(
+        "collection {collection} is not defined for contract {contract}: define it in the contract's collections (or use an implicit collection _implicit_org_<MSPID> of a channel org)"
+    )]
+    UnknownCollection {
+        /// The collection named.
+        collection: String,
+        /// The contract.
+        contract: String,
+    },
     /// An iterator id that is not open (closed already, or never opened).
     #[error("iterator {0} is not open")]
     UnknownIterator(u32),

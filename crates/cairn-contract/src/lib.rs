@@ -7,7 +7,9 @@
 //! [`package_dir`], [`PackageStore`]: Fabric's package / install /
 //! queryinstalled), the transaction simulator ([`Stub`]) that records
 //! canonical read/write sets, the JavaScript engine with Fabric's
-//! `ChaincodeStub`, `ClientIdentity`, `Contract` and `Context`, the sandbox
+//! `ChaincodeStub`, `ClientIdentity`, `Contract` and `Context`, private data
+//! on the simulator (Fabric's collection access rules; cleartext private
+//! writes returned beside the hashed read/write set), the sandbox
 //! ([`Limits`]), native contracts ([`NativeContract`]) and the lifecycle
 //! ([`Lifecycle`]: approve, commit, checkcommitreadiness, querycommitted).
 //!
@@ -33,6 +35,8 @@
 //!   generator) and whatever the peers' time zones.
 //! - A contract reads committed state only; it never sees its own
 //!   uncommitted writes (Fabric's rule).
+//! - Private values never enter a [`Simulation`]'s read/write set: only key
+//!   and value hashes do; the cleartext is in [`Simulation::private_writes`].
 //! - No file system, network, process, timers, clock or entropy inside the
 //!   sandbox; `require` resolves only inside the package, and
 //!   `fabric-contract-api` / `fabric-shim` always resolve to the built-ins.
@@ -51,6 +55,7 @@ mod lifecycle;
 mod limits;
 mod native;
 mod package;
+mod private;
 mod resolve;
 mod runtime;
 mod rwset;

@@ -22,8 +22,9 @@ pub(crate) enum Resolved {
 }
 
 /// Modules Cairn provides itself.
-const BUILTINS: [&str; 5] = [
+const BUILTINS: [&str; 6] = [
     "buffer",
+    "crypto",
     "fabric-contract-api",
     "fabric-shim",
     "fabric-shim-api",
@@ -31,14 +32,13 @@ const BUILTINS: [&str; 5] = [
 ];
 
 /// Node's core modules, refused with an explanation.
-const NODE_CORE: [&str; 39] = [
+const NODE_CORE: [&str; 38] = [
     "assert",
     "async_hooks",
     "child_process",
     "cluster",
     "console",
     "constants",
-    "crypto",
     "dgram",
     "diagnostics_channel",
     "dns",

@@ -8,6 +8,7 @@ use std::time::Instant;
 use cairn_ledger::config::ChannelConfig;
 use cairn_ledger::ids::Version;
 use cairn_ledger::lifecycle::{ContractDefinition, LIFECYCLE_NS, definition_key};
+use cairn_ledger::private::PrivateWriteSet;
 use cairn_ledger::rwset::TxRwSet;
 use cairn_ledger::state::StateView;
 use cairn_ledger::tx::{ContractEvent, ContractId, Proposal, ProposalResponsePayload, Response};
@@ -64,20 +65,38 @@ pub struct InvokeRequest<'a> {
     pub resolver: Arc<dyn ContractResolver + Send + Sync>,
 }
 
-/// The result of simulating a proposal: what the peer signs as its endorsement.
+/// The result of simulating a proposal: what the peer signs as its
+/// endorsement, plus the cleartext private writes it must keep off the
+/// ledger ([`Simulation::private_writes`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Simulation {
     /// The contract that ran and its version.
     pub contract: ContractId,
     /// The canonical read/write set (empty when the response is an error).
+    /// Private data appears only as hashes.
     pub rwset: TxRwSet,
     /// The contract's response.
     pub response: Response,
     /// The event the contract set, if any.
     pub events: Vec<ContractEvent>,
+    /// Cleartext private writes; never part of the signed payload.
+    private: PrivateWriteSet,
 }
 
 impl Simulation {
+    /// The cleartext private writes of this simulation, whose hashes the
+    /// read/write set carries: the endorsing peer keeps them in its transient
+    /// store and disseminates them to member peers; they never go to the
+    /// client or the orderer. Empty when nothing private was written.
+    pub fn private_writes(&self) -> &PrivateWriteSet {
+        &self.private
+    }
+
+    /// Takes the cleartext private writes out of the simulation.
+    pub fn take_private_writes(&mut self) -> PrivateWriteSet {
+        std::mem::take(&mut self.private)
+    }
+
     /// True when the response is a success (Fabric: status below 400).
     pub fn is_success(&self) -> bool {
         self.response.status < 400
@@ -198,6 +217,7 @@ impl ContractRuntime {
             version: deployed.definition.version.clone(),
         };
         record_definition_read(&mut stub, &deployed);
+        stub.set_definition(deployed.definition.clone());
         if let Err(message) = check_init(
             &mut stub,
             &deployed.definition,
@@ -337,6 +357,7 @@ impl Engine {
             }
         };
         record_definition_read(&mut stub, &deployed);
+        stub.set_definition(deployed.definition.clone());
         match check_init(&mut stub, &deployed.definition, false) {
             Ok(Ok(())) => {}
             Ok(Err(message)) => return (Ok(error_response(message)), stub.finish().0),
@@ -385,13 +406,16 @@ fn finish(contract: ContractId, stub: Stub, response: Response) -> Simulation {
             rwset: TxRwSet::default(),
             response,
             events: Vec::new(),
+            private: PrivateWriteSet::default(),
         };
     }
+    let (rwset, private) = rw.build_with_private();
     Simulation {
         contract,
-        rwset: rw.build(),
+        rwset,
         response,
         events: event.into_iter().collect(),
+        private,
     }
 }
 

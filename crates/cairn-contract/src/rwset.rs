@@ -7,13 +7,20 @@
 //!   sorted by key;
 //! - writes keyed by key, the last write (or delete) winning, sorted by key;
 //! - metadata writes keyed by key, the last winning, sorted by key;
-//! - range queries in the order the contract ran them.
+//! - range queries in the order the contract ran them;
+//! - private data: per collection (sorted by name), hashed reads keyed by
+//!   key hash (first version kept, sorted by hash) and writes keyed by key
+//!   (last one winning, sorted by key); the hashed writes follow the same
+//!   key order as the cleartext [`PrivateWriteSet`].
 
 use std::collections::BTreeMap;
 
+use cairn_crypto::Digest;
 use cairn_ledger::ids::Version;
+use cairn_ledger::private::{PrivateWrite, PrivateWriteSet};
 use cairn_ledger::rwset::{
-    KvMetadataWrite, KvRead, KvWrite, MetadataEntry, NsRwSet, RangeQueryInfo, TxRwSet,
+    CollectionHashedRwSet, KvMetadataWrite, KvRead, KvReadHash, KvWrite, MetadataEntry, NsRwSet,
+    RangeQueryInfo, TxRwSet,
 };
 
 /// Accumulates reads and writes, across namespaces when contracts call each other.
@@ -28,6 +35,13 @@ struct NsBuilder {
     writes: BTreeMap<String, Option<Vec<u8>>>,
     metadata: BTreeMap<String, Vec<MetadataEntry>>,
     range_queries: Vec<RangeQueryInfo>,
+    collections: BTreeMap<String, CollectionBuilder>,
+}
+
+#[derive(Debug, Default)]
+struct CollectionBuilder {
+    reads: BTreeMap<Digest, Option<Version>>,
+    writes: BTreeMap<String, PrivateWrite>,
 }
 
 impl RwSetBuilder {
@@ -78,20 +92,93 @@ impl RwSetBuilder {
         }
     }
 
-    /// True if anything was written in any namespace.
-    pub fn has_writes(&self) -> bool {
-        self.namespaces
-            .values()
-            .any(|n| !n.writes.is_empty() || !n.metadata.is_empty())
+    /// Records a read of a private key (by its hash); only the first read counts.
+    pub fn add_private_read(
+        &mut self,
+        ns: &str,
+        collection: &str,
+        key_hash: Digest,
+        version: Option<Version>,
+    ) {
+        self.collection(ns, collection)
+            .reads
+            .entry(key_hash)
+            .or_insert(version);
     }
 
-    /// The canonical read/write set.
+    /// Records a private write (`Some` non-empty value), delete (`None` or
+    /// empty, as in Fabric) or purge (`purge`); the last one per key wins.
+    pub fn add_private_write(
+        &mut self,
+        ns: &str,
+        collection: &str,
+        key: &str,
+        value: Option<Vec<u8>>,
+        purge: bool,
+    ) {
+        let value = value.filter(|v| !v.is_empty() && !purge);
+        let write = PrivateWrite {
+            key: key.to_owned(),
+            is_delete: value.is_none(),
+            is_purge: purge,
+            value: value.unwrap_or_default(),
+        };
+        self.collection(ns, collection)
+            .writes
+            .insert(key.to_owned(), write);
+    }
+
+    /// True if anything was written in any namespace or collection.
+    pub fn has_writes(&self) -> bool {
+        self.namespaces.values().any(|n| {
+            !n.writes.is_empty()
+                || !n.metadata.is_empty()
+                || n.collections.values().any(|c| !c.writes.is_empty())
+        })
+    }
+
+    /// The canonical read/write set (hashes only for private data).
     pub fn build(self) -> TxRwSet {
+        self.build_with_private().0
+    }
+
+    /// The canonical read/write set and, separately, the cleartext private
+    /// writes it carries the hashes of.
+    pub fn build_with_private(self) -> (TxRwSet, PrivateWriteSet) {
+        let mut private = PrivateWriteSet::default();
         let namespaces = self
             .namespaces
             .into_iter()
             .map(|(namespace, n)| NsRwSet {
-                namespace,
+                collections: n
+                    .collections
+                    .into_iter()
+                    .map(|(collection, c)| {
+                        let writes: Vec<PrivateWrite> = c.writes.into_values().collect();
+                        let cleartext = cairn_ledger::private::CollectionPrivateWrites {
+                            collection: collection.clone(),
+                            writes,
+                        };
+                        let hashed = CollectionHashedRwSet {
+                            collection: collection.clone(),
+                            hashed_reads: c
+                                .reads
+                                .into_iter()
+                                .map(|(key_hash, version)| KvReadHash { key_hash, version })
+                                .collect(),
+                            hashed_writes: cleartext
+                                .writes
+                                .iter()
+                                .map(PrivateWrite::hashed)
+                                .collect(),
+                            private_rwset_hash: cleartext.rwset_hash(),
+                        };
+                        for w in cleartext.writes {
+                            private.insert(&namespace, &collection, w);
+                        }
+                        hashed
+                    })
+                    .collect(),
                 reads: n
                     .reads
                     .into_iter()
@@ -120,14 +207,21 @@ impl RwSetBuilder {
                     .into_iter()
                     .map(|(key, entries)| KvMetadataWrite { key, entries })
                     .collect(),
-                collections: Vec::new(),
+                namespace,
             })
             .collect();
-        TxRwSet { namespaces }
+        (TxRwSet { namespaces }, private)
     }
 
     fn ns(&mut self, ns: &str) -> &mut NsBuilder {
         self.namespaces.entry(ns.to_owned()).or_default()
+    }
+
+    fn collection(&mut self, ns: &str, collection: &str) -> &mut CollectionBuilder {
+        self.ns(ns)
+            .collections
+            .entry(collection.to_owned())
+            .or_default()
     }
 }
 

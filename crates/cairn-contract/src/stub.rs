@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use cairn_ledger::config::ChannelConfig;
 use cairn_ledger::ids::{Timestamp, TxId};
+use cairn_ledger::lifecycle::ContractDefinition;
 use cairn_ledger::rwset::MetadataEntry;
 use cairn_ledger::state::{HistoryEntry, StateView, VersionedValue};
 use cairn_ledger::tx::{ContractEvent, Proposal};
@@ -103,11 +104,14 @@ struct RangeCursor {
 /// One contract's view of one transaction: its namespace, the committed
 /// state, and the read/write set being recorded.
 pub struct Stub {
-    tx: Arc<TxContext>,
-    namespace: String,
-    state: Arc<dyn StateView + Send + Sync>,
-    channel: Arc<ChannelConfig>,
-    rw: RwSetBuilder,
+    pub(crate) tx: Arc<TxContext>,
+    pub(crate) namespace: String,
+    pub(crate) state: Arc<dyn StateView + Send + Sync>,
+    pub(crate) channel: Arc<ChannelConfig>,
+    pub(crate) rw: RwSetBuilder,
+    /// The contract's committed definition (its collections); `None` for
+    /// native contracts, which have no collections.
+    pub(crate) definition: Option<Arc<ContractDefinition>>,
     event: Option<ContractEvent>,
     iterators: BTreeMap<u32, RangeCursor>,
     next_iterator: u32,
@@ -137,11 +141,17 @@ impl Stub {
             state,
             channel,
             rw,
+            definition: None,
             event: None,
             iterators: BTreeMap::new(),
             next_iterator: 1,
             paginated: false,
         }
+    }
+
+    /// Sets the contract's definition, which holds its collections.
+    pub(crate) fn set_definition(&mut self, definition: ContractDefinition) {
+        self.definition = Some(Arc::new(definition));
     }
 
     /// Hands the read/write set to a called contract's stub (see [`Stub::finish`]).
@@ -455,20 +465,7 @@ impl Stub {
         Ok(())
     }
 
-    /// Private data methods exist from the start but need the private data
-    /// collections feature; until then every one of them fails clearly.
-    pub fn private_data(
-        &mut self,
-        operation: &'static str,
-        collection: &str,
-    ) -> Result<Vec<u8>, StubError> {
-        Err(StubError::PrivateDataDisabled {
-            operation,
-            collection: collection.to_owned(),
-        })
-    }
-
-    fn check_write(&self) -> Result<(), StubError> {
+    pub(crate) fn check_write(&self) -> Result<(), StubError> {
         if self.paginated {
             return Err(StubError::WriteAfterPagination);
         }
@@ -476,7 +473,7 @@ impl Stub {
     }
 }
 
-fn check_key(key: &str) -> Result<(), StubError> {
+pub(crate) fn check_key(key: &str) -> Result<(), StubError> {
     if key.is_empty() {
         return Err(StubError::InvalidArgument(
             "key must not be an empty string".into(),

@@ -200,13 +200,16 @@ fn no_node_or_host_facilities() {
 }
 
 #[test]
-fn private_data_fails_clearly_until_collections_exist() {
+fn private_data_of_an_undefined_collection_fails_clearly() {
     let (peer, who, _) = setup();
     let sim = peer.submit(&proposal(&who, NAME, "Private", &[], 1), &who);
     assert_eq!(sim.response.status, 500);
-    assert_eq!(
-        sim.response.message,
-        "private data collections are not enabled yet (getPrivateData on collection \"collectionA\")"
+    assert!(
+        sim.response.message.starts_with(&format!(
+            "collection collectionA is not defined for contract {NAME}:"
+        )),
+        "{}",
+        sim.response.message
     );
 }
 

@@ -2,7 +2,8 @@
 //! receipts. No I/O: storage lives in `cairn-store`, networking in the node.
 //!
 //! Owns: proposals, endorsements, envelopes, blocks, channel configuration,
-//! read/write sets, validation codes, the block validation engine, and
+//! read/write sets, private data collections and private write sets,
+//! validation codes, the block validation engine, and
 //! receipts (a transaction's Merkle inclusion proof plus the orderer-signed
 //! block header).
 //!
@@ -11,7 +12,8 @@
 //!
 //! Invariants (each module states its own):
 //! - everything hashed or signed is encoded with [`encoding::Canonical`];
-//! - a transient map never leaves a [`tx::Proposal`];
+//! - a transient map never leaves a [`tx::Proposal`], and cleartext private
+//!   data never enters a block: only its hashes do ([`private`]);
 //! - validation is deterministic: the same block on the same state gives the
 //!   same codes and the same state updates on every node.
 
@@ -22,6 +24,7 @@ pub mod encoding;
 pub mod ids;
 pub mod lifecycle;
 pub mod memory;
+pub mod private;
 pub mod receipt;
 pub mod rwset;
 pub mod state;

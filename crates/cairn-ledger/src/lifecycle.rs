@@ -56,7 +56,12 @@ pub struct ContractDefinition {
     pub collections: Vec<CollectionConfig>,
 }
 
-/// A private data collection definition (Fabric's `collections_config.json` entry).
+/// A private data collection definition (Fabric's `collections_config.json`
+/// entry). In JSON, absent fields take Fabric's defaults (`maxPeerCount` 1,
+/// the rest 0 / false); `crate::private::parse_collections_config` reads a
+/// whole file exactly as Fabric's CLI does, with Fabric's error messages.
+/// (Defaults only apply to self-describing formats: the canonical encoding
+/// always carries every field.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CollectionConfig {
@@ -65,18 +70,27 @@ pub struct CollectionConfig {
     /// Which orgs may hold the data, as a signature policy over members.
     pub policy: String,
     /// Peers the endorser must disseminate to before answering.
+    #[serde(default)]
     pub required_peer_count: u32,
     /// At most this many peers receive the data at endorsement.
+    #[serde(default = "one")]
     pub max_peer_count: u32,
-    /// Blocks after which the data is purged; 0 keeps it forever.
+    /// Blocks the data lives after the block that wrote it; 0 keeps it forever.
+    #[serde(default)]
     pub block_to_live: u64,
     /// Only clients of member orgs may read.
+    #[serde(default)]
     pub member_only_read: bool,
     /// Only clients of member orgs may write.
+    #[serde(default)]
     pub member_only_write: bool,
     /// Replaces the contract's policy for writes to this collection.
     #[serde(default)]
     pub endorsement_policy: Option<CollectionEndorsementPolicy>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// A collection-level endorsement policy.

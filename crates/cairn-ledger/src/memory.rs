@@ -3,9 +3,11 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use cairn_crypto::Digest;
+
 use crate::ids::{TxId, Version};
 use crate::rwset::MetadataEntry;
-use crate::state::{HistoryEntry, StateError, StateView, VersionedValue};
+use crate::state::{HashedValue, HistoryEntry, StateError, StateView, VersionedValue};
 use crate::validate::{BlockResult, LedgerView};
 use crate::validation::ValidationCode;
 
@@ -18,6 +20,9 @@ pub struct MemoryState {
     pub metadata: BTreeMap<(String, String), Vec<MetadataEntry>>,
     /// (namespace, key) → history, oldest first.
     pub history: BTreeMap<(String, String), Vec<HistoryEntry>>,
+    /// (namespace, collection, key hash) → hashed private value and version
+    /// (what every channel peer holds; cleartext is never in blocks).
+    pub hashed: BTreeMap<(String, String, Digest), HashedValue>,
     /// Every txid on the ledger (valid or not).
     pub txids: HashSet<TxId>,
     /// Committed blocks.
@@ -58,6 +63,22 @@ impl MemoryState {
                         is_delete: w.is_delete,
                         value: w.value.clone(),
                     });
+                }
+            }
+            for c in &tx.effects.hashed_writes {
+                for w in &c.writes {
+                    let k = (c.namespace.clone(), c.collection.clone(), w.key_hash);
+                    if w.is_delete || w.is_purge {
+                        self.hashed.remove(&k);
+                    } else {
+                        self.hashed.insert(
+                            k,
+                            HashedValue {
+                                value_hash: w.value_hash,
+                                version,
+                            },
+                        );
+                    }
                 }
             }
             for (ns, m) in &tx.effects.metadata_writes {
@@ -121,6 +142,18 @@ impl StateView for MemoryState {
 
     fn height(&self) -> Result<u64, StateError> {
         Ok(self.height)
+    }
+
+    fn private_hash(
+        &self,
+        namespace: &str,
+        collection: &str,
+        key_hash: &Digest,
+    ) -> Result<Option<HashedValue>, StateError> {
+        Ok(self
+            .hashed
+            .get(&(namespace.to_string(), collection.to_string(), *key_hash))
+            .copied())
     }
 }
 

@@ -81,6 +81,26 @@ pub enum StoreError {
     /// Validation could not run.
     #[error(transparent)]
     Validate(#[from] ValidateError),
+    /// The ledger already belongs to another org.
+    #[error(
+        "this ledger keeps the private data of {current}; it cannot switch to {requested} (use a ledger of {requested}'s peer)"
+    )]
+    MemberOrg {
+        /// The org set.
+        current: String,
+        /// The org asked for.
+        requested: String,
+    },
+    /// Reconciliation data cannot be applied.
+    #[error("cannot reconcile private data of block {block} tx {tx}: {reason}")]
+    Reconcile {
+        /// Block number.
+        block: u64,
+        /// Transaction index.
+        tx: u32,
+        /// What is wrong.
+        reason: String,
+    },
     /// The transaction is not on this ledger.
     #[error("transaction {0} is not on this ledger")]
     UnknownTx(String),

@@ -9,6 +9,7 @@ use cairn_ledger::block::{Block, BlockHeader, BlockMetadata, HeaderSignature, tx
 use cairn_ledger::config::ChannelConfig;
 use cairn_ledger::encoding::Canonical;
 use cairn_ledger::ids::{Timestamp, TxId};
+use cairn_ledger::private::PrivateData;
 use cairn_ledger::receipt::Receipt;
 use cairn_ledger::validate::{BlockResult, ChannelContext, validate_block};
 use cairn_merkle::{ConsistencyProof, Hash, Node, NodeStore};
@@ -16,9 +17,10 @@ use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
 use tracing::info;
 
 use crate::error::StoreError;
+use crate::private::{PrivateCommitStats, write_private};
 use crate::tables::{
-    BLOCKS, HISTORY, META, METADATA, MetaKey, STATE, TREE, TXIDS, TxLocation, history_key,
-    state_key,
+    BLOCKS, HISTORY, META, METADATA, MetaKey, PVT_BY_KEY, PVT_DATA, PVT_EXPIRY, PVT_HASHED,
+    PVT_KEYS, PVT_MISSING, PVT_STATE, STATE, TREE, TXIDS, TxLocation, history_key, state_key,
 };
 use crate::view::Snapshot;
 
@@ -36,9 +38,11 @@ struct Tip {
 
 /// One channel's ledger on disk.
 pub struct Ledger {
-    db: Database,
+    pub(crate) db: Database,
     path: PathBuf,
     tip: RwLock<Tip>,
+    /// The org whose collections' cleartext this ledger keeps.
+    pub(crate) member_org: RwLock<Option<String>>,
 }
 
 /// What committing a block did.
@@ -52,6 +56,8 @@ pub struct CommitSummary {
     pub valid: usize,
     /// The block's header hash.
     pub hash: Digest,
+    /// What the block did to private data here.
+    pub private: PrivateCommitStats,
 }
 
 fn db_err(action: &'static str) -> impl Fn(redb::Error) -> StoreError {
@@ -88,6 +94,7 @@ impl Ledger {
         w.open_table(META)
             .map_err(|e| StoreError::db("create table", e))?;
         w.commit().map_err(|e| StoreError::db("commit", e))?;
+        create_private_tables(&db)?;
         let ledger = Ledger {
             db,
             path: dir.to_path_buf(),
@@ -98,6 +105,7 @@ impl Ledger {
                 ctx: Arc::new(ChannelContext::new(config)?),
                 config_block: 0,
             }),
+            member_org: RwLock::new(None),
         };
         ledger.commit(genesis)?;
         Ok(ledger)
@@ -112,12 +120,16 @@ impl Ledger {
             });
         }
         let db = open_db(&path, false)?;
+        // Ledgers created before private data have no private tables yet.
+        create_private_tables(&db)?;
         let tip = load_tip(&db)?;
+        let member_org = load_member_org(&db)?;
         info!(path = %dir.display(), height = tip.height, "ledger opened");
         Ok(Ledger {
             db,
             path: dir.to_path_buf(),
             tip: RwLock::new(tip),
+            member_org: RwLock::new(member_org),
         })
     }
 
@@ -235,8 +247,27 @@ impl Ledger {
 
     /// Checks `block` (number, hash chain, data hash, orderer signature),
     /// validates it independently, checks that the codes and tree root agree
-    /// with the block's, and commits it in one write transaction.
+    /// with the block's, and commits it in one write transaction. Private
+    /// writes are committed as hashes only (as by a peer that received no
+    /// private data); see [`Ledger::commit_with_private`].
     pub fn commit(&self, block: &Block) -> Result<CommitSummary, StoreError> {
+        self.commit_with_private(block, &PrivateData::new())
+    }
+
+    /// [`Ledger::commit`], plus the block's private data as this peer has it
+    /// (from its transient store, by txid). In the same write transaction:
+    /// every ledger applies the hashed private writes; if the member org is
+    /// set and belongs to a written collection, each supplied value that
+    /// matches the block's hashes is stored, and each put whose value is
+    /// absent or wrong is recorded as missing (see
+    /// [`Ledger::missing_private_data`]). Values of other collections are
+    /// never stored. Private data whose blockToLive ends with this block is
+    /// purged (its hash stays).
+    pub fn commit_with_private(
+        &self,
+        block: &Block,
+        private: &PrivateData,
+    ) -> Result<CommitSummary, StoreError> {
         let tip = self.read_tip_clone();
         let n = block.header.number;
         if n != tip.height {
@@ -282,6 +313,9 @@ impl Ledger {
             .begin_write()
             .map_err(|e| StoreError::db("begin write", e))?;
         write_block(&w, block, &result, tip.tree_size, &nodes).map_err(db_err("write block"))?;
+        let member_org = self.member_org();
+        let private = write_private(&w, n, &result, private, member_org.as_deref())
+            .map_err(db_err("write private data"))?;
         w.commit().map_err(|e| StoreError::db("commit", e))?;
         let valid = result.valid_count();
         let hash = block.header.hash();
@@ -295,12 +329,20 @@ impl Ledger {
                 t.config_block = n;
             }
         }
-        info!(block = n, txs = block.data.len(), valid, "block committed");
+        info!(
+            block = n,
+            txs = block.data.len(),
+            valid,
+            private_stored = private.stored,
+            private_missing = private.missing,
+            "block committed"
+        );
         Ok(CommitSummary {
             number: n,
             txs: block.data.len(),
             valid,
             hash,
+            private,
         })
     }
 
@@ -502,6 +544,39 @@ fn write_block(
         meta.insert(MetaKey::CONFIG_BLOCK, n.to_be_bytes().as_slice())?;
     }
     Ok(())
+}
+
+fn create_private_tables(db: &Database) -> Result<(), StoreError> {
+    let w = db.begin_write().map_err(|e| StoreError::db("begin", e))?;
+    let create = |e| StoreError::db("create table", e);
+    for t in [PVT_HASHED, PVT_STATE, PVT_KEYS, PVT_DATA] {
+        w.open_table(t).map_err(create)?;
+    }
+    for t in [PVT_MISSING, PVT_BY_KEY, PVT_EXPIRY] {
+        w.open_table(t).map_err(create)?;
+    }
+    w.commit().map_err(|e| StoreError::db("commit", e))
+}
+
+fn load_member_org(db: &Database) -> Result<Option<String>, StoreError> {
+    let r = db
+        .begin_read()
+        .map_err(|e| StoreError::db("begin read", e))?;
+    let meta = r
+        .open_table(META)
+        .map_err(|e| StoreError::db("open meta", e))?;
+    let Some(v) = meta
+        .get(MetaKey::MEMBER_ORG)
+        .map_err(|e| StoreError::db("read meta", e))?
+    else {
+        return Ok(None);
+    };
+    String::from_utf8(v.value().to_vec())
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt {
+            what: "member org".into(),
+            reason: e.to_string(),
+        })
 }
 
 fn load_tip(db: &Database) -> Result<Tip, StoreError> {

@@ -1,7 +1,9 @@
 //! Cairn's embedded ledger store: one redb database per channel holding the
 //! block store (by number and by txid), the world state with versions, the
-//! key history index, key metadata, and the channel's RFC 9162 transaction
-//! tree.
+//! key history index, key metadata, the channel's RFC 9162 transaction
+//! tree, and private data (hashed state everywhere; cleartext, history,
+//! missing-data records and the blockToLive schedule for the ledger's own
+//! org's collections, see [`private`]).
 //!
 //! May use: `cairn-ledger` (model and validation), `cairn-crypto`,
 //! `cairn-merkle`, `redb`. Knows nothing of networking or contracts.
@@ -10,6 +12,8 @@
 //! - everything a block changes is written in one redb write transaction, so
 //!   a crash at any point reopens at the last committed block with state,
 //!   history, txid index and tree consistent with blocks `0..height`;
+//! - cleartext private data is stored only if it matches the hashes in a
+//!   committed block and belongs to a collection of the ledger's member org;
 //! - a block is committed only if this node's own validation gives the same
 //!   codes and tree root as the block carries, and an orderer of the channel
 //!   signed its header;
@@ -19,6 +23,7 @@ mod check;
 pub mod error;
 pub mod genesis;
 pub mod ledger;
+pub mod private;
 mod tables;
 pub mod verify;
 pub mod view;
@@ -26,5 +31,6 @@ pub mod view;
 pub use error::StoreError;
 pub use genesis::{genesis_block, genesis_config};
 pub use ledger::{CommitSummary, LEDGER_FILE, Ledger};
+pub use private::{PrivateCommitStats, ReconcileReport};
 pub use tables::TxLocation;
 pub use view::Snapshot;

@@ -9,9 +9,21 @@
 //! | `history` | `namespace 0x00 key 0x00 block(8, BE) tx(4, BE)` | empty |
 //! | `tree` | (level, index) | 32-byte complete-subtree hash |
 //! | `meta` | name | see [`MetaKey`] |
+//! | `pvt_hashed` | `ns 0x00 coll 0x00 key_hash(32)` | encoded `HashedValue` (every peer) |
+//! | `pvt_state` | `ns 0x00 coll 0x00 key` | encoded `VersionedValue` (member orgs only) |
+//! | `pvt_keys` | `ns 0x00 coll 0x00 key_hash` | the cleartext key of a `pvt_state` entry |
+//! | `pvt_data` | `block(8) tx(4) ns 0x00 coll 0x00 key_hash` | encoded `PrivateWrite` (private history) |
+//! | `pvt_missing` | `block tx ns 0x00 coll 0x00 key_hash` | empty: a put whose value has not arrived |
+//! | `pvt_by_key` | `ns 0x00 coll 0x00 key_hash block tx` | empty: index of `pvt_data` and `pvt_missing` |
+//! | `pvt_expiry` | `expiring_block(8) block tx ns 0x00 coll 0x00 key_hash` | empty: blockToLive schedule |
 //!
-//! Invariant: all tables change together, in one write transaction per
-//! block, so every table always reflects exactly blocks `0..height`.
+//! Invariants: all tables change together, in one write transaction per
+//! block, so every table always reflects exactly blocks `0..height` (the
+//! private tables also change in reconciliation transactions, which only add
+//! data that matches hashes already committed). Every `pvt_state` entry has
+//! a `pvt_keys` entry, and its value's hashes equal the ones the block at its
+//! version carries. Cleartext (`pvt_state`, `pvt_keys`, `pvt_data`) exists
+//! only for collections the ledger's member org belongs to.
 
 use redb::TableDefinition;
 use serde::{Deserialize, Serialize};
@@ -25,6 +37,13 @@ pub(crate) const METADATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new(
 pub(crate) const HISTORY: TableDefinition<&[u8], ()> = TableDefinition::new("history");
 pub(crate) const TREE: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("tree");
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub(crate) const PVT_HASHED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("pvt_hashed");
+pub(crate) const PVT_STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("pvt_state");
+pub(crate) const PVT_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("pvt_keys");
+pub(crate) const PVT_DATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("pvt_data");
+pub(crate) const PVT_MISSING: TableDefinition<&[u8], ()> = TableDefinition::new("pvt_missing");
+pub(crate) const PVT_BY_KEY: TableDefinition<&[u8], ()> = TableDefinition::new("pvt_by_key");
+pub(crate) const PVT_EXPIRY: TableDefinition<&[u8], ()> = TableDefinition::new("pvt_expiry");
 
 /// Names in the `meta` table.
 pub(crate) struct MetaKey;
@@ -34,6 +53,8 @@ impl MetaKey {
     pub(crate) const CONFIG: &'static str = "config";
     /// Number of the block that set the config in force (u64 BE).
     pub(crate) const CONFIG_BLOCK: &'static str = "config_block";
+    /// The MSP id whose collections this ledger keeps cleartext for (UTF-8).
+    pub(crate) const MEMBER_ORG: &'static str = "member_org";
 }
 
 /// Where a transaction is, and how it was judged.

@@ -5,8 +5,10 @@
 //! the data hash; an orderer signature under the channel config in force;
 //! validation from scratch gives the stored codes; the rebuilt transaction
 //! tree gives the header's size and root. Then every stored table (state,
-//! metadata, history, txid index, tree, config) is compared with what the
-//! blocks produce. A mismatching state entry is blamed on the block that
+//! metadata, history, hashed private state, txid index, tree, config) is
+//! compared with what the blocks produce. (Cleartext private data is not in
+//! blocks, so it cannot be rebuilt; it is checked against the hashes when
+//! it is stored.) A mismatching state entry is blamed on the block that
 //! wrote the entry's correct (rebuilt) version.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,7 +19,7 @@ use cairn_ledger::block::{Block, tx_leaf};
 use cairn_ledger::encoding::Canonical;
 use cairn_ledger::memory::MemoryState;
 use cairn_ledger::rwset::MetadataEntry;
-use cairn_ledger::state::VersionedValue;
+use cairn_ledger::state::{HashedValue, VersionedValue};
 use cairn_ledger::validate::{ChannelContext, validate_block};
 use cairn_merkle::{MemoryStore, NodeStore};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
@@ -25,7 +27,8 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use crate::error::StoreError;
 use crate::ledger::LEDGER_FILE;
 use crate::tables::{
-    BLOCKS, HISTORY, META, METADATA, MetaKey, STATE, TREE, TXIDS, TxLocation, split_state_key,
+    BLOCKS, HISTORY, META, METADATA, MetaKey, PVT_HASHED, STATE, TREE, TXIDS, TxLocation,
+    split_state_key,
 };
 
 /// What a successful verification covered.
@@ -201,6 +204,7 @@ pub fn verify_database(
         return Err(VerifyError::Other("the ledger holds no blocks".into()));
     };
     compare_state(&r, &state)?;
+    compare_hashed(&r, &state)?;
     compare_indexes(&r, &txlocs, &history, &tree, &block_starts)?;
     let meta = r.open_table(META).map_err(dberr)?;
     let cfg = meta
@@ -309,6 +313,49 @@ fn compare_state(r: &redb::ReadTransaction, rebuilt: &MemoryState) -> Result<(),
         return Err(VerifyError::Other(format!(
             "key metadata of {ns}/{key} differs from what the blocks wrote"
         )));
+    }
+    Ok(())
+}
+
+/// The hashed private state must be exactly what the blocks' valid hashed
+/// writes leave (cleartext cannot be rebuilt from blocks: it is not in them).
+fn compare_hashed(r: &redb::ReadTransaction, rebuilt: &MemoryState) -> Result<(), VerifyError> {
+    let t = match r.open_table(PVT_HASHED) {
+        Ok(t) => t,
+        // A ledger written before private data existed, never reopened since.
+        Err(redb::TableError::TableDoesNotExist(_)) if rebuilt.hashed.is_empty() => return Ok(()),
+        Err(e) => return Err(dberr(e)),
+    };
+    let mut stored = BTreeMap::new();
+    for item in t.iter().map_err(dberr)? {
+        let (k, v) = item.map_err(dberr)?;
+        let key = crate::private::keys::parse_hashed_key(k.value())
+            .ok_or_else(|| VerifyError::Other("hashed private state key is malformed".into()))?;
+        stored.insert(key, HashedValue::decode(v.value()).ok());
+    }
+    for ((ns, coll, kh), want) in &rebuilt.hashed {
+        let key = (ns.clone(), coll.clone(), *kh);
+        if stored.remove(&key) != Some(Some(*want)) {
+            return Err(bad(
+                want.version.block,
+                format!(
+                    "hashed private state of {ns}/{coll}/{kh} differs from what this block wrote"
+                ),
+            ));
+        }
+    }
+    if let Some(((ns, coll, kh), v)) = stored.into_iter().next() {
+        return Err(match v {
+            Some(v) => bad(
+                v.version.block,
+                format!(
+                    "hashed private state {ns}/{coll}/{kh} exists but no valid transaction of this block wrote it"
+                ),
+            ),
+            None => VerifyError::Other(format!(
+                "hashed private state {ns}/{coll}/{kh} is corrupted"
+            )),
+        });
     }
     Ok(())
 }

@@ -1,19 +1,21 @@
 //! A consistent read snapshot of the ledger: world state, history, txids and
 //! the transaction tree as of one committed block.
 
+use cairn_crypto::Digest;
 use cairn_ledger::block::Block;
 use cairn_ledger::encoding::Canonical;
 use cairn_ledger::ids::{TxId, Version};
 use cairn_ledger::rwset::MetadataEntry;
-use cairn_ledger::state::{HistoryEntry, StateError, StateView, VersionedValue};
+use cairn_ledger::state::{HashedValue, HistoryEntry, StateError, StateView, VersionedValue};
 use cairn_ledger::tx::Transaction;
 use cairn_ledger::validate::LedgerView;
 use cairn_merkle::{Hash, NodeStore};
 use redb::{ReadTransaction, ReadableTable};
 
+use crate::private::keys;
 use crate::tables::{
-    BLOCKS, HISTORY, METADATA, STATE, TREE, TXIDS, TxLocation, history_prefix, split_state_key,
-    state_key, state_range,
+    BLOCKS, HISTORY, METADATA, PVT_HASHED, PVT_STATE, STATE, TREE, TXIDS, TxLocation,
+    history_prefix, split_state_key, state_key, state_range,
 };
 
 /// A read snapshot. Cheap to create; holds redb's MVCC read transaction.
@@ -157,6 +159,62 @@ impl StateView for Snapshot {
 
     fn height(&self) -> Result<u64, StateError> {
         Ok(self.height)
+    }
+
+    fn private_state(
+        &self,
+        namespace: &str,
+        collection: &str,
+        key: &str,
+    ) -> Result<Option<VersionedValue>, StateError> {
+        let t = self.txn.open_table(PVT_STATE).map_err(st)?;
+        match t
+            .get(keys::state_key(namespace, collection, key).as_slice())
+            .map_err(st)?
+        {
+            Some(v) => VersionedValue::decode(v.value()).map(Some).map_err(st),
+            None => Ok(None),
+        }
+    }
+
+    fn private_range(
+        &self,
+        namespace: &str,
+        collection: &str,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, VersionedValue)>, StateError> {
+        let t = self.txn.open_table(PVT_STATE).map_err(st)?;
+        let prefix_len = keys::coll_prefix(namespace, collection).len();
+        let (lo, hi) = keys::state_range(namespace, collection, start, end);
+        let mut out = Vec::new();
+        for item in t.range(lo.as_slice()..hi.as_slice()).map_err(st)? {
+            let (k, v) = item.map_err(st)?;
+            let key = keys::state_key_suffix(k.value(), prefix_len)
+                .ok_or_else(|| st("private state key is not UTF-8"))?;
+            out.push((key, VersionedValue::decode(v.value()).map_err(st)?));
+            if limit != 0 && out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn private_hash(
+        &self,
+        namespace: &str,
+        collection: &str,
+        key_hash: &Digest,
+    ) -> Result<Option<HashedValue>, StateError> {
+        let t = self.txn.open_table(PVT_HASHED).map_err(st)?;
+        match t
+            .get(keys::hashed_key(namespace, collection, key_hash).as_slice())
+            .map_err(st)?
+        {
+            Some(v) => HashedValue::decode(v.value()).map(Some).map_err(st),
+            None => Ok(None),
+        }
     }
 }
 

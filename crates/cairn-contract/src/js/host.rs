@@ -94,12 +94,12 @@ fn throw(ctx: &Ctx<'_>, e: &StubError) -> rquickjs::Error {
     Exception::throw_message(ctx, &e.to_string())
 }
 
-fn bytes_arg(ctx: &Ctx<'_>, bin: &str) -> rquickjs::Result<Vec<u8>> {
+pub(super) fn bytes_arg(ctx: &Ctx<'_>, bin: &str) -> rquickjs::Result<Vec<u8>> {
     codec::bin_to_bytes(bin)
         .ok_or_else(|| Exception::throw_type(ctx, "internal: byte string holds a char above 255"))
 }
 
-fn with_stub<T>(
+pub(super) fn with_stub<T>(
     ctx: &Ctx<'_>,
     host: &HostState,
     f: impl FnOnce(&mut Stub) -> Result<T, StubError>,
@@ -117,6 +117,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Arc<HostState>) -> rquickjs::R
     install_codecs(&obj)?;
     install_modules(&obj, host)?;
     install_state(&obj, host)?;
+    super::host_private::install(&obj, host)?;
     install_misc(&obj, host)?;
     Ok(obj)
 }
@@ -338,35 +339,8 @@ fn install_state<'js>(obj: &Object<'js>, host: &Arc<HostState>) -> rquickjs::Res
             with_stub(&ctx, &h, |s| s.set_event(&name, &payload))
         }),
     )?;
-    let h = host.clone();
-    obj.set(
-        "privateData",
-        Func::from(
-            move |ctx: Ctx<'js>, op: String, collection: String| -> rquickjs::Result<()> {
-                let op = PRIVATE_OPS
-                    .iter()
-                    .find(|o| **o == op)
-                    .copied()
-                    .unwrap_or("privateData");
-                with_stub(&ctx, &h, |s| s.private_data(op, &collection)).map(|_| ())
-            },
-        ),
-    )?;
     Ok(())
 }
-
-const PRIVATE_OPS: [&str; 10] = [
-    "deletePrivateData",
-    "getPrivateData",
-    "getPrivateDataByPartialCompositeKey",
-    "getPrivateDataByRange",
-    "getPrivateDataHash",
-    "getPrivateDataQueryResult",
-    "getPrivateDataValidationParameter",
-    "purgePrivateData",
-    "putPrivateData",
-    "setPrivateDataValidationParameter",
-];
 
 fn install_misc<'js>(obj: &Object<'js>, host: &Arc<HostState>) -> rquickjs::Result<()> {
     let h = host.clone();

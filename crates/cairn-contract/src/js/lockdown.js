@@ -88,6 +88,7 @@
   }
   const builtins = {
     buffer: internal.bufferModule,
+    crypto: internal.cryptoModule,
     'fabric-contract-api': internal.contractApiModule,
     'fabric-shim': internal.shimModule,
     'fabric-shim-api': {},

@@ -22,6 +22,7 @@
 
 pub(crate) mod codec;
 mod host;
+mod host_private;
 mod instance;
 
 pub(crate) use host::Caller;
@@ -72,9 +73,10 @@ impl JsPool {
 }
 
 /// The built-in JavaScript, evaluated in this order into every new realm.
-pub(crate) const PRELUDE: [(&str, &str); 8] = [
+pub(crate) const PRELUDE: [(&str, &str); 9] = [
     ("cairn:buffer.js", include_str!("buffer.js")),
     ("cairn:util.js", include_str!("util.js")),
+    ("cairn:crypto.js", include_str!("crypto.js")),
     ("cairn:determinism.js", include_str!("determinism.js")),
     ("cairn:shim.js", include_str!("shim.js")),
     ("cairn:contract_api.js", include_str!("contract_api.js")),

@@ -53,6 +53,17 @@
     async close() { host.close(this._id); }
   }
 
+  // Rows already read from the simulator (private range queries).
+  class RowsIterator {
+    constructor(rows) { this._rows = rows; this._pos = 0; }
+    async next() {
+      if (this._pos >= this._rows.length) return { done: true };
+      const [key, value] = this._rows[this._pos++];
+      return { value: { key, value: toBuffer(value) }, done: false };
+    }
+    async close() { this._pos = this._rows.length; }
+  }
+
   class HistoryQueryIterator {
     constructor(rows) { this._rows = rows; this._pos = 0; }
     async next() {
@@ -211,26 +222,47 @@
       return iteratorOf(() => pageOf(partial, partial + MAX_UNICODE_RUNE_VALUE, pageSize, bookmark));
     }
 
-    // Private data: the methods exist, and fail clearly until collections land.
-    async getPrivateData(collection, key) { checkCollection(collection); checkKey(key); return host.privateData('getPrivateData', collection); }
-    async getPrivateDataHash(collection, key) { checkCollection(collection); checkKey(key); return host.privateData('getPrivateDataHash', collection); }
+    // Private data (collections): values come back as Buffers (empty when
+    // absent), as in fabric-shim. Access rules are enforced by the peer.
+    async getPrivateData(collection, key) {
+      checkCollection(collection); checkKey(key);
+      return bufferOrEmpty(host.getPrivateData(collection, key));
+    }
+    async getPrivateDataHash(collection, key) {
+      checkCollection(collection); checkKey(key);
+      return bufferOrEmpty(host.getPrivateDataHash(collection, key));
+    }
     async putPrivateData(collection, key, value) {
       checkCollection(collection); checkKey(key);
       if (!value) throw new Error('value must be valid');
-      return host.privateData('putPrivateData', collection);
+      host.putPrivateData(collection, key, bytesOf(value, 'value'));
     }
-    async deletePrivateData(collection, key) { checkCollection(collection); checkKey(key); return host.privateData('deletePrivateData', collection); }
-    async purgePrivateData(collection, key) { checkCollection(collection); checkKey(key); return host.privateData('purgePrivateData', collection); }
-    async setPrivateDataValidationParameter(collection) { return host.privateData('setPrivateDataValidationParameter', String(collection)); }
-    async getPrivateDataValidationParameter(collection) { return host.privateData('getPrivateDataValidationParameter', String(collection)); }
-    getPrivateDataByRange(collection) {
-      return iteratorOf(() => { checkCollection(collection); return host.privateData('getPrivateDataByRange', collection); });
+    async deletePrivateData(collection, key) { checkCollection(collection); checkKey(key); host.deletePrivateData(collection, key); }
+    async purgePrivateData(collection, key) { checkCollection(collection); checkKey(key); host.purgePrivateData(collection, key); }
+    async setPrivateDataValidationParameter() {
+      throw new Error('setPrivateDataValidationParameter is not supported: key-level endorsement policies on private data are not available in Cairn; use a collection endorsementPolicy');
     }
-    getPrivateDataByPartialCompositeKey(collection) {
-      return iteratorOf(() => { checkCollection(collection); return host.privateData('getPrivateDataByPartialCompositeKey', collection); });
+    async getPrivateDataValidationParameter() {
+      throw new Error('getPrivateDataValidationParameter is not supported: key-level endorsement policies on private data are not available in Cairn; use a collection endorsementPolicy');
     }
-    getPrivateDataQueryResult(collection) {
-      return iteratorOf(() => { checkCollection(collection); return host.privateData('getPrivateDataQueryResult', collection); });
+    getPrivateDataByRange(collection, startKey, endKey) {
+      return iteratorOf(() => {
+        checkCollection(collection);
+        if (!startKey) startKey = EMPTY_KEY_SUBSTITUTE;
+        validateSimpleKeys(startKey, endKey);
+        return new RowsIterator(host.privateRange(collection, startKey, endKey || ''));
+      });
+    }
+    getPrivateDataByPartialCompositeKey(collection, objectType, attributes) {
+      return iteratorOf(() => {
+        checkCollection(collection);
+        const partial = this.createCompositeKey(objectType, attributes);
+        return new RowsIterator(host.privateRange(collection, partial, partial + MAX_UNICODE_RUNE_VALUE));
+      });
+    }
+    getPrivateDataQueryResult() {
+      return convertToAsyncIterator(Promise.reject(new Error(
+        'rich queries (getPrivateDataQueryResult) need a CouchDB state database, which Cairn does not have: use key ranges and composite keys')));
     }
   }
   ChaincodeStub.RESPONSE_CODE = RESPONSE_CODE;
@@ -315,6 +347,6 @@
   internal.loggerFor = loggerFor;
   internal.ownPrototypes = (internal.ownPrototypes || []).concat([
     ChaincodeStub.prototype, ClientIdentity.prototype, StateQueryIterator.prototype,
-    HistoryQueryIterator.prototype, KeyEndorsementPolicy.prototype, ChaincodeInterface.prototype, Long.prototype,
+    HistoryQueryIterator.prototype, RowsIterator.prototype, KeyEndorsementPolicy.prototype, ChaincodeInterface.prototype, Long.prototype,
   ]);
 })

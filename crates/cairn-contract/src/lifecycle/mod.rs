@@ -28,7 +28,8 @@ use std::collections::BTreeMap;
 use cairn_crypto::Role;
 use cairn_ledger::encoding::Canonical;
 use cairn_ledger::lifecycle::{CollectionConfig, ContractDefinition, definition_key};
-use cairn_policy::{ChannelOrgs, ChannelPolicy, SignaturePolicy, Signer, SignerSet};
+use cairn_ledger::private::{validate_collection_upgrade, validate_collections};
+use cairn_policy::{ChannelOrgs, ChannelPolicy, Signer, SignerSet};
 use serde::{Deserialize, Serialize};
 
 use crate::native::{NativeContract, NativeError};
@@ -157,7 +158,7 @@ fn valid_name(name: &str) -> bool {
             .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
-fn validate(args: &DefinitionArgs) -> Result<(), NativeError> {
+fn validate(stub: &Stub, args: &DefinitionArgs) -> Result<(), NativeError> {
     if !valid_name(&args.name) {
         return Err(refuse(format!(
             "invalid contract name {:?}: use letters and digits, separated by single '-' or '_'",
@@ -188,27 +189,8 @@ fn validate(args: &DefinitionArgs) -> Result<(), NativeError> {
                 ))
             })?;
     }
-    let mut names = std::collections::BTreeSet::new();
-    for c in &args.collections {
-        if !valid_name(&c.name) || c.name.starts_with('_') {
-            return Err(refuse(format!("invalid collection name {:?}", c.name)));
-        }
-        if !names.insert(c.name.as_str()) {
-            return Err(refuse(format!("collection {:?} is defined twice", c.name)));
-        }
-        c.policy.parse::<SignaturePolicy>().map_err(|e| {
-            refuse(format!(
-                "collection {:?} has an invalid policy: {e}",
-                c.name
-            ))
-        })?;
-        if c.required_peer_count > c.max_peer_count {
-            return Err(refuse(format!(
-                "collection {:?}: requiredPeerCount ({}) exceeds maxPeerCount ({})",
-                c.name, c.required_peer_count, c.max_peer_count
-            )));
-        }
-    }
+    validate_collections(&args.collections, stub.channel_config())
+        .map_err(|e| refuse(format!("invalid collection configuration: {e}")))?;
     if let Some(p) = &args.package_id {
         p.parse::<PackageId>().map_err(|e| refuse(e.to_string()))?;
     }
@@ -234,8 +216,25 @@ fn channel_orgs(stub: &Stub) -> Vec<String> {
         .collect()
 }
 
+/// Fabric's rule for collections in a new sequence: none removed, none
+/// with a changed `blockToLive`.
+fn check_upgrade(
+    committed: Option<&ContractDefinition>,
+    args: &DefinitionArgs,
+) -> Result<(), NativeError> {
+    let Some(old) = committed else {
+        return Ok(());
+    };
+    validate_collection_upgrade(&old.collections, &args.collections).map_err(|e| {
+        refuse(format!(
+            "sequence {} of {:?} cannot replace sequence {}: {e}",
+            args.sequence, args.name, old.sequence
+        ))
+    })
+}
+
 fn approve(stub: &mut Stub, args: &DefinitionArgs) -> Result<Vec<u8>, NativeError> {
-    validate(args)?;
+    validate(stub, args)?;
     let creator = stub.creator().clone();
     let org = creator.msp_id().to_owned();
     if creator.role() != Role::Admin {
@@ -276,6 +275,8 @@ fn approve(stub: &mut Stub, args: &DefinitionArgs) -> Result<Vec<u8>, NativeErro
             args.name,
             current_seq + 1
         )));
+    } else {
+        check_upgrade(committed.as_ref(), args)?;
     }
     let record = ApprovalRecord {
         definition,
@@ -331,7 +332,7 @@ fn differences(approved: &ApprovalRecord, args: &DefinitionArgs) -> Vec<String> 
 }
 
 fn readiness(stub: &mut Stub, args: &DefinitionArgs) -> Result<CommitReadiness, NativeError> {
-    validate(args)?;
+    validate(stub, args)?;
     let mut approvals_map = BTreeMap::new();
     let mut mismatches = BTreeMap::new();
     for (org, record) in approvals(stub, &args.name, args.sequence)? {
@@ -377,7 +378,7 @@ fn lifecycle_policy_satisfied(
 }
 
 fn commit(stub: &mut Stub, args: &DefinitionArgs) -> Result<Vec<u8>, NativeError> {
-    validate(args)?;
+    validate(stub, args)?;
     let org = stub.creator().msp_id().to_owned();
     if !channel_orgs(stub).contains(&org) {
         return Err(refuse(format!(
@@ -395,17 +396,7 @@ fn commit(stub: &mut Stub, args: &DefinitionArgs) -> Result<Vec<u8>, NativeError
             current_seq + 1
         )));
     }
-    if let Some(old) = &committed
-        && let Some(missing) = old
-            .collections
-            .iter()
-            .find(|c| !args.collections.iter().any(|n| n.name == c.name))
-    {
-        return Err(refuse(format!(
-            "collection {:?} exists in sequence {current_seq} and cannot be removed by an upgrade",
-            missing.name
-        )));
-    }
+    check_upgrade(committed.as_ref(), args)?;
     let readiness = readiness(
         stub,
         &DefinitionArgs {

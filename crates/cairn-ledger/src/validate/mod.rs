@@ -6,8 +6,9 @@
 //!  block data ──► decode + identify (parallel) ──► verify every signature
 //!                                                  (one batch, parallel)
 //!            ──► per tx, in order: duplicate txid → endorsement policy
-//!                → MVCC / phantom reads (against committed state plus the
-//!                  block's earlier valid writes) → effects
+//!                (contract, key-level, collection) → MVCC / phantom reads
+//!                and hashed private reads (against committed state plus the
+//!                block's earlier valid writes) → effects
 //! ```
 //!
 //! Invariants:
@@ -21,6 +22,7 @@
 mod context;
 mod overlay;
 mod prepare;
+mod private;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -28,6 +30,7 @@ use cairn_crypto::Identity;
 use tracing::debug;
 
 pub use context::{ChannelContext, ContextError};
+pub use private::HashedCollectionWrites;
 
 use crate::config::ChannelConfig;
 use crate::encoding::Canonical;
@@ -66,6 +69,8 @@ pub struct TxEffects {
     pub writes: Vec<(String, KvWrite)>,
     /// Key metadata writes, per namespace.
     pub metadata_writes: Vec<(String, KvMetadataWrite)>,
+    /// Hashed private writes, per collection written.
+    pub hashed_writes: Vec<HashedCollectionWrites>,
     /// The new channel configuration, for a valid config transaction.
     pub config: Option<ChannelConfig>,
 }
@@ -191,7 +196,7 @@ fn validate_tx(
             if code != ValidationCode::Valid {
                 return Ok(invalid(code));
             }
-            apply(&payload.rwset, version, overlay)
+            apply(ctx, &payload.rwset, version, overlay, definitions)
         }
         PreparedKind::Invalid(code) => return Ok(invalid(code)),
     };
@@ -230,11 +235,13 @@ fn check_endorsed(
         return Ok(ValidationCode::InvalidChaincode);
     }
     for ns in &payload.rwset.namespaces {
-        if !writes_anything(ns) {
+        let public_writes = !ns.writes.is_empty() || !ns.metadata_writes.is_empty();
+        let private_writes = ns.collections.iter().any(|c| !c.hashed_writes.is_empty());
+        if !public_writes && !private_writes {
             continue;
         }
-        let policy = if ns.namespace == LIFECYCLE_NS {
-            if invoked != LIFECYCLE_NS {
+        if ns.namespace == LIFECYCLE_NS {
+            if invoked != LIFECYCLE_NS || private_writes {
                 return Ok(ValidationCode::IllegalWriteset);
             }
             // An org's approval needs that org's peer (Fabric: the implicit
@@ -256,32 +263,27 @@ fn check_endorsed(
             {
                 continue;
             }
-            ctx.channel_policy_text("LifecycleEndorsement")
-        } else {
-            match definition(view, definitions, &ns.namespace)? {
-                Some(def) if !def.endorsement_policy.is_empty() => def.endorsement_policy.clone(),
-                Some(_) => ctx.channel_policy_text("Endorsement"),
-                None => return Ok(ValidationCode::InvalidChaincode),
+            let policy = ctx.channel_policy_text("LifecycleEndorsement");
+            if let Some(code) = check_public_writes(ctx, ns, &policy, endorsers, view, overlay)? {
+                return Ok(code);
             }
-        };
-        if !ctx.satisfied(&policy, endorsers) {
-            return Ok(ValidationCode::EndorsementPolicyFailure);
+            continue;
         }
-        // State-based endorsement: a key with a validation parameter also
-        // needs that key's own policy.
-        let keys = ns
-            .writes
-            .iter()
-            .map(|w| &w.key)
-            .chain(ns.metadata_writes.iter().map(|m| &m.key));
-        for key in keys {
-            let meta = overlay.metadata(view, &ns.namespace, key)?;
-            if let Some(param) = meta.iter().find(|m| m.name == VALIDATION_PARAMETER) {
-                let text = String::from_utf8_lossy(&param.value);
-                if !ctx.satisfied(&text, endorsers) {
-                    return Ok(ValidationCode::EndorsementPolicyFailure);
-                }
-            }
+        let Some(def) = definition(view, definitions, &ns.namespace)?.as_ref() else {
+            return Ok(ValidationCode::InvalidChaincode);
+        };
+        let policy = if def.endorsement_policy.is_empty() {
+            ctx.channel_policy_text("Endorsement")
+        } else {
+            def.endorsement_policy.clone()
+        };
+        if public_writes
+            && let Some(code) = check_public_writes(ctx, ns, &policy, endorsers, view, overlay)?
+        {
+            return Ok(code);
+        }
+        if let Some(code) = private::check_collection_writes(ctx, def, ns, &policy, endorsers) {
+            return Ok(code);
         }
     }
     for ns in &payload.rwset.namespaces {
@@ -306,8 +308,41 @@ fn check_endorsed(
                 return Ok(ValidationCode::PhantomReadConflict);
             }
         }
+        if let Some(code) = private::check_hashed_reads(ns, view, overlay)? {
+            return Ok(code);
+        }
     }
     Ok(ValidationCode::Valid)
+}
+
+/// The contract-level (or lifecycle) policy for a namespace's public writes,
+/// then each written key's own policy (Fabric's state-based endorsement).
+fn check_public_writes(
+    ctx: &ChannelContext,
+    ns: &NsRwSet,
+    policy: &str,
+    endorsers: &[Identity],
+    view: &dyn LedgerView,
+    overlay: &Overlay,
+) -> Result<Option<ValidationCode>, ValidateError> {
+    if !ctx.satisfied(policy, endorsers) {
+        return Ok(Some(ValidationCode::EndorsementPolicyFailure));
+    }
+    let keys = ns
+        .writes
+        .iter()
+        .map(|w| &w.key)
+        .chain(ns.metadata_writes.iter().map(|m| &m.key));
+    for key in keys {
+        let meta = overlay.metadata(view, &ns.namespace, key)?;
+        if let Some(param) = meta.iter().find(|m| m.name == VALIDATION_PARAMETER) {
+            let text = String::from_utf8_lossy(&param.value);
+            if !ctx.satisfied(&text, endorsers) {
+                return Ok(Some(ValidationCode::EndorsementPolicyFailure));
+            }
+        }
+    }
+    Ok(None)
 }
 
 fn definition<'a>(
@@ -324,12 +359,6 @@ fn definition<'a>(
     Ok(cache.get(name).unwrap_or(&None))
 }
 
-fn writes_anything(ns: &NsRwSet) -> bool {
-    !ns.writes.is_empty()
-        || !ns.metadata_writes.is_empty()
-        || ns.collections.iter().any(|c| !c.hashed_writes.is_empty())
-}
-
 /// Namespaces sorted and unique, keys unique within each list: what an
 /// honest simulator produces; anything else is refused as `BAD_RWSET`.
 fn rwset_well_formed(rwset: &TxRwSet) -> bool {
@@ -340,13 +369,25 @@ fn rwset_well_formed(rwset: &TxRwSet) -> bool {
     names_sorted
         && rwset.namespaces.iter().all(|ns| {
             let mut keys = HashSet::new();
-            ns.writes.iter().all(|w| keys.insert(w.key.as_str())) && !ns.namespace.is_empty()
+            ns.writes.iter().all(|w| keys.insert(w.key.as_str()))
+                && !ns.namespace.is_empty()
+                && private::collections_well_formed(ns)
         })
 }
 
-fn apply(rwset: &TxRwSet, version: Version, overlay: &mut Overlay) -> TxEffects {
+fn apply(
+    ctx: &ChannelContext,
+    rwset: &TxRwSet,
+    version: Version,
+    overlay: &mut Overlay,
+    definitions: &BTreeMap<String, Option<ContractDefinition>>,
+) -> TxEffects {
     let mut effects = TxEffects::default();
     for ns in &rwset.namespaces {
+        let def = private::cached(definitions, &ns.namespace);
+        effects
+            .hashed_writes
+            .extend(private::apply_hashed_writes(ctx, ns, def, version, overlay));
         for w in &ns.writes {
             overlay.write(&ns.namespace, &w.key, (!w.is_delete).then_some(version));
             effects.writes.push((ns.namespace.clone(), w.clone()));

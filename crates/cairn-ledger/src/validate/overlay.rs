@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use cairn_crypto::Digest;
+
 use crate::ids::Version;
 use crate::rwset::MetadataEntry;
 use crate::state::StateError;
@@ -15,6 +17,9 @@ pub(crate) struct Overlay {
     versions: BTreeMap<(String, String), Option<Version>>,
     /// (namespace, key) → metadata written by this block so far.
     metadata: BTreeMap<(String, String), Vec<MetadataEntry>>,
+    /// (namespace, collection, key hash) → hashed-state version after this
+    /// block's private writes so far (`None`: deleted or purged).
+    private: BTreeMap<(String, String, Digest), Option<Version>>,
 }
 
 impl Overlay {
@@ -68,6 +73,36 @@ impl Overlay {
             .into_iter()
             .filter_map(|(k, v)| v.map(|v| (k, v)))
             .collect())
+    }
+
+    /// The current version of a private key (by hash) in the hashed state,
+    /// counting this block's earlier writes.
+    pub(crate) fn private_version(
+        &self,
+        view: &dyn LedgerView,
+        ns: &str,
+        collection: &str,
+        key_hash: &Digest,
+    ) -> Result<Option<Version>, StateError> {
+        let k = (ns.to_string(), collection.to_string(), *key_hash);
+        if let Some(v) = self.private.get(&k) {
+            return Ok(*v);
+        }
+        Ok(view
+            .private_hash(ns, collection, key_hash)?
+            .map(|h| h.version))
+    }
+
+    /// Records a valid transaction's private write (by key hash).
+    pub(crate) fn write_private(
+        &mut self,
+        ns: &str,
+        collection: &str,
+        key_hash: Digest,
+        version: Option<Version>,
+    ) {
+        self.private
+            .insert((ns.to_string(), collection.to_string(), key_hash), version);
     }
 
     /// Records a valid transaction's write.
