@@ -4,10 +4,12 @@
 
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -15,26 +17,12 @@ use cairn_attest::{
     Appraisal, AttestationClaims, KeyRing, Platform, PolicyRef, ReportData, TcbState, UnixTime,
     VerifiedEvidence,
 };
+use common::{cairn, stderr, stdout};
 use serde_json::{Value, json};
-
-fn cairn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn testdata(name: &str) -> Value {
     let path = format!("{}/../../testdata/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn write_json(dir: &Path, name: &str, v: &Value) -> String {

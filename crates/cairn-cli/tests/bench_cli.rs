@@ -8,17 +8,13 @@
     reason = "test code: a panic is the failure report"
 )]
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use common::cairn;
 use serde_json::Value;
-
-fn cairn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn json(out: &Output) -> Value {
     let stderr = String::from_utf8_lossy(&out.stderr);

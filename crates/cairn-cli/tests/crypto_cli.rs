@@ -2,19 +2,14 @@
 
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use cairn_crypto::{CryptoError, Msp, MspConfig, Role, SigningIdentity, unix_now};
+use common::{cairn, stderr, stdout};
 
 const ORGS: [&str; 3] = ["Org1", "Org2", "Org3"];
-
-fn cairn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .args(args)
-        .output()
-        .expect("run cairn")
-}
 
 /// A fresh directory under cargo's per-target temp dir.
 fn scratch(name: &str) -> PathBuf {
@@ -22,14 +17,6 @@ fn scratch(name: &str) -> PathBuf {
         .join(format!("crypto-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn msp(out: &Path, org: &str) -> Msp {

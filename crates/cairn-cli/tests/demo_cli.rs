@@ -8,22 +8,9 @@
     reason = "test code: a panic is the failure report"
 )]
 
-use std::process::{Command, Output};
+mod common;
 
-fn cairn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::{cairn, text};
 
 #[test]
 fn demo_runs_execute_order_validate_and_leaves_verifiable_ledgers() {

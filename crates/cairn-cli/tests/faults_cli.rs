@@ -10,9 +10,11 @@
     reason = "test code: a panic is the failure report"
 )]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,26 +25,12 @@ use cairn_ledger::state::StateView;
 use cairn_net::{Client, TlsIdentity, Trust};
 use cairn_peer::GatewayClient;
 use cairn_store::Ledger;
+use common::{cairn, text};
 use rand::Rng;
 use serde_json::Value;
 
 const TXS: usize = 10_000;
 const CLIENTS: usize = 200;
-
-fn cairn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 struct Down(PathBuf);
 impl Drop for Down {

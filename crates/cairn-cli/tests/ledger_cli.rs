@@ -6,26 +6,13 @@
     reason = "test code: a panic is the failure report"
 )]
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
 use cairn_testkit::{TestNet, now, write_set};
+use common::{cairn, text};
 use redb::ReadableTable;
-
-fn cairn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn build(dir: &Path) -> (TestNet, String) {
     let net = TestNet::new(2);

@@ -9,25 +9,12 @@
     reason = "test code: a panic is the failure report"
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
+use common::{cairn, text};
 use rand::Rng;
-
-fn cairn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// Pids of `cairn node` processes whose command line mentions `dir`.
 fn node_processes(dir: &Path) -> Vec<u32> {
