@@ -343,10 +343,11 @@ impl Net {
             .map(|i| self.gateway(&self.orgs.orgs[i].admin, i, CHANNEL))
             .collect();
         let args = [def.as_str()];
-        self.rt.block_on(async {
+        let approved = self.rt.block_on(async {
             let approvals = admins
                 .iter()
                 .map(|a| a.submit("_lifecycle", "ApproveChaincodeDefinitionForMyOrg", &args));
+            let mut last = 0;
             for r in futures_util::future::join_all(approvals).await {
                 let c = r.unwrap();
                 assert_eq!(
@@ -354,13 +355,19 @@ impl Net {
                     1,
                     "an approval is endorsed by its own org only"
                 );
+                last = last.max(c.block);
             }
-            let c = admins[0]
-                .submit("_lifecycle", "CommitChaincodeDefinition", &args)
-                .await
-                .unwrap();
-            assert_eq!(c.endorsers.len(), 2, "MAJORITY LifecycleEndorsement");
+            last
         });
+        // Each gateway answered once its own peer committed: the endorsers of
+        // what follows must all have seen every approval, then the definition.
+        self.wait_peers(approved + 1, Duration::from_secs(30));
+        let c = self
+            .rt
+            .block_on(admins[0].submit("_lifecycle", "CommitChaincodeDefinition", &args))
+            .unwrap();
+        assert_eq!(c.endorsers.len(), 2, "MAJORITY LifecycleEndorsement");
+        self.wait_peers(c.block + 1, Duration::from_secs(30));
     }
 
     /// Waits until every running peer has at least `height` blocks of `testchannel`.
