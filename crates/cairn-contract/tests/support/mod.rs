@@ -16,6 +16,7 @@ use cairn_crypto::{CertificateAuthority, IssueRequest, KeyType, MspSet, Role};
 use cairn_ledger::config::ChannelConfig;
 use cairn_ledger::ids::{Timestamp, TxId, Version};
 use cairn_ledger::lifecycle::ContractDefinition;
+use cairn_ledger::memory::MemoryState;
 use cairn_ledger::rwset::{MetadataEntry, TxRwSet};
 use cairn_ledger::state::{HistoryEntry, StateError, StateView, VersionedValue};
 use cairn_ledger::tx::{Invocation, Proposal, TxHeader};
@@ -29,18 +30,11 @@ pub fn contract_dir(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// World state in memory (the ledger crate's `MemoryState` behind a lock).
+/// `commit` applies a simulation's read/write set as a one-transaction
+/// block, refusing it if a read is stale (MVCC).
 #[derive(Default)]
-struct Inner {
-    data: BTreeMap<(String, String), VersionedValue>,
-    history: HashMap<(String, String), Vec<HistoryEntry>>,
-    metadata: HashMap<(String, String), Vec<MetadataEntry>>,
-    height: u64,
-}
-
-/// World state in memory. `commit` applies a simulation's read/write set as
-/// a one-transaction block, refusing it if a read is stale (MVCC).
-#[derive(Default)]
-pub struct MemState(RwLock<Inner>);
+pub struct MemState(RwLock<MemoryState>);
 
 impl MemState {
     pub fn new() -> Arc<Self> {
@@ -57,7 +51,7 @@ impl MemState {
         for ns in &rwset.namespaces {
             for read in &ns.reads {
                 let now = inner
-                    .data
+                    .state
                     .get(&(ns.namespace.clone(), read.key.clone()))
                     .map(|v| v.version);
                 if now != read.version {
@@ -74,9 +68,9 @@ impl MemState {
             for w in &ns.writes {
                 let k = (ns.namespace.clone(), w.key.clone());
                 if w.is_delete {
-                    inner.data.remove(&k);
+                    inner.state.remove(&k);
                 } else {
-                    inner.data.insert(
+                    inner.state.insert(
                         k.clone(),
                         VersionedValue {
                             value: w.value.clone(),
@@ -84,15 +78,13 @@ impl MemState {
                         },
                     );
                 }
-                inner.history.entry(k).or_default().insert(
-                    0,
-                    HistoryEntry {
-                        txid,
-                        timestamp,
-                        is_delete: w.is_delete,
-                        value: w.value.clone(),
-                    },
-                );
+                // MemoryState keeps history oldest first.
+                inner.history.entry(k).or_default().push(HistoryEntry {
+                    txid,
+                    timestamp,
+                    is_delete: w.is_delete,
+                    value: w.value.clone(),
+                });
             }
             for m in &ns.metadata_writes {
                 inner
@@ -107,7 +99,7 @@ impl MemState {
         self.0
             .read()
             .unwrap()
-            .data
+            .state
             .get(&(ns.to_owned(), key.to_owned()))
             .map(|v| v.value.clone())
     }
@@ -115,13 +107,7 @@ impl MemState {
 
 impl StateView for MemState {
     fn state(&self, namespace: &str, key: &str) -> Result<Option<VersionedValue>, StateError> {
-        Ok(self
-            .0
-            .read()
-            .unwrap()
-            .data
-            .get(&(namespace.to_owned(), key.to_owned()))
-            .cloned())
+        self.0.read().unwrap().state(namespace, key)
     }
 
     fn range(
@@ -131,44 +117,19 @@ impl StateView for MemState {
         end: &str,
         limit: usize,
     ) -> Result<Vec<(String, VersionedValue)>, StateError> {
-        let inner = self.0.read().unwrap();
-        let from = (namespace.to_owned(), start.to_owned());
-        let rows = inner
-            .data
-            .range(from..)
-            .take_while(|((ns, k), _)| ns == namespace && (end.is_empty() || k.as_str() < end))
-            .map(|((_, k), v)| (k.clone(), v.clone()));
-        Ok(if limit == 0 {
-            rows.collect()
-        } else {
-            rows.take(limit).collect()
-        })
+        self.0.read().unwrap().range(namespace, start, end, limit)
     }
 
     fn history(&self, namespace: &str, key: &str) -> Result<Vec<HistoryEntry>, StateError> {
-        Ok(self
-            .0
-            .read()
-            .unwrap()
-            .history
-            .get(&(namespace.to_owned(), key.to_owned()))
-            .cloned()
-            .unwrap_or_default())
+        self.0.read().unwrap().history(namespace, key)
     }
 
     fn metadata(&self, namespace: &str, key: &str) -> Result<Vec<MetadataEntry>, StateError> {
-        Ok(self
-            .0
-            .read()
-            .unwrap()
-            .metadata
-            .get(&(namespace.to_owned(), key.to_owned()))
-            .cloned()
-            .unwrap_or_default())
+        self.0.read().unwrap().metadata(namespace, key)
     }
 
     fn height(&self) -> Result<u64, StateError> {
-        Ok(self.0.read().unwrap().height)
+        self.0.read().unwrap().height()
     }
 }
 
