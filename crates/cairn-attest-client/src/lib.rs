@@ -14,10 +14,13 @@
 //!   unknown `kid` (at most once per `min_refresh`).
 //! - [`admit_node`]: a channel member's check of a joining node's token against the
 //!   channel config's [`cairn_ledger::config::AttestationRequirement`] (pure).
+//! - [`NodeGate`]: the same check for a serving node, cached per channel config,
+//!   token and caller key until the token expires.
 
 mod admission;
 mod cache;
 mod client;
+mod gate;
 
 pub use admission::{NodeKey, admit_node};
 pub use cache::{JwksCache, VerifyError};
@@ -26,3 +29,4 @@ pub use client::{
     AttestationClient, ClientError, KeyRelease, NonceResponse, fetch_jwks, install_crypto_provider,
     obtain_token,
 };
+pub use gate::{GateRefusal, NodeGate};

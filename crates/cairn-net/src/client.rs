@@ -7,6 +7,7 @@ use bytes::{Buf, BytesMut};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::attestation::{ATTESTATION_HEADER, AttestationToken};
 use crate::error::{ClientError, NetError};
 use crate::server::{MAX_FRAME, POSTCARD, decode};
 use crate::tls::TlsIdentity;
@@ -23,6 +24,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 pub struct Client {
     http: reqwest::Client,
     timeout: Duration,
+    attestation: AttestationToken,
 }
 
 impl Client {
@@ -38,6 +40,7 @@ impl Client {
             .https_only(true)
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true)
+            .tls_info(true)
             .http2_keep_alive_interval(Duration::from_secs(10))
             .http2_keep_alive_while_idle(true)
             .no_proxy()
@@ -45,7 +48,19 @@ impl Client {
             .map_err(|e| NetError::Tls {
                 reason: format!("HTTP client: {}", chain(&e)),
             })?;
-        Ok(Client { http, timeout })
+        Ok(Client {
+            http,
+            timeout,
+            attestation: tls.attestation().clone(),
+        })
+    }
+
+    /// Adds the node's attestation token, when it has one.
+    fn attest(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self.attestation.current() {
+            Some(token) => req.header(ATTESTATION_HEADER, &*token),
+            None => req,
+        }
     }
 
     /// The limit per call.
@@ -78,8 +93,7 @@ impl Client {
             reason: format!("encoding the request: {e}"),
         })?;
         let resp = self
-            .http
-            .post(url)
+            .attest(self.http.post(url))
             .header(reqwest::header::CONTENT_TYPE, POSTCARD)
             .timeout(timeout)
             .body(body)
@@ -89,11 +103,56 @@ impl Client {
         read(url, resp).await
     }
 
+    /// As [`Client::post_within`], also returning what the server proved
+    /// about itself: the key of its TLS certificate and the attestation
+    /// token it answered with, for callers that must check the server's
+    /// attestation (a Raft vote counts only from an admitted orderer).
+    pub async fn post_attested<Req, Resp>(
+        &self,
+        url: &str,
+        req: &Req,
+        timeout: Duration,
+    ) -> Result<(Resp, ServerProof), ClientError>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        let body = postcard::to_stdvec(req).map_err(|e| ClientError::Decode {
+            url: url.to_string(),
+            reason: format!("encoding the request: {e}"),
+        })?;
+        let resp = self
+            .attest(self.http.post(url))
+            .header(reqwest::header::CONTENT_TYPE, POSTCARD)
+            .timeout(timeout)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| send_error(url, &e))?;
+        let proof = server_proof(url, &resp)?;
+        Ok((read(url, resp).await?, proof))
+    }
+
+    /// As [`Client::get`], also returning what the server proved about
+    /// itself (see [`Client::post_attested`]).
+    pub async fn get_attested<Resp: DeserializeOwned>(
+        &self,
+        url: &str,
+    ) -> Result<(Resp, ServerProof), ClientError> {
+        let resp = self
+            .attest(self.http.get(url))
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| send_error(url, &e))?;
+        let proof = server_proof(url, &resp)?;
+        Ok((read(url, resp).await?, proof))
+    }
+
     /// GETs `url` and decodes the postcard answer.
     pub async fn get<Resp: DeserializeOwned>(&self, url: &str) -> Result<Resp, ClientError> {
         let resp = self
-            .http
-            .get(url)
+            .attest(self.http.get(url))
             .timeout(self.timeout)
             .send()
             .await
@@ -108,8 +167,7 @@ impl Client {
         url: &str,
     ) -> Result<FrameStream<T>, ClientError> {
         let resp = self
-            .http
-            .get(url)
+            .attest(self.http.get(url))
             .send()
             .await
             .map_err(|e| send_error(url, &e))?;
@@ -121,6 +179,41 @@ impl Client {
             _item: PhantomData,
         })
     }
+}
+
+/// What a server proved about itself in one answer.
+#[derive(Clone, Debug)]
+pub struct ServerProof {
+    /// The DER SubjectPublicKeyInfo of the server's TLS certificate.
+    pub spki: Vec<u8>,
+    /// The attestation token it answered with, if any.
+    pub token: Option<String>,
+}
+
+fn server_proof(url: &str, resp: &reqwest::Response) -> Result<ServerProof, ClientError> {
+    let no_cert = || ClientError::Connect {
+        url: url.to_string(),
+        reason: "the TLS session has no server certificate to check".into(),
+    };
+    let der = resp
+        .extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .and_then(|info| info.peer_certificate())
+        .ok_or_else(no_cert)?;
+    let cert =
+        cairn_crypto::Identity::parse_unvalidated(der).map_err(|e| ClientError::Connect {
+            url: url.to_string(),
+            reason: format!("the server certificate cannot be read: {e}"),
+        })?;
+    let token = resp
+        .headers()
+        .get(ATTESTATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    Ok(ServerProof {
+        spki: cert.public_key().to_spki_der(),
+        token,
+    })
 }
 
 /// Frames of a streaming answer, decoded one at a time.

@@ -7,7 +7,8 @@
 //! revocation lists), its TLS identity ([`TlsIdentity`]), the accept loop
 //! ([`serve`]) that hands each request to an axum router together with the
 //! authenticated [`Caller`], per-endpoint role checks ([`RequireRoles`]), and
-//! the typed client ([`Client`]).
+//! the typed client ([`Client`]), and the attestation token a node presents
+//! with its calls ([`AttestationToken`], read by servers as [`PresentedToken`]).
 //!
 //! May use: `cairn-crypto` (identities, MSPs). Knows nothing of ledgers,
 //! orderers or peers: those crates build their routers on top of this one.
@@ -44,13 +45,15 @@
 
 #![forbid(unsafe_code)]
 
+mod attestation;
 mod client;
 mod error;
 mod server;
 mod tls;
 mod trust;
 
-pub use client::{Client, DEFAULT_TIMEOUT, FrameStream};
+pub use attestation::{ATTESTATION_HEADER, AttestationToken, PresentedToken};
+pub use client::{Client, DEFAULT_TIMEOUT, FrameStream, ServerProof};
 pub use error::{ClientError, NetError, Refusal};
 pub use server::{
     ApiError, Caller, POSTCARD, Postcard, RequireRoles, RoleCheck, check_role, frames, serve,

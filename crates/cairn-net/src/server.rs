@@ -38,6 +38,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::{Layer, Service, ServiceExt};
 use tracing::{debug, error, info, warn};
 
+use crate::attestation::{ATTESTATION_HEADER, AttestationToken};
 use crate::error::{NetError, Refusal};
 use crate::tls::TlsIdentity;
 use crate::trust::Trust;
@@ -81,6 +82,7 @@ pub async fn serve(
             acceptor.clone(),
             router.clone(),
             trust.clone(),
+            tls.attestation().clone(),
         ));
     }
 }
@@ -91,6 +93,7 @@ async fn connection(
     acceptor: TlsAcceptor,
     router: Router,
     trust: Arc<Trust>,
+    attestation: AttestationToken,
 ) {
     let _ = tcp.set_nodelay(true);
     let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
@@ -123,11 +126,20 @@ async fn connection(
         hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             let router = router.clone();
             let peer = peer.clone();
+            let attestation = attestation.clone();
             async move {
                 match peer.identity() {
                     Ok(id) => {
                         req.extensions_mut().insert(Caller(id));
-                        router.oneshot(req.map(Body::new)).await
+                        let mut resp = router.oneshot(req.map(Body::new)).await?;
+                        // An attested node answers with its token too, so callers
+                        // that require attestation can check whom they talk to.
+                        if let Some(token) = attestation.current()
+                            && let Ok(value) = header::HeaderValue::from_str(&token)
+                        {
+                            resp.headers_mut().insert(ATTESTATION_HEADER, value);
+                        }
+                        Ok(resp)
                     }
                     Err(r) => {
                         warn!(peer = %addr, reason = %r, "request refused");

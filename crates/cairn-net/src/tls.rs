@@ -10,6 +10,7 @@ use cairn_crypto::SigningIdentity;
 use rustls::{ClientConfig, ServerConfig};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
+use crate::attestation::AttestationToken;
 use crate::error::NetError;
 use crate::trust::{ClientVerifier, ServerVerifier, Trust, provider};
 
@@ -25,6 +26,7 @@ pub struct TlsIdentity {
     trust: Arc<Trust>,
     server: Arc<ServerConfig>,
     client: Arc<ClientConfig>,
+    attestation: AttestationToken,
 }
 
 impl fmt::Debug for TlsIdentity {
@@ -91,6 +93,7 @@ impl TlsIdentity {
             trust,
             server: Arc::new(server),
             client: Arc::new(client),
+            attestation: AttestationToken::new(),
         })
     }
 
@@ -102,6 +105,18 @@ impl TlsIdentity {
     /// The organizations this identity trusts.
     pub fn trust(&self) -> &Arc<Trust> {
         &self.trust
+    }
+
+    /// Presents `token` (an attested node's, kept renewed by its owner)
+    /// with every call of the clients built from this identity.
+    pub fn with_attestation(mut self, token: AttestationToken) -> TlsIdentity {
+        self.attestation = token;
+        self
+    }
+
+    /// The attestation token this identity presents (empty unless attested).
+    pub fn attestation(&self) -> &AttestationToken {
+        &self.attestation
     }
 
     /// The rustls server configuration (client certificate required).

@@ -71,4 +71,9 @@ pub struct OrdererConfig {
     /// Raft settings.
     #[serde(default)]
     pub raft: RaftSettings,
+    /// The attestation token this node presents to the channel's other
+    /// nodes (kept renewed by whoever started it with `--attest`; not part
+    /// of the file).
+    #[serde(skip)]
+    pub attestation: cairn_net::AttestationToken,
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cairn_attest_client::NodeGate;
 use cairn_crypto::{Role, SigningIdentity};
 use cairn_ledger::block::Block;
 use cairn_ledger::encoding::Canonical;
@@ -45,6 +46,8 @@ pub(crate) struct Shared {
     pub cutter: mpsc::Sender<Pending>,
     pub height: Arc<watch::Sender<u64>>,
     pub elections: Elections,
+    /// Admissions of attested nodes calling this one.
+    pub gate: Arc<NodeGate>,
 }
 
 impl Shared {
@@ -127,7 +130,8 @@ impl OrdererNode {
         let ledger = Arc::new(open_ledger(&config, &genesis)?);
         let channel = ledger.context().config().clone();
         let trust = Trust::new(&channel.orgs)?;
-        let tls = TlsIdentity::load(&config.identity_dir, trust.clone())?;
+        let tls = TlsIdentity::load(&config.identity_dir, trust.clone())?
+            .with_attestation(config.attestation.clone());
         let signer = tls.signer().clone();
         if signer.identity().role() != Role::Orderer
             || !channel.orderer_orgs.iter().any(|o| o == signer.msp_id())
@@ -172,6 +176,7 @@ impl OrdererNode {
             path: config.data_dir.clone(),
             reason,
         })?;
+        let gate = Arc::new(NodeGate::new());
         let raft_config = openraft::Config {
             cluster_name: channel.name.clone(),
             heartbeat_interval: config.raft.heartbeat_ms,
@@ -194,6 +199,8 @@ impl OrdererNode {
             Arc::new(raft_config),
             Network {
                 client: client.clone(),
+                ledger: ledger.clone(),
+                gate: gate.clone(),
             },
             LogStore::new(db),
             sm,
@@ -222,6 +229,7 @@ impl OrdererNode {
             cutter: tx,
             height,
             elections: Elections::default(),
+            gate,
         });
         let addr = listener.local_addr().map_err(|source| OrdererError::Io {
             path: config.listen.to_string().into(),

@@ -10,11 +10,11 @@ use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
+use cairn_attest::UnixTime;
 use cairn_crypto::{Identity, Role};
 use cairn_ledger::block::Block;
 use cairn_ledger::tx::{Envelope, Transaction};
-use cairn_net::{ApiError, Caller, ClientError, Postcard, RequireRoles};
-use cairn_store::Ledger;
+use cairn_net::{ApiError, Caller, ClientError, Postcard, PresentedToken, RequireRoles};
 use futures_util::stream;
 use openraft::error::{InstallSnapshotError, RaftError};
 use openraft::raft::{
@@ -77,9 +77,10 @@ async fn broadcast(
 async fn forwarded(
     State(node): State<Arc<Shared>>,
     Caller(caller): Caller,
+    token: PresentedToken,
     Postcard(env): Postcard<Envelope>,
 ) -> Result<Postcard<BroadcastResponse>, ApiError> {
-    orderer_of_channel(&node.ledger, &caller)?;
+    orderer_of_channel(&node, &caller, &token)?;
     submit(&node, &caller, env, true).await.map(Postcard)
 }
 
@@ -167,6 +168,7 @@ async fn submit(
 async fn deliver(
     State(node): State<Arc<Shared>>,
     Caller(caller): Caller,
+    token: PresentedToken,
     Query(q): Query<DeliverQuery>,
 ) -> Result<Response, ApiError> {
     node.serving().inspect_err(|e| {
@@ -180,27 +182,100 @@ async fn deliver(
         warn!(caller = %caller.subject(), "deliver refused: the channel's Readers policy is not satisfied");
         return Err(ApiError::forbidden());
     }
-    let state = (node.ledger.clone(), node.height.subscribe(), q.from);
+    drop(ctx);
+    let admitted = attested(&node, &caller, &token, "deliver")?;
+    let height = node.height.subscribe();
+    let state = Delivery {
+        node,
+        height,
+        next: q.from,
+        caller,
+        token,
+        admitted,
+    };
     let blocks = stream::unfold(state, next_block);
     Ok(cairn_net::frames(blocks))
 }
 
-type DeliverState = (Arc<Ledger>, watch::Receiver<u64>, u64);
+/// A deliver stream in progress.
+struct Delivery {
+    node: Arc<Shared>,
+    height: watch::Receiver<u64>,
+    next: u64,
+    caller: Identity,
+    token: PresentedToken,
+    /// Until when, and under which config sequence, an attested node was
+    /// admitted (`None`: the channel did not require attestation).
+    admitted: Option<Admitted>,
+}
 
-/// The next block of a deliver stream, waiting for it to be committed.
-async fn next_block((ledger, mut height, next): DeliverState) -> Option<(Block, DeliverState)> {
+/// The next block of a deliver stream, waiting for it to be committed. A
+/// stream to an attested node ends when its admission lapses (token expired,
+/// or a config update no longer lists its measurement); it reconnects with
+/// a renewed token.
+async fn next_block(mut d: Delivery) -> Option<(Block, Delivery)> {
     loop {
-        if next < ledger.height() {
-            return match ledger.block(next) {
-                Ok(Some(b)) => Some((b, (ledger, height, next + 1))),
+        if d.next < d.node.ledger.height() {
+            let stale = d.admitted.as_ref().is_some_and(|a| {
+                a.until <= UnixTime::now().0
+                    || a.sequence != d.node.ledger.context().config().sequence
+            });
+            if stale
+                || (d.admitted.is_none() && d.node.ledger.context().config().attestation.is_some())
+            {
+                d.admitted = attested(&d.node, &d.caller, &d.token, "deliver (re-check)").ok()?;
+            }
+            return match d.node.ledger.block(d.next) {
+                Ok(Some(b)) => {
+                    d.next += 1;
+                    Some((b, d))
+                }
                 Ok(None) => None,
                 Err(e) => {
-                    warn!(block = next, reason = %e, "deliver stopped: reading the block failed");
+                    warn!(block = d.next, reason = %e, "deliver stopped: reading the block failed");
                     None
                 }
             };
         }
-        height.changed().await.ok()?;
+        d.height.changed().await.ok()?;
+    }
+}
+
+/// An attested node's admission: until when, under which config sequence.
+struct Admitted {
+    until: u64,
+    sequence: u64,
+}
+
+/// Attested nodes: when the channel requires attestation, a peer or
+/// orderer calling must present a token that admits it (clients and admins
+/// are not nodes and are checked by policies alone). `Ok(None)`: nothing
+/// to check for this caller.
+fn attested(
+    node: &Shared,
+    caller: &Identity,
+    token: &PresentedToken,
+    what: &str,
+) -> Result<Option<Admitted>, ApiError> {
+    if !matches!(caller.role(), Role::Peer | Role::Orderer) {
+        return Ok(None);
+    }
+    let ctx = node.ledger.context();
+    let config = ctx.config();
+    match node.gate.check(
+        config,
+        token.0.as_deref(),
+        &caller.public_key().to_spki_der(),
+        UnixTime::now(),
+    ) {
+        Ok(until) => Ok(until.map(|t| Admitted {
+            until: t.0,
+            sequence: config.sequence,
+        })),
+        Err(e) => {
+            warn!(caller = %caller.subject(), org = caller.msp_id(), reason = %e, "{what} refused");
+            Err(ApiError::new(StatusCode::FORBIDDEN, e.to_string()))
+        }
     }
 }
 
@@ -209,16 +284,21 @@ async fn status(State(node): State<Arc<Shared>>) -> Postcard<NodeStatus> {
 }
 
 /// Raft RPCs are for the channel's orderers only (role checked by the layer,
-/// org checked here against the current channel configuration).
-fn orderer_of_channel(ledger: &Ledger, caller: &Identity) -> Result<(), ApiError> {
-    let ctx = ledger.context();
-    if ctx
+/// org and attestation checked here against the current channel configuration).
+fn orderer_of_channel(
+    node: &Shared,
+    caller: &Identity,
+    token: &PresentedToken,
+) -> Result<(), ApiError> {
+    let of_channel = node
+        .ledger
+        .context()
         .config()
         .orderer_orgs
         .iter()
-        .any(|o| o == caller.msp_id())
-    {
-        return Ok(());
+        .any(|o| o == caller.msp_id());
+    if of_channel {
+        return attested(node, caller, token, "Raft RPC").map(|_| ());
     }
     warn!(caller = %caller.subject(), org = caller.msp_id(), "Raft RPC refused: not an orderer org of the channel");
     Err(ApiError::forbidden())
@@ -227,18 +307,20 @@ fn orderer_of_channel(ledger: &Ledger, caller: &Identity) -> Result<(), ApiError
 async fn append(
     State(node): State<Arc<Shared>>,
     Caller(caller): Caller,
+    token: PresentedToken,
     Postcard(req): Postcard<AppendEntriesRequest<TypeConfig>>,
 ) -> Result<Postcard<Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>>, ApiError> {
-    orderer_of_channel(&node.ledger, &caller)?;
+    orderer_of_channel(&node, &caller, &token)?;
     Ok(Postcard(node.raft.append_entries(req).await))
 }
 
 async fn vote(
     State(node): State<Arc<Shared>>,
     Caller(caller): Caller,
+    token: PresentedToken,
     Postcard(req): Postcard<VoteRequest<NodeId>>,
 ) -> Result<Postcard<Result<VoteResponse<NodeId>, RaftError<NodeId>>>, ApiError> {
-    orderer_of_channel(&node.ledger, &caller)?;
+    orderer_of_channel(&node, &caller, &token)?;
     Ok(Postcard(node.raft.vote(req).await))
 }
 
@@ -252,9 +334,10 @@ type SnapshotAnswer =
 async fn snapshot(
     State(node): State<Arc<Shared>>,
     Caller(caller): Caller,
+    token: PresentedToken,
     Postcard(req): Postcard<InstallSnapshotRequest<TypeConfig>>,
 ) -> Result<Postcard<SnapshotAnswer>, ApiError> {
-    orderer_of_channel(&node.ledger, &caller)?;
+    orderer_of_channel(&node, &caller, &token)?;
     let _hold = req.done.then(|| node.elections.hold(&node.raft));
     Ok(Postcard(node.raft.install_snapshot(req).await))
 }

@@ -152,6 +152,11 @@ pub struct PeerConfig {
     /// Gateway time limits.
     #[serde(default)]
     pub gateway: GatewaySettings,
+    /// The attestation token this peer presents to orderers and other
+    /// peers (kept renewed by whoever started it with `--attest`; not part
+    /// of the file).
+    #[serde(skip)]
+    pub attestation: cairn_net::AttestationToken,
 }
 
 impl PeerConfig {
@@ -169,6 +174,7 @@ impl PeerConfig {
             runtime: RuntimeSettings::default(),
             deliver: DeliverSettings::default(),
             gateway: GatewaySettings::default(),
+            attestation: cairn_net::AttestationToken::new(),
         }
     }
 

@@ -235,7 +235,8 @@ impl PeerNode {
             })??;
         let configs: Vec<_> = opened.iter().map(|c| c.ledger.config()).collect();
         let trust = Trust::new(&channel::trusted_orgs(&local_msp, configs.iter()))?;
-        let tls = TlsIdentity::load(&config.identity_dir, trust.clone())?;
+        let tls = TlsIdentity::load(&config.identity_dir, trust.clone())?
+            .with_attestation(config.attestation.clone());
         let signer = tls.signer().clone();
         if signer.identity().role() != Role::Peer || signer.msp_id() != local_msp.msp_id {
             return Err(PeerError::Config {

@@ -15,7 +15,7 @@ use cairn_ledger::block::Block;
 use cairn_ledger::config::{BatchConfig, ChannelConfig, OrdererEndpoint};
 use cairn_ledger::encoding::Canonical;
 use cairn_ledger::tx::Envelope;
-use cairn_net::{Client, TlsIdentity, Trust};
+use cairn_net::{AttestationToken, Client, TlsIdentity, Trust};
 use cairn_orderer::api::{self, BroadcastResponse};
 use cairn_orderer::{ClusterMember, OrdererConfig, OrdererNode, RaftSettings};
 use cairn_store::Ledger;
@@ -51,6 +51,8 @@ pub struct Cluster {
     toml_cluster: bool,
     /// Runs the test's clients.
     pub rt: Runtime,
+    /// The attestation token slot of each node (empty unless a test sets it).
+    pub tokens: Vec<AttestationToken>,
 }
 
 impl Cluster {
@@ -129,6 +131,7 @@ impl Cluster {
             raft,
             toml_cluster,
             rt,
+            tokens: (0..orgs).map(|_| AttestationToken::new()).collect(),
         };
         for i in 0..running {
             cluster.start_node(i);
@@ -164,6 +167,7 @@ impl Cluster {
             data_dir: self.dir.path().join(format!("orderer{}", i + 1)),
             genesis: self.genesis.clone(),
             raft: self.raft.clone(),
+            attestation: self.tokens[i].clone(),
         }
     }
 

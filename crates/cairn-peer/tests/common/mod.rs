@@ -222,6 +222,7 @@ impl Net {
             data_dir: self.dir.path().join(format!("orderer{i}")),
             genesis: self.genesis_path.clone(),
             raft: fast_raft(),
+            attestation: Default::default(),
         };
         self.orderers[i] = Some(start_orderer(config));
     }
@@ -442,6 +443,7 @@ impl Net {
             data_dir: self.dir.path().join("orderer-other"),
             genesis: path,
             raft: fast_raft(),
+            attestation: Default::default(),
         }));
         let admin = self.client(&orgs[0].admin);
         let info = self

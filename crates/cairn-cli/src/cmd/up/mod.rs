@@ -268,6 +268,7 @@ fn generate(dir: &Path, args: &UpArgs) -> anyhow::Result<Network> {
                 data_dir: node_dir.join("data"),
                 genesis: path.clone(),
                 raft: RaftSettings::default(),
+                attestation: Default::default(),
             }),
             peer: None,
         };
