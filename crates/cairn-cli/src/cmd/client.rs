@@ -274,6 +274,13 @@ pub enum ChannelCmd {
         /// New batch timeout in milliseconds.
         #[arg(long)]
         batch_timeout_ms: Option<u64>,
+        /// Admit nodes of this measurement (hex) on a channel that requires
+        /// attested nodes (repeatable).
+        #[arg(long = "allow-measurement", value_name = "HEX")]
+        allow_measurements: Vec<String>,
+        /// Stop admitting nodes of this measurement (repeatable).
+        #[arg(long = "disallow-measurement", value_name = "HEX")]
+        disallow_measurements: Vec<String>,
         /// Orgs whose admins sign the update (default: a majority of the channel's orgs).
         #[arg(long = "signer-org")]
         signer_orgs: Vec<String>,
@@ -323,18 +330,21 @@ pub fn channel(cmd: ChannelCmd) -> anyhow::Result<ExitCode> {
             revoke,
             batch_max_tx,
             batch_timeout_ms,
+            allow_measurements,
+            disallow_measurements,
             signer_orgs,
         } => {
             opts.user = "admin".into();
             let ctx = opts.open()?;
-            update_channel(
-                &ctx,
-                &set_policy,
-                &revoke,
+            let changes = ConfigChanges {
+                set_policy: &set_policy,
+                revoke: &revoke,
                 batch_max_tx,
                 batch_timeout_ms,
-                &signer_orgs,
-            )?;
+                allow_measurements: &allow_measurements,
+                disallow_measurements: &disallow_measurements,
+            };
+            update_channel(&ctx, &changes, &signer_orgs)?;
         }
         ChannelCmd::Join { mut opts, genesis } => {
             opts.user = "admin".into();
@@ -357,14 +367,29 @@ pub fn channel(cmd: ChannelCmd) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn update_channel(
-    ctx: &Ctx,
-    set_policy: &[(String, String)],
-    revoke: &[(String, String)],
+/// What `cairn channel update` changes.
+struct ConfigChanges<'a> {
+    set_policy: &'a [(String, String)],
+    revoke: &'a [(String, String)],
     batch_max_tx: Option<u32>,
     batch_timeout_ms: Option<u64>,
+    allow_measurements: &'a [String],
+    disallow_measurements: &'a [String],
+}
+
+fn update_channel(
+    ctx: &Ctx,
+    changes: &ConfigChanges<'_>,
     signer_orgs: &[String],
 ) -> anyhow::Result<()> {
+    let ConfigChanges {
+        set_policy,
+        revoke,
+        batch_max_tx,
+        batch_timeout_ms,
+        allow_measurements,
+        disallow_measurements,
+    } = *changes;
     let rt = runtime()?;
     let transport = ctx.transport()?;
     let mut config = rt.block_on(api::config(&transport, &ctx.peer.url(), &ctx.net.channel))?;
@@ -399,11 +424,38 @@ fn update_channel(
     if let Some(ms) = batch_timeout_ms {
         config.batch.timeout_ms = ms;
     }
+    if !allow_measurements.is_empty() || !disallow_measurements.is_empty() {
+        let Some(req) = config.attestation.as_mut() else {
+            bail!(
+                "channel {} does not require attested nodes: there is no measurement list to change",
+                ctx.net.channel
+            );
+        };
+        for m in allow_measurements {
+            let m = m.to_ascii_lowercase();
+            if m.len() != 96 || !m.bytes().all(|b| b.is_ascii_hexdigit()) {
+                bail!("--allow-measurement {m:?} is not a SHA-384 measurement (96 hex digits)");
+            }
+            if !req.measurements.contains(&m) {
+                req.measurements.push(m);
+            }
+        }
+        for m in disallow_measurements {
+            let m = m.to_ascii_lowercase();
+            req.measurements.retain(|x| *x != m);
+        }
+        if req.measurements.is_empty() {
+            bail!("the update would leave no allowed measurement: no node could join the channel");
+        }
+    }
     if config.policies == before.policies
         && config.orgs == before.orgs
         && config.batch == before.batch
+        && config.attestation == before.attestation
     {
-        bail!("nothing to change: give --set-policy, --revoke or --batch-* options");
+        bail!(
+            "nothing to change: give --set-policy, --revoke, --batch-*, --allow-measurement or --disallow-measurement options"
+        );
     }
     let signer_orgs: Vec<String> = if signer_orgs.is_empty() {
         let n = ctx.net.orgs.len() / 2 + 1;

@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod demo;
 pub mod ledger;
 pub mod node;
+pub mod node_attest;
 pub mod policy;
 pub mod receipt;
 pub mod up;

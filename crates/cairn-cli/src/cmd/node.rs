@@ -20,6 +20,9 @@ pub struct NodeArgs {
     /// The node's TOML configuration: one `[orderer]` or `[peer]` table.
     #[arg(long)]
     pub config: PathBuf,
+    /// Attested node options.
+    #[command(flatten)]
+    pub attest: super::node_attest::AttestArgs,
 }
 
 /// A node configuration file.
@@ -91,8 +94,24 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
         match (file.orderer, file.peer) {
-            (Some(config), _) => run_orderer(config).await,
-            (None, Some(config)) => run_peer(config).await,
+            (Some(mut config), _) => {
+                if let Some(token) =
+                    super::node_attest::start(&args.attest, &args.config, &config.identity_dir)
+                        .await?
+                {
+                    config.attestation = token;
+                }
+                run_orderer(config).await
+            }
+            (None, Some(mut config)) => {
+                if let Some(token) =
+                    super::node_attest::start(&args.attest, &args.config, &config.identity_dir)
+                        .await?
+                {
+                    config.attestation = token;
+                }
+                run_peer(config).await
+            }
             (None, None) => bail!(
                 "{} has no [orderer] or [peer] table: say which role this node plays",
                 args.config.display()

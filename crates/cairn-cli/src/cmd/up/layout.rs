@@ -8,6 +8,8 @@
 //! DIR/nodes/<node>/         node.toml and the node's data
 //! DIR/logs/<node>.log       each node's log
 //! DIR/run/<node>.pid        pids of running nodes
+//! DIR/attest/               with --attest: the attestation service's state,
+//!                           its admin token, this host's platform key
 //! ```
 //!
 //! Invariant: ports are fixed when the layout is generated, so the URLs in
@@ -68,6 +70,10 @@ pub struct Network {
     pub nodes: Vec<Node>,
     /// Whether the channel, the contract and the demo transaction are done.
     pub setup_done: bool,
+    /// With `--attest`: the attestation service's port; every node attests
+    /// to it and the channel admits only the nodes' measurements.
+    #[serde(default)]
+    pub attest_port: Option<u16>,
     #[serde(skip)]
     dir: PathBuf,
 }
@@ -118,6 +124,7 @@ impl Network {
             orgs: names,
             nodes,
             setup_done: false,
+            attest_port: None,
             dir: dir.to_path_buf(),
         })
     }
@@ -195,11 +202,72 @@ impl Network {
 
     /// A node's files for process management.
     pub fn files(&self, node: &Node) -> NodeFiles {
+        let config = self.node_dir(node).join("node.toml");
+        let mut args: Vec<std::ffi::OsString> =
+            vec!["node".into(), "--config".into(), config.clone().into()];
+        if let Some(url) = self.attest_url() {
+            args.extend([
+                "--attest".into(),
+                url.into(),
+                "--attest-ca".into(),
+                self.attest_ca().into(),
+                "--platform-key".into(),
+                self.platform_key().into(),
+            ]);
+        }
         NodeFiles {
             name: node.name.clone(),
-            config: self.node_dir(node).join("node.toml"),
+            config,
+            args,
             log: self.dir.join("logs").join(format!("{}.log", node.name)),
             pid: self.dir.join("run").join(format!("{}.pid", node.name)),
         }
+    }
+
+    /// The attestation service's URL, with `--attest`.
+    pub fn attest_url(&self) -> Option<String> {
+        self.attest_port.map(|p| format!("https://127.0.0.1:{p}"))
+    }
+
+    /// The attestation service's directory.
+    pub fn attest_dir(&self) -> PathBuf {
+        self.dir.join("attest")
+    }
+
+    /// The service's self-signed TLS certificate, which nodes trust for it.
+    pub fn attest_ca(&self) -> PathBuf {
+        self.attest_dir().join("state").join("tls").join("cert.pem")
+    }
+
+    /// This host's virtual platform key.
+    pub fn platform_key(&self) -> PathBuf {
+        self.attest_dir().join("platform.key")
+    }
+
+    /// The service's admin token file.
+    pub fn attest_admin_token(&self) -> PathBuf {
+        self.attest_dir().join("admin.token")
+    }
+
+    /// The attestation service's files for process management.
+    pub fn attest_files(&self) -> Option<NodeFiles> {
+        let port = self.attest_port?;
+        let state = self.attest_dir().join("state");
+        Some(NodeFiles {
+            name: "attest".into(),
+            config: state.clone(),
+            args: vec![
+                "attest".into(),
+                "serve".into(),
+                "--listen".into(),
+                format!("127.0.0.1:{port}").into(),
+                "--state-dir".into(),
+                state.into(),
+                "--admin-token-file".into(),
+                self.attest_admin_token().into(),
+            ],
+            log: self.dir.join("logs").join("attest.log"),
+            pid: self.dir.join("run").join("attest.pid"),
+        })
     }
 }

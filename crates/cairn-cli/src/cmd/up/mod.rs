@@ -25,6 +25,7 @@ use rand::RngCore;
 use super::node::NodeFile;
 use layout::{Network, Node, Role};
 
+pub mod attested;
 pub mod layout;
 pub mod process;
 pub mod setup;
@@ -60,6 +61,12 @@ pub struct UpArgs {
     /// Start the network and return instead of waiting for Ctrl-C.
     #[arg(long)]
     pub detach: bool,
+    /// When the network is new: also run an attestation service (port
+    /// BASE_PORT+300), start every node with `--attest` (virtual platform),
+    /// and make the channel admit only nodes whose measurement (this
+    /// executable and the node's config file) is on its list.
+    #[arg(long)]
+    pub attest: bool,
 }
 
 /// `cairn down` and `cairn status` options.
@@ -73,31 +80,49 @@ pub struct DirArgs {
 /// Runs `cairn up`.
 pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let dir = std::path::absolute(&args.dir)?;
-    let mut net = if dir.join(layout::LAYOUT_FILE).exists() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let existing = dir.join(layout::LAYOUT_FILE).exists();
+    let (mut net, service) = if existing {
         let net = Network::load(&dir)?;
         println!(
             "==> network in {} exists: starting its nodes",
             dir.display()
         );
-        net
+        if args.attest && net.attest_port.is_none() {
+            bail!(
+                "the network in {} was created without --attest; attestation is chosen when a network is created",
+                dir.display()
+            );
+        }
+        (net, None)
     } else {
-        generate(&dir, &args)?
+        generate(&dir, &args, &rt)?
     };
-    if let Some(n) = net
+    // A new network's service was started by `generate`; nothing else runs yet.
+    let running = net
         .nodes
         .iter()
-        .find(|n| process::running(&net.files(n)).is_some())
-    {
+        .map(|n| net.files(n))
+        .chain(net.attest_files().filter(|_| existing))
+        .find(|f| process::running(f).is_some());
+    if let Some(f) = running {
         bail!(
-            "node {} of {} is already running: run `cairn down --dir {}` first",
-            n.name,
+            "{} of {} is already running: run `cairn down --dir {}` first",
+            f.name,
             dir.display(),
             dir.display()
         );
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let _service = match service {
+        Some(child) => Some(child),
+        None if net.attest_port.is_some() => {
+            println!("==> starting the attestation service");
+            Some(attested::start_service(&net, &rt)?.0)
+        }
+        None => None,
+    };
     let mut children = Vec::new();
     for n in &net.nodes {
         children.push((n.clone(), process::spawn(&net.files(n))?));
@@ -192,6 +217,21 @@ pub fn status(args: DirArgs) -> anyhow::Result<ExitCode> {
             leader
         );
     }
+    if let (Some(files), Some(url)) = (net.attest_files(), net.attest_url()) {
+        let pid = process::running(&files);
+        if pid.is_none() {
+            down += 1;
+        }
+        println!(
+            "{:<16} {:<8} {:<8} {:<24} {:>7} {:>7}",
+            files.name,
+            "attest",
+            pid.map_or("down".into(), |p| p.to_string()),
+            url,
+            "-",
+            "-"
+        );
+    }
     Ok(if down == 0 {
         ExitCode::SUCCESS
     } else {
@@ -200,20 +240,27 @@ pub fn status(args: DirArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Generates identities, the genesis block and every node's config.
-fn generate(dir: &Path, args: &UpArgs) -> anyhow::Result<Network> {
+fn generate(
+    dir: &Path,
+    args: &UpArgs,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<(Network, Option<Child>)> {
     if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
         bail!(
             "{} is not empty and holds no network: choose another --dir",
             dir.display()
         );
     }
-    let net = Network::plan(
+    let mut net = Network::plan(
         dir,
         &args.channel,
         args.orgs,
         args.peers_per_org,
         args.base_port,
     )?;
+    if args.attest {
+        net.attest_port = Some(args.base_port + 300);
+    }
     println!(
         "==> generating identities for {} (1 orderer, {} peer(s) each)",
         net.orgs.join(", "),
@@ -240,15 +287,7 @@ fn generate(dir: &Path, args: &UpArgs) -> anyhow::Result<Network> {
             url: n.url(),
         })
         .collect();
-    println!("==> channel {}: genesis block", net.channel);
-    let first = net.orderers().next().context("no orderers")?;
-    let signer = SigningIdentity::from_dir(&net.identity_dir(first))?;
-    let genesis = cairn_store::genesis_block(&config, &signer, Timestamp::now(), nonce());
     let path = net.genesis_path();
-    if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d)?;
-    }
-    std::fs::write(&path, genesis.encode())?;
     for (i, n) in net.orderers().enumerate() {
         let node_dir = net.node_dir(n);
         std::fs::create_dir_all(&node_dir)?;
@@ -301,8 +340,28 @@ fn generate(dir: &Path, args: &UpArgs) -> anyhow::Result<Network> {
         };
         file.save(&net.files(n).config)?;
     }
+    // The channel's attestation requirement lists the measurements of the
+    // node configs just written.
+    let service = if args.attest {
+        println!(
+            "==> attestation service: policy and channel requirement for every node's measurement"
+        );
+        let (requirement, child) = attested::setup(&net, rt)?;
+        config.attestation = Some(requirement);
+        Some(child)
+    } else {
+        None
+    };
+    println!("==> channel {}: genesis block", net.channel);
+    let first = net.orderers().next().context("no orderers")?;
+    let signer = SigningIdentity::from_dir(&net.identity_dir(first))?;
+    let genesis = cairn_store::genesis_block(&config, &signer, Timestamp::now(), nonce());
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    std::fs::write(&path, genesis.encode())?;
     net.save()?;
-    Ok(net)
+    Ok((net, service))
 }
 
 /// The channel orgs' MSP definitions.
@@ -411,6 +470,12 @@ fn stop_all(net: &Network) -> usize {
             Ok(None) => {}
             Err(e) => eprintln!("warning: cannot stop {}: {e:#}", n.name),
         }
+    }
+    // The attestation service last: nodes renew their tokens until they stop.
+    if let Some(files) = net.attest_files()
+        && let Err(e) = process::stop(&files)
+    {
+        eprintln!("warning: cannot stop the attestation service: {e:#}");
     }
     stopped
 }

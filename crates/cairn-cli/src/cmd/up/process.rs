@@ -21,15 +21,19 @@ pub const STOP_GRACE: Duration = Duration::from_secs(10);
 pub struct NodeFiles {
     /// The node's name, e.g. `orderer0.org1`.
     pub name: String,
-    /// Its `cairn node` config file.
+    /// Its `cairn node` config file (for the attestation service: its state
+    /// directory); it names the process in `/proc/<pid>/cmdline`.
     pub config: PathBuf,
+    /// The `cairn` arguments that run it, e.g. `node --config <config>`.
+    pub args: Vec<std::ffi::OsString>,
     /// Its log file (stdout and stderr).
     pub log: PathBuf,
     /// Its pid file.
     pub pid: PathBuf,
 }
 
-/// Starts `cairn node --config <config>` with output appended to its log.
+/// Starts `cairn <args>` (a node, or the attestation service) with output
+/// appended to its log.
 pub fn spawn(node: &NodeFiles) -> anyhow::Result<Child> {
     let exe = std::env::current_exe().context("cannot find the cairn executable")?;
     if let Some(dir) = node.log.parent() {
@@ -41,9 +45,7 @@ pub fn spawn(node: &NodeFiles) -> anyhow::Result<Child> {
         .open(&node.log)
         .with_context(|| format!("cannot open {}", node.log.display()))?;
     let child = Command::new(exe)
-        .arg("node")
-        .arg("--config")
-        .arg(&node.config)
+        .args(&node.args)
         .env(
             "CAIRN_LOG",
             std::env::var("CAIRN_LOG").unwrap_or_else(|_| "info,openraft=warn".into()),
