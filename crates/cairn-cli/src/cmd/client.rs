@@ -285,6 +285,21 @@ pub enum ChannelCmd {
         #[arg(long = "signer-org")]
         signer_orgs: Vec<String>,
     },
+    /// Create a channel: its genesis block from a channel file (TOML: name,
+    /// orgs by `msp.json` with their orderer URLs, optional policies, batch
+    /// and attestation), signed by an orderer of an orderer org. Orderers
+    /// start from the block; peers join it with `cairn channel join`.
+    Create {
+        /// The channel file (see docs/network.md, "Creating a channel").
+        #[arg(long)]
+        config: PathBuf,
+        /// The signing orderer's identity directory (cert.pem, key.pem).
+        #[arg(long)]
+        signer: PathBuf,
+        /// Where to write the genesis block.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Join the gateway peer to the channel of a genesis block (as the org's admin).
     Join {
         #[command(flatten)]
@@ -346,6 +361,11 @@ pub fn channel(cmd: ChannelCmd) -> anyhow::Result<ExitCode> {
             };
             update_channel(&ctx, &changes, &signer_orgs)?;
         }
+        ChannelCmd::Create {
+            config,
+            signer,
+            out,
+        } => super::channel_create::run(&config, &signer, &out)?,
         ChannelCmd::Join { mut opts, genesis } => {
             opts.user = "admin".into();
             let ctx = opts.open()?;

@@ -2,6 +2,7 @@
 
 pub mod attest;
 pub mod bench;
+pub mod channel_create;
 pub mod client;
 pub mod crypto;
 pub mod demo;

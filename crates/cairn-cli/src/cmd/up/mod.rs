@@ -13,15 +13,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use cairn_crypto::{GenerateOptions, MspConfig, SigningIdentity};
-use cairn_ledger::config::{ChannelConfig, OrdererEndpoint};
 use cairn_ledger::encoding::Canonical;
-use cairn_ledger::ids::Timestamp;
 use cairn_net::{Client, TlsIdentity, Trust};
 use cairn_orderer::{ClusterMember, OrdererConfig, RaftSettings};
 use cairn_peer::{KnownPeer, PeerConfig};
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::RngCore;
 
+use super::channel_create::{ChannelFile, OrgEntry};
 use super::node::NodeFile;
 use layout::{Network, Node, Role};
 
@@ -272,22 +270,32 @@ fn generate(
         ..GenerateOptions::default()
     };
     cairn_crypto::generate(&net.orgs, &net.crypto_dir(), &opts)?;
-    let msps = msps(&net)?;
-    let mut config = ChannelConfig::with_defaults(
-        &net.channel,
-        msps,
-        net.orderers().map(|n| n.msp_id.clone()).collect(),
-    );
-    config.orderers = net
-        .orderers()
-        .enumerate()
-        .map(|(i, n)| OrdererEndpoint {
-            id: i as u64 + 1,
-            msp_id: n.msp_id.clone(),
-            url: n.url(),
-        })
-        .collect();
+    // The channel is created from a channel file, as an operator would with
+    // `cairn channel create` (kept in channel/ for reference).
     let path = net.genesis_path();
+    let channel_dir = path.parent().context("no channel directory")?.to_path_buf();
+    std::fs::create_dir_all(&channel_dir)?;
+    let mut channel_file = ChannelFile {
+        name: net.channel.clone(),
+        orgs: net
+            .orgs
+            .iter()
+            .map(|o| OrgEntry {
+                msp: PathBuf::from("../crypto")
+                    .join(o.to_lowercase())
+                    .join("msp.json"),
+                orderers: net
+                    .orderers()
+                    .filter(|n| n.msp_id == format!("{o}MSP"))
+                    .map(Node::url)
+                    .collect(),
+            })
+            .collect(),
+        policies: Default::default(),
+        batch: None,
+        attestation: None,
+    };
+    let config = channel_file.config(&channel_dir)?;
     for (i, n) in net.orderers().enumerate() {
         let node_dir = net.node_dir(n);
         std::fs::create_dir_all(&node_dir)?;
@@ -347,18 +355,18 @@ fn generate(
             "==> attestation service: policy and channel requirement for every node's measurement"
         );
         let (requirement, child) = attested::setup(&net, rt)?;
-        config.attestation = Some(requirement);
+        channel_file.attestation = Some(requirement);
         Some(child)
     } else {
         None
     };
     println!("==> channel {}: genesis block", net.channel);
+    let file_path = channel_dir.join(format!("{}.toml", net.channel));
+    channel_file.save(&file_path)?;
+    let config = channel_file.config(&channel_dir)?;
     let first = net.orderers().next().context("no orderers")?;
     let signer = SigningIdentity::from_dir(&net.identity_dir(first))?;
-    let genesis = cairn_store::genesis_block(&config, &signer, Timestamp::now(), nonce());
-    if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d)?;
-    }
+    let genesis = super::channel_create::genesis(&config, &signer)?;
     std::fs::write(&path, genesis.encode())?;
     net.save()?;
     Ok((net, service))
@@ -503,10 +511,4 @@ fn print_endpoints(net: &Network) {
     println!("    cairn invoke --dir {d} CreateAsset asset9 red 3 Ana 100");
     println!("    cairn events --dir {d} --from 0");
     println!("    cairn down --dir {d}");
-}
-
-fn nonce() -> Vec<u8> {
-    let mut n = vec![0u8; 24];
-    rand::rng().fill_bytes(&mut n);
-    n
 }
