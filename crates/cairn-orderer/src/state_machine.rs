@@ -1,6 +1,7 @@
 //! The Raft state machine is the channel's ledger: applying an entry commits
-//! its block with [`Ledger::commit`] (which re-validates it and checks the
-//! orderer signature), and a snapshot is a *point* in the ledger (height and
+//! its block with [`Ledger::commit_sealed`] (which re-validates it and checks
+//! the orderer signature, without re-verifying the signatures of the
+//! transactions the sealing leader found valid), and a snapshot is a *point* in the ledger (height and
 //! last block hash), not a copy of it.
 //!
 //! Invariants:
@@ -114,7 +115,10 @@ impl StateMachine {
                 ));
             }
             let started = std::time::Instant::now();
-            match ledger.commit(&block) {
+            // Sealed by this cluster's leader: orderers trust each other
+            // (crash faults only), so signatures it found valid are not
+            // verified again here; peers still verify everything.
+            match ledger.commit_sealed(&block) {
                 Ok(_) => {
                     debug!(block = number, took = ?started.elapsed(), "block applied");
                     Ok(Applied::Committed(number))

@@ -11,7 +11,7 @@ use cairn_ledger::encoding::Canonical;
 use cairn_ledger::ids::{Timestamp, TxId};
 use cairn_ledger::private::PrivateData;
 use cairn_ledger::receipt::Receipt;
-use cairn_ledger::validate::{BlockResult, ChannelContext, validate_block};
+use cairn_ledger::validate::{BlockResult, ChannelContext, validate_block, validate_sealed_block};
 use cairn_merkle::{ConsistencyProof, Hash, Node, NodeStore};
 use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
 use tracing::info;
@@ -268,6 +268,25 @@ impl Ledger {
         block: &Block,
         private: &PrivateData,
     ) -> Result<CommitSummary, StoreError> {
+        self.commit_checked(block, private, false)
+    }
+
+    /// [`Ledger::commit`] for an orderer applying a block its own Raft
+    /// cluster's leader sealed: the signatures of the transactions the
+    /// block's codes mark `VALID` are not verified again (see
+    /// `cairn_ledger::validate::validate_sealed_block`); every other check
+    /// runs, and the codes and tree root must still agree. Peers and blocks
+    /// fetched from elsewhere use [`Ledger::commit`].
+    pub fn commit_sealed(&self, block: &Block) -> Result<CommitSummary, StoreError> {
+        self.commit_checked(block, &PrivateData::new(), true)
+    }
+
+    fn commit_checked(
+        &self,
+        block: &Block,
+        private: &PrivateData,
+        sealed_by_own_leader: bool,
+    ) -> Result<CommitSummary, StoreError> {
         let tip = self.read_tip_clone();
         let n = block.header.number;
         if n != tip.height {
@@ -278,7 +297,18 @@ impl Ledger {
         }
         crate::check::check_block_shape(block, &tip.ctx, tip.last_hash, tip.config_block)?;
         let snap = self.snapshot()?;
-        let result = validate_block(&tip.ctx, n, block.header.timestamp, &block.data, &snap)?;
+        let result = if sealed_by_own_leader {
+            validate_sealed_block(
+                &tip.ctx,
+                n,
+                block.header.timestamp,
+                &block.data,
+                &snap,
+                &block.metadata.validation_codes,
+            )?
+        } else {
+            validate_block(&tip.ctx, n, block.header.timestamp, &block.data, &snap)?
+        };
         for (index, (ours, theirs)) in result
             .codes()
             .into_iter()

@@ -229,3 +229,72 @@ fn a_peer_refuses_a_block_whose_codes_disagree_with_its_own_validation() {
     let reopened = cairn_store::Ledger::open(dir.path()).unwrap();
     assert_eq!(reopened.height(), 2);
 }
+
+/// An orderer applying its own leader's block skips re-verifying the
+/// signatures of the transactions the leader found valid, and nothing else:
+/// a forged signature the leader flagged is verified (and flagged) again, the
+/// state comes out as a full validation's, and codes that disagree with its
+/// own checks are still refused.
+#[test]
+fn a_block_sealed_by_the_own_leader_commits_with_the_same_codes_and_state() {
+    let (net, _dir, leader) = setup();
+    let full_dir = tempfile::tempdir().unwrap();
+    let sealed_dir = tempfile::tempdir().unwrap();
+    let genesis = leader.block(0).unwrap().unwrap();
+    let full = cairn_store::Ledger::create(full_dir.path(), &genesis).unwrap();
+    let sealed = cairn_store::Ledger::create(sealed_dir.path(), &genesis).unwrap();
+    let def = leader.block(1).unwrap().unwrap();
+    full.commit(&def).unwrap();
+    sealed.commit_sealed(&def).unwrap();
+
+    let endorsers = [&net.orgs[0].peer, &net.orgs[1].peer];
+    let (_, good) = net.endorsed_tx(
+        &net.orgs[0].user,
+        "asset",
+        write_set("asset", &[("a", b"1")]),
+        &endorsers,
+    );
+    let (_, forged) = net.endorsed_tx(
+        &net.orgs[1].user,
+        "asset",
+        write_set("asset", &[("forged", b"x")]),
+        &endorsers,
+    );
+    let mut env = Envelope::decode(&forged).unwrap();
+    env.signature[5] ^= 0x01;
+    let block = leader
+        .append(vec![good, env.encode()], now(), net.orderer())
+        .unwrap();
+    assert_eq!(
+        block.metadata.validation_codes,
+        vec![ValidationCode::Valid, ValidationCode::BadCreatorSignature]
+    );
+    let a = full.commit(&block).unwrap();
+    let b = sealed.commit_sealed(&block).unwrap();
+    assert_eq!(a, b);
+    for l in [&full, &sealed] {
+        let snap = l.snapshot().unwrap();
+        assert_eq!(
+            snap.state("asset", "a").unwrap().map(|v| v.value),
+            Some(b"1".to_vec())
+        );
+        assert_eq!(snap.state("asset", "forged").unwrap(), None);
+        assert_eq!(l.block(2).unwrap().unwrap(), block);
+    }
+
+    let (_, next) = net.endorsed_tx(
+        &net.orgs[0].user,
+        "asset",
+        write_set("asset", &[("c", b"3")]),
+        &endorsers,
+    );
+    let mut lying = leader.seal(vec![next], now(), net.orderer()).unwrap();
+    lying.metadata.validation_codes[0] = ValidationCode::MvccReadConflict;
+    let err = sealed.commit_sealed(&lying).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("this node's validation says VALID"),
+        "{err}"
+    );
+    assert_eq!(sealed.height(), 3, "nothing committed");
+}

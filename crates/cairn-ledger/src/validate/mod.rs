@@ -127,7 +127,45 @@ pub fn validate_block(
     data: &[Vec<u8>],
     view: &dyn LedgerView,
 ) -> Result<BlockResult, ValidateError> {
-    let prepared = prepare::prepare_block(ctx, number, timestamp, data);
+    validate_prepared(
+        ctx,
+        number,
+        prepare::prepare_block(ctx, number, timestamp, data, &|_| false),
+        view,
+    )
+}
+
+/// Validates a block sealed by a trusted orderer (the Raft leader of the
+/// ordering service this node belongs to) that says which transactions it
+/// found `VALID`: the signatures of those are not verified again, since the
+/// leader verified them and the Raft cluster tolerates crashes, not lies.
+/// Everything else (certificates, policies, MVCC, duplicate txids, and every
+/// signature of a transaction the leader found invalid) is checked as in
+/// [`validate_block`], so the codes come out the same unless the leader
+/// misbehaved. Peers never use this: they validate every block fully.
+pub fn validate_sealed_block(
+    ctx: &ChannelContext,
+    number: u64,
+    timestamp: Timestamp,
+    data: &[Vec<u8>],
+    view: &dyn LedgerView,
+    sealed_codes: &[ValidationCode],
+) -> Result<BlockResult, ValidateError> {
+    let trusted = |i: usize| sealed_codes.get(i) == Some(&ValidationCode::Valid);
+    validate_prepared(
+        ctx,
+        number,
+        prepare::prepare_block(ctx, number, timestamp, data, &trusted),
+        view,
+    )
+}
+
+fn validate_prepared(
+    ctx: &ChannelContext,
+    number: u64,
+    prepared: Vec<Prepared>,
+    view: &dyn LedgerView,
+) -> Result<BlockResult, ValidateError> {
     let mut overlay = Overlay::default();
     let mut seen: HashSet<TxId> = HashSet::new();
     let mut definitions: BTreeMap<String, Option<ContractDefinition>> = BTreeMap::new();
