@@ -172,6 +172,13 @@ fn bench_targets_a_running_network_and_leaves_it_running() {
         "a network the bench did not start keeps running"
     );
 
+    // --private: the same load writing into a collection of Org1 and Org2.
+    let private = cairn(&[&small[..], &["--dir", d, "--private"]].concat());
+    let r3 = json(&private);
+    assert_sound(&r3, 60);
+    let contract = r3["workload"]["contract"].as_str().unwrap();
+    assert!(contract.starts_with("benchpdc.putPrivate"), "{contract}");
+
     let down = cairn(&["down", "--dir", d]);
     assert!(down.status.success());
     let left = nodes_running_under(&dir);

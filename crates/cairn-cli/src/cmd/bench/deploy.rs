@@ -15,6 +15,20 @@ use super::super::up::setup;
 
 /// The benchmark contract's name on the channel.
 pub const CONTRACT: &str = "benchkv";
+/// The same package deployed with the private data collection `bench`
+/// (`cairn bench --private`).
+pub const PRIVATE_CONTRACT: &str = "benchpdc";
+/// The collection `--private` writes into: two orgs hold it, every peer
+/// of them may receive it at endorsement (Fabric's usual settings).
+pub const PRIVATE_COLLECTION: &str = r#"[{"name": "bench",
+  "policy": "OR('Org1MSP.member', 'Org2MSP.member')",
+  "requiredPeerCount": 1, "maxPeerCount": 2, "blockToLive": 0,
+  "memberOnlyRead": true, "memberOnlyWrite": false}]"#;
+
+/// The contract name for a run.
+pub fn contract_name(private: bool) -> &'static str {
+    if private { PRIVATE_CONTRACT } else { CONTRACT }
+}
 /// Its version label.
 const VERSION: &str = "1.0";
 /// The endorsement policy the benchmark measures.
@@ -32,7 +46,8 @@ pub fn org_peers(net: &Network) -> Vec<Node> {
 /// Commits [`CONTRACT`] from the package directory `contract` unless it is
 /// committed already. Answers whether it deployed it now. Progress goes to
 /// stderr, so `--json` output stays clean.
-pub async fn ensure(net: &Network, contract: &Path) -> anyhow::Result<bool> {
+pub async fn ensure(net: &Network, contract: &Path, private: bool) -> anyhow::Result<bool> {
+    let name = contract_name(private);
     let gateways = org_peers(net);
     let first = gateways.first().context("the network has no peers")?;
     let admin = setup::gateway(net, first, "admins/admin")?;
@@ -42,39 +57,40 @@ pub async fn ensure(net: &Network, contract: &Path) -> anyhow::Result<bool> {
         .with_context(|| format!("cannot list the contracts committed on {}", first.name))?;
     let committed: Vec<ContractDefinition> = serde_json::from_slice(&answer)
         .context("the peer's list of committed contracts is not valid JSON")?;
-    if let Some(def) = committed.iter().find(|d| d.name == CONTRACT) {
+    if let Some(def) = committed.iter().find(|d| d.name == name) {
         if def.endorsement_policy != ENDORSEMENT {
             eprintln!(
-                "warning: {CONTRACT} is committed with endorsement policy {:?}, not {ENDORSEMENT:?}",
+                "warning: {name} is committed with endorsement policy {:?}, not {ENDORSEMENT:?}",
                 def.endorsement_policy
             );
         }
         return Ok(false);
     }
 
-    let label = format!("{CONTRACT}_{VERSION}");
+    let label = format!("{name}_{VERSION}");
     let archive = cairn_contract::package_dir(contract, &label)
         .with_context(|| format!("cannot package the contract at {}", contract.display()))?;
-    eprintln!(
-        "==> install {CONTRACT} ({}) on every peer",
-        contract.display()
-    );
+    eprintln!("==> install {name} ({}) on every peer", contract.display());
     let mut package = String::new();
     for p in net.peers() {
         let client = setup::transport(net, p, "admins/admin")?;
         package = api::install_package(&client, &p.url(), &archive)
             .await
-            .with_context(|| format!("installing {CONTRACT} on {} failed", p.name))?;
+            .with_context(|| format!("installing {name} on {} failed", p.name))?;
     }
-    let def = serde_json::json!({
-        "name": CONTRACT,
+    let mut def = serde_json::json!({
+        "name": name,
         "version": VERSION,
         "sequence": 1,
         "endorsementPolicy": ENDORSEMENT,
         "packageId": package,
-    })
-    .to_string();
-    eprintln!("==> each org approves {CONTRACT}; a majority commits it");
+    });
+    if private {
+        def["collections"] = serde_json::from_str(PRIVATE_COLLECTION)
+            .context("the bench's collection definition is not JSON")?;
+    }
+    let def = def.to_string();
+    eprintln!("==> each org approves {name}; a majority commits it");
     for g in &gateways {
         setup::gateway(net, g, "admins/admin")?
             .submit_invocation(
@@ -83,7 +99,7 @@ pub async fn ensure(net: &Network, contract: &Path) -> anyhow::Result<bool> {
                 std::slice::from_ref(&g.msp_id),
             )
             .await
-            .with_context(|| format!("{} could not approve {CONTRACT}", g.msp_id))?;
+            .with_context(|| format!("{} could not approve {name}", g.msp_id))?;
     }
     // Endorsers of the commit must all read every approval.
     wait_same_height(net).await?;
@@ -99,7 +115,7 @@ pub async fn ensure(net: &Network, contract: &Path) -> anyhow::Result<bool> {
             &majority,
         )
         .await
-        .with_context(|| format!("committing the definition of {CONTRACT} failed"))?;
+        .with_context(|| format!("committing the definition of {name} failed"))?;
     // Every gateway must know the definition before clients use it.
     wait_same_height(net).await?;
     Ok(true)

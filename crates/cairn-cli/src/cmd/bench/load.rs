@@ -25,7 +25,7 @@ use rand::RngCore;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use super::deploy::CONTRACT;
+use super::deploy::contract_name;
 
 /// Bytes of every value written.
 pub const VALUE_BYTES: usize = 100;
@@ -58,6 +58,9 @@ pub struct Plan {
     pub stop: Stop,
     /// How long to wait for outstanding commits once clients stop.
     pub drain: Duration,
+    /// Write into the private data collection (`putPrivate`, the value as
+    /// transient data) instead of public state.
+    pub private: bool,
 }
 
 /// Counters the progress display reads while the load runs.
@@ -207,6 +210,7 @@ pub async fn run(
             tx: tx.clone(),
             issuer: issuer.clone(),
             window: plan.window.max(1),
+            private: plan.private,
         };
         tokio::spawn(c.run());
     }
@@ -409,6 +413,7 @@ struct Client {
     tx: mpsc::UnboundedSender<Msg>,
     issuer: Arc<Issuer>,
     window: usize,
+    private: bool,
 }
 
 impl Client {
@@ -430,10 +435,17 @@ impl Client {
             seq += 1;
             let key = format!("{}-{:04}-{seq:09}", self.run_id, self.id);
             let value = hex::encode(random_bytes(VALUE_BYTES / 2));
-            let proposal = self.gw.proposal(
-                invocation(CONTRACT, "put", &[&key, &value]),
-                BTreeMap::new(),
-            );
+            let proposal = if self.private {
+                self.gw.proposal(
+                    invocation(contract_name(true), "putPrivate", &[&key]),
+                    BTreeMap::from([("value".to_string(), value.into_bytes())]),
+                )
+            } else {
+                self.gw.proposal(
+                    invocation(contract_name(false), "put", &[&key, &value]),
+                    BTreeMap::new(),
+                )
+            };
             let txid = proposal.header.txid;
             let started = Msg::Started {
                 txid,

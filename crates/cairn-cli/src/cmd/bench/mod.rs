@@ -70,6 +70,11 @@ pub struct BenchArgs {
     /// The benchmark contract package directory.
     #[arg(long, default_value = DEFAULT_CONTRACT)]
     pub contract: PathBuf,
+    /// Every transaction writes its 100-byte value into a private data
+    /// collection of two orgs (Org1, Org2; requiredPeerCount 1, maxPeerCount
+    /// 2) as transient data, instead of public state.
+    #[arg(long)]
+    pub private: bool,
 }
 
 /// Runs `cairn bench`.
@@ -199,8 +204,18 @@ fn snapshot(pids: &[i32]) -> Snapshot {
 }
 
 async fn bench(net: &Network, started: bool, args: &BenchArgs) -> anyhow::Result<report::Report> {
-    if deploy::ensure(net, &args.contract).await? {
-        eprintln!("==> {} committed on {}", deploy::CONTRACT, net.channel);
+    if args.private
+        && !["Org1MSP", "Org2MSP"]
+            .iter()
+            .all(|o| net.peers().any(|p| p.msp_id == *o))
+    {
+        bail!(
+            "--private writes into a collection of Org1 and Org2: the network needs both (cairn up --orgs 2 or more)"
+        );
+    }
+    let contract = deploy::contract_name(args.private);
+    if deploy::ensure(net, &args.contract, args.private).await? {
+        eprintln!("==> {contract} committed on {}", net.channel);
     }
     let heights = deploy::heights(net).await?;
     let from_block = heights.iter().flatten().copied().min().unwrap_or(0);
@@ -229,6 +244,7 @@ async fn bench(net: &Network, started: bool, args: &BenchArgs) -> anyhow::Result
             (None, d) => load::Stop::Duration(Duration::from_secs(d.unwrap_or(20))),
         },
         drain: DRAIN,
+        private: args.private,
     };
     let stop = plan.stop;
     let progress = Arc::new(load::Progress::default());
@@ -299,7 +315,11 @@ async fn bench(net: &Network, started: bool, args: &BenchArgs) -> anyhow::Result
             raft_leader,
         },
         report::Workload {
-            contract: format!("{}.put", deploy::CONTRACT),
+            contract: if args.private {
+                format!("{contract}.putPrivate (collection bench of Org1, Org2)")
+            } else {
+                format!("{contract}.put")
+            },
             value_bytes: load::VALUE_BYTES,
             endorsement: deploy::ENDORSEMENT.into(),
             clients: args.clients,
