@@ -17,6 +17,9 @@
 //! | `GET /channels/{ch}/events/blocks?from=N` | caller satisfies `Readers` | endless stream of [`Block`]s |
 //! | `GET /channels/{ch}/events/txs?from=N` | caller satisfies `Readers` | endless stream of [`TxStatusEvent`]s |
 //! | `GET /channels/{ch}/events/contract?from=N&contract=C[&name=E]` | caller satisfies `Readers` | endless stream of [`ContractEventRecord`]s |
+//! | `GET /channels/{ch}/events/blocks?from=N&private=true` | caller satisfies `Readers` | endless stream of [`PrivateBlockEvent`]s: each block with the private writes of collections the caller's org is a member of |
+//! | `POST /private/push` | peers of channel orgs (an endorser disseminating) | [`PushRequest`] → `()`; refused unless this peer's org is a member of every collection in it |
+//! | `POST /private/fetch` | peers of channel orgs (reconciliation) | [`FetchRequest`] → `Vec<`[`FetchedPrivateData`]`>`: only collections the caller's org is a member of |
 //! | `POST /admin/channels` | admins of this peer's org | genesis [`Block`] → [`ChannelInfo`] |
 //! | `GET /admin/packages`, `POST /admin/packages` | admins of this peer's org | → `Vec<`[`InstalledInfo`]`>`, archive bytes → package id |
 //!
@@ -29,6 +32,7 @@
 use cairn_ledger::block::Block;
 use cairn_ledger::config::ChannelConfig;
 use cairn_ledger::ids::TxId;
+use cairn_ledger::private::{MissingPrivateData, PrivateWriteSet};
 use cairn_ledger::receipt::Receipt;
 use cairn_ledger::tx::{Envelope, ProposalResponse, Response, SignedProposal};
 use cairn_ledger::validation::ValidationCode;
@@ -158,6 +162,53 @@ pub struct InstalledInfo {
 pub struct EventsQuery {
     /// The first block to report.
     pub from: u64,
+    /// Blocks with private data ([`PrivateBlockEvent`]s) instead of bare
+    /// blocks (block events only).
+    #[serde(default)]
+    pub private: bool,
+}
+
+/// A committed block with the private data the subscriber's org may hold
+/// (Fabric's block-and-private-data events).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivateBlockEvent {
+    /// The block (private data appears in it only as hashes).
+    pub block: Block,
+    /// Per transaction index, the cleartext writes of collections the
+    /// subscriber's org is a member of, as this peer holds them when the
+    /// event is sent (data still missing here is absent).
+    pub private: Vec<(u32, PrivateWriteSet)>,
+}
+
+/// Private writes an endorser pushes to a peer of a member org.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushRequest {
+    /// The channel.
+    pub channel: String,
+    /// The transaction that wrote them.
+    pub txid: TxId,
+    /// The writes (one collection per push).
+    pub writes: PrivateWriteSet,
+}
+
+/// Asks a member peer for private data this peer is missing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchRequest {
+    /// The channel.
+    pub channel: String,
+    /// What is missing (from [`cairn_store::Ledger::missing_private_data`]).
+    pub wanted: Vec<MissingPrivateData>,
+}
+
+/// Private writes of one committed transaction, as a member peer holds them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchedPrivateData {
+    /// The block.
+    pub block: u64,
+    /// The transaction's index in the block.
+    pub tx: u32,
+    /// The writes of the requested collections that this peer holds.
+    pub writes: PrivateWriteSet,
 }
 
 /// Query of the contract event stream.
@@ -268,6 +319,46 @@ pub async fn block_events(
             base,
             &format!("/channels/{channel}/events/blocks?from={from}"),
         ))
+        .await
+}
+
+/// Blocks of `channel` from `from` on, each with the private writes of the
+/// collections the caller's org is a member of.
+pub async fn private_block_events(
+    client: &Client,
+    base: &str,
+    channel: &str,
+    from: u64,
+) -> Result<FrameStream<PrivateBlockEvent>, ClientError> {
+    client
+        .frames(&url(
+            base,
+            &format!("/channels/{channel}/events/blocks?from={from}&private=true"),
+        ))
+        .await
+}
+
+/// Pushes an endorser's private writes to a member peer (peer to peer).
+pub async fn push_private(
+    client: &Client,
+    base: &str,
+    request: &PushRequest,
+    timeout: std::time::Duration,
+) -> Result<(), ClientError> {
+    client
+        .post_within(&url(base, "/private/push"), request, timeout)
+        .await
+}
+
+/// Fetches missing private data from a member peer (peer to peer).
+pub async fn fetch_private(
+    client: &Client,
+    base: &str,
+    request: &FetchRequest,
+    timeout: std::time::Duration,
+) -> Result<Vec<FetchedPrivateData>, ClientError> {
+    client
+        .post_within(&url(base, "/private/fetch"), request, timeout)
         .await
 }
 

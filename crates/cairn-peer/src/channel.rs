@@ -1,5 +1,7 @@
 //! One joined channel on this peer: its ledger (one redb database per
-//! channel directory), its commit notifications, and who may read it.
+//! channel directory, keeping the private data of this peer's org), its
+//! transient store (beside the ledger), its commit notifications, and who
+//! may read it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,7 @@ use tracing::{info, warn};
 
 use crate::api::ChannelInfo;
 use crate::error::PeerError;
+use crate::transient::TransientStore;
 
 /// A channel this peer has joined.
 pub(crate) struct Channel {
@@ -27,17 +30,37 @@ pub(crate) struct Channel {
     pub height: watch::Sender<u64>,
     /// The orderer the puller is streaming from, if connected.
     pub source: Mutex<Option<String>>,
+    /// Private data awaiting its block.
+    pub transient: TransientStore,
 }
 
 impl Channel {
-    fn new(name: String, ledger: Ledger) -> Arc<Channel> {
+    /// Wraps an open ledger: records this peer's org as the ledger's member
+    /// org (it keeps that org's collections) and opens the transient store.
+    fn new(
+        name: String,
+        dir: &Path,
+        ledger: Ledger,
+        own_msp: &str,
+    ) -> Result<Arc<Channel>, PeerError> {
+        ledger
+            .set_member_org(own_msp)
+            .map_err(|source| PeerError::Ledger {
+                channel: name.clone(),
+                source,
+            })?;
+        let transient = TransientStore::open(dir).map_err(|e| PeerError::Channel {
+            channel: name.clone(),
+            reason: e.to_string(),
+        })?;
         let height = watch::channel(ledger.height()).0;
-        Arc::new(Channel {
+        Ok(Arc::new(Channel {
             name,
             ledger: Arc::new(ledger),
             height,
             source: Mutex::new(None),
-        })
+            transient,
+        }))
     }
 
     /// The channel context (config, MSPs, policies) in force.
@@ -140,7 +163,7 @@ pub(crate) fn valid_name(name: &str) -> bool {
 }
 
 /// Opens every channel ledger under `data_dir` (what a restart rejoins).
-pub(crate) fn open_all(data_dir: &Path) -> Result<Vec<Arc<Channel>>, PeerError> {
+pub(crate) fn open_all(data_dir: &Path, own_msp: &str) -> Result<Vec<Arc<Channel>>, PeerError> {
     let dir = channels_dir(data_dir);
     std::fs::create_dir_all(&dir).map_err(|source| PeerError::Io {
         path: dir.clone(),
@@ -176,7 +199,7 @@ pub(crate) fn open_all(data_dir: &Path) -> Result<Vec<Arc<Channel>>, PeerError> 
             });
         }
         info!(channel = %name, height = ledger.height(), "channel reopened");
-        out.push(Channel::new(name, ledger));
+        out.push(Channel::new(name, &path, ledger, own_msp)?);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
@@ -225,7 +248,7 @@ pub(crate) fn create(
         source,
     })?;
     info!(channel = %name, "channel joined");
-    Ok(Channel::new(name, ledger))
+    Channel::new(name, &dir, ledger, own_msp)
 }
 
 fn org_list(config: &ChannelConfig) -> String {

@@ -20,7 +20,7 @@ use rand::RngCore;
 
 use crate::api::{
     self, BroadcastResponse, CommitStatus, CommitStatusRequest, ContractEventRecord,
-    EndorseRequest, TxStatusEvent,
+    EndorseRequest, PrivateBlockEvent, TxStatusEvent,
 };
 use crate::error::GatewayError;
 
@@ -272,6 +272,15 @@ impl GatewayClient {
     /// Blocks of the channel from `from` on.
     pub async fn block_events(&self, from: u64) -> Result<FrameStream<Block>, GatewayError> {
         Ok(api::block_events(&self.client, &self.gateway, &self.channel, from).await?)
+    }
+
+    /// Blocks of the channel from `from` on, each with the private writes of
+    /// the collections the client's org is a member of.
+    pub async fn private_block_events(
+        &self,
+        from: u64,
+    ) -> Result<FrameStream<PrivateBlockEvent>, GatewayError> {
+        Ok(api::private_block_events(&self.client, &self.gateway, &self.channel, from).await?)
     }
 
     /// Every transaction's outcome from block `from` on.

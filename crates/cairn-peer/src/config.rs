@@ -13,6 +13,10 @@
 //!
 //! [runtime]
 //! time_ms = 3000
+//!
+//! [private_data]
+//! transient_retention_blocks = 1000
+//! reconcile_interval_ms = 2000
 //! ```
 
 use std::net::SocketAddr;
@@ -116,6 +120,37 @@ impl Default for GatewaySettings {
     }
 }
 
+/// Private data: the transient store, dissemination and reconciliation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivateDataSettings {
+    /// Transient entries whose transaction did not commit are purged this
+    /// many blocks after they arrived (Fabric's
+    /// `transientstoreMaxBlockRetention`).
+    pub transient_retention_blocks: u64,
+    /// Limit for pushing one collection's private data to one peer.
+    pub push_timeout_ms: u64,
+    /// Pause between reconciliation rounds while nothing is missing.
+    pub reconcile_interval_ms: u64,
+    /// Longest pause after rounds that fetched nothing (the interval doubles
+    /// after each such round up to this).
+    pub reconcile_backoff_max_ms: u64,
+    /// Missing entries asked for in one round.
+    pub reconcile_batch: usize,
+}
+
+impl Default for PrivateDataSettings {
+    fn default() -> Self {
+        PrivateDataSettings {
+            transient_retention_blocks: 1000,
+            push_timeout_ms: 3_000,
+            reconcile_interval_ms: 2_000,
+            reconcile_backoff_max_ms: 60_000,
+            reconcile_batch: 100,
+        }
+    }
+}
+
 /// Everything one peer needs to start.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -140,7 +175,9 @@ pub struct PeerConfig {
     /// Orderer base URLs used for channels whose configuration lists none.
     #[serde(default)]
     pub orderers: Vec<String>,
-    /// Peers the gateway may ask for endorsements.
+    /// Other peers of the channels' orgs: the gateway asks them for
+    /// endorsements, endorsers push private data to those of member orgs,
+    /// and reconciliation fetches missing private data from them.
     #[serde(default)]
     pub gateway_peers: Vec<KnownPeer>,
     /// Contract sandbox limits.
@@ -152,6 +189,9 @@ pub struct PeerConfig {
     /// Gateway time limits.
     #[serde(default)]
     pub gateway: GatewaySettings,
+    /// Private data: transient store, dissemination, reconciliation.
+    #[serde(default)]
+    pub private_data: PrivateDataSettings,
     /// The attestation token this peer presents to orderers and other
     /// peers (kept renewed by whoever started it with `--attest`; not part
     /// of the file).
@@ -174,6 +214,7 @@ impl PeerConfig {
             runtime: RuntimeSettings::default(),
             deliver: DeliverSettings::default(),
             gateway: GatewaySettings::default(),
+            private_data: PrivateDataSettings::default(),
             attestation: cairn_net::AttestationToken::new(),
         }
     }
@@ -265,6 +306,18 @@ impl PeerConfig {
                     .into(),
             );
         }
+        let p = &self.private_data;
+        if p.transient_retention_blocks == 0
+            || p.push_timeout_ms == 0
+            || p.reconcile_interval_ms == 0
+            || p.reconcile_interval_ms > p.reconcile_backoff_max_ms
+            || p.reconcile_batch == 0
+        {
+            return bad(
+                "private_data: need transient_retention_blocks, push_timeout_ms and reconcile_batch > 0, and 0 < reconcile_interval_ms <= reconcile_backoff_max_ms"
+                    .into(),
+            );
+        }
         Ok(())
     }
 }
@@ -291,6 +344,7 @@ mod tests {
         .unwrap();
         assert_eq!(config.runtime.time_ms, 1500);
         assert_eq!(config.runtime.stack_kb, 512, "unset fields keep defaults");
+        assert_eq!(config.private_data.transient_retention_blocks, 1000);
         assert_eq!(config.gateway_peers[0].msp_id, "Org2MSP");
         assert_eq!(
             config.msp_path(),

@@ -1,6 +1,7 @@
 //! Block pulling: one task per channel streams blocks from an orderer of
 //! the channel, from this peer's height on, and commits each with full
-//! re-validation ([`Ledger::commit`]).
+//! re-validation and the private data its transient store holds for the
+//! block ([`cairn_store::Ledger::commit_with_private`]).
 //!
 //! Failover: when the stream fails or ends, or an orderer sends a block
 //! this peer refuses, the task moves to the next orderer after a backoff
@@ -12,6 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_ledger::block::Block;
+use cairn_ledger::encoding::Canonical;
+use cairn_ledger::ids::TxId;
+use cairn_ledger::private::PrivateData;
+use cairn_ledger::tx::Envelope;
 use cairn_orderer::api;
 use cairn_store::{CommitSummary, StoreError};
 use rand::Rng;
@@ -155,10 +160,11 @@ async fn commit(
     channel: &Arc<Channel>,
     block: Block,
 ) -> Result<CommitSummary, CommitFailure> {
-    let ledger = channel.ledger.clone();
-    let sequence = ledger.config().sequence;
+    let sequence = channel.ledger.config().sequence;
+    let retention = shared.config.private_data.transient_retention_blocks;
+    let ch = channel.clone();
     let (block, result) = tokio::task::spawn_blocking(move || {
-        let r = ledger.commit(&block);
+        let r = commit_with_private(&ch, &block, retention);
         (block, r)
     })
     .await
@@ -185,6 +191,54 @@ async fn commit(
         shared.refresh_trust();
     }
     channel.height.send_replace(summary.number + 1);
+    Ok(summary)
+}
+
+/// Commits a block with the private data the transient store holds for its
+/// transactions (only collections this peer's org is a member of ever get
+/// there), then drops those entries and the ones older than the retention.
+/// A failing transient store only costs the private data: the ledger records
+/// it as missing and reconciliation fetches it.
+fn commit_with_private(
+    channel: &Channel,
+    block: &Block,
+    retention: u64,
+) -> Result<CommitSummary, StoreError> {
+    let txids: Vec<TxId> = block
+        .data
+        .iter()
+        .filter_map(|env| Envelope::decode(env).ok()?.transaction().ok())
+        .map(|t| t.header().txid)
+        .collect();
+    let private: PrivateData = match channel.transient.lookup(&txids) {
+        Ok(found) => found.into_iter().collect(),
+        Err(e) => {
+            warn!(channel = %channel.name, reason = %e, "reading the transient store failed; the block's private data will be reconciled");
+            PrivateData::new()
+        }
+    };
+    let summary = channel.ledger.commit_with_private(block, &private)?;
+    let s = &summary.private;
+    if s.stored + s.missing + s.rejected + s.expired > 0 {
+        debug!(channel = %channel.name, block = summary.number, stored = s.stored, missing = s.missing, rejected = s.rejected, expired = s.expired, "private data committed");
+    }
+    let height = summary.number + 1;
+    let held: Vec<TxId> = txids
+        .into_iter()
+        .filter(|t| private.get(t).is_some())
+        .collect();
+    match channel
+        .transient
+        .cleanup(&held, height.saturating_sub(retention))
+    {
+        Ok((_, 0)) => {}
+        Ok((_, purged)) => {
+            debug!(channel = %channel.name, purged, "transient entries older than the retention purged")
+        }
+        Err(e) => {
+            warn!(channel = %channel.name, reason = %e, "cleaning the transient store failed")
+        }
+    }
     Ok(summary)
 }
 

@@ -165,20 +165,32 @@ pub(crate) async fn endorse(
     }
 }
 
-/// Simulates and signs a checked proposal, with metrics.
+/// Simulates and signs a checked proposal, with metrics. Private writes
+/// are kept (own transient store, if this org is a member) and pushed to
+/// member peers before the endorsement is returned; the returned
+/// simulation no longer holds them.
 pub(crate) async fn endorse_checked(
     shared: &Arc<Shared>,
     checked: &Checked,
 ) -> Result<(Simulation, ProposalResponse), ApiError> {
     let start = Instant::now();
     let label = checked.channel.name.as_str();
-    let sim = match simulate(shared, checked).await {
+    let mut sim = match simulate(shared, checked).await {
         Ok(sim) => sim,
         Err(e) => {
             record(shared, label, &e);
             return Err(e);
         }
     };
+    let private = sim.take_private_writes();
+    if !private.is_empty() {
+        let txid = checked.proposal.header.txid;
+        if let Err(e) = crate::private::disseminate(shared, &checked.channel, txid, &private).await
+        {
+            record(shared, label, &e);
+            return Err(e);
+        }
+    }
     let response =
         cairn_ledger::client::endorse(&sim.response_payload(&checked.proposal), &shared.signer);
     let m = &shared.metrics;

@@ -14,7 +14,7 @@ use futures_util::{Stream, StreamExt, stream};
 use tokio::sync::watch;
 use tracing::warn;
 
-use crate::api::{ContractEventRecord, TxStatusEvent};
+use crate::api::{ContractEventRecord, PrivateBlockEvent, TxStatusEvent};
 use crate::channel::Channel;
 
 type Cursor = (Arc<Ledger>, watch::Receiver<u64>, u64);
@@ -23,6 +23,29 @@ type Cursor = (Arc<Ledger>, watch::Receiver<u64>, u64);
 pub(crate) fn blocks(channel: &Channel, from: u64) -> impl Stream<Item = Block> + Send + 'static {
     let cursor = (channel.ledger.clone(), channel.height.subscribe(), from);
     stream::unfold(cursor, next_block)
+}
+
+/// Blocks `from, from + 1, ...` with the private writes of collections
+/// `msp_id` is a member of, as this peer holds them when the block is sent.
+/// The stream ends if reading private data fails.
+pub(crate) fn private_blocks(
+    channel: &Arc<Channel>,
+    from: u64,
+    msp_id: String,
+) -> impl Stream<Item = PrivateBlockEvent> + Send + 'static {
+    let ch = channel.clone();
+    blocks(channel, from)
+        .map(move |block| {
+            let private = crate::private::block_private_for(&ch, block.header.number, &msp_id);
+            private.map(|private| PrivateBlockEvent { block, private })
+        })
+        .take_while(|r| {
+            if let Err(e) = r {
+                warn!(reason = %e.message(), "private block stream stopped");
+            }
+            std::future::ready(r.is_ok())
+        })
+        .filter_map(|r| std::future::ready(r.ok()))
 }
 
 /// The outcome of every transaction from block `from` on.

@@ -4,9 +4,11 @@
 //! - `endorse`s by working out which orgs must endorse (the contract's
 //!   policy in its committed definition, plus what the first simulation
 //!   actually wrote: other contracts' namespaces, lifecycle approvals,
-//!   key-level policies), preferring itself, collecting endorsements from
-//!   peers of those orgs over mutual TLS and checking that they agree byte
-//!   for byte;
+//!   key-level policies, and collections, whose own endorsement policy
+//!   replaces the contract's for their writes; collections it read from
+//!   that the first endorser holds restrict the others to member orgs),
+//!   preferring itself, collecting endorsements from peers of those orgs
+//!   over mutual TLS and checking that they agree byte for byte;
 //! - `submit`s the envelope the CLIENT assembled and signed to an orderer,
 //!   failing over between orderers;
 //! - reports the `commit_status` of a transaction on this peer.
@@ -14,6 +16,7 @@
 //! Invariant: the gateway never signs for a client; it forwards the
 //! client's signed proposal and signed envelope unchanged.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,6 +25,7 @@ use cairn_contract::committed_definition;
 use cairn_crypto::Role;
 use cairn_ledger::encoding::Canonical;
 use cairn_ledger::lifecycle::{LIFECYCLE_NS, approval_org};
+use cairn_ledger::private::Collection as PrivateCollection;
 use cairn_ledger::rwset::TxRwSet;
 use cairn_ledger::state::StateView;
 use cairn_ledger::tx::{
@@ -128,18 +132,43 @@ pub(crate) async fn endorse(
     }
     let payload = ProposalResponsePayload::decode(&run.got[0].1.payload)
         .map_err(|e| ApiError::internal(format!("own endorsement does not decode: {e}")))?;
-    for p in derived_policies(&ctx, &snapshot, &payload.rwset).map_err(ApiError::internal)? {
+    let derived = derived_policies(&ctx, &snapshot, &payload.rwset).map_err(ApiError::internal)?;
+    let invoked = checked.proposal.invocation.contract.as_str();
+    if collection_policies_replace(&ctx, &snapshot, invoked, &payload.rwset)
+        .map_err(ApiError::internal)?
+    {
+        // Validation applies only the collections' policies to these writes.
+        policies.clear();
+    }
+    for p in derived {
         if !policies.contains(&p) {
             policies.push(p);
         }
     }
+    let first_org = run.candidates[run.got[0].0].msp_id.clone();
+    let read = read_collections(&ctx, &snapshot, &payload.rwset, &first_org)
+        .map_err(ApiError::internal)?;
     drop(snapshot);
+    // Endorsers must hold the collections the first endorser read from.
+    let outsiders: Vec<usize> = (0..candidates.len())
+        .filter(|i| read.iter().any(|(_, members)| !members.contains(&msps[*i])))
+        .collect();
+    let mut what = policies.join(" and ");
+    if !read.is_empty() {
+        let names: Vec<&str> = read.iter().map(|(n, _)| n.as_str()).collect();
+        what.push_str(&format!(
+            " with every endorser a member of collection(s) {}",
+            names.join(", ")
+        ));
+    }
     let planner = Planner::new(&channel_orgs, &policies).map_err(ApiError::internal)?;
     loop {
         let have: Vec<usize> = run.got.iter().map(|(i, _)| *i).collect();
+        let mut excluded = run.failed.clone();
+        excluded.extend(outsiders.iter().filter(|i| !have.contains(i)));
         let plan = planner
-            .plan(&msps, &have, &run.failed, Some(0))
-            .ok_or_else(|| run.no_plan(&policies.join(" and ")))?;
+            .plan(&msps, &have, &excluded, Some(0))
+            .ok_or_else(|| run.no_plan(&what))?;
         let todo: Vec<usize> = plan.into_iter().filter(|i| !have.contains(i)).collect();
         if todo.is_empty() {
             break;
@@ -397,11 +426,34 @@ fn derived_policies(
             }
             continue;
         }
-        match committed_definition(state, &ns.namespace).map_err(|e| e.to_string())? {
-            Some((def, _)) if !def.endorsement_policy.is_empty() => push(def.endorsement_policy),
-            Some(_) => push(ctx.channel_policy_text("Endorsement")),
-            // Validation will refuse it (INVALID_CHAINCODE) whoever endorses.
-            None => {}
+        // Validation will refuse an undefined contract (INVALID_CHAINCODE)
+        // whoever endorses.
+        let Some((def, _)) =
+            committed_definition(state, &ns.namespace).map_err(|e| e.to_string())?
+        else {
+            continue;
+        };
+        let contract_policy = if def.endorsement_policy.is_empty() {
+            ctx.channel_policy_text("Endorsement")
+        } else {
+            def.endorsement_policy.clone()
+        };
+        if !ns.writes.is_empty() || !ns.metadata_writes.is_empty() {
+            push(contract_policy.clone());
+        }
+        // A collection's own policy replaces the contract's for its writes;
+        // an undefined collection is refused by validation whoever endorses.
+        for c in ns
+            .collections
+            .iter()
+            .filter(|c| !c.hashed_writes.is_empty())
+        {
+            if let Some(coll) = PrivateCollection::resolve(&def, ctx.config(), &c.collection) {
+                push(
+                    coll.endorsement_policy(ctx.config())
+                        .unwrap_or_else(|| contract_policy.clone()),
+                );
+            }
         }
         let keys = ns
             .writes
@@ -414,6 +466,73 @@ fn derived_policies(
                 .map_err(|e| e.to_string())?;
             if let Some(param) = meta.iter().find(|m| m.name == VALIDATION_PARAMETER) {
                 push(String::from_utf8_lossy(&param.value).into_owned());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the invoked contract's own policy does not apply to this
+/// transaction: its namespace wrote nothing public, and every collection it
+/// wrote has its own endorsement policy.
+fn collection_policies_replace(
+    ctx: &ChannelContext,
+    state: &dyn StateView,
+    invoked: &str,
+    rwset: &TxRwSet,
+) -> Result<bool, String> {
+    let Some(ns) = rwset.namespaces.iter().find(|n| n.namespace == invoked) else {
+        return Ok(false);
+    };
+    let written: Vec<&str> = ns
+        .collections
+        .iter()
+        .filter(|c| !c.hashed_writes.is_empty())
+        .map(|c| c.collection.as_str())
+        .collect();
+    if !ns.writes.is_empty() || !ns.metadata_writes.is_empty() || written.is_empty() {
+        return Ok(false);
+    }
+    let Some((def, _)) = committed_definition(state, invoked).map_err(|e| e.to_string())? else {
+        return Ok(false);
+    };
+    Ok(written.iter().all(|name| {
+        PrivateCollection::resolve(&def, ctx.config(), name)
+            .is_some_and(|c| c.endorsement_policy(ctx.config()).is_some())
+    }))
+}
+
+/// The collections the simulation read whose data the first endorser
+/// (`first_org`) holds, with their member orgs: the simulation may have
+/// read their values, which only members can reproduce. (A non-member's
+/// successful simulation can only have read hashes, which every peer has.)
+fn read_collections(
+    ctx: &ChannelContext,
+    state: &dyn StateView,
+    rwset: &TxRwSet,
+    first_org: &str,
+) -> Result<Vec<(String, BTreeSet<String>)>, String> {
+    let mut out = Vec::new();
+    for ns in &rwset.namespaces {
+        let read: Vec<&str> = ns
+            .collections
+            .iter()
+            .filter(|c| !c.hashed_reads.is_empty())
+            .map(|c| c.collection.as_str())
+            .collect();
+        if read.is_empty() {
+            continue;
+        }
+        let Some((def, _)) =
+            committed_definition(state, &ns.namespace).map_err(|e| e.to_string())?
+        else {
+            continue;
+        };
+        for name in read {
+            if let Some(coll) = PrivateCollection::resolve(&def, ctx.config(), name)
+                && coll.is_member(first_org)
+            {
+                out.push((name.to_string(), coll.member_orgs().clone()));
             }
         }
     }

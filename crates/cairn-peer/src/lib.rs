@@ -10,7 +10,9 @@
 //! streams, the gateway (endorsement planning from the contract's committed
 //! definition, collection, agreement check, ordering, commit status), the
 //! APIs ([`api`] postcard, [`http`] JSON with OpenAPI), and the operations
-//! service (`/healthz`, `/metrics`).
+//! service (`/healthz`, `/metrics`); private data on the network: the
+//! transient store, dissemination at endorsement, commit with private data,
+//! reconciliation, and private data events.
 //!
 //! May use: `cairn-crypto`, `cairn-policy`, `cairn-ledger`, `cairn-store`,
 //! `cairn-contract` (runtime, lifecycle, packages), `cairn-net` (mutual
@@ -22,12 +24,17 @@
 //!          ◄─ endorsements ──   │ local endorse ─► derive policies from its writes
 //!                               │ POST /endorse ─► peers of other orgs (mTLS)
 //!  client assembles and signs the envelope ─► gateway ─► orderer (failover)
-//!  every peer: deliver from orderer ─► Ledger::commit (full re-validation)
+//!  every peer: deliver from orderer ─► Ledger::commit_with_private (full
+//!              re-validation; private data from the transient store)
 //!              ─► height watch ─► events, commit status
+//!  private data: endorser ─► own transient store (member collections)
+//!                          └► POST /private/push ─► member peers' transient stores
+//!                reconciliation ─► POST /private/fetch ─► Ledger::reconcile
 //! ```
 //!
 //! Invariants:
-//! - a block reaches a ledger only through [`cairn_store::Ledger::commit`],
+//! - a block reaches a ledger only through
+//!   [`cairn_store::Ledger::commit_with_private`],
 //!   called by the channel's single puller task, so every commit re-validates
 //!   the block and checks the orderer's signature and codes;
 //! - the peer never signs for a client: proposals and envelopes are signed
@@ -40,7 +47,11 @@
 //! - channels are isolated: each has its own ledger, config, policies and
 //!   puller; the TLS layer trusts the union of the joined channels' orgs and
 //!   every request is then checked against its own channel;
-//! - transient data and private keys are never logged.
+//! - transient data and private keys are never logged;
+//! - a collection's cleartext private data is pushed, served and stored
+//!   only to and by peers of its member orgs (the sender filters, the
+//!   receiver refuses otherwise), never goes to clients of non-member orgs
+//!   (events filter by the subscriber's org), and is never logged.
 
 #![forbid(unsafe_code)]
 
@@ -58,9 +69,14 @@ mod metrics;
 mod node;
 mod ops;
 mod plan;
+mod private;
+mod reconcile;
 mod service;
+mod transient;
 
 pub use client::{Committed, DEFAULT_COMMIT_WAIT, Endorsed, GatewayClient, invocation};
-pub use config::{DeliverSettings, GatewaySettings, KnownPeer, PeerConfig, RuntimeSettings};
+pub use config::{
+    DeliverSettings, GatewaySettings, KnownPeer, PeerConfig, PrivateDataSettings, RuntimeSettings,
+};
 pub use error::{GatewayError, PeerError};
 pub use node::PeerNode;

@@ -20,6 +20,15 @@ pub(crate) struct Metrics {
     pub endorse_seconds: HistogramVec,
     /// `cairn_peer_gateway_requests_total{operation, outcome}`.
     pub gateway: IntCounterVec,
+    /// `cairn_peer_private_data_pushes_total{channel, collection, outcome}`:
+    /// one collection's private data pushed to one peer at endorsement.
+    pub pvt_pushes: IntCounterVec,
+    /// `cairn_peer_private_data_received_total{channel, collection}`: pushes
+    /// this peer accepted.
+    pub pvt_received: IntCounterVec,
+    /// `cairn_peer_private_data_reconciled_total{channel}`: missing writes
+    /// filled by reconciliation.
+    pub pvt_reconciled: IntCounterVec,
 }
 
 impl Metrics {
@@ -52,6 +61,21 @@ impl Metrics {
             "Gateway requests by operation and outcome (ok, error).",
             &["operation", "outcome"],
         );
+        let pvt_pushes = counter(
+            "cairn_peer_private_data_pushes_total",
+            "Pushes of one collection's private data to one peer at endorsement, by outcome (delivered, failed).",
+            &["channel", "collection", "outcome"],
+        );
+        let pvt_received = counter(
+            "cairn_peer_private_data_received_total",
+            "Private data pushes this peer accepted, per collection.",
+            &["channel", "collection"],
+        );
+        let pvt_reconciled = counter(
+            "cairn_peer_private_data_reconciled_total",
+            "Missing private writes this peer filled by reconciliation.",
+            &["channel"],
+        );
         let height = IntGaugeVec::new(
             Opts::new(
                 "cairn_peer_ledger_height",
@@ -81,6 +105,9 @@ impl Metrics {
             endorsements,
             endorse_seconds,
             gateway,
+            pvt_pushes,
+            pvt_received,
+            pvt_reconciled,
         }
     }
 

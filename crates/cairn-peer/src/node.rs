@@ -184,10 +184,12 @@ impl Shared {
             .height
             .with_label_values(&[channel.name.as_str()])
             .set(channel.ledger.height() as i64);
-        let task = tokio::spawn(crate::deliver::run(self.clone(), channel));
+        let task = tokio::spawn(crate::deliver::run(self.clone(), channel.clone()));
+        let reconciler = tokio::spawn(crate::reconcile::run(self.clone(), channel));
         let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
         tasks.retain(|t| !t.is_finished());
         tasks.push(task);
+        tasks.push(reconciler);
     }
 }
 
@@ -228,7 +230,8 @@ impl PeerNode {
             source,
         })?;
         let data_dir = config.data_dir.clone();
-        let opened = tokio::task::spawn_blocking(move || channel::open_all(&data_dir))
+        let own_msp = local_msp.msp_id.clone();
+        let opened = tokio::task::spawn_blocking(move || channel::open_all(&data_dir, &own_msp))
             .await
             .map_err(|e| PeerError::Config {
                 reason: format!("opening the channel ledgers was interrupted: {e}"),
@@ -280,8 +283,9 @@ impl PeerNode {
             path: shared.config.listen.to_string().into(),
             source,
         })?;
-        let router =
-            crate::service::router(shared.clone()).merge(crate::http::router(shared.clone()));
+        let router = crate::service::router(shared.clone())
+            .merge(crate::http::router(shared.clone()))
+            .merge(crate::private::router(shared.clone()));
         let server = tokio::spawn(async move {
             if let Err(e) = cairn_net::serve(listener, &tls, router).await {
                 warn!(reason = %e, "peer server stopped");
@@ -337,6 +341,18 @@ impl PeerNode {
     /// The ledger of `channel` (read-only use: blocks, state snapshots, receipts).
     pub fn ledger(&self, channel: &str) -> Option<Arc<Ledger>> {
         self.shared.channel(channel).map(|c| c.ledger.clone())
+    }
+
+    /// Transactions whose private data waits in `channel`'s transient store.
+    pub fn transient_entries(&self, channel: &str) -> Option<u64> {
+        let c = self.shared.channel(channel)?;
+        match c.transient.len() {
+            Ok(n) => Some(n),
+            Err(e) => {
+                warn!(channel, reason = %e, "reading the transient store failed");
+                None
+            }
+        }
     }
 
     /// Waits until `channel` has at least `height` blocks, for at most `timeout`.

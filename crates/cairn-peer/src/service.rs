@@ -261,7 +261,14 @@ async fn block_events(
     Query(q): Query<EventsQuery>,
 ) -> Result<Response, ApiError> {
     let channel = shared.channel_or_404(&channel)?;
-    channel.reader(&caller)?;
+    let reader = channel.reader(&caller)?;
+    if q.private {
+        return Ok(cairn_net::frames(events::private_blocks(
+            &channel,
+            q.from,
+            reader.msp_id().to_string(),
+        )));
+    }
     Ok(cairn_net::frames(events::blocks(&channel, q.from)))
 }
 

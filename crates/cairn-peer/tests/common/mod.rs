@@ -15,6 +15,7 @@
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 #![allow(dead_code, reason = "each test binary uses part of the harness")]
 
+pub mod pdc;
 pub mod proxy;
 
 use std::collections::BTreeMap;
