@@ -177,6 +177,10 @@ pub struct EventsArgs {
     /// Stop after this many events (default: run until Ctrl-C).
     #[arg(long)]
     count: Option<u64>,
+    /// Blocks with the private data the org may hold: one line per private
+    /// write of a collection the signing org is a member of (values as text).
+    #[arg(long, conflicts_with = "contract")]
+    private: bool,
 }
 
 /// `cairn events`: stream transaction outcomes or contract events.
@@ -201,6 +205,43 @@ pub fn events(args: EventsArgs) -> anyhow::Result<ExitCode> {
                     e.name,
                     String::from_utf8_lossy(&e.payload)
                 );
+                seen += 1;
+            }
+        } else if args.private {
+            let mut s = api::private_block_events(
+                &ctx.transport()?,
+                &ctx.peer.url(),
+                &ctx.net.channel,
+                args.from,
+            )
+            .await?;
+            while seen < limit {
+                let Some(e) = s.next().await else { break };
+                let e = e?;
+                println!(
+                    "block {} private writes {}",
+                    e.block.header.number,
+                    e.private.len()
+                );
+                for (tx, set) in &e.private {
+                    for ns in &set.namespaces {
+                        for c in &ns.collections {
+                            for w in &c.writes {
+                                let what = if w.is_purge {
+                                    "purge".to_string()
+                                } else if w.is_delete {
+                                    "delete".to_string()
+                                } else {
+                                    format!("= {}", String::from_utf8_lossy(&w.value))
+                                };
+                                println!(
+                                    "  tx {tx} {}/{} {} {what}",
+                                    ns.namespace, c.collection, w.key
+                                );
+                            }
+                        }
+                    }
+                }
                 seen += 1;
             }
         } else {
