@@ -67,6 +67,65 @@ impl Net {
         self.dir.to_str().unwrap()
     }
 
+    /// Commits contract `name` from the package directory `dir` with an
+    /// endorsement policy and collections, through the lifecycle CLI as
+    /// each org's admin (orgs Org1..Org`orgs`).
+    fn deploy(&self, name: &str, dir: &str, policy: &str, collections: &str, orgs: usize) {
+        let d = self.d();
+        let label = format!("{name}_1.0");
+        let archive = self.dir.with_file_name(format!("{name}.tar.gz"));
+        let pkg = cairn(&[
+            "contract",
+            "package",
+            dir,
+            "--label",
+            &label,
+            "--out",
+            archive.to_str().unwrap(),
+        ]);
+        assert!(pkg.status.success(), "{}", text(&pkg));
+        let orgs: Vec<String> = (1..=orgs).map(|i| format!("Org{i}")).collect();
+        let mut package = String::new();
+        for org in &orgs {
+            let out = cairn(&[
+                "contract",
+                "install",
+                "--dir",
+                d,
+                "--org",
+                org,
+                archive.to_str().unwrap(),
+            ]);
+            assert!(out.status.success(), "{}", text(&out));
+            package = stdout(&out)
+                .split_whitespace()
+                .find(|w| w.starts_with(&format!("{label}:")))
+                .unwrap()
+                .to_string();
+        }
+        let collections: serde_json::Value = serde_json::from_str(collections).unwrap();
+        let def = serde_json::json!({
+            "name": name, "version": "1.0", "sequence": 1, "packageId": package,
+            "endorsementPolicy": policy, "collections": collections,
+        })
+        .to_string();
+        for org in &orgs {
+            let out = cairn(&["contract", "approve", "--dir", d, "--org", org, &def]);
+            assert!(out.status.success(), "{}", text(&out));
+        }
+        // Every endorser of the commit must have committed every approval.
+        let mut last = String::new();
+        for _ in 0..20 {
+            let out = cairn(&["contract", "commit", "--dir", d, &def]);
+            if out.status.success() {
+                return;
+            }
+            last = text(&out);
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        panic!("the definition of {name} did not commit: {last}");
+    }
+
     /// `cairn invoke` of contract pkv as `org`'s user through its peer.
     fn invoke(&self, org: &str, args: &[&str], value: Option<&str>) -> Output {
         let transient = value.map(|v| format!("value={v}"));
@@ -237,57 +296,8 @@ fn acmechain_on_a_multi_process_network() {
     ]);
     assert!(up.status.success(), "{}", text(&up));
 
-    // The contract, with the collections, through the lifecycle CLI.
-    let archive = tmp.path().join("pkv.tar.gz");
     let contract = concat!(env!("CARGO_MANIFEST_DIR"), "/../../contracts/private-kv");
-    let pkg = cairn(&[
-        "contract",
-        "package",
-        contract,
-        "--label",
-        "pkv_1.0",
-        "--out",
-        archive.to_str().unwrap(),
-    ]);
-    assert!(pkg.status.success(), "{}", text(&pkg));
-    let mut package = String::new();
-    for org in ["Org1", "Org2", "Org3", "Org4"] {
-        let out = cairn(&[
-            "contract",
-            "install",
-            "--dir",
-            &d,
-            "--org",
-            org,
-            archive.to_str().unwrap(),
-        ]);
-        assert!(out.status.success(), "{}", text(&out));
-        package = stdout(&out)
-            .split_whitespace()
-            .find(|w| w.starts_with("pkv_1.0:"))
-            .unwrap()
-            .to_string();
-    }
-    let collections: serde_json::Value = serde_json::from_str(COLLECTIONS).unwrap();
-    let def = serde_json::json!({
-        "name": "pkv", "version": "1.0", "sequence": 1, "packageId": package,
-        "endorsementPolicy": ANY_PEER, "collections": collections,
-    })
-    .to_string();
-    for org in ["Org1", "Org2", "Org3", "Org4"] {
-        let out = cairn(&["contract", "approve", "--dir", &d, "--org", org, &def]);
-        assert!(out.status.success(), "{}", text(&out));
-    }
-    let mut committed = None;
-    for _ in 0..20 {
-        let out = cairn(&["contract", "commit", "--dir", &d, &def]);
-        if out.status.success() {
-            committed = Some(out);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    assert!(committed.is_some(), "the definition did not commit");
+    net.deploy("pkv", contract, ANY_PEER, COLLECTIONS, 4);
 
     // AcmeChain: Org1's client writes PDC2 (Org3, Org4) through Org1's peer.
     let marker = format!("acme-secret-{}", rand::rng().random::<u64>());
@@ -491,4 +501,146 @@ fn acmechain_on_a_multi_process_network() {
         assert!(!last.contains(&short), "{last}");
         assert!(stdout(&net.query(org, &["readPDC2", "k1"])).contains(&marker));
     }
+}
+
+/// The issue's transfer flow with Fabric's JavaScript API (the contract
+/// tests' `private-transfer`, unmodified): the asset's shared part in
+/// `assetCollection` (Org1, Org2), each owner's valuation in its implicit
+/// org collection, and the hand-over decided by comparing the buyer's hash
+/// on the ledger with the seller's own valuation.
+#[test]
+fn transfer_by_hash_on_a_multi_process_network() {
+    let tmp = tempfile::tempdir().unwrap();
+    let net = Net {
+        dir: tmp.path().join("net"),
+        started: Default::default(),
+    };
+    let d = net.d().to_string();
+    let port = rand::rng().random_range(20_000u16..39_000).to_string();
+    let up = cairn(&["up", "--dir", &d, "--base-port", &port, "--detach"]);
+    assert!(up.status.success(), "{}", text(&up));
+    let contract = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../cairn-contract/tests/contracts/private-transfer"
+    );
+    let collections = r#"[{"name": "assetCollection",
+        "policy": "OR('Org1MSP.member', 'Org2MSP.member')",
+        "requiredPeerCount": 0, "maxPeerCount": 1, "blockToLive": 0,
+        "memberOnlyRead": true, "memberOnlyWrite": true}]"#;
+    net.deploy(
+        "transfer",
+        contract,
+        "OR('Org1MSP.peer','Org2MSP.peer')",
+        collections,
+        3,
+    );
+    let call = |verb: &str, org: &str, args: &[&str], transient: Option<(&str, &str)>| {
+        let t = transient.map(|(k, v)| format!("{k}={v}"));
+        let mut a = vec![
+            verb,
+            "--dir",
+            d.as_str(),
+            "--org",
+            org,
+            "--contract",
+            "transfer",
+        ];
+        if let Some(t) = &t {
+            a.extend(["--transient", t.as_str()]);
+        }
+        a.extend(args);
+        cairn(&a)
+    };
+
+    let color = format!("color-{}", rand::rng().random::<u64>());
+    let props = format!(
+        r#"{{"objectType":"asset","assetID":"asset1","color":"{color}","size":5,"appraisedValue":300}}"#
+    );
+    let created = call(
+        "invoke",
+        "Org1",
+        &["CreateAsset"],
+        Some(("asset_properties", &props)),
+    );
+    assert!(created.status.success(), "{}", text(&created));
+    let mut asset = String::new();
+    wait_until("Org2 reads asset1", Duration::from_secs(30), || {
+        asset = stdout(&call("query", "Org2", &["ReadAsset", "asset1"], None));
+        asset.contains(&color)
+    });
+    assert!(asset.contains(r#""ownerOrg":"Org1MSP""#), "{asset}");
+    // Org3 is not in assetCollection: nothing of the asset on its peer.
+    assert!(files_containing(&net.dir.join("nodes/peer0.org3"), color.as_bytes()).is_empty());
+
+    // The buyer checks what the seller told it against the ledger's hash.
+    let told = r#"{"assetID":"asset1","appraisedValue":300}"#;
+    let check = call(
+        "query",
+        "Org2",
+        &["VerifyValuation", "Org1MSP"],
+        Some(("valuation", told)),
+    );
+    assert_eq!(stdout(&check).trim(), "true", "{}", text(&check));
+
+    // The buyer values it differently: the seller's transfer is refused.
+    let low = r#"{"assetID":"asset1","appraisedValue":250}"#;
+    let agreed = call(
+        "invoke",
+        "Org2",
+        &["AgreeToTransfer"],
+        Some(("asset_value", low)),
+    );
+    assert!(agreed.status.success(), "{}", text(&agreed));
+    let owner = r#"{"assetID":"asset1","buyerMSP":"Org2MSP"}"#;
+    let mut refused = String::new();
+    wait_until("the mismatch is seen", Duration::from_secs(30), || {
+        refused = text(&call(
+            "invoke",
+            "Org1",
+            &["TransferAsset"],
+            Some(("asset_owner", owner)),
+        ));
+        refused.contains("valuations of asset1 by Org1MSP and Org2MSP differ")
+    });
+
+    // The same valuation: the hashes match and the asset moves.
+    let same = r#"{"assetID":"asset1","appraisedValue":300}"#;
+    let agreed = call(
+        "invoke",
+        "Org2",
+        &["AgreeToTransfer"],
+        Some(("asset_value", same)),
+    );
+    assert!(agreed.status.success(), "{}", text(&agreed));
+    let mut moved = String::new();
+    wait_until("the asset moves", Duration::from_secs(30), || {
+        let out = call(
+            "invoke",
+            "Org1",
+            &["TransferAsset"],
+            Some(("asset_owner", owner)),
+        );
+        moved = text(&out);
+        out.status.success()
+    });
+    assert!(moved.contains("endorsed by Org1MSP"), "{moved}");
+    wait_until("Org2 owns asset1", Duration::from_secs(30), || {
+        stdout(&call("query", "Org2", &["ReadAsset", "asset1"], None))
+            .contains(r#""ownerOrg":"Org2MSP""#)
+    });
+    // Org2's first valuation never reached Org1's peer.
+    assert!(
+        files_containing(
+            &net.dir.join("nodes/peer0.org1"),
+            br#""appraisedValue":250"#
+        )
+        .is_empty()
+    );
+    assert!(
+        !files_containing(
+            &net.dir.join("nodes/peer0.org2"),
+            br#""appraisedValue":250"#
+        )
+        .is_empty()
+    );
 }

@@ -150,10 +150,17 @@ pub fn query(args: CallArgs) -> anyhow::Result<ExitCode> {
     let ctx = args.opts.open()?;
     let (function, rest) = args.call.split_first().context("no function given")?;
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let transient = args
+        .transient
+        .into_iter()
+        .map(|(k, v)| (k, v.into_bytes()))
+        .collect();
     let out = runtime()?.block_on(async {
-        ctx.gateway()?
-            .evaluate(&args.contract, function, &rest)
+        let gw = ctx.gateway()?;
+        let proposal = gw.proposal(invocation(&args.contract, function, &rest), transient);
+        gw.evaluate_proposal(&proposal)
             .await
+            .map(|r| r.payload)
             .map_err(anyhow::Error::from)
     })?;
     println!("{}", String::from_utf8_lossy(&out));
