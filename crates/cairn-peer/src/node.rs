@@ -384,6 +384,12 @@ impl PeerNode {
             // A cancelled task reports an error: that is the expected end.
             let _ = t.await;
         }
+        // Private data that arrived since the last block survives a clean stop.
+        for ch in self.shared.all_channels() {
+            if let Err(e) = ch.transient.flush() {
+                tracing::warn!(channel = %ch.name, reason = %e, "flushing the transient store failed");
+            }
+        }
         info!(addr = %self.addr, "peer stopped");
     }
 

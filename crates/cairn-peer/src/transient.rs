@@ -14,6 +14,13 @@
 //! block commits or when it is older than the retention (both in
 //! [`TransientStore::cleanup`]). Only collections this
 //! peer's org is a member of are ever stored (the callers check).
+//!
+//! Durability: [`TransientStore::persist`] commits without an fsync (it is
+//! on the endorsement path, once per transaction); the next
+//! [`TransientStore::cleanup`] (after every block) or
+//! [`TransientStore::flush`] makes everything before it durable. A crash
+//! loses at most what arrived since the last block; the commit then records
+//! that data as missing and reconciliation fetches it from other members.
 
 use std::path::{Path, PathBuf};
 
@@ -67,6 +74,8 @@ struct Entry {
 pub(crate) struct TransientStore {
     db: Database,
     path: PathBuf,
+    /// Set by a commit without fsync; cleared by the next durable one.
+    unsynced: std::sync::atomic::AtomicBool,
 }
 
 impl TransientStore {
@@ -78,7 +87,11 @@ impl TransientStore {
             action: "open",
             source: Box::new(e.into()),
         })?;
-        let store = TransientStore { db, path };
+        let store = TransientStore {
+            db,
+            path,
+            unsynced: std::sync::atomic::AtomicBool::new(false),
+        };
         // Create the tables so that reads of an empty store succeed.
         let w = store.begin_write()?;
         {
@@ -122,7 +135,11 @@ impl TransientStore {
             return Ok(());
         }
         let key = txid.0.as_ref();
-        let w = self.begin_write()?;
+        let mut w = self.begin_write()?;
+        w.set_durability(redb::Durability::None)
+            .map_err(self.err("set durability"))?;
+        self.unsynced
+            .store(true, std::sync::atomic::Ordering::Release);
         {
             let mut entries = w.open_table(ENTRIES).map_err(self.err("open table"))?;
             let existing = entries
@@ -205,8 +222,11 @@ impl TransientStore {
                 .map_err(self.err("read"))?
         };
         if committed.is_empty() && due.is_empty() {
+            self.flush()?;
             return Ok((0, 0));
         }
+        self.unsynced
+            .store(false, std::sync::atomic::Ordering::Release);
         let w = self.begin_write()?;
         let (mut removed, mut purged) = (0, 0);
         {
@@ -242,6 +262,18 @@ impl TransientStore {
         }
         w.commit().map_err(self.err("commit"))?;
         Ok((removed, purged))
+    }
+
+    /// Makes every earlier commit durable (one fsync) if one was not.
+    pub(crate) fn flush(&self) -> Result<(), TransientError> {
+        if self
+            .unsynced
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
+            let w = self.begin_write()?;
+            w.commit().map_err(self.err("commit"))?;
+        }
+        Ok(())
     }
 
     /// How many transactions have private data here.
