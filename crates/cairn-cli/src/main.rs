@@ -10,10 +10,6 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 
-/// Every `cairn` process (nodes included) allocates with mimalloc.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Cairn: a multi-party ledger for organizations that do not trust each other.
 #[derive(Parser, Debug)]
 #[command(name = "cairn", version, about, long_about = None)]
