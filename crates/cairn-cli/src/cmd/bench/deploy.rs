@@ -18,11 +18,12 @@ pub const CONTRACT: &str = "benchkv";
 /// The same package deployed with the private data collection `bench`
 /// (`cairn bench --private`).
 pub const PRIVATE_CONTRACT: &str = "benchpdc";
-/// The collection `--private` writes into: two orgs hold it, every peer
-/// of them may receive it at endorsement (Fabric's usual settings).
+/// The collection `--private` writes into: two orgs hold it; dissemination
+/// as in Fabric's asset-transfer-private-data sample (`assetCollection`:
+/// requiredPeerCount 1, maxPeerCount 1); writable by every org's clients.
 pub const PRIVATE_COLLECTION: &str = r#"[{"name": "bench",
   "policy": "OR('Org1MSP.member', 'Org2MSP.member')",
-  "requiredPeerCount": 1, "maxPeerCount": 2, "blockToLive": 0,
+  "requiredPeerCount": 1, "maxPeerCount": 1, "blockToLive": 0,
   "memberOnlyRead": true, "memberOnlyWrite": false}]"#;
 
 /// The contract name for a run.

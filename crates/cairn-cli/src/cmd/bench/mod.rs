@@ -72,7 +72,7 @@ pub struct BenchArgs {
     pub contract: PathBuf,
     /// Every transaction writes its 100-byte value into a private data
     /// collection of two orgs (Org1, Org2; requiredPeerCount 1, maxPeerCount
-    /// 2) as transient data, instead of public state.
+    /// 1) as transient data, instead of public state.
     #[arg(long)]
     pub private: bool,
 }
