@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{cairn, stdout, text};
+use common::{cairn, deploy, files_containing, stdout, text};
 use rand::Rng;
 
 /// Stops the network (and the extra node) even when an assertion fails.
@@ -118,6 +118,14 @@ fn up_attest_admits_listed_nodes_and_refuses_a_changed_one_until_an_admin_update
     let cfg = cairn(&["channel", "config", "--dir", d]);
     assert!(text(&cfg).contains("attestation"), "{}", text(&cfg));
 
+    // Private data of Org1 and Org2, between attested peers only.
+    let pkv = concat!(env!("CARGO_MANIFEST_DIR"), "/../../contracts/private-kv");
+    let pdc1 = r#"[{"name": "PDC1", "policy": "OR('Org1MSP.member', 'Org2MSP.member')",
+        "requiredPeerCount": 0, "maxPeerCount": 2, "blockToLive": 0,
+        "memberOnlyRead": false, "memberOnlyWrite": false}]"#;
+    let any_peer = "OR('Org1MSP.peer','Org2MSP.peer','Org3MSP.peer')";
+    deploy(d, "pkv", pkv, any_peer, pdc1, 3);
+
     // Peer0.org2 is stopped, and its config changed: another build.
     let pid: i32 = std::fs::read_to_string(dir.join("run/peer0.org2.pid"))
         .unwrap()
@@ -213,6 +221,35 @@ fn up_attest_admits_listed_nodes_and_refuses_a_changed_one_until_an_admin_update
         "{rogue_log}"
     );
 
+    // Org1 writes PDC1: the changed peer is a member, but not admitted, so
+    // Org1's peer does not push the value to it.
+    let secret = format!("attested-only-{}", rand::rng().random::<u64>());
+    let transient = format!("value={secret}");
+    let w = cairn(&[
+        "invoke",
+        "--dir",
+        d,
+        "--contract",
+        "pkv",
+        "--transient",
+        &transient,
+        "writePDC1",
+        "p1",
+    ]);
+    assert!(w.status.success(), "{}", text(&w));
+    wait_until(
+        "Org1's peer refuses to push",
+        Duration::from_secs(20),
+        || {
+            logs_containing(
+                &dir,
+                "peer0.org1",
+                "private data not sent to a peer that is not admitted",
+            )
+        },
+    );
+    assert!(files_containing(&dir.join("nodes/peer0.org2"), secret.as_bytes()).is_empty());
+
     // The channel moves on without it.
     let before = height_of(d, "peer0.org2").unwrap();
     let inv = cairn(&[
@@ -260,6 +297,22 @@ fn up_attest_admits_listed_nodes_and_refuses_a_changed_one_until_an_admin_update
     });
     let q = cairn(&["query", "--dir", d, "--org", "Org2", "ReadAsset", "asset8"]);
     assert!(text(&q).contains("\"Owner\":\"Kim\""), "{}", text(&q));
+    // Admitted now: it reconciles the private value from Org1's peer.
+    // Its reconciliation backed off while refused (up to 60 s between rounds).
+    wait_until("peer0.org2 reconciles p1", Duration::from_secs(150), || {
+        stdout(&cairn(&[
+            "query",
+            "--dir",
+            d,
+            "--org",
+            "Org2",
+            "--contract",
+            "pkv",
+            "readPDC1",
+            "p1",
+        ]))
+        .contains(&secret)
+    });
 
     // Down stops every node and the attestation service.
     let mut rogue_child = guard.1.take().unwrap();

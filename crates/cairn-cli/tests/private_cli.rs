@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{cairn, stdout, text};
+use common::{cairn, deploy, files_containing, stdout, text};
 use rand::Rng;
 
 const COLLECTIONS: &str = r#"[
@@ -65,65 +65,6 @@ impl Drop for Net {
 impl Net {
     fn d(&self) -> &str {
         self.dir.to_str().unwrap()
-    }
-
-    /// Commits contract `name` from the package directory `dir` with an
-    /// endorsement policy and collections, through the lifecycle CLI as
-    /// each org's admin (orgs Org1..Org`orgs`).
-    fn deploy(&self, name: &str, dir: &str, policy: &str, collections: &str, orgs: usize) {
-        let d = self.d();
-        let label = format!("{name}_1.0");
-        let archive = self.dir.with_file_name(format!("{name}.tar.gz"));
-        let pkg = cairn(&[
-            "contract",
-            "package",
-            dir,
-            "--label",
-            &label,
-            "--out",
-            archive.to_str().unwrap(),
-        ]);
-        assert!(pkg.status.success(), "{}", text(&pkg));
-        let orgs: Vec<String> = (1..=orgs).map(|i| format!("Org{i}")).collect();
-        let mut package = String::new();
-        for org in &orgs {
-            let out = cairn(&[
-                "contract",
-                "install",
-                "--dir",
-                d,
-                "--org",
-                org,
-                archive.to_str().unwrap(),
-            ]);
-            assert!(out.status.success(), "{}", text(&out));
-            package = stdout(&out)
-                .split_whitespace()
-                .find(|w| w.starts_with(&format!("{label}:")))
-                .unwrap()
-                .to_string();
-        }
-        let collections: serde_json::Value = serde_json::from_str(collections).unwrap();
-        let def = serde_json::json!({
-            "name": name, "version": "1.0", "sequence": 1, "packageId": package,
-            "endorsementPolicy": policy, "collections": collections,
-        })
-        .to_string();
-        for org in &orgs {
-            let out = cairn(&["contract", "approve", "--dir", d, "--org", org, &def]);
-            assert!(out.status.success(), "{}", text(&out));
-        }
-        // Every endorser of the commit must have committed every approval.
-        let mut last = String::new();
-        for _ in 0..20 {
-            let out = cairn(&["contract", "commit", "--dir", d, &def]);
-            if out.status.success() {
-                return;
-            }
-            last = text(&out);
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        panic!("the definition of {name} did not commit: {last}");
     }
 
     /// `cairn invoke` of contract pkv as `org`'s user through its peer.
@@ -251,25 +192,6 @@ fn wait_until(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
     }
 }
 
-/// Files under `dir` whose bytes contain `needle`.
-fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            found.extend(files_containing(&p, needle));
-        } else if let Ok(bytes) = std::fs::read(&p)
-            && bytes.windows(needle.len()).any(|w| w == needle)
-        {
-            found.push(p);
-        }
-    }
-    found
-}
-
 fn sha256_hex(data: &[u8]) -> String {
     cairn_crypto::sha256(data).to_string()
 }
@@ -297,7 +219,7 @@ fn acmechain_on_a_multi_process_network() {
     assert!(up.status.success(), "{}", text(&up));
 
     let contract = concat!(env!("CARGO_MANIFEST_DIR"), "/../../contracts/private-kv");
-    net.deploy("pkv", contract, ANY_PEER, COLLECTIONS, 4);
+    deploy(net.d(), "pkv", contract, ANY_PEER, COLLECTIONS, 4);
 
     // AcmeChain: Org1's client writes PDC2 (Org3, Org4) through Org1's peer.
     let marker = format!("acme-secret-{}", rand::rng().random::<u64>());
@@ -527,7 +449,8 @@ fn transfer_by_hash_on_a_multi_process_network() {
         "policy": "OR('Org1MSP.member', 'Org2MSP.member')",
         "requiredPeerCount": 0, "maxPeerCount": 1, "blockToLive": 0,
         "memberOnlyRead": true, "memberOnlyWrite": true}]"#;
-    net.deploy(
+    deploy(
+        net.d(),
         "transfer",
         contract,
         "OR('Org1MSP.peer','Org2MSP.peer')",

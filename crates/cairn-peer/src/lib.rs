@@ -56,6 +56,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+mod attested;
 mod channel;
 mod client;
 mod config;

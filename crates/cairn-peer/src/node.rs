@@ -45,6 +45,8 @@ pub(crate) struct Shared {
     pub tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Serializes joins (directory creation, trust update).
     pub join_lock: tokio::sync::Mutex<()>,
+    /// Attested-node decisions about other peers (private data).
+    pub admissions: crate::attested::PeerAdmissions,
 }
 
 impl Shared {
@@ -277,6 +279,7 @@ impl PeerNode {
             sims: Semaphore::new(permits),
             tasks: Mutex::new(Vec::new()),
             join_lock: tokio::sync::Mutex::new(()),
+            admissions: Default::default(),
             config,
         });
         let addr = listener.local_addr().map_err(|source| PeerError::Io {

@@ -32,7 +32,7 @@ use cairn_ledger::ids::TxId;
 use cairn_ledger::lifecycle::ContractDefinition;
 use cairn_ledger::private::{Collection, PrivateWriteSet, key_hash};
 use cairn_ledger::validation::ValidationCode;
-use cairn_net::{ApiError, Caller, Postcard, RequireRoles};
+use cairn_net::{ApiError, Caller, Postcard, PresentedToken, RequireRoles};
 use cairn_store::Snapshot;
 use futures_util::future::join_all;
 use rand::seq::SliceRandom;
@@ -266,9 +266,13 @@ async fn push_collection(
             .take(plan.max - delivered)
             .collect();
         next += wave.len();
-        let calls = wave
-            .iter()
-            .map(|p| api::push_private(&shared.client, &p.url, &request, timeout));
+        let calls = wave.iter().map(|p| async {
+            shared
+                .admissions
+                .check_target(&shared.client, channel, &p.url)
+                .await?;
+            api::push_private(&shared.client, &p.url, &request, timeout).await
+        });
         for (p, r) in wave.iter().zip(join_all(calls).await) {
             match r {
                 Ok(()) => {
@@ -308,10 +312,12 @@ fn channel_peer(channel: &Channel, caller: &Identity) -> Result<Identity, ApiErr
 async fn push(
     State(shared): State<Arc<Shared>>,
     Caller(caller): Caller,
+    token: PresentedToken,
     Postcard(req): Postcard<PushRequest>,
 ) -> Result<Postcard<()>, ApiError> {
     let channel = shared.channel_or_404(&req.channel)?;
     let sender = channel_peer(&channel, &caller)?;
+    shared.admissions.check_caller(&channel, &caller, &token)?;
     let own = shared.msp_id();
     let mut collections = Collections::new(&channel)?;
     let mut names = Vec::new();
@@ -366,10 +372,12 @@ async fn push(
 async fn fetch(
     State(shared): State<Arc<Shared>>,
     Caller(caller): Caller,
+    token: PresentedToken,
     Postcard(req): Postcard<FetchRequest>,
 ) -> Result<Postcard<Vec<FetchedPrivateData>>, ApiError> {
     let channel = shared.channel_or_404(&req.channel)?;
     let requester = channel_peer(&channel, &caller)?;
+    shared.admissions.check_caller(&channel, &caller, &token)?;
     if req.wanted.len() > MAX_FETCH_ITEMS {
         return Err(ApiError::bad_request(format!(
             "at most {MAX_FETCH_ITEMS} missing entries per fetch"

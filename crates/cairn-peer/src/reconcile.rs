@@ -104,7 +104,16 @@ async fn round(shared: &Arc<Shared>, channel: &Arc<Channel>) -> Result<Round, St
             channel: channel.name.clone(),
             wanted: asked.iter().map(|i| members[*i].0.clone()).collect(),
         };
-        let fetched = match api::fetch_private(&shared.client, &peer.url, &request, timeout).await {
+        let checked = shared
+            .admissions
+            .check_target(&shared.client, channel, &peer.url)
+            .await;
+        let fetched = match async {
+            checked?;
+            api::fetch_private(&shared.client, &peer.url, &request, timeout).await
+        }
+        .await
+        {
             Ok(f) => f,
             Err(e) => {
                 debug!(peer = %peer.url, reason = %e, "fetching private data failed");

@@ -2,7 +2,9 @@
 
 #![allow(dead_code, reason = "each test binary uses part of the helpers")]
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
 
 /// Runs the `cairn` binary under test with `args` (without the caller's log filter).
 pub fn cairn(args: &[&str]) -> Output {
@@ -26,4 +28,81 @@ pub fn stderr(o: &Output) -> String {
 /// Standard output followed by standard error.
 pub fn text(o: &Output) -> String {
     format!("{}{}", stdout(o), stderr(o))
+}
+
+/// Commits contract `name` from the package directory `dir` with an
+/// endorsement policy and collections, through the lifecycle CLI as
+/// each org's admin (orgs Org1..Org`orgs`).
+pub fn deploy(d: &str, name: &str, dir: &str, policy: &str, collections: &str, orgs: usize) {
+    let label = format!("{name}_1.0");
+    let archive = std::path::Path::new(d).with_file_name(format!("{name}.tar.gz"));
+    let pkg = cairn(&[
+        "contract",
+        "package",
+        dir,
+        "--label",
+        &label,
+        "--out",
+        archive.to_str().unwrap(),
+    ]);
+    assert!(pkg.status.success(), "{}", text(&pkg));
+    let orgs: Vec<String> = (1..=orgs).map(|i| format!("Org{i}")).collect();
+    let mut package = String::new();
+    for org in &orgs {
+        let out = cairn(&[
+            "contract",
+            "install",
+            "--dir",
+            d,
+            "--org",
+            org,
+            archive.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        package = stdout(&out)
+            .split_whitespace()
+            .find(|w| w.starts_with(&format!("{label}:")))
+            .unwrap()
+            .to_string();
+    }
+    let collections: serde_json::Value = serde_json::from_str(collections).unwrap();
+    let def = serde_json::json!({
+        "name": name, "version": "1.0", "sequence": 1, "packageId": package,
+        "endorsementPolicy": policy, "collections": collections,
+    })
+    .to_string();
+    for org in &orgs {
+        let out = cairn(&["contract", "approve", "--dir", d, "--org", org, &def]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    // Every endorser of the commit must have committed every approval.
+    let mut last = String::new();
+    for _ in 0..20 {
+        let out = cairn(&["contract", "commit", "--dir", d, &def]);
+        if out.status.success() {
+            return;
+        }
+        last = text(&out);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    panic!("the definition of {name} did not commit: {last}");
+}
+
+/// Files under `dir` whose bytes contain `needle`.
+pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            found.extend(files_containing(&p, needle));
+        } else if let Ok(bytes) = std::fs::read(&p)
+            && bytes.windows(needle.len()).any(|w| w == needle)
+        {
+            found.push(p);
+        }
+    }
+    found
 }
