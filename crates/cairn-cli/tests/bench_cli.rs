@@ -29,7 +29,7 @@ fn json(out: &Output) -> Value {
 
 /// A base port whose block of ~300 ports no other test run is likely to use.
 fn base_port() -> String {
-    rand::random_range(20_000u16..39_600).to_string()
+    rand::random_range(10_000u16..31_600).to_string()
 }
 
 /// Live (not zombie) `cairn node` processes whose config is under `dir`.

@@ -205,7 +205,7 @@ fn acmechain_on_a_multi_process_network() {
         started: Default::default(),
     };
     let d = net.d().to_string();
-    let port = rand::rng().random_range(20_000u16..39_000).to_string();
+    let port = rand::rng().random_range(10_000u16..31_600).to_string();
     let up = cairn(&[
         "up",
         "--orgs",
@@ -438,7 +438,7 @@ fn transfer_by_hash_on_a_multi_process_network() {
         started: Default::default(),
     };
     let d = net.d().to_string();
-    let port = rand::rng().random_range(20_000u16..39_000).to_string();
+    let port = rand::rng().random_range(10_000u16..31_600).to_string();
     let up = cairn(&["up", "--dir", &d, "--base-port", &port, "--detach"]);
     assert!(up.status.success(), "{}", text(&up));
     let contract = concat!(

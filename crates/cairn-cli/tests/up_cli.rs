@@ -57,7 +57,7 @@ fn up_runs_a_network_of_processes_and_down_leaves_nothing_behind() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("net");
     let d = dir.to_str().unwrap();
-    let port = rand::rng().random_range(20_000u16..40_000).to_string();
+    let port = rand::rng().random_range(10_000u16..31_600).to_string();
     let _guard = Down(dir.clone());
 
     let up = cairn(&["up", "--dir", d, "--base-port", &port, "--detach"]);

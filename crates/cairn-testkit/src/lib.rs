@@ -220,3 +220,19 @@ fn load_org(dir: &Path) -> TestOrg {
         dir: dir.to_path_buf(),
     }
 }
+
+/// A port on 127.0.0.1 that is free now, for a node a test starts later on
+/// a fixed address (other nodes' configs name it). Taken below Linux's
+/// ephemeral range (32768-60999): a port the kernel handed out for `:0`
+/// can be given again as the local port of another test's outgoing
+/// connection before the node binds it, and then the node cannot.
+pub fn reserve_port() -> u16 {
+    use rand::Rng as _;
+    let mut rng = rand::rng();
+    loop {
+        let port = rng.random_range(10_000u16..32_000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}

@@ -102,12 +102,7 @@ impl Cluster {
             .with_test_writer()
             .try_init();
         // Reserve ports: bind, note, release; each node binds its own again.
-        let ports: Vec<u16> = (0..orgs)
-            .map(|_| {
-                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-                l.local_addr().unwrap().port()
-            })
-            .collect();
+        let ports: Vec<u16> = (0..orgs).map(|_| cairn_testkit::reserve_port()).collect();
         let urls: Vec<String> = ports
             .iter()
             .map(|p| format!("https://127.0.0.1:{p}"))

@@ -60,11 +60,7 @@ fn runtime() -> Runtime {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    cairn_testkit::reserve_port()
 }
 
 /// The network.
