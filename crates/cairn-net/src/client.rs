@@ -63,6 +63,26 @@ impl Client {
         }
     }
 
+    /// Sends `req` (postcard) to `url`; the answer is not read yet.
+    async fn send_post<Req: Serialize + ?Sized>(
+        &self,
+        url: &str,
+        req: &Req,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, ClientError> {
+        let body = postcard::to_stdvec(req).map_err(|e| ClientError::Decode {
+            url: url.to_string(),
+            reason: format!("encoding the request: {e}"),
+        })?;
+        self.attest(self.http.post(url))
+            .header(reqwest::header::CONTENT_TYPE, POSTCARD)
+            .timeout(timeout)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| send_error(url, &e))
+    }
+
     /// The limit per call.
     pub fn timeout(&self) -> Duration {
         self.timeout
@@ -88,18 +108,7 @@ impl Client {
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
-        let body = postcard::to_stdvec(req).map_err(|e| ClientError::Decode {
-            url: url.to_string(),
-            reason: format!("encoding the request: {e}"),
-        })?;
-        let resp = self
-            .attest(self.http.post(url))
-            .header(reqwest::header::CONTENT_TYPE, POSTCARD)
-            .timeout(timeout)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| send_error(url, &e))?;
+        let resp = self.send_post(url, req, timeout).await?;
         read(url, resp).await
     }
 
@@ -117,18 +126,7 @@ impl Client {
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
-        let body = postcard::to_stdvec(req).map_err(|e| ClientError::Decode {
-            url: url.to_string(),
-            reason: format!("encoding the request: {e}"),
-        })?;
-        let resp = self
-            .attest(self.http.post(url))
-            .header(reqwest::header::CONTENT_TYPE, POSTCARD)
-            .timeout(timeout)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| send_error(url, &e))?;
+        let resp = self.send_post(url, req, timeout).await?;
         let proof = server_proof(url, &resp)?;
         Ok((read(url, resp).await?, proof))
     }
