@@ -8,6 +8,21 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `println!` for every command: when stdout is a pipe whose reader has
+/// gone (`cairn events | head`), exit quietly with 141 as a process killed
+/// by SIGPIPE would, instead of panicking like std's `println!`.
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(141);
+            }
+            panic!("failed printing to stdout: {e}");
+        }
+    }};
+}
+
 mod cmd;
 
 /// Cairn: a multi-party ledger for organizations that do not trust each other.
