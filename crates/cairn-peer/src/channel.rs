@@ -153,13 +153,9 @@ pub(crate) fn channels_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("channels")
 }
 
-/// Fabric's channel name rule, which also makes it a safe directory name:
-/// lowercase letters, digits, `.` and `-`, starting with a letter, < 250 chars.
+/// Fabric's channel name rule (see [`cairn_ledger::config::valid_channel_name`]).
 pub(crate) fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some('a'..='z'))
-        && name.len() < 250
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+    cairn_ledger::config::valid_channel_name(name)
 }
 
 /// Opens every channel ledger under `data_dir` (what a restart rejoins).

@@ -169,9 +169,11 @@ pub(crate) async fn disseminate(
         if own.is_empty() {
             return Ok(());
         }
+        // The endorser's own copy is not waited for (see the transient store's durability).
         tokio::task::spawn_blocking(move || ch.transient.persist(&txid, height, &own))
             .await
             .map_err(ApiError::internal)?
+            .map(|_| ())
             .map_err(ApiError::internal)
     };
     let pushes = join_all(
@@ -342,18 +344,35 @@ async fn push(
     }
     let committed = channel.ledger.tx(&req.txid).map_err(ApiError::internal)?;
     let (ch, txid, writes) = (channel.clone(), req.txid, req.writes);
-    tokio::task::spawn_blocking(move || match committed {
+    tokio::task::spawn_blocking(move || {
+        let fill = |loc: cairn_store::TxLocation| {
+            if loc.code != ValidationCode::Valid {
+                return Ok(());
+            }
+            ch.ledger
+                .reconcile(loc.block, loc.index, &writes)
+                .map(|_| ())
+                .map_err(ApiError::internal)
+        };
         // The block came first: fill what the commit recorded as missing.
-        Some(loc) if loc.code == ValidationCode::Valid => ch
-            .ledger
-            .reconcile(loc.block, loc.index, &writes)
-            .map(|_| ())
-            .map_err(ApiError::internal),
-        Some(_) => Ok(()),
-        None => ch
+        if let Some(loc) = committed {
+            return fill(loc);
+        }
+        let ticket = ch
             .transient
             .persist(&txid, ch.ledger.height(), &writes)
-            .map_err(ApiError::internal),
+            .map_err(ApiError::internal)?;
+        // Acknowledged only once durable: the endorser counts it towards
+        // requiredPeerCount.
+        ch.transient
+            .make_durable(ticket)
+            .map_err(ApiError::internal)?;
+        // The block may have committed meanwhile, after its commit read the
+        // transient store: fill from what arrived.
+        match ch.ledger.tx(&txid).map_err(ApiError::internal)? {
+            Some(loc) => fill(loc),
+            None => Ok(()),
+        }
     })
     .await
     .map_err(ApiError::internal)??;

@@ -15,12 +15,14 @@
 //! [`TransientStore::cleanup`]). Only collections this
 //! peer's org is a member of are ever stored (the callers check).
 //!
-//! Durability: [`TransientStore::persist`] commits without an fsync (it is
-//! on the endorsement path, once per transaction); the next
-//! [`TransientStore::cleanup`] (after every block) or
-//! [`TransientStore::flush`] makes everything before it durable. A crash
-//! loses at most what arrived since the last block; the commit then records
-//! that data as missing and reconciliation fetches it from other members.
+//! Durability: [`TransientStore::persist`] commits without an fsync and
+//! returns a ticket; [`TransientStore::make_durable`] (group commit: one
+//! fsync covers every commit made before it, concurrent callers share it),
+//! the next [`TransientStore::cleanup`] (after every block) or
+//! [`TransientStore::flush`] makes it durable. A peer acknowledges a pushed
+//! write set only once it is durable (it counts towards requiredPeerCount);
+//! an endorser's own copy is not waited for, so a crash may lose at most the
+//! endorser's copies since the last block, which reconciliation refetches.
 
 use std::path::{Path, PathBuf};
 
@@ -74,8 +76,10 @@ struct Entry {
 pub(crate) struct TransientStore {
     db: Database,
     path: PathBuf,
-    /// Set by a commit without fsync; cleared by the next durable one.
-    unsynced: std::sync::atomic::AtomicBool,
+    /// Commits made so far (tickets of [`TransientStore::persist`]).
+    written: std::sync::atomic::AtomicU64,
+    /// The highest ticket known durable; held while making more durable.
+    durable: std::sync::Mutex<u64>,
 }
 
 impl TransientStore {
@@ -90,7 +94,8 @@ impl TransientStore {
         let store = TransientStore {
             db,
             path,
-            unsynced: std::sync::atomic::AtomicBool::new(false),
+            written: std::sync::atomic::AtomicU64::new(0),
+            durable: std::sync::Mutex::new(0),
         };
         // Create the tables so that reads of an empty store succeed.
         let w = store.begin_write()?;
@@ -125,21 +130,20 @@ impl TransientStore {
     /// Keeps `writes` for `txid`, arrived at `height`. A second delivery for
     /// the same transaction adds only collections not held yet (the first
     /// copy of a collection wins; commit checks it against the hashes).
+    /// Returns the ticket to pass to [`TransientStore::make_durable`].
     pub(crate) fn persist(
         &self,
         txid: &TxId,
         height: u64,
         writes: &PrivateWriteSet,
-    ) -> Result<(), TransientError> {
+    ) -> Result<u64, TransientError> {
         if writes.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let key = txid.0.as_ref();
         let mut w = self.begin_write()?;
         w.set_durability(redb::Durability::None)
             .map_err(self.err("set durability"))?;
-        self.unsynced
-            .store(true, std::sync::atomic::Ordering::Release);
         {
             let mut entries = w.open_table(ENTRIES).map_err(self.err("open table"))?;
             let existing = entries
@@ -173,7 +177,11 @@ impl TransientStore {
                 .insert(key, entry.encode().as_slice())
                 .map_err(self.err("write"))?;
         }
-        w.commit().map_err(self.err("commit"))
+        w.commit().map_err(self.err("commit"))?;
+        Ok(self
+            .written
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel)
+            + 1)
     }
 
     /// The private writes held for `txid`.
@@ -225,8 +233,8 @@ impl TransientStore {
             self.flush()?;
             return Ok((0, 0));
         }
-        self.unsynced
-            .store(false, std::sync::atomic::Ordering::Release);
+        let mut durable = self.lock_durable();
+        let covers = self.written.load(std::sync::atomic::Ordering::Acquire);
         let w = self.begin_write()?;
         let (mut removed, mut purged) = (0, 0);
         {
@@ -261,19 +269,32 @@ impl TransientStore {
             }
         }
         w.commit().map_err(self.err("commit"))?;
+        *durable = (*durable).max(covers);
         Ok((removed, purged))
+    }
+
+    /// Returns once the commit of `ticket` (and every earlier one) is
+    /// durable: one fsync serves every caller waiting at the same time.
+    pub(crate) fn make_durable(&self, ticket: u64) -> Result<(), TransientError> {
+        let mut durable = self.lock_durable();
+        if *durable >= ticket {
+            return Ok(());
+        }
+        let covers = self.written.load(std::sync::atomic::Ordering::Acquire);
+        let w = self.begin_write()?;
+        w.commit().map_err(self.err("commit"))?;
+        *durable = covers;
+        Ok(())
     }
 
     /// Makes every earlier commit durable (one fsync) if one was not.
     pub(crate) fn flush(&self) -> Result<(), TransientError> {
-        if self
-            .unsynced
-            .swap(false, std::sync::atomic::Ordering::AcqRel)
-        {
-            let w = self.begin_write()?;
-            w.commit().map_err(self.err("commit"))?;
-        }
-        Ok(())
+        self.make_durable(self.written.load(std::sync::atomic::Ordering::Acquire))
+    }
+
+    fn lock_durable(&self) -> std::sync::MutexGuard<'_, u64> {
+        // A plain counter: a panic elsewhere cannot leave it half-updated.
+        self.durable.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// How many transactions have private data here.
