@@ -69,6 +69,16 @@ pub struct AttestationRequirement {
     pub allow_virtual: bool,
 }
 
+/// Fabric's channel name rule, which also makes a name a safe directory
+/// name: lowercase letters, digits, `.` and `-`, starting with a letter,
+/// fewer than 250 characters.
+pub fn valid_channel_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && name.len() < 250
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+}
+
 /// A channel's configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelConfig {

@@ -90,14 +90,9 @@ impl ChannelFile {
     /// block would be (orgs, policies, orderers); `base` resolves relative
     /// `msp` paths.
     pub fn config(&self, base: &Path) -> anyhow::Result<ChannelConfig> {
-        if self.name.is_empty()
-            || !self
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._".contains(&b))
-        {
+        if !cairn_ledger::config::valid_channel_name(&self.name) {
             bail!(
-                "channel name {:?}: use lowercase letters, digits, '-', '.', '_' (as Fabric does)",
+                "channel name {:?}: start with a lowercase letter, then lowercase letters, digits, '.' or '-', under 250 characters (Fabric's rule)",
                 self.name
             );
         }

@@ -134,8 +134,9 @@ pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if let Err(e) = ready {
-        println!("==> setup failed: stopping every node");
+        // Stop first: printing can end this process (a closed stdout pipe).
         stop_all(&net);
+        println!("==> setup failed: every node stopped");
         return Err(e);
     }
     print_endpoints(&net);
@@ -148,8 +149,8 @@ pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     }
     println!("==> press Ctrl-C to stop the network");
     let why = rt.block_on(wait_stop(&mut children));
-    println!("==> {why}: stopping every node");
     stop_all(&net);
+    println!("==> {why}: every node stopped");
     Ok(ExitCode::SUCCESS)
 }
 
