@@ -32,9 +32,6 @@ use cairn_ledger::private::PrivateWriteSet;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-/// How long a durable commit waits for concurrent writes to join it.
-const GROUP_COMMIT_WAIT: std::time::Duration = std::time::Duration::from_millis(1);
-
 /// The transient database's file name in a channel directory.
 pub(crate) const TRANSIENT_FILE: &str = "transient.redb";
 
@@ -283,10 +280,6 @@ impl TransientStore {
         if *durable >= ticket {
             return Ok(());
         }
-        // Group commit: let the writes racing this one in before the fsync,
-        // so that one fsync covers them too (their callers then return at
-        // once) instead of one fsync each.
-        std::thread::sleep(GROUP_COMMIT_WAIT);
         let covers = self.written.load(std::sync::atomic::Ordering::Acquire);
         let w = self.begin_write()?;
         w.commit().map_err(self.err("commit"))?;
