@@ -358,14 +358,10 @@ async fn push(
         if let Some(loc) = committed {
             return fill(loc);
         }
-        let ticket = ch
-            .transient
-            .persist(&txid, ch.ledger.height(), &writes)
-            .map_err(ApiError::internal)?;
         // Acknowledged only once durable: the endorser counts it towards
         // requiredPeerCount.
         ch.transient
-            .make_durable(ticket)
+            .persist_durable(&txid, ch.ledger.height(), &writes)
             .map_err(ApiError::internal)?;
         // The block may have committed meanwhile, after its commit read the
         // transient store: fill from what arrived.

@@ -137,12 +137,38 @@ impl TransientStore {
         height: u64,
         writes: &PrivateWriteSet,
     ) -> Result<u64, TransientError> {
+        self.write(txid, height, writes, redb::Durability::None)
+    }
+
+    /// [`TransientStore::persist`], durable when it returns (one fsync, as
+    /// Fabric's transient store syncs each write).
+    pub(crate) fn persist_durable(
+        &self,
+        txid: &TxId,
+        height: u64,
+        writes: &PrivateWriteSet,
+    ) -> Result<(), TransientError> {
+        let mut durable = self.lock_durable();
+        let covers = self.written.load(std::sync::atomic::Ordering::Acquire);
+        self.write(txid, height, writes, redb::Durability::Immediate)?;
+        // Every write whose ticket was taken before this one began is durable with it.
+        *durable = (*durable).max(covers);
+        Ok(())
+    }
+
+    fn write(
+        &self,
+        txid: &TxId,
+        height: u64,
+        writes: &PrivateWriteSet,
+        durability: redb::Durability,
+    ) -> Result<u64, TransientError> {
         if writes.is_empty() {
             return Ok(0);
         }
         let key = txid.0.as_ref();
         let mut w = self.begin_write()?;
-        w.set_durability(redb::Durability::None)
+        w.set_durability(durability)
             .map_err(self.err("set durability"))?;
         {
             let mut entries = w.open_table(ENTRIES).map_err(self.err("open table"))?;
