@@ -59,6 +59,31 @@ fn runtime() -> Runtime {
         .unwrap()
 }
 
+/// Starts peer `i` with `config` on its own runtime, retrying while its
+/// port is still held (a restarted peer's old sockets closing).
+pub fn start_running(config: PeerConfig, i: usize) -> Running<PeerNode> {
+    let rt = runtime();
+    let node = rt.block_on(async {
+        for _ in 0..50 {
+            match PeerNode::start(config.clone()).await {
+                Ok(node) => return node,
+                Err(cairn_peer::PeerError::Io { .. }) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(e) => panic!("starting peer {i}: {e}"),
+            }
+        }
+        panic!("peer {i} could not bind its port");
+    });
+    Running { rt, node }
+}
+
+/// Kills a peer as SIGKILL would: every task stops at once; its files stay.
+pub fn stop_running(Running { rt, node }: Running<PeerNode>) {
+    drop(node);
+    rt.shutdown_timeout(Duration::from_secs(5));
+}
+
 fn free_port() -> u16 {
     cairn_testkit::reserve_port()
 }
@@ -259,28 +284,12 @@ impl Net {
     /// (Re)starts peer `i` on its own runtime.
     pub fn start_peer(&mut self, i: usize) {
         assert!(self.peers[i].is_none());
-        let rt = runtime();
-        let config = self.peer_config(i);
-        let node = rt.block_on(async {
-            for _ in 0..50 {
-                match PeerNode::start(config.clone()).await {
-                    Ok(node) => return node,
-                    Err(cairn_peer::PeerError::Io { .. }) => {
-                        tokio::time::sleep(Duration::from_millis(100)).await
-                    }
-                    Err(e) => panic!("starting peer {i}: {e}"),
-                }
-            }
-            panic!("peer {i} could not bind its port");
-        });
-        self.peers[i] = Some(Running { rt, node });
+        self.peers[i] = Some(start_running(self.peer_config(i), i));
     }
 
     /// Kills peer `i`: every task stops at once; its files stay.
     pub fn kill_peer(&mut self, i: usize) {
-        let Running { rt, node } = self.peers[i].take().unwrap();
-        drop(node);
-        rt.shutdown_timeout(Duration::from_secs(5));
+        stop_running(self.peers[i].take().unwrap());
     }
 
     /// Peer `i`, which must be running.

@@ -26,7 +26,7 @@ use cairn_testkit::TestNet;
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
-use super::{CHANNEL, Running, fast_raft, free_port, runtime, start_orderer};
+use super::{CHANNEL, Running, fast_raft, free_port, start_orderer};
 
 /// The contract's name on the channel.
 pub const CC: &str = "pkv";
@@ -250,28 +250,12 @@ impl PdcNet {
     /// (Re)starts peer `i` on its own runtime.
     pub fn start_peer(&mut self, i: usize) {
         assert!(self.peers[i].is_none());
-        let rt = runtime();
-        let config = self.peer_config(i);
-        let node = rt.block_on(async {
-            for _ in 0..50 {
-                match PeerNode::start(config.clone()).await {
-                    Ok(node) => return node,
-                    Err(cairn_peer::PeerError::Io { .. }) => {
-                        tokio::time::sleep(Duration::from_millis(100)).await
-                    }
-                    Err(e) => panic!("starting peer {i}: {e}"),
-                }
-            }
-            panic!("peer {i} could not bind its port");
-        });
-        self.peers[i] = Some(Running { rt, node });
+        self.peers[i] = Some(super::start_running(self.peer_config(i), i));
     }
 
     /// Kills peer `i`: every task stops at once; its files stay.
     pub fn kill_peer(&mut self, i: usize) {
-        let Running { rt, node } = self.peers[i].take().unwrap();
-        drop(node);
-        rt.shutdown_timeout(Duration::from_secs(5));
+        super::stop_running(self.peers[i].take().unwrap());
     }
 
     /// Peer `i`, which must be running.
