@@ -334,37 +334,12 @@ fn json_api(net: &Net) -> reqwest::Client {
 
         let call = serde_json::json!({"contract": "basic", "function": "CreateAsset",
             "args": ["asset9", "pink", "1", "Ana", "10"]});
-        let prepared: serde_json::Value = http
-            .post(format!("{base}/api/v1/channels/{CHANNEL}/proposals"))
-            .json(&call)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let proposal = hex::decode(prepared["proposal"].as_str().unwrap()).unwrap();
-        let endorsed = http
-            .post(format!("{base}/api/v1/gateway/endorse"))
-            .json(&serde_json::json!({"proposal": hex::encode(&proposal),
-                "signature": hex::encode(user.sign(&proposal))}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(endorsed.status(), 200);
-        let endorsed: serde_json::Value = endorsed.json().await.unwrap();
-        let tx = hex::decode(endorsed["transaction"].as_str().unwrap()).unwrap();
-        let submitted: serde_json::Value = http
-            .post(format!("{base}/api/v1/gateway/submit"))
-            .json(&serde_json::json!({"transaction": hex::encode(&tx),
-                "signature": hex::encode(user.sign(&tx))}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(submitted["code"], "VALID", "{submitted}");
+        let common::JsonFlow {
+            prepared,
+            proposal,
+            submitted,
+            ..
+        } = common::json_submit(&http, &base, &user, &call).await;
         assert_eq!(submitted["txid"], prepared["txid"]);
         let status: serde_json::Value = http
             .get(format!(

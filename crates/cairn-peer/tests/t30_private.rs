@@ -286,37 +286,8 @@ fn t30_acmechain_over_the_network() {
     let (txid, tx) = net.rt.block_on(async {
         let call = serde_json::json!({"contract": CC, "function": "writePDC2",
             "args": ["kj"], "transient": {"value": json_value}});
-        let prepared: Value = http
-            .post(format!("{base}/api/v1/channels/{CHANNEL}/proposals"))
-            .json(&call)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let proposal = hex::decode(prepared["proposal"].as_str().unwrap()).unwrap();
-        let endorsed = http
-            .post(format!("{base}/api/v1/gateway/endorse"))
-            .json(&serde_json::json!({"proposal": hex::encode(&proposal),
-                "signature": hex::encode(user.sign(&proposal))}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(endorsed.status(), 200);
-        let endorsed: Value = endorsed.json().await.unwrap();
-        let tx = hex::decode(endorsed["transaction"].as_str().unwrap()).unwrap();
-        let submitted: Value = http
-            .post(format!("{base}/api/v1/gateway/submit"))
-            .json(&serde_json::json!({"transaction": hex::encode(&tx),
-                "signature": hex::encode(user.sign(&tx))}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(submitted["code"], "VALID", "{submitted}");
+        let flow = common::json_submit(&http, &base, &user, &call).await;
+        let (submitted, tx) = (flow.submitted, flow.tx);
         (submitted["txid"].as_str().unwrap().to_string(), tx)
     });
     assert!(

@@ -518,3 +518,63 @@ pub fn state_map(
         .map(|(ns, k, v)| ((ns.clone(), k.clone()), v.value.clone()))
         .collect()
 }
+
+/// What the JSON API's client flow produced.
+pub struct JsonFlow {
+    /// The prepared proposal as the API returned it (`proposal`, `txid`).
+    pub prepared: serde_json::Value,
+    /// The proposal bytes the client signed.
+    pub proposal: Vec<u8>,
+    /// The transaction bytes the client signed.
+    pub tx: Vec<u8>,
+    /// The submit answer (asserted `VALID`).
+    pub submitted: serde_json::Value,
+}
+
+/// The flow a browser client follows on the JSON API of the peer at
+/// `base`: prepare `call`, sign and endorse, sign and submit. The client's
+/// key never leaves the client.
+pub async fn json_submit(
+    http: &reqwest::Client,
+    base: &str,
+    user: &SigningIdentity,
+    call: &serde_json::Value,
+) -> JsonFlow {
+    let prepared: serde_json::Value = http
+        .post(format!("{base}/api/v1/channels/{CHANNEL}/proposals"))
+        .json(call)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let proposal = hex::decode(prepared["proposal"].as_str().unwrap()).unwrap();
+    let endorsed = http
+        .post(format!("{base}/api/v1/gateway/endorse"))
+        .json(&serde_json::json!({"proposal": hex::encode(&proposal),
+            "signature": hex::encode(user.sign(&proposal))}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(endorsed.status(), 200);
+    let endorsed: serde_json::Value = endorsed.json().await.unwrap();
+    let tx = hex::decode(endorsed["transaction"].as_str().unwrap()).unwrap();
+    let submitted: serde_json::Value = http
+        .post(format!("{base}/api/v1/gateway/submit"))
+        .json(&serde_json::json!({"transaction": hex::encode(&tx),
+            "signature": hex::encode(user.sign(&tx))}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(submitted["code"], "VALID", "{submitted}");
+    JsonFlow {
+        prepared,
+        proposal,
+        tx,
+        submitted,
+    }
+}
