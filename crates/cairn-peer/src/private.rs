@@ -173,7 +173,6 @@ pub(crate) async fn disseminate(
         tokio::task::spawn_blocking(move || ch.transient.persist(&txid, height, &own))
             .await
             .map_err(ApiError::internal)?
-            .map(|_| ())
             .map_err(ApiError::internal)
     };
     let pushes = join_all(

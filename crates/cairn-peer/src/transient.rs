@@ -15,14 +15,15 @@
 //! [`TransientStore::cleanup`]). Only collections this
 //! peer's org is a member of are ever stored (the callers check).
 //!
-//! Durability: [`TransientStore::persist`] commits without an fsync and
-//! returns a ticket; [`TransientStore::make_durable`] (group commit: one
-//! fsync covers every commit made before it, concurrent callers share it),
-//! the next [`TransientStore::cleanup`] (after every block) or
-//! [`TransientStore::flush`] makes it durable. A peer acknowledges a pushed
-//! write set only once it is durable (it counts towards requiredPeerCount);
-//! an endorser's own copy is not waited for, so a crash may lose at most the
-//! endorser's copies since the last block, which reconciliation refetches.
+//! Durability: a pushed write set is written with
+//! [`TransientStore::persist_durable`] (one fsync, as Fabric's transient
+//! store syncs each write) before the peer acknowledges it, since it counts
+//! towards requiredPeerCount. An endorser's own copy is written with
+//! [`TransientStore::persist`], without an fsync; the next
+//! [`TransientStore::cleanup`] (after every block) or
+//! [`TransientStore::flush`] makes it durable, so a crash may lose at most
+//! the endorser's copies since the last block, which reconciliation
+//! refetches from the peers it pushed to.
 
 use std::path::{Path, PathBuf};
 
@@ -76,9 +77,9 @@ struct Entry {
 pub(crate) struct TransientStore {
     db: Database,
     path: PathBuf,
-    /// Commits made so far (tickets of [`TransientStore::persist`]).
+    /// Writes committed so far.
     written: std::sync::atomic::AtomicU64,
-    /// The highest ticket known durable; held while making more durable.
+    /// How many of them are known durable; held while making more durable.
     durable: std::sync::Mutex<u64>,
 }
 
@@ -130,13 +131,12 @@ impl TransientStore {
     /// Keeps `writes` for `txid`, arrived at `height`. A second delivery for
     /// the same transaction adds only collections not held yet (the first
     /// copy of a collection wins; commit checks it against the hashes).
-    /// Returns the ticket to pass to [`TransientStore::make_durable`].
     pub(crate) fn persist(
         &self,
         txid: &TxId,
         height: u64,
         writes: &PrivateWriteSet,
-    ) -> Result<u64, TransientError> {
+    ) -> Result<(), TransientError> {
         self.write(txid, height, writes, redb::Durability::None)
     }
 
@@ -151,7 +151,7 @@ impl TransientStore {
         let mut durable = self.lock_durable();
         let covers = self.written.load(std::sync::atomic::Ordering::Acquire);
         self.write(txid, height, writes, redb::Durability::Immediate)?;
-        // Every write whose ticket was taken before this one began is durable with it.
+        // Every write counted before this one began is durable with it.
         *durable = (*durable).max(covers);
         Ok(())
     }
@@ -162,9 +162,9 @@ impl TransientStore {
         height: u64,
         writes: &PrivateWriteSet,
         durability: redb::Durability,
-    ) -> Result<u64, TransientError> {
+    ) -> Result<(), TransientError> {
         if writes.is_empty() {
-            return Ok(0);
+            return Ok(());
         }
         let key = txid.0.as_ref();
         let mut w = self.begin_write()?;
@@ -204,10 +204,9 @@ impl TransientStore {
                 .map_err(self.err("write"))?;
         }
         w.commit().map_err(self.err("commit"))?;
-        Ok(self
-            .written
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel)
-            + 1)
+        self.written
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Ok(())
     }
 
     /// The private writes held for `txid`.
@@ -299,23 +298,17 @@ impl TransientStore {
         Ok((removed, purged))
     }
 
-    /// Returns once the commit of `ticket` (and every earlier one) is
-    /// durable: one fsync serves every caller waiting at the same time.
-    pub(crate) fn make_durable(&self, ticket: u64) -> Result<(), TransientError> {
+    /// Makes every earlier write durable (one fsync) if one was not.
+    pub(crate) fn flush(&self) -> Result<(), TransientError> {
         let mut durable = self.lock_durable();
-        if *durable >= ticket {
+        let covers = self.written.load(std::sync::atomic::Ordering::Acquire);
+        if *durable >= covers {
             return Ok(());
         }
-        let covers = self.written.load(std::sync::atomic::Ordering::Acquire);
         let w = self.begin_write()?;
         w.commit().map_err(self.err("commit"))?;
         *durable = covers;
         Ok(())
-    }
-
-    /// Makes every earlier commit durable (one fsync) if one was not.
-    pub(crate) fn flush(&self) -> Result<(), TransientError> {
-        self.make_durable(self.written.load(std::sync::atomic::Ordering::Acquire))
     }
 
     fn lock_durable(&self) -> std::sync::MutexGuard<'_, u64> {
