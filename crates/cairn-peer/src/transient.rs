@@ -1,66 +1,67 @@
 //! The transient store: private write sets that arrived before their
 //! transaction's block (the endorser's own copy, or pushed to it by an
 //! endorser), by transaction id, with the height at which they arrived.
-//! One redb database per channel (`channels/<name>/transient.redb`), so it
-//! survives restarts.
 //!
-//! | table | key | value |
-//! |---|---|---|
-//! | `transient` | txid (32 bytes) | encoded [`Entry`] |
-//! | `transient_by_height` | arrival height (8, BE) ‖ txid | empty |
+//! Entries live for a few blocks, so the store is a map in memory backed by
+//! an append-only log per channel (`channels/<name>/transient.log`) that is
+//! replayed on open. Each record is `length (u32 LE) ‖ CRC-32 (u32 LE) ‖
+//! postcard(Record)`; a torn or damaged tail (a crash in mid-append) ends
+//! the replay and is cut off. The log is rewritten with only the live
+//! entries when it grows past [`COMPACT_AT`] and on every open, so values
+//! that left the store (committed, purged) are also erased from the disk
+//! within a bounded number of bytes of later traffic.
 //!
-//! Invariants: every `transient` row has exactly one `transient_by_height`
-//! row (its first arrival height); an entry leaves the store when its
-//! block commits or when it is older than the retention (both in
-//! [`TransientStore::cleanup`]). Only collections this
-//! peer's org is a member of are ever stored (the callers check).
+//! Invariants: an entry leaves the store when its block commits or when it
+//! arrived below the retention height (both in [`TransientStore::cleanup`]);
+//! the first copy of a collection wins. Only collections this peer's org is
+//! a member of are ever stored (the callers check). The memory map and the
+//! log change under one lock, so the log's order is the map's.
 //!
-//! Durability: a pushed write set is written with
-//! [`TransientStore::persist_durable`] (one fsync, as Fabric's transient
-//! store syncs each write) before the peer acknowledges it, since it counts
-//! towards requiredPeerCount. An endorser's own copy is written with
-//! [`TransientStore::persist`], without an fsync; the next
-//! [`TransientStore::cleanup`] (after every block) or
+//! Durability: [`TransientStore::persist_durable`] returns once its record
+//! is on disk (`fdatasync`, as Fabric's transient store syncs each write),
+//! since a pushed write set counts towards requiredPeerCount. Concurrent
+//! callers share fsyncs (group commit): whoever syncs writes every record
+//! appended so far, and the others find theirs covered. An endorser's own
+//! copy is written with [`TransientStore::persist`], without an fsync; the
+//! next [`TransientStore::cleanup`] (after every block) or
 //! [`TransientStore::flush`] makes it durable, so a crash may lose at most
 //! the endorser's copies since the last block, which reconciliation
 //! refetches from the peers it pushed to.
 
+use std::collections::{BTreeSet, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use cairn_ledger::encoding::Canonical;
 use cairn_ledger::ids::TxId;
 use cairn_ledger::private::PrivateWriteSet;
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-/// The transient database's file name in a channel directory.
-pub(crate) const TRANSIENT_FILE: &str = "transient.redb";
+/// The transient log's file name in a channel directory.
+pub(crate) const TRANSIENT_FILE: &str = "transient.log";
 
-const ENTRIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("transient");
-const BY_HEIGHT: TableDefinition<&[u8], ()> = TableDefinition::new("transient_by_height");
+/// The log is rewritten with the live entries once it holds this many bytes.
+pub(crate) const COMPACT_AT: u64 = 8 << 20;
+
+/// Records larger than this are damage, not data (a push is far smaller).
+const MAX_RECORD: usize = 256 << 20;
 
 /// Why the transient store failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransientError {
-    /// An entry does not decode: the file was damaged or written by another program.
-    #[error("transient store {}: corrupt entry: {reason}", path.display())]
-    Corrupt {
-        /// The database file.
-        path: PathBuf,
-        /// What does not decode.
-        reason: String,
-    },
-    /// redb failed (disk full, file locked by another process, ...).
+    /// Reading, writing or syncing the log failed (disk full, permissions, ...).
     #[error("transient store {}: {action}: {source}", path.display())]
-    Database {
-        /// The database file.
+    Io {
+        /// The log file.
         path: PathBuf,
         /// What was being done.
         action: &'static str,
-        /// redb's error (boxed: it is large).
+        /// The operating system's error.
         #[source]
-        source: Box<redb::Error>,
+        source: std::io::Error,
     },
 }
 
@@ -73,59 +74,173 @@ struct Entry {
     writes: PrivateWriteSet,
 }
 
+/// One log record.
+#[derive(Debug, Serialize, Deserialize)]
+enum Record {
+    /// The entry of `txid` is now this one (a first arrival or a merge).
+    Put { txid: TxId, entry: Entry },
+    /// These entries left the store.
+    Remove { txids: Vec<TxId> },
+}
+
+/// The live entries.
+#[derive(Default)]
+struct Mem {
+    entries: HashMap<TxId, Entry>,
+    by_height: BTreeSet<(u64, TxId)>,
+}
+
+impl Mem {
+    fn put(&mut self, txid: TxId, entry: Entry) {
+        if let Some(old) = self.entries.insert(txid, entry.clone()) {
+            self.by_height.remove(&(old.height, txid));
+        }
+        self.by_height.insert((entry.height, txid));
+    }
+
+    fn remove(&mut self, txid: &TxId) -> bool {
+        match self.entries.remove(txid) {
+            Some(old) => {
+                self.by_height.remove(&(old.height, *txid));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The log file and the records not written to it yet.
+struct Log {
+    file: Arc<File>,
+    /// Encoded records appended since the last write to the file.
+    pending: Vec<u8>,
+    /// Records appended so far (a sequence number for group commit).
+    appended: u64,
+    /// Bytes in the file, plus `pending`.
+    bytes: u64,
+}
+
 /// A channel's transient store.
 pub(crate) struct TransientStore {
-    db: Database,
     path: PathBuf,
-    /// Writes committed so far.
-    written: std::sync::atomic::AtomicU64,
-    /// How many of them are known durable; held while making more durable.
-    durable: std::sync::Mutex<u64>,
+    mem: Mutex<Mem>,
+    log: Mutex<Log>,
+    /// Records known to be on disk; held while syncing more.
+    synced: Mutex<u64>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every holder leaves the data consistent before anything can panic
+    // (appends and map updates are single steps), so a poisoned lock is usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn frame(record: &Record, out: &mut Vec<u8>) {
+    let body = record.encode();
+    // Bodies are bounded by MAX_RECORD on replay; a push is far below u32.
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    out.extend_from_slice(&body);
+}
+
+/// The records of a log image, up to the first torn or damaged one.
+/// Returns them and the length of the valid prefix.
+fn parse(bytes: &[u8]) -> (Vec<Record>, usize) {
+    let (mut out, mut at) = (Vec::new(), 0usize);
+    while let Some(header) = bytes.get(at..at + 8) {
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        if len > MAX_RECORD {
+            break;
+        }
+        let Some(body) = bytes.get(at + 8..at + 8 + len) else {
+            break;
+        };
+        if crc32fast::hash(body) != crc {
+            break;
+        }
+        let Ok(record) = Record::decode(body) else {
+            break;
+        };
+        out.push(record);
+        at += 8 + len;
+    }
+    (out, at)
 }
 
 impl TransientStore {
-    /// Opens (or creates) the store in a channel directory.
+    /// Opens (or creates) the store in a channel directory: replays the log,
+    /// cuts off a torn tail and rewrites it with the live entries only.
     pub(crate) fn open(channel_dir: &Path) -> Result<TransientStore, TransientError> {
         let path = channel_dir.join(TRANSIENT_FILE);
-        let db = Database::create(&path).map_err(|e| TransientError::Database {
-            path: path.clone(),
-            action: "open",
-            source: Box::new(e.into()),
-        })?;
-        let store = TransientStore {
-            db,
-            path,
-            written: std::sync::atomic::AtomicU64::new(0),
-            durable: std::sync::Mutex::new(0),
+        let io = |action| {
+            let path = path.clone();
+            move |source| TransientError::Io {
+                path,
+                action,
+                source,
+            }
         };
-        // Create the tables so that reads of an empty store succeed.
-        let w = store.begin_write()?;
-        {
-            w.open_table(ENTRIES).map_err(store.err("open table"))?;
-            w.open_table(BY_HEIGHT).map_err(store.err("open table"))?;
+        let mut image = Vec::new();
+        match File::open(&path) {
+            Ok(mut f) => {
+                f.read_to_end(&mut image).map_err(io("read"))?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io("open")(e)),
         }
-        w.commit().map_err(store.err("commit"))?;
-        Ok(store)
+        let (records, valid) = parse(&image);
+        if valid < image.len() {
+            tracing::warn!(
+                path = %path.display(),
+                kept = valid,
+                dropped = image.len() - valid,
+                "transient log ends in a torn or damaged record (a crash while writing); it is cut off"
+            );
+        }
+        let mut mem = Mem::default();
+        for r in records {
+            match r {
+                Record::Put { txid, entry } => mem.put(txid, entry),
+                Record::Remove { txids } => {
+                    for t in &txids {
+                        mem.remove(t);
+                    }
+                }
+            }
+        }
+        let (file, bytes) = write_compacted(&path, &mem)?;
+        Ok(TransientStore {
+            path,
+            mem: Mutex::new(mem),
+            log: Mutex::new(Log {
+                file,
+                pending: Vec::new(),
+                appended: 0,
+                bytes,
+            }),
+            synced: Mutex::new(0),
+        })
     }
 
-    fn err<E: Into<redb::Error>>(&self, action: &'static str) -> impl Fn(E) -> TransientError {
+    fn io(&self, action: &'static str) -> impl Fn(std::io::Error) -> TransientError {
         let path = self.path.clone();
-        move |e| TransientError::Database {
+        move |source| TransientError::Io {
             path: path.clone(),
             action,
-            source: Box::new(e.into()),
+            source,
         }
     }
 
-    fn begin_write(&self) -> Result<redb::WriteTransaction, TransientError> {
-        self.db.begin_write().map_err(self.err("begin write"))
-    }
-
-    fn decode(&self, bytes: &[u8]) -> Result<Entry, TransientError> {
-        Entry::decode(bytes).map_err(|e| TransientError::Corrupt {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        })
+    /// Appends `record` to the log (in memory until the next sync); returns
+    /// its sequence number. Called with the memory lock held.
+    fn append(&self, record: &Record) -> u64 {
+        let mut log = lock(&self.log);
+        let before = log.pending.len();
+        frame(record, &mut log.pending);
+        log.bytes += (log.pending.len() - before) as u64;
+        log.appended += 1;
+        log.appended
     }
 
     /// Keeps `writes` for `txid`, arrived at `height`. A second delivery for
@@ -137,75 +252,81 @@ impl TransientStore {
         height: u64,
         writes: &PrivateWriteSet,
     ) -> Result<(), TransientError> {
-        self.write(txid, height, writes, redb::Durability::None)
+        self.write(txid, height, writes);
+        Ok(())
     }
 
-    /// [`TransientStore::persist`], durable when it returns (one fsync, as
-    /// Fabric's transient store syncs each write).
+    /// [`TransientStore::persist`], durable when it returns (one fsync,
+    /// shared with concurrent callers).
     pub(crate) fn persist_durable(
         &self,
         txid: &TxId,
         height: u64,
         writes: &PrivateWriteSet,
     ) -> Result<(), TransientError> {
-        let mut durable = self.lock_durable();
-        let covers = self.written.load(std::sync::atomic::Ordering::Acquire);
-        self.write(txid, height, writes, redb::Durability::Immediate)?;
-        // Every write counted before this one began is durable with it.
-        *durable = (*durable).max(covers);
-        Ok(())
+        match self.write(txid, height, writes) {
+            Some(seq) => self.sync_to(seq),
+            None => Ok(()),
+        }
     }
 
-    fn write(
-        &self,
-        txid: &TxId,
-        height: u64,
-        writes: &PrivateWriteSet,
-        durability: redb::Durability,
-    ) -> Result<(), TransientError> {
+    fn write(&self, txid: &TxId, height: u64, writes: &PrivateWriteSet) -> Option<u64> {
         if writes.is_empty() {
+            return None;
+        }
+        let mut mem = lock(&self.mem);
+        let entry = match mem.entries.get(txid) {
+            None => Entry {
+                height,
+                writes: writes.clone(),
+            },
+            Some(existing) => {
+                let mut entry = existing.clone();
+                let mut added = false;
+                for (ns, coll) in writes.collections() {
+                    if entry.writes.collection(ns, &coll.collection).is_none() {
+                        for write in &coll.writes {
+                            entry.writes.insert(ns, &coll.collection, write.clone());
+                        }
+                        added = true;
+                    }
+                }
+                if !added {
+                    // Nothing new; a durable caller still waits for what it has.
+                    return Some(lock(&self.log).appended);
+                }
+                entry
+            }
+        };
+        let seq = self.append(&Record::Put {
+            txid: *txid,
+            entry: entry.clone(),
+        });
+        mem.put(*txid, entry);
+        Some(seq)
+    }
+
+    /// Makes every record up to `seq` durable. One caller at a time writes
+    /// and syncs everything appended so far; the ones that waited meanwhile
+    /// usually find their records covered.
+    fn sync_to(&self, seq: u64) -> Result<(), TransientError> {
+        let mut synced = lock(&self.synced);
+        if *synced >= seq {
             return Ok(());
         }
-        let key = txid.0.as_ref();
-        let mut w = self.begin_write()?;
-        w.set_durability(durability)
-            .map_err(self.err("set durability"))?;
-        {
-            let mut entries = w.open_table(ENTRIES).map_err(self.err("open table"))?;
-            let existing = entries
-                .get(key)
-                .map_err(self.err("read"))?
-                .map(|v| self.decode(v.value()))
-                .transpose()?;
-            let entry = match existing {
-                None => {
-                    let mut by_height = w.open_table(BY_HEIGHT).map_err(self.err("open table"))?;
-                    by_height
-                        .insert(height_key(height, txid).as_slice(), ())
-                        .map_err(self.err("write"))?;
-                    Entry {
-                        height,
-                        writes: writes.clone(),
-                    }
-                }
-                Some(mut entry) => {
-                    for (ns, coll) in writes.collections() {
-                        if entry.writes.collection(ns, &coll.collection).is_none() {
-                            for write in &coll.writes {
-                                entry.writes.insert(ns, &coll.collection, write.clone());
-                            }
-                        }
-                    }
-                    entry
-                }
-            };
-            entries
-                .insert(key, entry.encode().as_slice())
-                .map_err(self.err("write"))?;
-        }
-        w.commit().map_err(self.err("commit"))?;
-        self.written
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let (file, upto) = {
+            let mut log = lock(&self.log);
+            let pending = std::mem::take(&mut log.pending);
+            if let Err(e) = (&*log.file).write_all(&pending) {
+                // Keep the records for the next attempt; the map still has them.
+                log.pending = pending;
+                return Err(self.io("append")(e));
+            }
+            (log.file.clone(), log.appended)
+        };
+        // Appends go on while the disk syncs.
+        file.sync_data().map_err(self.io("sync"))?;
+        *synced = upto;
         Ok(())
     }
 
@@ -218,117 +339,130 @@ impl TransientStore {
             .map(|(_, w)| w))
     }
 
-    /// The private writes held for any of `txids` (one read transaction).
+    /// The private writes held for any of `txids`.
     pub(crate) fn lookup(
         &self,
         txids: &[TxId],
     ) -> Result<Vec<(TxId, PrivateWriteSet)>, TransientError> {
-        let r = self.db.begin_read().map_err(self.err("begin read"))?;
-        let entries = r.open_table(ENTRIES).map_err(self.err("open table"))?;
-        let mut out = Vec::new();
-        for txid in txids {
-            if let Some(v) = entries.get(txid.0.as_ref()).map_err(self.err("read"))? {
-                out.push((*txid, self.decode(v.value())?.writes));
-            }
-        }
-        Ok(out)
+        let mem = lock(&self.mem);
+        Ok(txids
+            .iter()
+            .filter_map(|t| mem.entries.get(t).map(|e| (*t, e.writes.clone())))
+            .collect())
     }
 
     /// After a commit: removes the entries of `committed` transactions and
     /// purges every entry that arrived below `purge_below`. Returns how many
-    /// of each. Writes (and syncs) only when there is something to remove,
-    /// so blocks without private data cost one read.
+    /// of each. Then makes the log durable (one fsync shared with pushes),
+    /// and rewrites it when it grew past [`COMPACT_AT`].
     pub(crate) fn cleanup(
         &self,
         committed: &[TxId],
         purge_below: u64,
     ) -> Result<(usize, usize), TransientError> {
-        let hi = purge_below.to_be_bytes();
-        let due: Vec<Vec<u8>> = {
-            let r = self.db.begin_read().map_err(self.err("begin read"))?;
-            let by_height = r.open_table(BY_HEIGHT).map_err(self.err("open table"))?;
-            by_height
-                .range(..hi.as_slice())
-                .map_err(self.err("read"))?
-                .map(|r| r.map(|(k, _)| k.value().to_vec()))
-                .collect::<Result<_, _>>()
-                .map_err(self.err("read"))?
+        let (removed, purged, seq, compact) = {
+            let mut mem = lock(&self.mem);
+            let mut gone = Vec::new();
+            for t in committed {
+                if mem.remove(t) {
+                    gone.push(*t);
+                }
+            }
+            let removed = gone.len();
+            let due: Vec<TxId> = mem
+                .by_height
+                .range(..(purge_below, TxId(cairn_crypto::Digest::from([0; 32]))))
+                .map(|(_, t)| *t)
+                .collect();
+            for t in &due {
+                mem.remove(t);
+            }
+            let purged = due.len();
+            gone.extend(due);
+            let seq = if gone.is_empty() {
+                lock(&self.log).appended
+            } else {
+                self.append(&Record::Remove { txids: gone })
+            };
+            let compact = lock(&self.log).bytes >= COMPACT_AT;
+            (removed, purged, seq, compact)
         };
-        if committed.is_empty() && due.is_empty() {
-            self.flush()?;
-            return Ok((0, 0));
+        self.sync_to(seq)?;
+        if compact {
+            self.compact()?;
         }
-        let mut durable = self.lock_durable();
-        let covers = self.written.load(std::sync::atomic::Ordering::Acquire);
-        let w = self.begin_write()?;
-        let (mut removed, mut purged) = (0, 0);
-        {
-            let mut entries = w.open_table(ENTRIES).map_err(self.err("open table"))?;
-            let mut by_height = w.open_table(BY_HEIGHT).map_err(self.err("open table"))?;
-            for txid in committed {
-                let old = entries
-                    .remove(txid.0.as_ref())
-                    .map_err(self.err("write"))?
-                    .map(|v| self.decode(v.value()))
-                    .transpose()?;
-                if let Some(entry) = old {
-                    by_height
-                        .remove(height_key(entry.height, txid).as_slice())
-                        .map_err(self.err("write"))?;
-                    removed += 1;
-                }
-            }
-            for k in due {
-                if by_height
-                    .remove(k.as_slice())
-                    .map_err(self.err("write"))?
-                    .is_none()
-                {
-                    // Removed above: its transaction committed.
-                    continue;
-                }
-                if let Some(txid) = k.get(8..) {
-                    entries.remove(txid).map_err(self.err("write"))?;
-                }
-                purged += 1;
-            }
-        }
-        w.commit().map_err(self.err("commit"))?;
-        *durable = (*durable).max(covers);
         Ok((removed, purged))
+    }
+
+    /// Rewrites the log with the live entries only (erasing what left).
+    fn compact(&self) -> Result<(), TransientError> {
+        let mem = lock(&self.mem);
+        let mut log = lock(&self.log);
+        let (file, bytes) = write_compacted(&self.path, &mem)?;
+        // Everything appended so far is in the map, hence in the new file.
+        log.file = file;
+        log.pending.clear();
+        log.bytes = bytes;
+        let appended = log.appended;
+        drop(log);
+        drop(mem);
+        let mut synced = lock(&self.synced);
+        *synced = (*synced).max(appended);
+        Ok(())
     }
 
     /// Makes every earlier write durable (one fsync) if one was not.
     pub(crate) fn flush(&self) -> Result<(), TransientError> {
-        let mut durable = self.lock_durable();
-        let covers = self.written.load(std::sync::atomic::Ordering::Acquire);
-        if *durable >= covers {
-            return Ok(());
-        }
-        let w = self.begin_write()?;
-        w.commit().map_err(self.err("commit"))?;
-        *durable = covers;
-        Ok(())
-    }
-
-    fn lock_durable(&self) -> std::sync::MutexGuard<'_, u64> {
-        // A plain counter: a panic elsewhere cannot leave it half-updated.
-        self.durable.lock().unwrap_or_else(|p| p.into_inner())
+        let seq = lock(&self.log).appended;
+        self.sync_to(seq)
     }
 
     /// How many transactions have private data here.
     pub(crate) fn len(&self) -> Result<u64, TransientError> {
-        let r = self.db.begin_read().map_err(self.err("begin read"))?;
-        let entries = r.open_table(ENTRIES).map_err(self.err("open table"))?;
-        entries.len().map_err(self.err("read"))
+        Ok(lock(&self.mem).entries.len() as u64)
     }
 }
 
-fn height_key(height: u64, txid: &TxId) -> Vec<u8> {
-    let mut k = Vec::with_capacity(40);
-    k.extend_from_slice(&height.to_be_bytes());
-    k.extend_from_slice(txid.0.as_ref());
-    k
+/// Writes the live entries to a new log beside `path`, syncs it and moves it
+/// over `path`; returns the new log opened for appending and its size.
+fn write_compacted(path: &Path, mem: &Mem) -> Result<(Arc<File>, u64), TransientError> {
+    let io = |action| {
+        move |source| TransientError::Io {
+            path: path.to_path_buf(),
+            action,
+            source,
+        }
+    };
+    let mut image = Vec::new();
+    for (_, txid) in &mem.by_height {
+        if let Some(entry) = mem.entries.get(txid) {
+            frame(
+                &Record::Put {
+                    txid: *txid,
+                    entry: entry.clone(),
+                },
+                &mut image,
+            );
+        }
+    }
+    let tmp = path.with_extension("log.new");
+    {
+        let mut f = File::create(&tmp).map_err(io("create"))?;
+        f.write_all(&image).map_err(io("write"))?;
+        f.sync_all().map_err(io("sync"))?;
+    }
+    std::fs::rename(&tmp, path).map_err(io("replace"))?;
+    if let Some(dir) = path.parent() {
+        // The rename itself is durable only once the directory is synced.
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io("sync directory"))?;
+    }
+    let file = OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(io("open"))?;
+    Ok((Arc::new(file), image.len() as u64))
 }
 
 #[cfg(test)]
@@ -357,6 +491,14 @@ mod tests {
         s
     }
 
+    fn log_bytes(dir: &Path) -> Vec<u8> {
+        std::fs::read(dir.join(TRANSIENT_FILE)).unwrap()
+    }
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
+
     #[test]
     fn keeps_merges_removes_and_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
@@ -364,8 +506,11 @@ mod tests {
         store.persist(&txid(1), 5, &set("A", "k", b"1")).unwrap();
         // A second copy of A does not replace the first; B is added.
         store.persist(&txid(1), 6, &set("A", "k", b"2")).unwrap();
-        store.persist(&txid(1), 6, &set("B", "k", b"3")).unwrap();
+        store
+            .persist_durable(&txid(1), 6, &set("B", "k", b"3"))
+            .unwrap();
         store.persist(&txid(2), 7, &set("A", "x", b"4")).unwrap();
+        store.flush().unwrap();
         drop(store);
         let store = TransientStore::open(dir.path()).unwrap();
         let got = store.get(&txid(1)).unwrap().unwrap();
@@ -375,6 +520,11 @@ mod tests {
         assert_eq!(store.cleanup(&[txid(1), txid(9)], 0).unwrap(), (1, 0));
         assert!(store.get(&txid(1)).unwrap().is_none());
         assert_eq!(store.len().unwrap(), 1);
+        // The removal is durable too.
+        drop(store);
+        let store = TransientStore::open(dir.path()).unwrap();
+        assert!(store.get(&txid(1)).unwrap().is_none());
+        assert!(store.get(&txid(2)).unwrap().is_some());
     }
 
     #[test]
@@ -399,5 +549,104 @@ mod tests {
             .persist(&txid(5), 9, &PrivateWriteSet::default())
             .unwrap();
         assert!(store.get(&txid(5)).unwrap().is_none());
+    }
+
+    #[test]
+    fn durable_writes_are_on_disk_when_they_return() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TransientStore::open(dir.path()).unwrap();
+        store
+            .persist_durable(&txid(1), 1, &set("A", "k", b"pushed-value"))
+            .unwrap();
+        // Read the file while the store is open: no flush, no drop.
+        assert!(contains(&log_bytes(dir.path()), b"pushed-value"));
+        // A plain persist waits in memory until the next sync.
+        store
+            .persist(&txid(2), 1, &set("A", "k", b"own-copy"))
+            .unwrap();
+        assert!(!contains(&log_bytes(dir.path()), b"own-copy"));
+        store.cleanup(&[], 0).unwrap();
+        assert!(contains(&log_bytes(dir.path()), b"own-copy"));
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_off_and_the_rest_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TransientStore::open(dir.path()).unwrap();
+        store
+            .persist_durable(&txid(1), 1, &set("A", "k", b"first"))
+            .unwrap();
+        store
+            .persist_durable(&txid(2), 1, &set("A", "k", b"second"))
+            .unwrap();
+        drop(store);
+        let path = dir.path().join(TRANSIENT_FILE);
+        let full = std::fs::read(&path).unwrap();
+        // A crash in mid-append: the second record lost its last bytes.
+        std::fs::write(&path, &full[..full.len() - 3]).unwrap();
+        let store = TransientStore::open(dir.path()).unwrap();
+        assert!(store.get(&txid(1)).unwrap().is_some());
+        assert!(store.get(&txid(2)).unwrap().is_none());
+        // A flipped byte in the first record's body ends the replay there.
+        drop(store);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = bytes.len() - 2;
+        bytes[at] ^= 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        let store = TransientStore::open(dir.path()).unwrap();
+        assert_eq!(store.len().unwrap(), 0);
+    }
+
+    #[test]
+    fn compaction_erases_values_that_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TransientStore::open(dir.path()).unwrap();
+        store
+            .persist_durable(&txid(1), 1, &set("A", "k", b"committed-secret"))
+            .unwrap();
+        store
+            .persist_durable(&txid(2), 1, &set("A", "k", b"still-waiting"))
+            .unwrap();
+        store.cleanup(&[txid(1)], 0).unwrap();
+        // Until compaction, the log still holds the removed value.
+        assert!(contains(&log_bytes(dir.path()), b"committed-secret"));
+        store.compact().unwrap();
+        let bytes = log_bytes(dir.path());
+        assert!(!contains(&bytes, b"committed-secret"));
+        assert!(contains(&bytes, b"still-waiting"));
+        // Appends after compaction go to the new file and survive reopen.
+        store
+            .persist_durable(&txid(3), 2, &set("A", "k", b"after"))
+            .unwrap();
+        drop(store);
+        let store = TransientStore::open(dir.path()).unwrap();
+        assert!(store.get(&txid(2)).unwrap().is_some());
+        assert!(store.get(&txid(3)).unwrap().is_some());
+        assert!(store.get(&txid(1)).unwrap().is_none());
+    }
+
+    #[test]
+    fn concurrent_durable_writes_share_syncs_and_all_survive() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(TransientStore::open(dir.path()).unwrap());
+        let threads: Vec<_> = (0..8u8)
+            .map(|t| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    for i in 0..25u8 {
+                        let id = TxId(Digest::from([t * 32 + i; 32]));
+                        store
+                            .persist_durable(&id, 1, &set("A", "k", &[t, i]))
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        drop(store);
+        let store = TransientStore::open(dir.path()).unwrap();
+        assert_eq!(store.len().unwrap(), 200);
     }
 }
