@@ -6,7 +6,10 @@
 //!   actually wrote: other contracts' namespaces, lifecycle approvals,
 //!   key-level policies, and collections, whose own endorsement policy
 //!   replaces the contract's for their writes; collections it read from
-//!   that the first endorser holds restrict the others to member orgs),
+//!   that the first endorser holds restrict the others to member orgs, and
+//!   so does every collection it touched when the proposal carries
+//!   transient data, which thus reaches only member orgs beyond the
+//!   gateway's own),
 //!   preferring itself, collecting endorsements from peers of those orgs
 //!   over mutual TLS and checking that they agree byte for byte;
 //! - `submit`s the envelope the CLIENT assembled and signed to an orderer,
@@ -146,20 +149,33 @@ pub(crate) async fn endorse(
         }
     }
     let first_org = run.candidates[run.got[0].0].msp_id.clone();
-    let read = read_collections(&ctx, &snapshot, &payload.rwset, &first_org)
-        .map_err(ApiError::internal)?;
+    let has_transient = !checked.proposal.transient.is_empty();
+    // Endorsers must hold the collections the first endorser read from;
+    // with transient data (private inputs), the proposal goes only to member
+    // orgs of every collection it touches, as Fabric's gateway protects it.
+    let restrict =
+        restricting_collections(&ctx, &snapshot, &payload.rwset, &first_org, has_transient)
+            .map_err(ApiError::internal)?;
     drop(snapshot);
-    // Endorsers must hold the collections the first endorser read from.
     let outsiders: Vec<usize> = (0..candidates.len())
-        .filter(|i| read.iter().any(|(_, members)| !members.contains(&msps[*i])))
+        .filter(|i| {
+            restrict
+                .iter()
+                .any(|(_, members)| !members.contains(&msps[*i]))
+        })
         .collect();
     let mut what = policies.join(" and ");
-    if !read.is_empty() {
-        let names: Vec<&str> = read.iter().map(|(n, _)| n.as_str()).collect();
+    if !restrict.is_empty() {
+        let names: Vec<&str> = restrict.iter().map(|(n, _)| n.as_str()).collect();
         what.push_str(&format!(
             " with every endorser a member of collection(s) {}",
             names.join(", ")
         ));
+        if has_transient {
+            what.push_str(
+                " (the proposal carries transient data, which is sent only to peers of the collections' member orgs; to trust other orgs with it, name the endorsing orgs)",
+            );
+        }
     }
     let planner = Planner::new(&channel_orgs, &policies).map_err(ApiError::internal)?;
     loop {
@@ -502,25 +518,31 @@ fn collection_policies_replace(
     }))
 }
 
-/// The collections the simulation read whose data the first endorser
-/// (`first_org`) holds, with their member orgs: the simulation may have
-/// read their values, which only members can reproduce. (A non-member's
-/// successful simulation can only have read hashes, which every peer has.)
-fn read_collections(
+/// The collections whose member orgs the other endorsers must be, with
+/// those members:
+/// - those the simulation read whose data the first endorser (`first_org`)
+///   holds: it may have read their values, which only members can reproduce
+///   (a non-member's successful simulation can only have read hashes, which
+///   every peer has);
+/// - with `transient` data, every collection the simulation read or wrote:
+///   the private inputs go only to peers that may hold the collections
+///   (Fabric's gateway clears `NoPrivateReads` for the same reason).
+fn restricting_collections(
     ctx: &ChannelContext,
     state: &dyn StateView,
     rwset: &TxRwSet,
     first_org: &str,
+    transient: bool,
 ) -> Result<Vec<(String, BTreeSet<String>)>, String> {
-    let mut out = Vec::new();
+    let mut out: Vec<(String, BTreeSet<String>)> = Vec::new();
     for ns in &rwset.namespaces {
-        let read: Vec<&str> = ns
+        let touched: Vec<(&str, bool)> = ns
             .collections
             .iter()
-            .filter(|c| !c.hashed_reads.is_empty())
-            .map(|c| c.collection.as_str())
+            .filter(|c| !c.hashed_reads.is_empty() || (transient && !c.hashed_writes.is_empty()))
+            .map(|c| (c.collection.as_str(), !c.hashed_reads.is_empty()))
             .collect();
-        if read.is_empty() {
+        if touched.is_empty() {
             continue;
         }
         let Some((def, _)) =
@@ -528,9 +550,10 @@ fn read_collections(
         else {
             continue;
         };
-        for name in read {
+        for (name, read) in touched {
             if let Some(coll) = PrivateCollection::resolve(&def, ctx.config(), name)
-                && coll.is_member(first_org)
+                && (transient || (read && coll.is_member(first_org)))
+                && !out.iter().any(|(n, _)| n == name)
             {
                 out.push((name.to_string(), coll.member_orgs().clone()));
             }

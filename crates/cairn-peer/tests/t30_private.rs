@@ -262,6 +262,28 @@ fn t30_acmechain_over_the_network() {
         "{:?}",
         ep.endorsers
     );
+    // Transient data goes only to member orgs beyond the gateway's own (as
+    // Fabric's gateway does): TRN (held by Org3, Org4) takes any two
+    // endorsers, and Org2 would otherwise be preferred as the second.
+    let trn = net
+        .submit(ORG1, "put", &["TRN", "k6"], Some(b"for-members"))
+        .unwrap();
+    assert_eq!(trn.endorsers[0], "Org1MSP");
+    assert_eq!(trn.endorsers.len(), 2);
+    assert!(
+        !trn.endorsers.contains(&"Org2MSP".to_string()),
+        "{:?}",
+        trn.endorsers
+    );
+    // When member orgs cannot satisfy the policy, the gateway refuses, saying why.
+    let e = net
+        .submit(ORG1, "put", &["TRN12", "k7"], Some(b"nobody"))
+        .unwrap_err();
+    let (_, message) = refusal(&e);
+    assert!(
+        message.contains("member of collection(s) TRN12") && message.contains("transient data"),
+        "{message}"
+    );
     // A private read needs endorsers of member orgs: Org3 copies PDC2 → ALL2
     // (2 orgs must endorse); Org1 and Org2 cannot read PDC2, so Org4 is chosen.
     net.submit(ORG3, "writePDC2", &["k4"], Some(b"shared-later"))

@@ -117,6 +117,14 @@ pub fn collections() -> Vec<Value> {
         "policy": "OR('Org1MSP.member','Org2MSP.member','Org3MSP.member','Org4MSP.member')",
         "requiredPeerCount": 0, "maxPeerCount": 4,
         "endorsementPolicy": {"signaturePolicy": "OutOf(2, 'Org1MSP.peer','Org2MSP.peer','Org3MSP.peer','Org4MSP.peer')"}}));
+    // Held by Org3 and Org4 but endorsed by others: for the gateway's
+    // transient data rule.
+    out.push(json!({"name": "TRN", "policy": pair, "requiredPeerCount": 0, "maxPeerCount": 3,
+        "endorsementPolicy": {"signaturePolicy": "OutOf(2, 'Org1MSP.peer','Org2MSP.peer','Org3MSP.peer','Org4MSP.peer')"}}));
+    out.push(
+        json!({"name": "TRN12", "policy": pair, "requiredPeerCount": 0, "maxPeerCount": 3,
+        "endorsementPolicy": {"signaturePolicy": "AND('Org1MSP.peer','Org2MSP.peer')"}}),
+    );
     out
 }
 
