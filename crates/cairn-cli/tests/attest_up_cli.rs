@@ -250,6 +250,57 @@ fn up_attest_admits_listed_nodes_and_refuses_a_changed_one_until_an_admin_update
     );
     assert!(files_containing(&dir.join("nodes/peer0.org2"), secret.as_bytes()).is_empty());
 
+    // Nor does Org1's gateway forward a proposal (with its transient data)
+    // to it, even when the client names it as an endorser...
+    let secret2 = format!("attested-proposal-{}", rand::rng().random::<u64>());
+    let w = cairn(&[
+        "invoke",
+        "--dir",
+        d,
+        "--contract",
+        "pkv",
+        "--endorsing-org",
+        "Org1MSP",
+        "--endorsing-org",
+        "Org2MSP",
+        "--transient",
+        &format!("value={secret2}"),
+        "writePDC1",
+        "p2",
+    ]);
+    assert!(!w.status.success());
+    assert!(
+        text(&w).contains("proposal not sent to a peer that is not admitted"),
+        "{}",
+        text(&w)
+    );
+    let rogue_log = std::fs::read_to_string(tmp.path().join("rogue.log")).unwrap();
+    assert!(!rogue_log.contains(&secret2));
+    assert!(files_containing(&dir.join("nodes/peer0.org2"), secret2.as_bytes()).is_empty());
+    // ... and Org1's peer does not endorse for it as a gateway.
+    let w = cairn(&[
+        "invoke",
+        "--dir",
+        d,
+        "--org",
+        "Org2",
+        "--endorsing-org",
+        "Org1MSP",
+        "CreateAsset",
+        "asset9",
+        "red",
+        "2",
+        "Kim",
+        "20",
+    ]);
+    assert!(!w.status.success());
+    assert!(text(&w).contains(&refusal), "{}", text(&w));
+    assert!(logs_containing(
+        &dir,
+        "peer0.org1",
+        "call of a node that is not admitted refused"
+    ));
+
     // The channel moves on without it.
     let before = height_of(d, "peer0.org2").unwrap();
     let inv = cairn(&[

@@ -222,7 +222,7 @@ fn record(shared: &Shared, channel: &str, e: &ApiError) {
 }
 
 /// The proposal's channel name, for labels, before any check.
-fn proposal_channel(signed: &SignedProposal) -> String {
+pub(crate) fn proposal_channel(signed: &SignedProposal) -> String {
     Proposal::decode(&signed.proposal)
         .map(|p| p.header.channel)
         .unwrap_or_default()

@@ -263,6 +263,12 @@ impl Collection<'_> {
                 .await
                 .map(|(_, r)| r),
             Some(url) => {
+                // The proposal carries the client's transient data.
+                self.shared
+                    .admissions
+                    .check_target(&self.shared.client, &self.checked.channel, url, "proposal")
+                    .await
+                    .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
                 let timeout = Duration::from_millis(self.shared.config.gateway.endorse_timeout_ms);
                 let call: Result<ProposalResponse, ClientError> = self
                     .shared

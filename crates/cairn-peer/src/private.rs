@@ -163,25 +163,18 @@ pub(crate) async fn disseminate(
             targets: targets(&shared.config.gateway_peers, &collections.config, &coll),
         });
     }
-    // The own copy is written while the pushes are under way.
-    let (ch, height) = (channel.clone(), channel.ledger.height());
-    let keep = async move {
-        if own.is_empty() {
-            return Ok(());
-        }
-        // The endorser's own copy is not waited for (see the transient store's durability).
-        tokio::task::spawn_blocking(move || ch.transient.persist(&txid, height, &own))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)
-    };
-    let pushes = join_all(
+    // The endorser's own copy: a memory write, made durable by the sync after
+    // the next block (see the transient store's durability), so no I/O here.
+    channel
+        .transient
+        .persist(&txid, channel.ledger.height(), &own)
+        .map_err(ApiError::internal)?;
+    let results = join_all(
         plans
             .iter()
             .map(|p| push_collection(shared, channel, txid, p)),
-    );
-    let (kept, results) = tokio::join!(keep, pushes);
-    kept?;
+    )
+    .await;
     let mut failures = Vec::new();
     for (p, (delivered, errors)) in plans.iter().zip(results) {
         if delivered < p.required {
@@ -270,7 +263,7 @@ async fn push_collection(
         let calls = wave.iter().map(|p| async {
             shared
                 .admissions
-                .check_target(&shared.client, channel, &p.url)
+                .check_target(&shared.client, channel, &p.url, "private data")
                 .await?;
             api::push_private(&shared.client, &p.url, &request, timeout).await
         });

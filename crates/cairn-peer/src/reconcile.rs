@@ -106,7 +106,7 @@ async fn round(shared: &Arc<Shared>, channel: &Arc<Channel>) -> Result<Round, St
         };
         let checked = shared
             .admissions
-            .check_target(&shared.client, channel, &peer.url)
+            .check_target(&shared.client, channel, &peer.url, "private data request")
             .await;
         let fetched = match async {
             checked?;

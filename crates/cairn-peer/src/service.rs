@@ -60,8 +60,17 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 
 async fn endorse_proposal(
     State(shared): State<Arc<Shared>>,
+    Caller(caller): Caller,
+    token: PresentedToken,
     Postcard(signed): Postcard<SignedProposal>,
 ) -> Result<Postcard<ProposalResponse>, ApiError> {
+    // A gateway peer forwarding a proposal must be admitted on an attested
+    // channel (clients are judged by the channel's policies instead).
+    if matches!(caller.role(), Role::Peer | Role::Orderer)
+        && let Some(channel) = shared.channel(&endorse::proposal_channel(&signed))
+    {
+        shared.admissions.check_caller(&channel, &caller, &token)?;
+    }
     endorse::endorse(&shared, &signed, Access::Write)
         .await
         .map(Postcard)
