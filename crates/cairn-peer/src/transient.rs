@@ -17,15 +17,17 @@
 //! a member of are ever stored (the callers check). The memory map and the
 //! log change under one lock, so the log's order is the map's.
 //!
-//! Durability: [`TransientStore::persist_durable`] returns once its record
-//! is on disk (`fdatasync`, as Fabric's transient store syncs each write),
-//! since a pushed write set counts towards requiredPeerCount. Concurrent
-//! callers share fsyncs (group commit): whoever syncs writes every record
-//! appended so far, and the others find theirs covered. An endorser's own
-//! copy is written with [`TransientStore::persist`], without an fsync; the
-//! next [`TransientStore::cleanup`] (after every block) or
-//! [`TransientStore::flush`] makes it durable, so a crash may lose at most
-//! the endorser's copies since the last block, which reconciliation
+//! Durability: every record is written to the file before its call returns,
+//! so it survives a crash of the process. [`TransientStore::persist_durable`]
+//! returns once its record is also on disk (`fdatasync`, as Fabric's
+//! transient store syncs each write), since a pushed write set counts
+//! towards requiredPeerCount. Concurrent callers share fsyncs (group
+//! commit): whoever syncs covers every record written so far, and the
+//! others find theirs covered. An endorser's own copy is written with
+//! [`TransientStore::persist`], without an fsync; the next
+//! [`TransientStore::cleanup`] (after every block) or
+//! [`TransientStore::flush`] syncs it, so a crash of the machine may lose at
+//! most the endorser's copies since the last block, which reconciliation
 //! refetches from the peers it pushed to.
 
 use std::collections::{BTreeSet, HashMap};
@@ -109,14 +111,12 @@ impl Mem {
     }
 }
 
-/// The log file and the records not written to it yet.
+/// The log file.
 struct Log {
     file: Arc<File>,
-    /// Encoded records appended since the last write to the file.
-    pending: Vec<u8>,
     /// Records appended so far (a sequence number for group commit).
     appended: u64,
-    /// Bytes in the file, plus `pending`.
+    /// Bytes in the file.
     bytes: u64,
 }
 
@@ -215,7 +215,6 @@ impl TransientStore {
             mem: Mutex::new(mem),
             log: Mutex::new(Log {
                 file,
-                pending: Vec::new(),
                 appended: 0,
                 bytes,
             }),
@@ -232,15 +231,21 @@ impl TransientStore {
         }
     }
 
-    /// Appends `record` to the log (in memory until the next sync); returns
+    /// Writes `record` to the log file (the page cache: it survives a crash
+    /// of this process, and a sync makes it survive the machine's); returns
     /// its sequence number. Called with the memory lock held.
-    fn append(&self, record: &Record) -> u64 {
+    fn append(&self, record: &Record) -> Result<u64, TransientError> {
+        let mut buf = Vec::new();
+        frame(record, &mut buf);
         let mut log = lock(&self.log);
-        let before = log.pending.len();
-        frame(record, &mut log.pending);
-        log.bytes += (log.pending.len() - before) as u64;
+        if let Err(e) = (&*log.file).write_all(&buf) {
+            // Cut off a partial record, so that later ones stay readable.
+            let _ = log.file.set_len(log.bytes);
+            return Err(self.io("append")(e));
+        }
+        log.bytes += buf.len() as u64;
         log.appended += 1;
-        log.appended
+        Ok(log.appended)
     }
 
     /// Keeps `writes` for `txid`, arrived at `height`. A second delivery for
@@ -252,8 +257,7 @@ impl TransientStore {
         height: u64,
         writes: &PrivateWriteSet,
     ) -> Result<(), TransientError> {
-        self.write(txid, height, writes);
-        Ok(())
+        self.write(txid, height, writes).map(|_| ())
     }
 
     /// [`TransientStore::persist`], durable when it returns (one fsync,
@@ -264,15 +268,20 @@ impl TransientStore {
         height: u64,
         writes: &PrivateWriteSet,
     ) -> Result<(), TransientError> {
-        match self.write(txid, height, writes) {
+        match self.write(txid, height, writes)? {
             Some(seq) => self.sync_to(seq),
             None => Ok(()),
         }
     }
 
-    fn write(&self, txid: &TxId, height: u64, writes: &PrivateWriteSet) -> Option<u64> {
+    fn write(
+        &self,
+        txid: &TxId,
+        height: u64,
+        writes: &PrivateWriteSet,
+    ) -> Result<Option<u64>, TransientError> {
         if writes.is_empty() {
-            return None;
+            return Ok(None);
         }
         let mut mem = lock(&self.mem);
         let entry = match mem.entries.get(txid) {
@@ -293,7 +302,7 @@ impl TransientStore {
                 }
                 if !added {
                     // Nothing new; a durable caller still waits for what it has.
-                    return Some(lock(&self.log).appended);
+                    return Ok(Some(lock(&self.log).appended));
                 }
                 entry
             }
@@ -301,27 +310,21 @@ impl TransientStore {
         let seq = self.append(&Record::Put {
             txid: *txid,
             entry: entry.clone(),
-        });
+        })?;
         mem.put(*txid, entry);
-        Some(seq)
+        Ok(Some(seq))
     }
 
-    /// Makes every record up to `seq` durable. One caller at a time writes
-    /// and syncs everything appended so far; the ones that waited meanwhile
-    /// usually find their records covered.
+    /// Makes every record up to `seq` durable. One caller at a time syncs
+    /// everything appended so far; the ones that waited meanwhile usually
+    /// find their records covered.
     fn sync_to(&self, seq: u64) -> Result<(), TransientError> {
         let mut synced = lock(&self.synced);
         if *synced >= seq {
             return Ok(());
         }
         let (file, upto) = {
-            let mut log = lock(&self.log);
-            let pending = std::mem::take(&mut log.pending);
-            if let Err(e) = (&*log.file).write_all(&pending) {
-                // Keep the records for the next attempt; the map still has them.
-                log.pending = pending;
-                return Err(self.io("append")(e));
-            }
+            let log = lock(&self.log);
             (log.file.clone(), log.appended)
         };
         // Appends go on while the disk syncs.
@@ -382,7 +385,7 @@ impl TransientStore {
             let seq = if gone.is_empty() {
                 lock(&self.log).appended
             } else {
-                self.append(&Record::Remove { txids: gone })
+                self.append(&Record::Remove { txids: gone })?
             };
             let compact = lock(&self.log).bytes >= COMPACT_AT;
             (removed, purged, seq, compact)
@@ -401,7 +404,6 @@ impl TransientStore {
         let (file, bytes) = write_compacted(&self.path, &mem)?;
         // Everything appended so far is in the map, hence in the new file.
         log.file = file;
-        log.pending.clear();
         log.bytes = bytes;
         let appended = log.appended;
         drop(log);
@@ -552,21 +554,23 @@ mod tests {
     }
 
     #[test]
-    fn durable_writes_are_on_disk_when_they_return() {
+    fn writes_are_in_the_file_when_they_return() {
         let dir = tempfile::tempdir().unwrap();
         let store = TransientStore::open(dir.path()).unwrap();
         store
             .persist_durable(&txid(1), 1, &set("A", "k", b"pushed-value"))
             .unwrap();
-        // Read the file while the store is open: no flush, no drop.
+        // Read the file while the store is open: no flush, no drop. (Whether
+        // it was also synced cannot be seen from here.)
         assert!(contains(&log_bytes(dir.path()), b"pushed-value"));
-        // A plain persist waits in memory until the next sync.
         store
             .persist(&txid(2), 1, &set("A", "k", b"own-copy"))
             .unwrap();
-        assert!(!contains(&log_bytes(dir.path()), b"own-copy"));
-        store.cleanup(&[], 0).unwrap();
         assert!(contains(&log_bytes(dir.path()), b"own-copy"));
+        // A process that dies without flushing leaves both behind.
+        std::mem::forget(store);
+        let store = TransientStore::open(dir.path()).unwrap();
+        assert_eq!(store.len().unwrap(), 2);
     }
 
     #[test]
