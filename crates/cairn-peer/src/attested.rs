@@ -42,10 +42,11 @@ impl PeerAdmissions {
         if !matches!(caller.role(), Role::Peer | Role::Orderer) {
             return Ok(());
         }
-        let config = channel.ledger.config();
+        let ctx = channel.ledger.context();
+        let config = ctx.config();
         self.gate
             .check(
-                &config,
+                config,
                 token.0.as_deref(),
                 &caller.public_key().to_spki_der(),
                 UnixTime::now(),
@@ -67,7 +68,8 @@ impl PeerAdmissions {
         url: &str,
         what: &str,
     ) -> Result<(), ClientError> {
-        let config = channel.ledger.config();
+        let ctx = channel.ledger.context();
+        let config = ctx.config();
         if config.attestation.is_none() {
             return Ok(());
         }
@@ -76,7 +78,7 @@ impl PeerAdmissions {
         let (_, proof): (Vec<ChannelInfo>, _) = client.get_attested(&probe).await?;
         match self
             .gate
-            .check(&config, proof.token.as_deref(), &proof.spki, now)
+            .check(config, proof.token.as_deref(), &proof.spki, now)
         {
             Ok(_) => Ok(()),
             Err(e) => {
