@@ -144,13 +144,15 @@ pub(crate) async fn simulate(
     Ok(sim)
 }
 
-/// Checks, simulates and signs: this peer's endorsement of a proposal.
+/// Checks, lets `admit` refuse the caller, simulates and signs: this peer's
+/// endorsement of a proposal.
 pub(crate) async fn endorse(
     shared: &Arc<Shared>,
     signed: &SignedProposal,
     access: Access,
+    admit: impl FnOnce(&Checked) -> Result<(), ApiError>,
 ) -> Result<ProposalResponse, ApiError> {
-    match check(shared, signed, access) {
+    match check(shared, signed, access).and_then(|c| admit(&c).map(|()| c)) {
         Ok(checked) => endorse_checked(shared, &checked).await.map(|(_, r)| r),
         Err(e) => {
             let channel = proposal_channel(signed);
@@ -222,7 +224,7 @@ fn record(shared: &Shared, channel: &str, e: &ApiError) {
 }
 
 /// The proposal's channel name, for labels, before any check.
-pub(crate) fn proposal_channel(signed: &SignedProposal) -> String {
+fn proposal_channel(signed: &SignedProposal) -> String {
     Proposal::decode(&signed.proposal)
         .map(|p| p.header.channel)
         .unwrap_or_default()

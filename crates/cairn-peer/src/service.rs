@@ -66,12 +66,12 @@ async fn endorse_proposal(
 ) -> Result<Postcard<ProposalResponse>, ApiError> {
     // A gateway peer forwarding a proposal must be admitted on an attested
     // channel (clients are judged by the channel's policies instead).
-    if matches!(caller.role(), Role::Peer | Role::Orderer)
-        && let Some(channel) = shared.channel(&endorse::proposal_channel(&signed))
-    {
-        shared.admissions.check_caller(&channel, &caller, &token)?;
-    }
-    endorse::endorse(&shared, &signed, Access::Write)
+    let admit = |checked: &endorse::Checked| {
+        shared
+            .admissions
+            .check_caller(&checked.channel, &caller, &token)
+    };
+    endorse::endorse(&shared, &signed, Access::Write, admit)
         .await
         .map(Postcard)
 }
