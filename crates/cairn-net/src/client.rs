@@ -11,6 +11,7 @@ use crate::attestation::{ATTESTATION_HEADER, AttestationToken};
 use crate::error::{ClientError, NetError};
 use crate::server::{MAX_FRAME, POSTCARD, decode};
 use crate::tls::TlsIdentity;
+use crate::trust::ServerRequirement;
 
 /// Default limit for one call (not for [`Client::frames`] streams).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,8 +36,29 @@ impl Client {
 
     /// A client with this limit per call.
     pub fn with_timeout(tls: &TlsIdentity, timeout: Duration) -> Result<Client, NetError> {
+        Client::build(tls, tls.client_config(), timeout)
+    }
+
+    /// A client whose every connection proves `require` in its handshake:
+    /// a server with another org's or role's certificate fails the
+    /// handshake, so no request byte (a proposal with transient data,
+    /// private data) reaches it, whatever address or label it was listed
+    /// under. Its connections are its own pool.
+    pub fn pinned(
+        tls: &TlsIdentity,
+        require: &ServerRequirement,
+        timeout: Duration,
+    ) -> Result<Client, NetError> {
+        Client::build(tls, tls.pinned_client_config(require)?, timeout)
+    }
+
+    fn build(
+        tls: &TlsIdentity,
+        config: std::sync::Arc<rustls::ClientConfig>,
+        timeout: Duration,
+    ) -> Result<Client, NetError> {
         let http = reqwest::Client::builder()
-            .use_preconfigured_tls((*tls.client_config()).clone())
+            .use_preconfigured_tls((*config).clone())
             .https_only(true)
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true)

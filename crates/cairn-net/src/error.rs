@@ -70,6 +70,21 @@ pub enum Refusal {
         /// The roles the endpoint accepts.
         allowed: String,
     },
+    /// A server proved an identity other than the one the call is for
+    /// (see [`crate::ServerRequirement`]): nothing was sent to it.
+    #[error(
+        "the server presented {subject} ({msp_id}, role {role}), but this call may only go to {expected}"
+    )]
+    WrongServer {
+        /// The subject the server's certificate names.
+        subject: String,
+        /// Its org, from the certificate.
+        msp_id: String,
+        /// Its role, from the certificate.
+        role: Role,
+        /// Who the call was for, in words.
+        expected: String,
+    },
 }
 
 /// Why a call to another node failed.

@@ -21,7 +21,11 @@
 //! - every refusal is logged with `tracing::warn!` naming the reason; the
 //!   remote party gets a failed handshake or a fixed 403 message;
 //! - a client only talks to servers whose certificate is a peer or orderer of
-//!   a trusted org and names the host it called.
+//!   a trusted org and names the host it called; a [`Client::pinned`] client
+//!   only to a node of one org and role ([`ServerRequirement`]), checked in
+//!   the handshake before any request byte is sent: whoever must reach a
+//!   particular org (private data, transient data) pins it, since host names
+//!   and configured labels prove nothing.
 //!
 //! ```no_run
 //! # async fn demo(dir: &std::path::Path, orgs: &[cairn_crypto::MspConfig]) -> Result<(), Box<dyn std::error::Error>> {
@@ -59,4 +63,4 @@ pub use server::{
     ApiError, Caller, POSTCARD, Postcard, RequireRoles, RoleCheck, check_role, frames, serve,
 };
 pub use tls::TlsIdentity;
-pub use trust::Trust;
+pub use trust::{ServerRequirement, Trust};

@@ -12,7 +12,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::attestation::AttestationToken;
 use crate::error::NetError;
-use crate::trust::{ClientVerifier, ServerVerifier, Trust, provider};
+use crate::trust::{ClientVerifier, ServerRequirement, ServerVerifier, Trust, provider};
 
 /// ALPN protocols, preferred first: HTTP/2 multiplexes many calls over one
 /// connection (one handshake per pair of nodes).
@@ -27,6 +27,46 @@ pub struct TlsIdentity {
     server: Arc<ServerConfig>,
     client: Arc<ClientConfig>,
     attestation: AttestationToken,
+}
+
+/// The rustls client configuration of `signer` whose server verifier also
+/// applies `require`.
+fn client_config(
+    signer: &SigningIdentity,
+    trust: &Arc<Trust>,
+    require: Option<ServerRequirement>,
+) -> Result<ClientConfig, NetError> {
+    let tls_err = |e: rustls::Error| NetError::Tls {
+        reason: e.to_string(),
+    };
+    let (cert, key) = cert_and_key(signer)?;
+    let mut client = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(tls_err)?
+        .dangerous()
+        // Not dangerous: the verifier does full webpki path validation
+        // against the org CAs plus the channel identity checks.
+        .with_custom_certificate_verifier(Arc::new(ServerVerifier {
+            trust: trust.clone(),
+            require,
+        }))
+        .with_client_auth_cert(vec![cert], key)
+        .map_err(tls_err)?;
+    client.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    Ok(client)
+}
+
+fn cert_and_key(
+    signer: &SigningIdentity,
+) -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), NetError> {
+    let cert = CertificateDer::from(signer.identity().der().to_vec());
+    let key_der = signer.key().to_pkcs8_der().map_err(|e| NetError::Tls {
+        reason: format!("private key: {e}"),
+    })?;
+    Ok((
+        cert,
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der.to_vec())),
+    ))
 }
 
 impl fmt::Debug for TlsIdentity {
@@ -56,11 +96,7 @@ impl TlsIdentity {
             path: own.subject().into(),
             reason: format!("this identity is not valid under the channel organizations: {e}"),
         })?;
-        let cert = CertificateDer::from(own.der().to_vec());
-        let key_der = signer.key().to_pkcs8_der().map_err(|e| NetError::Tls {
-            reason: format!("private key: {e}"),
-        })?;
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der.to_vec()));
+        let (cert, key) = cert_and_key(&signer)?;
         let tls_err = |e: rustls::Error| NetError::Tls {
             reason: e.to_string(),
         };
@@ -71,22 +107,10 @@ impl TlsIdentity {
             .with_client_cert_verifier(Arc::new(ClientVerifier {
                 trust: trust.clone(),
             }))
-            .with_single_cert(vec![cert.clone()], key.clone_key())
+            .with_single_cert(vec![cert], key)
             .map_err(tls_err)?;
         server.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
-
-        let mut client = ClientConfig::builder_with_provider(provider())
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(tls_err)?
-            .dangerous()
-            // Not dangerous: the verifier does full webpki path validation
-            // against the org CAs plus the channel identity checks.
-            .with_custom_certificate_verifier(Arc::new(ServerVerifier {
-                trust: trust.clone(),
-            }))
-            .with_client_auth_cert(vec![cert], key)
-            .map_err(tls_err)?;
-        client.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+        let client = client_config(&signer, &trust, None)?;
 
         Ok(TlsIdentity {
             signer,
@@ -127,5 +151,14 @@ impl TlsIdentity {
     /// The rustls client configuration (presents this certificate).
     pub fn client_config(&self) -> Arc<ClientConfig> {
         self.client.clone()
+    }
+
+    /// A client configuration that completes a handshake only with a server
+    /// that proves `require` (see [`crate::Client::pinned`]).
+    pub fn pinned_client_config(
+        &self,
+        require: &ServerRequirement,
+    ) -> Result<Arc<ClientConfig>, NetError> {
+        client_config(&self.signer, &self.trust, Some(require.clone())).map(Arc::new)
     }
 }

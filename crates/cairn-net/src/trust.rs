@@ -208,11 +208,48 @@ impl ClientCertVerifier for ClientVerifier {
     }
 }
 
+/// Whom a call may reach, proven by the server's certificate in the TLS
+/// handshake itself (before any request byte is sent): a node of one of
+/// these orgs with this role. Host names and configured labels prove
+/// nothing (every generated peer certificate names `localhost`), so a
+/// sender that must reach a particular org's peer pins it here.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ServerRequirement {
+    /// The org the server's certificate must belong to.
+    pub msp_id: String,
+    /// The role the server's certificate must carry.
+    pub role: Role,
+}
+
+impl ServerRequirement {
+    /// A peer of `msp_id`.
+    pub fn peer_of(msp_id: &str) -> ServerRequirement {
+        ServerRequirement {
+            msp_id: msp_id.to_string(),
+            role: Role::Peer,
+        }
+    }
+
+    fn check(&self, id: &Identity) -> Result<(), Refusal> {
+        if id.msp_id() == self.msp_id && id.role() == self.role {
+            return Ok(());
+        }
+        Err(Refusal::WrongServer {
+            subject: id.subject().to_string(),
+            msp_id: id.msp_id().to_string(),
+            role: id.role(),
+            expected: format!("a {} of {}", self.role, self.msp_id),
+        })
+    }
+}
+
 /// Verifies server certificates: org CA chain and host name, then a channel
-/// identity whose role is a node (peer or orderer).
+/// identity whose role is a node (peer or orderer), and the
+/// [`ServerRequirement`] of a pinned client.
 #[derive(Debug)]
 pub(crate) struct ServerVerifier {
     pub(crate) trust: Arc<Trust>,
+    pub(crate) require: Option<ServerRequirement>,
 }
 
 impl ServerCertVerifier for ServerVerifier {
@@ -238,6 +275,9 @@ impl ServerCertVerifier for ServerVerifier {
                 endpoint: "a node's TLS server",
                 allowed: "peer, orderer".into(),
             }));
+        }
+        if let Some(require) = &self.require {
+            require.check(&id).map_err(refuse)?;
         }
         Ok(ServerCertVerified::assertion())
     }

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::routing::{get, post};
 use cairn_crypto::{MspConfig, Role, SigningIdentity};
-use cairn_net::{Caller, Client, ClientError, Postcard, RequireRoles, TlsIdentity, Trust};
+use cairn_net::{
+    Caller, Client, ClientError, Postcard, RequireRoles, ServerRequirement, TlsIdentity, Trust,
+};
 use cairn_testkit::TestNet;
 use futures_util::stream;
 
@@ -299,4 +301,45 @@ fn t15_an_identity_outside_its_own_trust_is_a_configuration_error() {
         "{err}"
     );
     assert!(Trust::new(&[]).is_err());
+}
+
+#[tokio::test]
+async fn t16_a_pinned_client_reaches_only_the_org_and_role_it_pins() {
+    let net = TestNet::new(3);
+    let orgs = orgs(&net);
+    // Org2's peer serves at an address the sender believes is Org3's peer.
+    let (url, _server) = start(&tls(&net.orgs[1].peer, &orgs)).await;
+    let sender = tls(&net.orgs[0].peer, &orgs);
+    let timeout = std::time::Duration::from_secs(5);
+    let to_org3 =
+        Client::pinned(&sender, &ServerRequirement::peer_of("Org3MSP"), timeout).unwrap();
+    let err = to_org3
+        .post::<_, u64>(&format!("{url}/add"), &(1u64, 2u64))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, ClientError::Connect { .. }), "{text}");
+    assert!(
+        text.contains("Org2MSP") && text.contains("a peer of Org3MSP"),
+        "the refusal names both orgs: {text}"
+    );
+    // The same address pinned to the org its certificate proves: it answers.
+    let to_org2 =
+        Client::pinned(&sender, &ServerRequirement::peer_of("Org2MSP"), timeout).unwrap();
+    let sum: u64 = to_org2
+        .post(&format!("{url}/add"), &(1u64, 2u64))
+        .await
+        .unwrap();
+    assert_eq!(sum, 3);
+    // The role is pinned too: Org2's orderer is not a peer of Org2.
+    let (orderer_url, _o) = start(&tls(&net.orgs[1].orderer, &orgs)).await;
+    let err = to_org2
+        .get::<(String, String)>(&format!("{orderer_url}/whoami"))
+        .await
+        .unwrap_err();
+    let text = err.to_string().to_lowercase();
+    assert!(
+        text.contains("orderer") && text.contains("a peer of org2msp"),
+        "{text}"
+    );
 }
