@@ -311,8 +311,7 @@ async fn t16_a_pinned_client_reaches_only_the_org_and_role_it_pins() {
     let (url, _server) = start(&tls(&net.orgs[1].peer, &orgs)).await;
     let sender = tls(&net.orgs[0].peer, &orgs);
     let timeout = std::time::Duration::from_secs(5);
-    let to_org3 =
-        Client::pinned(&sender, &ServerRequirement::peer_of("Org3MSP"), timeout).unwrap();
+    let to_org3 = Client::pinned(&sender, &ServerRequirement::peer_of("Org3MSP"), timeout).unwrap();
     let err = to_org3
         .post::<_, u64>(&format!("{url}/add"), &(1u64, 2u64))
         .await
@@ -324,8 +323,7 @@ async fn t16_a_pinned_client_reaches_only_the_org_and_role_it_pins() {
         "the refusal names both orgs: {text}"
     );
     // The same address pinned to the org its certificate proves: it answers.
-    let to_org2 =
-        Client::pinned(&sender, &ServerRequirement::peer_of("Org2MSP"), timeout).unwrap();
+    let to_org2 = Client::pinned(&sender, &ServerRequirement::peer_of("Org2MSP"), timeout).unwrap();
     let sum: u64 = to_org2
         .post(&format!("{url}/add"), &(1u64, 2u64))
         .await

@@ -18,7 +18,7 @@
 //! | `GET /channels/{ch}/events/txs?from=N` | caller satisfies `Readers` | endless stream of [`TxStatusEvent`]s |
 //! | `GET /channels/{ch}/events/contract?from=N&contract=C[&name=E]` | caller satisfies `Readers` | endless stream of [`ContractEventRecord`]s |
 //! | `GET /channels/{ch}/events/blocks?from=N&private=true` | caller satisfies `Readers` | endless stream of [`PrivateBlockEvent`]s: each block with the private writes of collections the caller's org is a member of |
-//! | `POST /private/push` | peers of channel orgs (an endorser disseminating) | [`PushRequest`] → `()`; refused unless this peer's org is a member of every collection in it |
+//! | `POST /private/push` | the peer that endorsed the transaction, of an org that is a member of every collection pushed | [`PushRequest`] → `()`; refused unless this peer's org is a member too and the writes match the hashes the endorsement signs |
 //! | `POST /private/fetch` | peers of channel orgs (reconciliation) | [`FetchRequest`] → `Vec<`[`FetchedPrivateData`]`>`: only collections the caller's org is a member of |
 //! | `POST /admin/channels` | admins of this peer's org | genesis [`Block`] → [`ChannelInfo`] |
 //! | `GET /admin/packages`, `POST /admin/packages` | admins of this peer's org | → `Vec<`[`InstalledInfo`]`>`, archive bytes → package id |
@@ -34,7 +34,9 @@ use cairn_ledger::config::ChannelConfig;
 use cairn_ledger::ids::TxId;
 use cairn_ledger::private::{MissingPrivateData, PrivateWriteSet};
 use cairn_ledger::receipt::Receipt;
-use cairn_ledger::tx::{Envelope, ProposalResponse, Response, SignedProposal};
+use cairn_ledger::tx::{
+    Envelope, Invocation, ProposalResponse, Response, SignedProposal, TxHeader,
+};
 use cairn_ledger::validation::ValidationCode;
 use cairn_net::{Client, ClientError, FrameStream};
 pub use cairn_orderer::api::BroadcastResponse;
@@ -180,7 +182,9 @@ pub struct PrivateBlockEvent {
     pub private: Vec<(u32, PrivateWriteSet)>,
 }
 
-/// Private writes an endorser pushes to a peer of a member org.
+/// Private writes an endorser pushes to a peer of a member org, with the
+/// endorsement it signed: the receiver takes them only from that endorser,
+/// only for that transaction, and only if they match the hashes it signed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushRequest {
     /// The channel.
@@ -189,6 +193,13 @@ pub struct PushRequest {
     pub txid: TxId,
     /// The writes (one collection per push).
     pub writes: PrivateWriteSet,
+    /// The proposal's header (binds the txid to the endorsement).
+    pub header: TxHeader,
+    /// The proposal's invocation (with the header, the proposal hash the
+    /// endorsement signs; the transient map is not part of it).
+    pub invocation: Invocation,
+    /// The pushing endorser's signed response for this proposal.
+    pub endorsement: ProposalResponse,
 }
 
 /// Asks a member peer for private data this peer is missing.

@@ -1,6 +1,7 @@
 //! Endorsement: check a signed proposal (creator on the channel, signature,
-//! txid, channel policy), simulate it on a snapshot of committed state, and
-//! sign the result.
+//! txid, channel policy), simulate it on a snapshot of committed state, sign
+//! the result, and push its private writes (with the signed result) to
+//! member peers.
 //!
 //! Invariant: a proposal is simulated only after its creator's certificate
 //! was validated against the channel's orgs now, its signature verified, and
@@ -144,15 +145,13 @@ pub(crate) async fn simulate(
     Ok(sim)
 }
 
-/// Checks, lets `admit` refuse the caller, simulates and signs: this peer's
-/// endorsement of a proposal.
+/// Checks, simulates and signs: this peer's endorsement of a proposal.
 pub(crate) async fn endorse(
     shared: &Arc<Shared>,
     signed: &SignedProposal,
     access: Access,
-    admit: impl FnOnce(&Checked) -> Result<(), ApiError>,
 ) -> Result<ProposalResponse, ApiError> {
-    match check(shared, signed, access).and_then(|c| admit(&c).map(|()| c)) {
+    match check(shared, signed, access) {
         Ok(checked) => endorse_checked(shared, &checked).await.map(|(_, r)| r),
         Err(e) => {
             let channel = proposal_channel(signed);
@@ -185,16 +184,16 @@ pub(crate) async fn endorse_checked(
         }
     };
     let private = sim.take_private_writes();
+    let response =
+        cairn_ledger::client::endorse(&sim.response_payload(&checked.proposal), &shared.signer);
     if !private.is_empty() {
-        let txid = checked.proposal.header.txid;
-        if let Err(e) = crate::private::disseminate(shared, &checked.channel, txid, &private).await
-        {
+        // Pushed with the signed response: receivers check the writes
+        // against the hashes this peer signed.
+        if let Err(e) = crate::private::disseminate(shared, checked, &response, &private).await {
             record(shared, label, &e);
             return Err(e);
         }
     }
-    let response =
-        cairn_ledger::client::endorse(&sim.response_payload(&checked.proposal), &shared.signer);
     let m = &shared.metrics;
     m.endorsements.with_label_values(&[label, "endorsed"]).inc();
     m.endorse_seconds

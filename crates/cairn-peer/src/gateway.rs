@@ -82,12 +82,21 @@ pub(crate) async fn endorse(
     let ctx = channel.context();
     let candidates = candidates(shared, &ctx);
     let msps: Vec<String> = candidates.iter().map(|c| c.msp_id.clone()).collect();
+    let has_transient = !checked.proposal.transient.is_empty();
+    // Whom the client trusts with its transient data before anything is
+    // known of the collections it touches: the gateway's org (the client
+    // chose this gateway) and its own org, as Fabric's gateway rule.
+    let trusted: BTreeSet<String> = [shared.msp_id(), checked.creator.msp_id()]
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     let mut run = Collection {
         shared,
         checked: &checked,
         signed: &request.proposal,
         candidates: &candidates,
         ctx: &ctx,
+        transient_to: has_transient.then(|| trusted.clone()),
         got: Vec::new(),
         failed: Vec::new(),
         reasons: Vec::new(),
@@ -108,6 +117,10 @@ pub(crate) async fn endorse(
                 chosen.push(i);
             }
         }
+        // The client named these orgs: it trusts them with its transient data.
+        if let Some(to) = &mut run.transient_to {
+            to.extend(request.endorsing_orgs.iter().cloned());
+        }
         run.round(&chosen).await?;
         if !run.failed.is_empty() {
             return Err(run.no_plan("the requested endorsing orgs"));
@@ -118,15 +131,24 @@ pub(crate) async fn endorse(
     let snapshot = channel.ledger.snapshot().map_err(ApiError::internal)?;
     let mut policies = base_policies(&ctx, &snapshot, &checked)?;
     let planner = Planner::new(&channel_orgs, &policies).map_err(ApiError::internal)?;
-    // The first endorser: this peer if a preferred plan includes it.
+    // The first endorser: this peer if a preferred plan includes it; with
+    // transient data, only a peer of a trusted org (retries included).
     while run.got.is_empty() {
-        let plan = planner
-            .plan(&msps, &[], &run.failed, Some(0))
-            .ok_or_else(|| run.no_plan(&policies.join(" and ")))?;
-        let first = if plan.is_empty() || plan.contains(&0) {
-            0
-        } else {
-            plan[0]
+        let first = match &run.transient_to {
+            None => {
+                let plan = planner
+                    .plan(&msps, &[], &run.failed, Some(0))
+                    .ok_or_else(|| run.no_plan(&policies.join(" and ")))?;
+                if plan.is_empty() || plan.contains(&0) {
+                    0
+                } else {
+                    plan[0]
+                }
+            }
+            Some(to) => (0..candidates.len())
+                .filter(|i| to.contains(&msps[*i]) && !run.failed.contains(i))
+                .find(|i| planner.plan(&msps, &[*i], &run.failed, Some(0)).is_some())
+                .ok_or_else(|| run.no_trusted_first(&policies.join(" and ")))?,
         };
         if run.failed.contains(&first) {
             return Err(run.no_plan(&policies.join(" and ")));
@@ -149,7 +171,6 @@ pub(crate) async fn endorse(
         }
     }
     let first_org = run.candidates[run.got[0].0].msp_id.clone();
-    let has_transient = !checked.proposal.transient.is_empty();
     // Endorsers must hold the collections the first endorser read from;
     // with transient data (private inputs), the proposal goes only to member
     // orgs of every collection it touches, as Fabric's gateway protects it.
@@ -157,6 +178,21 @@ pub(crate) async fn endorse(
         restricting_collections(&ctx, &snapshot, &payload.rwset, &first_org, has_transient)
             .map_err(ApiError::internal)?;
     drop(snapshot);
+    // Transient data goes on to the trusted orgs and to members of every
+    // collection the simulation touched, no further; with no collection
+    // touched, to whichever orgs the policies need (Fabric's gateway).
+    if let Some(to) = &mut run.transient_to {
+        if restrict.is_empty() {
+            run.transient_to = None;
+        } else {
+            let members = restrict
+                .iter()
+                .map(|(_, m)| m.clone())
+                .reduce(|a, b| a.intersection(&b).cloned().collect())
+                .unwrap_or_default();
+            to.extend(members);
+        }
+    }
     let outsiders: Vec<usize> = (0..candidates.len())
         .filter(|i| {
             restrict
@@ -201,6 +237,10 @@ struct Collection<'a> {
     signed: &'a SignedProposal,
     candidates: &'a [Candidate],
     ctx: &'a ChannelContext,
+    /// With transient data: the only orgs whose peers may receive the
+    /// proposal. [`Collection::ask`], which every send goes through,
+    /// enforces it.
+    transient_to: Option<BTreeSet<String>>,
     got: Vec<(usize, ProposalResponse)>,
     failed: Vec<usize>,
     reasons: Vec<(String, Option<u16>)>,
@@ -257,22 +297,38 @@ impl Collection<'_> {
         Ok(())
     }
 
+    /// Sends the proposal to candidate `i`: the one place a proposal
+    /// leaves this gateway. With transient data it goes only to a peer of
+    /// an org in `transient_to`, as proven by the peer's certificate in the
+    /// handshake (a pinned client), whatever label the peer has here.
     async fn ask(&self, i: usize) -> Result<ProposalResponse, ApiError> {
-        match &self.candidates[i].url {
+        let c = &self.candidates[i];
+        if let Some(to) = &self.transient_to
+            && !to.contains(&c.msp_id)
+        {
+            warn!(endorser = %c.name(), "proposal with transient data not sent to an org outside the client's trust");
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "not sent: the proposal carries transient data, which goes only to peers of {}",
+                    to.iter().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        match &c.url {
             None => endorse::endorse_checked(self.shared, self.checked)
                 .await
                 .map(|(_, r)| r),
             Some(url) => {
-                // The proposal carries the client's transient data.
+                // The proposal may carry the client's transient data.
+                let client = self.shared.peer_client(&c.msp_id)?;
                 self.shared
                     .admissions
-                    .check_target(&self.shared.client, &self.checked.channel, url, "proposal")
+                    .check_target(&client, &self.checked.channel, url, "proposal")
                     .await
                     .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
                 let timeout = Duration::from_millis(self.shared.config.gateway.endorse_timeout_ms);
-                let call: Result<ProposalResponse, ClientError> = self
-                    .shared
-                    .client
+                let call: Result<ProposalResponse, ClientError> = client
                     .post_within(
                         &format!("{}/endorse", url.trim_end_matches('/')),
                         self.signed,
@@ -343,6 +399,46 @@ impl Collection<'_> {
         ApiError::new(
             status,
             format!("cannot collect endorsements satisfying {what}: {detail}"),
+        )
+    }
+
+    /// The error when, with transient data, no peer of a trusted org can
+    /// endorse first (Fabric's gateway refuses the same way).
+    fn no_trusted_first(&self, what: &str) -> ApiError {
+        let orgs = self
+            .transient_to
+            .iter()
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let tried = if self.reasons.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({})",
+                self.reasons
+                    .iter()
+                    .map(|(r, _)| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        };
+        let status = self
+            .reasons
+            .iter()
+            .find_map(|(_, s)| *s)
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(if self.reasons.is_empty() {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            });
+        ApiError::new(
+            status,
+            format!(
+                "cannot collect endorsements satisfying {what}: the proposal carries transient data, so the first endorser must be a peer of {orgs}, and none can endorse{tried}; to protect the transient data, retry naming the endorsing orgs"
+            ),
         )
     }
 

@@ -47,12 +47,32 @@ pub(crate) struct Shared {
     pub join_lock: tokio::sync::Mutex<()>,
     /// Attested-node decisions about other peers (private data).
     pub admissions: crate::attested::PeerAdmissions,
+    /// This peer's TLS identity, for [`Shared::peer_client`].
+    pub tls: TlsIdentity,
+    /// Clients pinned to one org's peers, by MSP id.
+    pub peer_clients: Mutex<BTreeMap<String, Client>>,
 }
 
 impl Shared {
     /// This peer's org.
     pub fn msp_id(&self) -> &str {
         self.signer.msp_id()
+    }
+
+    /// The client for calls that may only reach a peer of `msp_id` (a
+    /// proposal with transient data, private data, a private data request):
+    /// the target's org is the one its certificate proves in the TLS
+    /// handshake, so a peer listed under another org's label gets nothing.
+    pub fn peer_client(&self, msp_id: &str) -> Result<Client, ApiError> {
+        let mut clients = self.peer_clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = clients.get(msp_id) {
+            return Ok(c.clone());
+        }
+        let require = cairn_net::ServerRequirement::peer_of(msp_id);
+        let client =
+            Client::pinned(&self.tls, &require, CALL_TIMEOUT).map_err(ApiError::internal)?;
+        clients.insert(msp_id.to_string(), client.clone());
+        Ok(client)
     }
 
     /// A joined channel.
@@ -280,15 +300,22 @@ impl PeerNode {
             tasks: Mutex::new(Vec::new()),
             join_lock: tokio::sync::Mutex::new(()),
             admissions: Default::default(),
+            tls: tls.clone(),
+            peer_clients: Mutex::new(BTreeMap::new()),
             config,
         });
         let addr = listener.local_addr().map_err(|source| PeerError::Io {
             path: shared.config.listen.to_string().into(),
             source,
         })?;
+        // Admission wraps every route, the ones not found included.
         let router = crate::service::router(shared.clone())
             .merge(crate::http::router(shared.clone()))
-            .merge(crate::private::router(shared.clone()));
+            .merge(crate::private::router(shared.clone()))
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                crate::attested::admission,
+            ));
         let server = tokio::spawn(async move {
             if let Err(e) = cairn_net::serve(listener, &tls, router).await {
                 warn!(reason = %e, "peer server stopped");

@@ -28,11 +28,13 @@ use axum::routing::post;
 use cairn_contract::committed_definition;
 use cairn_crypto::{Identity, Role};
 use cairn_ledger::config::ChannelConfig;
+use cairn_ledger::encoding::Canonical;
 use cairn_ledger::ids::TxId;
 use cairn_ledger::lifecycle::ContractDefinition;
-use cairn_ledger::private::{Collection, PrivateWriteSet, key_hash};
+use cairn_ledger::private::{Collection, PrivateWriteSet, key_hash, verify_collection};
+use cairn_ledger::tx::{Endorsement, ProposalResponse, ProposalResponsePayload, proposal_hash};
 use cairn_ledger::validation::ValidationCode;
-use cairn_net::{ApiError, Caller, Postcard, PresentedToken, RequireRoles};
+use cairn_net::{ApiError, Caller, Postcard, RequireRoles};
 use cairn_store::Snapshot;
 use futures_util::future::join_all;
 use rand::seq::SliceRandom;
@@ -41,6 +43,7 @@ use tracing::{debug, warn};
 use crate::api::{self, FetchRequest, FetchedPrivateData, PushRequest};
 use crate::channel::Channel;
 use crate::config::KnownPeer;
+use crate::endorse::Checked;
 use crate::node::Shared;
 
 /// Most missing entries one fetch may ask for.
@@ -128,10 +131,12 @@ struct Plan {
 /// collection reached fewer peers than its `requiredPeerCount`.
 pub(crate) async fn disseminate(
     shared: &Arc<Shared>,
-    channel: &Arc<Channel>,
-    txid: TxId,
+    checked: &Checked,
+    endorsement: &ProposalResponse,
     writes: &PrivateWriteSet,
 ) -> Result<(), ApiError> {
+    let channel = &checked.channel;
+    let txid = checked.proposal.header.txid;
     let own_msp = shared.msp_id().to_string();
     let mut collections = Collections::new(channel)?;
     let mut own = PrivateWriteSet::default();
@@ -172,7 +177,7 @@ pub(crate) async fn disseminate(
     let results = join_all(
         plans
             .iter()
-            .map(|p| push_collection(shared, channel, txid, p)),
+            .map(|p| push_collection(shared, checked, endorsement, p)),
     )
     .await;
     let mut failures = Vec::new();
@@ -236,15 +241,20 @@ fn targets(known: &[KnownPeer], config: &ChannelConfig, coll: &Collection) -> Ve
 /// failures.
 async fn push_collection(
     shared: &Arc<Shared>,
-    channel: &Channel,
-    txid: TxId,
+    checked: &Checked,
+    endorsement: &ProposalResponse,
     plan: &Plan,
 ) -> (usize, Vec<String>) {
+    let channel = &checked.channel;
+    let txid = checked.proposal.header.txid;
     let timeout = Duration::from_millis(shared.config.private_data.push_timeout_ms);
     let request = PushRequest {
         channel: channel.name.clone(),
         txid,
         writes: plan.writes.clone(),
+        header: checked.proposal.header.clone(),
+        invocation: checked.proposal.invocation.clone(),
+        endorsement: endorsement.clone(),
     };
     let counter = |outcome: &str| {
         shared
@@ -261,11 +271,18 @@ async fn push_collection(
             .collect();
         next += wave.len();
         let calls = wave.iter().map(|p| async {
+            // The org is the one the target proves in the handshake.
+            let client = shared
+                .peer_client(&p.msp_id)
+                .map_err(|e| e.message().to_string())?;
             shared
                 .admissions
-                .check_target(&shared.client, channel, &p.url, "private data")
-                .await?;
-            api::push_private(&shared.client, &p.url, &request, timeout).await
+                .check_target(&client, channel, &p.url, "private data")
+                .await
+                .map_err(|e| e.to_string())?;
+            api::push_private(&client, &p.url, &request, timeout)
+                .await
+                .map_err(|e| e.to_string())
         });
         for (p, r) in wave.iter().zip(join_all(calls).await) {
             match r {
@@ -306,12 +323,11 @@ fn channel_peer(channel: &Channel, caller: &Identity) -> Result<Identity, ApiErr
 async fn push(
     State(shared): State<Arc<Shared>>,
     Caller(caller): Caller,
-    token: PresentedToken,
     Postcard(req): Postcard<PushRequest>,
 ) -> Result<Postcard<()>, ApiError> {
     let channel = shared.channel_or_404(&req.channel)?;
     let sender = channel_peer(&channel, &caller)?;
-    shared.admissions.check_caller(&channel, &caller, &token)?;
+    let hashed = endorsed_hashes(&channel, &sender, &req)?;
     let own = shared.msp_id();
     let mut collections = Collections::new(&channel)?;
     let mut names = Vec::new();
@@ -322,6 +338,7 @@ async fn push(
                 c.collection, channel.name
             ))
         })?;
+        check_against_endorsement(&hashed, ns, c, &req.txid)?;
         if !coll.is_member(own) {
             warn!(channel = %channel.name, collection = %c.collection, sender = %sender.subject(), "refused private data of a collection this org is not a member of");
             return Err(ApiError::new(
@@ -375,16 +392,90 @@ async fn push(
     Ok(Postcard(()))
 }
 
+/// The hashed private writes of the endorsement a push carries, once it is
+/// shown to be the calling peer's own, valid endorsement of the pushed
+/// transaction: a peer that did not endorse it cannot push for it.
+fn endorsed_hashes(
+    channel: &Channel,
+    sender: &Identity,
+    req: &PushRequest,
+) -> Result<cairn_ledger::rwset::TxRwSet, ApiError> {
+    let refuse = |reason: String| {
+        warn!(channel = %channel.name, txid = %req.txid, sender = %sender.subject(), %reason, "private data push refused");
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "private data push for transaction {} refused: {reason}",
+                req.txid
+            ),
+        )
+    };
+    let e = &req.endorsement.endorsement;
+    if e.endorser != sender.der() {
+        return Err(refuse(format!(
+            "{} did not sign the endorsement it carries; only an endorser pushes its own private writes",
+            sender.subject()
+        )));
+    }
+    sender
+        .verify(
+            &Endorsement::signed_bytes(&req.endorsement.payload, &e.endorser),
+            &e.signature,
+        )
+        .map_err(|err| refuse(format!("the endorsement signature does not verify: {err}")))?;
+    let payload = ProposalResponsePayload::decode(&req.endorsement.payload)
+        .map_err(|err| refuse(format!("the endorsement payload does not decode: {err}")))?;
+    if req.header.txid != req.txid || req.header.channel != channel.name {
+        return Err(refuse(format!(
+            "the proposal header is for transaction {} on channel {}",
+            req.header.txid, req.header.channel
+        )));
+    }
+    if proposal_hash(&req.header, &req.invocation) != payload.proposal_hash {
+        return Err(refuse(
+            "the endorsement is for another proposal".to_string(),
+        ));
+    }
+    Ok(payload.rwset)
+}
+
+/// Refuses pushed writes of one collection unless they are exactly the
+/// writes whose hashes the endorsement signed.
+fn check_against_endorsement(
+    rwset: &cairn_ledger::rwset::TxRwSet,
+    namespace: &str,
+    pushed: &cairn_ledger::private::CollectionPrivateWrites,
+    txid: &TxId,
+) -> Result<(), ApiError> {
+    let signed = rwset
+        .namespaces
+        .iter()
+        .filter(|n| n.namespace == namespace)
+        .flat_map(|n| n.collections.iter())
+        .find(|c| c.collection == pushed.collection)
+        .map(|c| c.hashed_writes.as_slice())
+        .unwrap_or_default();
+    let v = verify_collection(signed, pushed);
+    if v.rejected > 0 || v.matching.len() != signed.len() || signed.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "private data push for transaction {txid} refused: the writes to collection {} do not match the hashes the endorsement signs",
+                pushed.collection
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// `POST /private/fetch`: private data another member peer is missing.
 async fn fetch(
     State(shared): State<Arc<Shared>>,
     Caller(caller): Caller,
-    token: PresentedToken,
     Postcard(req): Postcard<FetchRequest>,
 ) -> Result<Postcard<Vec<FetchedPrivateData>>, ApiError> {
     let channel = shared.channel_or_404(&req.channel)?;
     let requester = channel_peer(&channel, &caller)?;
-    shared.admissions.check_caller(&channel, &caller, &token)?;
     if req.wanted.len() > MAX_FETCH_ITEMS {
         return Err(ApiError::bad_request(format!(
             "at most {MAX_FETCH_ITEMS} missing entries per fetch"

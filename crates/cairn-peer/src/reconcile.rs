@@ -104,13 +104,20 @@ async fn round(shared: &Arc<Shared>, channel: &Arc<Channel>) -> Result<Round, St
             channel: channel.name.clone(),
             wanted: asked.iter().map(|i| members[*i].0.clone()).collect(),
         };
-        let checked = shared
-            .admissions
-            .check_target(&shared.client, channel, &peer.url, "private data request")
-            .await;
+        // The answer counts only from a peer that proves the org it is
+        // listed under (its data is checked against the ledger's hashes too).
         let fetched = match async {
-            checked?;
-            api::fetch_private(&shared.client, &peer.url, &request, timeout).await
+            let client = shared
+                .peer_client(&peer.msp_id)
+                .map_err(|e| e.message().to_string())?;
+            shared
+                .admissions
+                .check_target(&client, channel, &peer.url, "private data request")
+                .await
+                .map_err(|e| e.to_string())?;
+            api::fetch_private(&client, &peer.url, &request, timeout)
+                .await
+                .map_err(|e| e.to_string())
         }
         .await
         {

@@ -180,10 +180,19 @@ fn t30_acmechain_over_the_network() {
     assert!(by_org1.is_empty(), "Org1 is not a member of PDC2");
     let mut pdc2 = PrivateWriteSet::default();
     pdc2.insert(CC, "PDC2", got.writes[0].clone());
+    // The transaction's own endorsement (Org1's), pushed again by Org3's
+    // peer, which did not sign it.
+    let tx = net.endorsed_tx(ORG3, &written.txid);
     let push = api::PushRequest {
         channel: CHANNEL.into(),
         txid: written.txid,
         writes: pdc2,
+        header: tx.header.clone(),
+        invocation: tx.invocation.clone(),
+        endorsement: cairn_ledger::tx::ProposalResponse {
+            payload: tx.response_payload.clone(),
+            endorsement: tx.endorsements[0].clone(),
+        },
     };
     net.rt.block_on(async {
         let e = api::push_private(&as_peer(2), &net.peer_url(ORG2), &push, WAIT)
@@ -197,7 +206,7 @@ fn t30_acmechain_over_the_network() {
         };
         assert_eq!(*status, 403);
         assert!(
-            message.contains("Org2MSP is not a member of collection PDC2"),
+            message.contains("did not sign the endorsement it carries"),
             "{message}"
         );
         let user = net.client(&net.orgs.orgs[2].user);

@@ -19,6 +19,7 @@ use cairn_ledger::config::{ChannelConfig, OrdererEndpoint};
 use cairn_ledger::encoding::Canonical;
 use cairn_ledger::ids::Timestamp;
 use cairn_ledger::state::StateView;
+use cairn_ledger::tx::{EndorsedTx, Envelope, Transaction};
 use cairn_net::{Client, TlsIdentity, Trust};
 use cairn_orderer::{ClusterMember, OrdererConfig, OrdererNode};
 use cairn_peer::{GatewayClient, GatewayError, KnownPeer, PeerConfig, PeerNode, api, invocation};
@@ -401,6 +402,23 @@ impl PdcNet {
         self.rt
             .block_on(self.user(i).evaluate(CC, function, args))
             .map(|b| String::from_utf8(b).unwrap())
+    }
+
+    /// The endorsed transaction `txid` as committed on peer `i`.
+    pub fn endorsed_tx(&self, i: usize, txid: &cairn_ledger::ids::TxId) -> EndorsedTx {
+        let ledger = self.peer(i).ledger(CHANNEL).unwrap();
+        let loc = ledger.tx(txid).unwrap().unwrap();
+        let block = ledger.block(loc.block).unwrap().unwrap();
+        let envelope = Envelope::decode(&block.data[loc.index as usize]).unwrap();
+        match envelope.transaction().unwrap() {
+            Transaction::Endorsed(tx) => tx,
+            other => panic!("not an endorsed transaction: {other:?}"),
+        }
+    }
+
+    /// The package id of `pkv`'s package.
+    pub fn package_id(&self) -> &str {
+        &self.package_id
     }
 
     /// Peer `i`'s cleartext private state of `collection` (key, value).
