@@ -210,8 +210,11 @@ fn commit_with_private(
         .filter_map(|env| Envelope::decode(env).ok()?.transaction().ok())
         .map(|t| t.header().txid)
         .collect();
-    let private: PrivateData = match channel.transient.lookup(&txids) {
-        Ok(found) => found.into_iter().collect(),
+    let private: PrivateData = match channel.transient.lookup_copies(&txids) {
+        Ok(found) => found
+            .into_iter()
+            .map(|(txid, copies)| (txid, crate::private::choose_copy(block, &txid, copies)))
+            .collect(),
         Err(e) => {
             warn!(channel = %channel.name, reason = %e, "reading the transient store failed; the block's private data will be reconciled");
             PrivateData::new()

@@ -302,6 +302,72 @@ async fn push_collection(
     (delivered, errors)
 }
 
+/// One transaction's private writes from the copies the transient store
+/// holds: with one copy, that copy; with differing copies of a collection
+/// (an early push with other contents), per collection the copy that
+/// matches the hashes the block carries for the transaction.
+pub(crate) fn choose_copy(
+    block: &cairn_ledger::block::Block,
+    txid: &TxId,
+    mut copies: Vec<PrivateWriteSet>,
+) -> PrivateWriteSet {
+    if copies.len() <= 1 {
+        return copies.pop().unwrap_or_default();
+    }
+    let rwset = block
+        .data
+        .iter()
+        .filter_map(|env| {
+            cairn_ledger::tx::Envelope::decode(env)
+                .ok()?
+                .transaction()
+                .ok()
+        })
+        .find_map(|tx| match tx {
+            cairn_ledger::tx::Transaction::Endorsed(e) if e.header.txid == *txid => {
+                ProposalResponsePayload::decode(&e.response_payload).ok()
+            }
+            _ => None,
+        })
+        .map(|p| p.rwset);
+    let mut out = PrivateWriteSet::default();
+    let mut names = BTreeSet::new();
+    for copy in &copies {
+        for (ns, c) in copy.collections() {
+            names.insert((ns.to_string(), c.collection.clone()));
+        }
+    }
+    for (ns, name) in names {
+        let candidates = copies.iter().filter_map(|c| c.collection(&ns, &name));
+        let signed = rwset.as_ref().map(|r| {
+            r.namespaces
+                .iter()
+                .filter(|n| n.namespace == ns)
+                .flat_map(|n| n.collections.iter())
+                .find(|c| c.collection == name)
+                .map(|c| c.hashed_writes.clone())
+                .unwrap_or_default()
+        });
+        let mut chosen = None;
+        for cand in candidates {
+            let fits = signed.as_ref().is_some_and(|h| {
+                let v = verify_collection(h, cand);
+                v.rejected == 0 && v.matching.len() == h.len()
+            });
+            if fits || chosen.is_none() {
+                chosen = Some(cand);
+            }
+            if fits {
+                break;
+            }
+        }
+        for w in chosen.into_iter().flat_map(|c| c.writes.iter()) {
+            out.insert(&ns, &name, w.clone());
+        }
+    }
+    out
+}
+
 /// The caller as a peer of one of the channel's orgs.
 fn channel_peer(channel: &Channel, caller: &Identity) -> Result<Identity, ApiError> {
     let id = channel.member(caller.der(), "the calling peer")?;

@@ -13,7 +13,9 @@
 //!
 //! Invariants: an entry leaves the store when its block commits or when it
 //! arrived below the retention height (both in [`TransientStore::cleanup`]);
-//! the first copy of a collection wins. Only collections this peer's org is
+//! no copy of a collection replaces or blocks another: a differing copy is
+//! kept beside the first (an alternate), and commit takes the one whose
+//! hashes the block carries. Only collections this peer's org is
 //! a member of are ever stored (the callers check). The memory map and the
 //! log change under one lock, so the log's order is the map's.
 //!
@@ -65,6 +67,16 @@ pub enum TransientError {
         #[source]
         source: std::io::Error,
     },
+    /// Too many differing copies of a transaction's private data arrived.
+    #[error(
+        "transaction {txid} already has {max} differing copies of its private data here; no more are kept"
+    )]
+    Crowded {
+        /// The transaction.
+        txid: TxId,
+        /// The bound.
+        max: usize,
+    },
 }
 
 /// One stored private write set.
@@ -76,19 +88,27 @@ struct Entry {
     writes: PrivateWriteSet,
 }
 
-/// One log record.
+/// One log record. New variants go at the end (older logs keep decoding).
 #[derive(Debug, Serialize, Deserialize)]
 enum Record {
     /// The entry of `txid` is now this one (a first arrival or a merge).
     Put { txid: TxId, entry: Entry },
     /// These entries left the store.
     Remove { txids: Vec<TxId> },
+    /// Another copy of collections `txid`'s entry holds with other
+    /// contents: kept beside it, since only the block's hashes tell which
+    /// copy is right.
+    Alternate { txid: TxId, writes: PrivateWriteSet },
 }
+
+/// Most differing copies kept per transaction beside its entry.
+const MAX_ALTERNATES: usize = 8;
 
 /// The live entries.
 #[derive(Default)]
 struct Mem {
     entries: HashMap<TxId, Entry>,
+    alternates: HashMap<TxId, Vec<PrivateWriteSet>>,
     by_height: BTreeSet<(u64, TxId)>,
 }
 
@@ -101,6 +121,7 @@ impl Mem {
     }
 
     fn remove(&mut self, txid: &TxId) -> bool {
+        self.alternates.remove(txid);
         match self.entries.remove(txid) {
             Some(old) => {
                 self.by_height.remove(&(old.height, *txid));
@@ -202,6 +223,11 @@ impl TransientStore {
         for r in records {
             match r {
                 Record::Put { txid, entry } => mem.put(txid, entry),
+                Record::Alternate { txid, writes } => {
+                    if mem.entries.contains_key(&txid) {
+                        mem.alternates.entry(txid).or_default().push(writes);
+                    }
+                }
                 Record::Remove { txids } => {
                     for t in &txids {
                         mem.remove(t);
@@ -249,8 +275,10 @@ impl TransientStore {
     }
 
     /// Keeps `writes` for `txid`, arrived at `height`. A second delivery for
-    /// the same transaction adds only collections not held yet (the first
-    /// copy of a collection wins; commit checks it against the hashes).
+    /// the same transaction adds the collections not held yet to the entry;
+    /// a collection held with other contents is kept as an alternate copy
+    /// (at most [`MAX_ALTERNATES`]), so no early copy can block the right
+    /// one: commit takes the copy that matches the block's hashes.
     pub(crate) fn persist(
         &self,
         txid: &TxId,
@@ -292,17 +320,48 @@ impl TransientStore {
             Some(existing) => {
                 let mut entry = existing.clone();
                 let mut added = false;
+                let mut other = PrivateWriteSet::default();
+                let alternates = mem.alternates.get(txid);
                 for (ns, coll) in writes.collections() {
-                    if entry.writes.collection(ns, &coll.collection).is_none() {
-                        for write in &coll.writes {
-                            entry.writes.insert(ns, &coll.collection, write.clone());
+                    match entry.writes.collection(ns, &coll.collection) {
+                        None => {
+                            for write in &coll.writes {
+                                entry.writes.insert(ns, &coll.collection, write.clone());
+                            }
+                            added = true;
                         }
-                        added = true;
+                        Some(held) if held == coll => {}
+                        Some(_) => {
+                            let known = alternates.is_some_and(|alts| {
+                                alts.iter()
+                                    .any(|a| a.collection(ns, &coll.collection) == Some(coll))
+                            });
+                            if !known {
+                                for write in &coll.writes {
+                                    other.insert(ns, &coll.collection, write.clone());
+                                }
+                            }
+                        }
                     }
                 }
+                let mut seq = None;
+                if !other.is_empty() {
+                    if alternates.map_or(0, Vec::len) >= MAX_ALTERNATES {
+                        return Err(TransientError::Crowded {
+                            txid: *txid,
+                            max: MAX_ALTERNATES,
+                        });
+                    }
+                    seq = Some(self.append(&Record::Alternate {
+                        txid: *txid,
+                        writes: other.clone(),
+                    })?);
+                    mem.alternates.entry(*txid).or_default().push(other);
+                }
                 if !added {
-                    // Nothing new; a durable caller still waits for what it has.
-                    return Ok(Some(lock(&self.log).appended));
+                    // Nothing new for the entry; a durable caller still
+                    // waits for what is held.
+                    return Ok(Some(seq.unwrap_or(lock(&self.log).appended)));
                 }
                 entry
             }
@@ -342,15 +401,34 @@ impl TransientStore {
             .map(|(_, w)| w))
     }
 
-    /// The private writes held for any of `txids`.
+    /// The private writes held for any of `txids` (the entries only).
+    #[cfg(test)]
     pub(crate) fn lookup(
         &self,
         txids: &[TxId],
     ) -> Result<Vec<(TxId, PrivateWriteSet)>, TransientError> {
+        Ok(self
+            .lookup_copies(txids)?
+            .into_iter()
+            .filter_map(|(t, mut copies)| Some((t, copies.drain(..).next()?)))
+            .collect())
+    }
+
+    /// Every copy held for any of `txids`: the entry first, then the
+    /// alternates (collections that arrived with other contents).
+    pub(crate) fn lookup_copies(
+        &self,
+        txids: &[TxId],
+    ) -> Result<Vec<(TxId, Vec<PrivateWriteSet>)>, TransientError> {
         let mem = lock(&self.mem);
         Ok(txids
             .iter()
-            .filter_map(|t| mem.entries.get(t).map(|e| (*t, e.writes.clone())))
+            .filter_map(|t| {
+                let entry = mem.entries.get(t)?;
+                let mut copies = vec![entry.writes.clone()];
+                copies.extend(mem.alternates.get(t).into_iter().flatten().cloned());
+                Some((*t, copies))
+            })
             .collect())
     }
 
@@ -445,6 +523,15 @@ fn write_compacted(path: &Path, mem: &Mem) -> Result<(Arc<File>, u64), Transient
                 },
                 &mut image,
             );
+            for writes in mem.alternates.get(txid).into_iter().flatten() {
+                frame(
+                    &Record::Alternate {
+                        txid: *txid,
+                        writes: writes.clone(),
+                    },
+                    &mut image,
+                );
+            }
         }
     }
     let tmp = path.with_extension("log.new");
@@ -499,6 +586,51 @@ mod tests {
 
     fn contains(hay: &[u8], needle: &[u8]) -> bool {
         hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn a_differing_copy_is_kept_beside_the_first_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TransientStore::open(dir.path()).unwrap();
+        // An early copy with other contents, then the right one.
+        store
+            .persist_durable(&txid(1), 5, &set("A", "k", b"bogus"))
+            .unwrap();
+        store
+            .persist_durable(&txid(1), 5, &set("A", "k", b"right"))
+            .unwrap();
+        // The same contents again add nothing.
+        store
+            .persist_durable(&txid(1), 5, &set("A", "k", b"right"))
+            .unwrap();
+        let values = |store: &TransientStore| -> Vec<Vec<u8>> {
+            let (_, copies) = store.lookup_copies(&[txid(1)]).unwrap().pop().unwrap();
+            copies
+                .iter()
+                .map(|c| c.collection("cc", "A").unwrap().writes[0].value.clone())
+                .collect()
+        };
+        assert_eq!(values(&store), [b"bogus".to_vec(), b"right".to_vec()]);
+        drop(store);
+        // Replayed, then compacted on open: both copies stay.
+        let store = TransientStore::open(dir.path()).unwrap();
+        assert_eq!(values(&store), [b"bogus".to_vec(), b"right".to_vec()]);
+        // Bounded: past MAX_ALTERNATES differing copies, no more are kept.
+        for n in 0..MAX_ALTERNATES - 1 {
+            store
+                .persist(&txid(1), 5, &set("A", "k", format!("v{n}").as_bytes()))
+                .unwrap();
+        }
+        let e = store
+            .persist(&txid(1), 5, &set("A", "k", b"one more"))
+            .unwrap_err();
+        assert!(matches!(e, TransientError::Crowded { .. }), "{e}");
+        // Commit removes every copy, and they are gone after a reopen.
+        store.cleanup(&[txid(1)], 0).unwrap();
+        drop(store);
+        let store = TransientStore::open(dir.path()).unwrap();
+        assert!(store.lookup_copies(&[txid(1)]).unwrap().is_empty());
+        assert!(!contains(&log_bytes(dir.path()), b"bogus"));
     }
 
     #[test]
