@@ -218,9 +218,22 @@ pub(crate) async fn endorse(
         let have: Vec<usize> = run.got.iter().map(|(i, _)| *i).collect();
         let mut excluded = run.failed.clone();
         excluded.extend(outsiders.iter().filter(|i| !have.contains(i)));
-        let plan = planner
-            .plan(&msps, &have, &excluded, Some(0))
-            .ok_or_else(|| run.no_plan(&what))?;
+        let Some(plan) = planner.plan(&msps, &have, &excluded, Some(0)) else {
+            // Refused by the membership rule rather than by reachability:
+            // say which orgs it kept out.
+            if planner.plan(&msps, &have, &run.failed, Some(0)).is_some() {
+                let kept_out: BTreeSet<&str> =
+                    outsiders.iter().map(|i| msps[*i].as_str()).collect();
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "cannot collect endorsements satisfying {what}: only with peers of {}, which are not members",
+                        kept_out.into_iter().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+            return Err(run.no_plan(&what));
+        };
         let todo: Vec<usize> = plan.into_iter().filter(|i| !have.contains(i)).collect();
         if todo.is_empty() {
             break;

@@ -226,13 +226,41 @@ fn load_org(dir: &Path) -> TestOrg {
 /// ephemeral range (32768-60999): a port the kernel handed out for `:0`
 /// can be given again as the local port of another test's outgoing
 /// connection before the node binds it, and then the node cannot.
+///
+/// Test processes run side by side and pick ports at random, so each
+/// reservation also leaves a marker file for a while
+/// (`$TMPDIR/cairn-test-ports/PORT`): another process skips a port
+/// reserved in the last two minutes, before its owner had time to bind it.
 pub fn reserve_port() -> u16 {
     use rand::Rng as _;
+    let dir = std::env::temp_dir().join("cairn-test-ports");
+    let _ = std::fs::create_dir_all(&dir);
     let mut rng = rand::rng();
     loop {
         let port = rng.random_range(10_000u16..32_000);
+        if !claim(&dir.join(port.to_string())) {
+            continue;
+        }
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
     }
+}
+
+/// Whether `marker` was free (absent, or older than two minutes) and is now ours.
+fn claim(marker: &Path) -> bool {
+    let fresh = |m: &Path| {
+        std::fs::metadata(m)
+            .and_then(|md| md.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() < 120))
+    };
+    if fresh(marker) {
+        return false;
+    }
+    let _ = std::fs::remove_file(marker);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(marker)
+        .is_ok()
 }

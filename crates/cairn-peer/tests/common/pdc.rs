@@ -85,6 +85,9 @@ pub struct PdcNet {
     pub orderer: Option<Running<OrdererNode>>,
     /// The peers, see [`PEERS`].
     pub peers: Vec<Option<Running<PeerNode>>>,
+    /// Listed in every peer's `gateway_peers` (started after this is set)
+    /// besides the network's own peers.
+    pub extra_known: Vec<KnownPeer>,
     /// Runs the test's clients.
     pub rt: Runtime,
     package_id: String,
@@ -122,6 +125,8 @@ pub fn collections() -> Vec<Value> {
     // transient data rule.
     out.push(json!({"name": "TRN", "policy": pair, "requiredPeerCount": 0, "maxPeerCount": 3,
         "endorsementPolicy": {"signaturePolicy": "OutOf(2, 'Org1MSP.peer','Org2MSP.peer','Org3MSP.peer','Org4MSP.peer')"}}));
+    // Every member peer, label or not, is a target.
+    out.push(json!({"name": "WIDE", "policy": pair, "requiredPeerCount": 0, "maxPeerCount": 10}));
     out.push(
         json!({"name": "TRN12", "policy": pair, "requiredPeerCount": 0, "maxPeerCount": 3,
         "endorsementPolicy": {"signaturePolicy": "AND('Org1MSP.peer','Org2MSP.peer')"}}),
@@ -176,6 +181,7 @@ impl PdcNet {
             ops_ports: PEERS.iter().map(|_| free_port()).collect(),
             orderer: None,
             peers: PEERS.iter().map(|_| None).collect(),
+            extra_known: Vec::new(),
             rt: Runtime::new().unwrap(),
             package_id: String::new(),
         };
@@ -244,6 +250,7 @@ impl PdcNet {
                 msp_id: self.orgs.orgs[PEERS[j].0].msp_id.clone(),
                 url: self.peer_url(j),
             })
+            .chain(self.extra_known.iter().cloned())
             .collect();
         config.deliver.stall_timeout_ms = 1500;
         config.deliver.backoff_min_ms = 50;
