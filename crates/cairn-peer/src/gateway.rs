@@ -16,8 +16,13 @@
 //!   failing over between orderers;
 //! - reports the `commit_status` of a transaction on this peer.
 //!
-//! Invariant: the gateway never signs for a client; it forwards the
-//! client's signed proposal and signed envelope unchanged.
+//! Invariants: the gateway never signs for a client; it forwards the
+//! client's signed proposal and signed envelope unchanged. Every proposal
+//! leaves through [`Collection::ask`], which, when the proposal carries
+//! transient data, sends it only to peers of the orgs the client trusts with
+//! it (its own and the gateway's, then members of the collections the first
+//! simulation touched, or orgs the client named), over a client pinned to
+//! the target's org: first endorsers, retries and fallbacks alike.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -51,7 +51,21 @@
 //! - a collection's cleartext private data is pushed, served and stored
 //!   only to and by peers of its member orgs (the sender filters, the
 //!   receiver refuses otherwise), never goes to clients of non-member orgs
-//!   (events filter by the subscriber's org), and is never logged.
+//!   (events filter by the subscriber's org), and is never logged;
+//! - a target's org is the one its certificate proves in the TLS handshake
+//!   ([`cairn_net::Client::pinned`], `Shared::peer_client`), never a
+//!   configured label: proposals, pushes and private data requests go only
+//!   over pinned clients;
+//! - a proposal with transient data is sent (by `gateway::Collection::ask`,
+//!   the one place that sends proposals) only to peers of the gateway's and
+//!   the client's orgs until the first simulation, then only to members of
+//!   every collection it touched;
+//! - a push is taken only from the peer that signed the endorsement it
+//!   carries, for that transaction, and only as signed; differing copies are
+//!   kept side by side and the block's hashes choose;
+//! - attestation admission is one layer (`attested::admission`) over the
+//!   whole router; only `GET /channels` and `GET /openapi.json` are open to
+//!   nodes that are not admitted.
 
 #![forbid(unsafe_code)]
 

@@ -2,20 +2,24 @@
 //! TLS between peers):
 //!
 //! ```text
-//!  endorse ─► simulation's PrivateWriteSet
+//!  endorse ─► sign ─► simulation's PrivateWriteSet
 //!     ├─ collections this peer's org is a member of ─► own transient store
-//!     └─ per collection: POST /private/push to peers of member orgs
-//!        (known peers), ≤ maxPeerCount delivered, ≥ requiredPeerCount or
-//!        the endorsement fails
-//!  receiver: sender is a channel peer, THIS peer's org is a member of every
-//!     collection pushed ─► transient store (or reconcile, if already committed)
+//!     └─ per collection: POST /private/push (writes + signed endorsement)
+//!        to peers of member orgs over clients pinned to each org (the
+//!        target's certificate proves it), ≤ maxPeerCount delivered,
+//!        ≥ requiredPeerCount or the endorsement fails
+//!  receiver: the caller signed the endorsement it carries, for this
+//!     transaction, over exactly these writes' hashes; THIS peer's org is a
+//!     member of every collection pushed ─► transient store (a differing
+//!     copy is kept beside the first), or reconcile if already committed
 //!  reconciliation: POST /private/fetch ─► only collections the CALLER's org
 //!     is a member of, as this peer holds them
 //! ```
 //!
-//! Invariants: a collection's cleartext is sent only to peers of its member
-//! orgs and stored only by them; values are never logged (only collection
-//! names, counts and transaction ids).
+//! Invariants: a collection's cleartext is sent only to peers whose
+//! certificate proves a member org and stored only by them; a push is taken
+//! only from its endorser and only as signed; values are never logged (only
+//! collection names, counts and transaction ids).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
