@@ -63,8 +63,56 @@ pub(crate) fn router(node: Arc<Shared>) -> Router {
         .route(FORWARD, post(forwarded))
         .route_layer(RequireRoles::new("the Raft endpoints", ORDERERS))
         .layer(DefaultBodyLimit::max(RAFT_BODY_LIMIT));
-    public.merge(raft).with_state(node)
+    // Attestation admission wraps every route, the ones not found included.
+    public
+        .merge(raft)
+        .layer(axum::middleware::from_fn_with_state(
+            node.clone(),
+            admission,
+        ))
+        .with_state(node)
 }
+
+/// The routes a node that is not admitted may call: the probe Raft links
+/// make before sending (answered with this orderer's own token).
+pub(crate) const OPEN_TO_NODES: &[(&str, &str)] = &[("GET", "/status")];
+
+/// The admission layer: on a channel that requires attestation, a calling
+/// peer or orderer must present a token that admits it, on every route but
+/// [`OPEN_TO_NODES`]; what it was admitted until travels to the handlers
+/// (a deliver stream ends when it lapses).
+async fn admission(
+    State(node): State<Arc<Shared>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::extract::FromRequestParts;
+    use axum::response::IntoResponse;
+    let Some(Caller(caller)) = req.extensions().get::<Caller>().cloned() else {
+        // The transport attaches the caller to every request it accepts.
+        return ApiError::forbidden().into_response();
+    };
+    let open = OPEN_TO_NODES
+        .iter()
+        .any(|(m, p)| *m == req.method().as_str() && *p == req.uri().path());
+    if open {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    let Ok(token) = PresentedToken::from_request_parts(&mut parts, &()).await;
+    match attested(&node, &caller, &token, parts.uri.path()) {
+        Ok(admitted) => {
+            parts.extensions.insert(AdmittedUntil(admitted));
+            next.run(axum::extract::Request::from_parts(parts, body))
+                .await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// What [`admission`] found for the request's caller.
+#[derive(Clone, Copy)]
+struct AdmittedUntil(Option<Admitted>);
 
 async fn broadcast(
     State(node): State<Arc<Shared>>,
@@ -77,10 +125,9 @@ async fn broadcast(
 async fn forwarded(
     State(node): State<Arc<Shared>>,
     Caller(caller): Caller,
-    token: PresentedToken,
     Postcard(env): Postcard<Envelope>,
 ) -> Result<Postcard<BroadcastResponse>, ApiError> {
-    orderer_of_channel(&node, &caller, &token)?;
+    orderer_of_channel(&node, &caller)?;
     submit(&node, &caller, env, true).await.map(Postcard)
 }
 
@@ -169,6 +216,7 @@ async fn deliver(
     State(node): State<Arc<Shared>>,
     Caller(caller): Caller,
     token: PresentedToken,
+    axum::Extension(AdmittedUntil(admitted)): axum::Extension<AdmittedUntil>,
     Query(q): Query<DeliverQuery>,
 ) -> Result<Response, ApiError> {
     node.serving().inspect_err(|e| {
@@ -183,7 +231,6 @@ async fn deliver(
         return Err(ApiError::forbidden());
     }
     drop(ctx);
-    let admitted = attested(&node, &caller, &token, "deliver")?;
     let height = node.height.subscribe();
     let state = Delivery {
         node,
@@ -242,6 +289,7 @@ async fn next_block(mut d: Delivery) -> Option<(Block, Delivery)> {
 }
 
 /// An attested node's admission: until when, under which config sequence.
+#[derive(Clone, Copy)]
 struct Admitted {
     until: u64,
     sequence: u64,
@@ -283,13 +331,10 @@ async fn status(State(node): State<Arc<Shared>>) -> Postcard<NodeStatus> {
     Postcard(node.status())
 }
 
-/// Raft RPCs are for the channel's orderers only (role checked by the layer,
-/// org and attestation checked here against the current channel configuration).
-fn orderer_of_channel(
-    node: &Shared,
-    caller: &Identity,
-    token: &PresentedToken,
-) -> Result<(), ApiError> {
+/// Raft RPCs are for the channel's orderers only (role checked by the
+/// role layer, attestation by the admission layer, org checked here against
+/// the current channel configuration).
+fn orderer_of_channel(node: &Shared, caller: &Identity) -> Result<(), ApiError> {
     let of_channel = node
         .ledger
         .context()
@@ -298,7 +343,7 @@ fn orderer_of_channel(
         .iter()
         .any(|o| o == caller.msp_id());
     if of_channel {
-        return attested(node, caller, token, "Raft RPC").map(|_| ());
+        return Ok(());
     }
     warn!(caller = %caller.subject(), org = caller.msp_id(), "Raft RPC refused: not an orderer org of the channel");
     Err(ApiError::forbidden())
@@ -307,20 +352,18 @@ fn orderer_of_channel(
 async fn append(
     State(node): State<Arc<Shared>>,
     Caller(caller): Caller,
-    token: PresentedToken,
     Postcard(req): Postcard<AppendEntriesRequest<TypeConfig>>,
 ) -> Result<Postcard<Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>>, ApiError> {
-    orderer_of_channel(&node, &caller, &token)?;
+    orderer_of_channel(&node, &caller)?;
     Ok(Postcard(node.raft.append_entries(req).await))
 }
 
 async fn vote(
     State(node): State<Arc<Shared>>,
     Caller(caller): Caller,
-    token: PresentedToken,
     Postcard(req): Postcard<VoteRequest<NodeId>>,
 ) -> Result<Postcard<Result<VoteResponse<NodeId>, RaftError<NodeId>>>, ApiError> {
-    orderer_of_channel(&node, &caller, &token)?;
+    orderer_of_channel(&node, &caller)?;
     Ok(Postcard(node.raft.vote(req).await))
 }
 
@@ -334,10 +377,9 @@ type SnapshotAnswer =
 async fn snapshot(
     State(node): State<Arc<Shared>>,
     Caller(caller): Caller,
-    token: PresentedToken,
     Postcard(req): Postcard<InstallSnapshotRequest<TypeConfig>>,
 ) -> Result<Postcard<SnapshotAnswer>, ApiError> {
-    orderer_of_channel(&node, &caller, &token)?;
+    orderer_of_channel(&node, &caller)?;
     let _hold = req.done.then(|| node.elections.hold(&node.raft));
     Ok(Postcard(node.raft.install_snapshot(req).await))
 }
