@@ -27,6 +27,14 @@ pub enum ClientError {
     /// The trusted CA certificate is not usable PEM.
     #[error("trusted CA certificate: {0}")]
     Ca(String),
+    /// The service answered with something that is not the expected JSON.
+    #[error("unexpected response from {url}: {detail}")]
+    Decode {
+        /// The request URL.
+        url: String,
+        /// What was wrong.
+        detail: String,
+    },
     /// The service URL is not `https://` (or is plain http to a host the loopback
     /// opt-in does not cover); nothing was sent.
     #[error("refusing attestation service URL {url}: {reason}")]
@@ -37,9 +45,7 @@ pub enum ClientError {
         reason: String,
     },
     /// The service is rate limiting this client (HTTP 429); retry after the delay.
-    #[error(
-        "service is rate limiting this client ({limit}): {reason}; retry in {retry_after_secs} s"
-    )]
+    #[error("rate limited by the service ({limit}, Retry-After {retry_after_secs} s): {reason}")]
     RateLimited {
         /// The request URL.
         url: String,
@@ -49,14 +55,6 @@ pub enum ClientError {
         retry_after_secs: u64,
         /// The service's reason.
         reason: String,
-    },
-    /// The service answered with something that is not the expected JSON.
-    #[error("unexpected response from {url}: {detail}")]
-    Decode {
-        /// The request URL.
-        url: String,
-        /// What was wrong.
-        detail: String,
     },
     /// The service refused the request; `code` and `reason` are its own words.
     #[error("service refused ({status}, {code}): {reason}")]

@@ -47,7 +47,8 @@ pub struct ServiceConfig {
     pub state_dir: PathBuf,
     /// The bearer token admin requests must present.
     pub admin_token: String,
-    /// Offline collateral for SNP (certificates) and DCAP (`<fmspc>.json`).
+    /// Offline collateral for SNP (certificates, AMD CRLs `crl-<product>.der` and
+    /// `crl-vlek-<product>.der`) and DCAP (`<fmspc>.json`).
     pub collateral_dir: Option<PathBuf>,
     /// Secrets the key broker may release.
     pub secrets: SecretStore,
