@@ -7,7 +7,19 @@
 //! `cairn_attest::verify_token` against keys from the JWKS the caller chose (a URL it
 //! configured, or the JWKS pinned in a channel config), never one named by a token.
 //!
-//! - [`AttestationClient`]: nonce, attest, key release, JWKS, admin calls.
+//! Rules this crate enforces (in [`client`](AttestationClient)):
+//! - **HTTPS only.** Every call to the attestation service (nonces, tokens, JWKS, key
+//!   release, admin) goes over TLS: a service URL that is not `https://` is refused
+//!   with [`ClientError::InsecureUrl`] before anything is sent, and redirects are
+//!   never followed. The only exception is
+//!   [`ClientBuilder::danger_allow_insecure_loopback_http`], for tests, which admits
+//!   `http://` to a loopback IP address (127.0.0.0/8, `::1`) and nothing else.
+//! - **Rate limits are reported, not retried.** An HTTP 429 from the service becomes
+//!   [`ClientError::RateLimited`] with the limit's name and the `Retry-After` delay;
+//!   the caller decides when to retry.
+//!
+//! - [`AttestationClient`]: nonce, attest, key release, JWKS, admin calls;
+//!   [`ClientBuilder`] for a trusted CA, a local address or the loopback opt-in.
 //! - [`obtain_token`]: what an attested node or workload does to get a token for itself
 //!   (issue 5 part 5: the node-side API).
 //! - [`JwksCache`]: a relying party's cached JWKS, refreshed when a token names an
@@ -26,7 +38,7 @@ pub use admission::{NodeKey, admit_node};
 pub use cache::{JwksCache, VerifyError};
 pub use cairn_attest::{AdmissionError, AdmittedNode};
 pub use client::{
-    AttestationClient, ClientError, KeyRelease, NonceResponse, fetch_jwks, install_crypto_provider,
-    obtain_token,
+    AttestationClient, ClientBuilder, ClientError, KeyRelease, NonceResponse, fetch_jwks,
+    install_crypto_provider, obtain_token,
 };
 pub use gate::{GateRefusal, NodeGate};

@@ -4,14 +4,23 @@
 //!
 //! ```json
 //! { "report": "<1184-byte ATTESTATION_REPORT>", "vek": "<VCEK or VLEK DER>",
-//!   "ask": "<ASK or ASVK DER, optional for VCEK>", "ark": "<ARK DER, optional>" }
+//!   "ask": "<ASK or ASVK DER, optional for VCEK>", "ark": "<ARK DER, optional>",
+//!   "crl": "<AMD CRL DER, optional>" }
 //! ```
 //!
 //! Checks, in order (each failure names itself): the report parses and is canonical;
 //! the chain ends in an ARK pinned by the `sev` crate (Milan, Genoa or Turin) and every
-//! link verifies (RSA-PSS); every certificate is valid at the verification time; the
+//! link verifies (RSA-PSS); every certificate is valid at the verification time; every
+//! AMD CRL supplied ([`crl`]: the evidence's `crl`, and from the collateral directory
+//! `crl-<product>.der` for a VCEK chain or `crl-vlek-<product>.der` for a VLEK chain,
+//! product in lowercase) is authentic, issued by the chain's ARK and current, and lists
+//! neither the ARK nor the ASK/ASVK (a listed one is [`EvidenceError::Revoked`]); the
 //! report's `reported_tcb` equals the TCB the VEK certifies (and, for a VCEK, `chip_id`
 //! equals its `hwID`); the report's ECDSA P-384 signature verifies with the VEK.
+//!
+//! The claims carry `flags.amd_crl_checked`: true when at least one CRL was checked.
+//! Without a CRL revocation is unknown, not assumed absent, and appraisal policies
+//! refuse such evidence by default (see `cairn_attest::policy`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -28,6 +37,10 @@ use x509_cert::der::asn1::ObjectIdentifier;
 
 use crate::b64_field;
 use crate::certtime::{check_algorithm_consistency, check_validity};
+
+mod crl;
+#[cfg(test)]
+mod tests;
 
 const REPORT_LEN: usize = 1184;
 const SIGNATURE_OFFSET: usize = 0x2A0;
@@ -53,12 +66,26 @@ struct SnpEvidence {
     ask: Option<String>,
     #[serde(default)]
     ark: Option<String>,
+    #[serde(default)]
+    crl: Option<String>,
+}
+
+/// A product line's trust anchor: its ARK, and its ASK for VCEKs sent without one.
+#[derive(Clone, Debug)]
+struct Root {
+    product: &'static str,
+    ark: Certificate,
+    ask: Certificate,
 }
 
 /// Verifies SEV-SNP evidence offline.
 #[derive(Clone, Debug, Default)]
 pub struct SnpVerifier {
     collateral_dir: Option<PathBuf>,
+    /// Replaces AMD's pinned roots in unit tests, which need an ARK whose key they
+    /// hold to sign CRLs.
+    #[cfg(test)]
+    test_roots: Option<Vec<Root>>,
 }
 
 /// Which endorsement key signed the report.
@@ -181,16 +208,35 @@ struct VerifiedChain {
     ask: Certificate,
 }
 
+/// AMD's roots as the `sev` crate pins them.
+fn pinned_roots() -> Result<Vec<Root>, EvidenceError> {
+    let builtin_err =
+        |e: std::io::Error| EvidenceError::UntrustedRoot(format!("pinned AMD certificate: {e}"));
+    PRODUCTS
+        .iter()
+        .map(|(product, ark, ask)| {
+            Ok(Root {
+                product,
+                ark: ark().map_err(builtin_err)?,
+                ask: ask().map_err(builtin_err)?,
+            })
+        })
+        .collect()
+}
+
 fn verify_chain(
+    roots: Vec<Root>,
     given_ark: Option<Certificate>,
     given_ask: Option<Certificate>,
     vek: &Certificate,
     kind: VekKind,
 ) -> Result<VerifiedChain, EvidenceError> {
-    let builtin_err =
-        |e: std::io::Error| EvidenceError::UntrustedRoot(format!("pinned AMD certificate: {e}"));
-    for (product, ark_fn, ask_fn) in PRODUCTS {
-        let ark = ark_fn().map_err(builtin_err)?;
+    for Root {
+        product,
+        ark,
+        ask: pinned_ask,
+    } in roots
+    {
         if given_ark.as_ref().is_some_and(|g| *g != ark) {
             continue;
         }
@@ -211,11 +257,12 @@ fn verify_chain(
                     ask: ask.clone(),
                 });
             }
-            None if kind == VekKind::Vcek => {
-                let ask = ask_fn().map_err(builtin_err)?;
-                if (&ask, vek).verify().is_ok() {
-                    return Ok(VerifiedChain { product, ark, ask });
-                }
+            None if kind == VekKind::Vcek && (&pinned_ask, vek).verify().is_ok() => {
+                return Ok(VerifiedChain {
+                    product,
+                    ark,
+                    ask: pinned_ask,
+                });
             }
             None => {}
         }
@@ -242,6 +289,7 @@ pub struct CertifiedVek {
     kind: VekKind,
     vek: Certificate,
     vek_x509: x509_cert::Certificate,
+    crl_checked: bool,
 }
 
 impl CertifiedVek {
@@ -253,6 +301,12 @@ impl CertifiedVek {
     /// Whether the key is a VLEK (cloud-provider key) rather than a VCEK (chip key).
     pub fn is_vlek(&self) -> bool {
         self.kind == VekKind::Vlek
+    }
+
+    /// Whether at least one current AMD CRL was checked for the chain (and listed
+    /// neither its ARK nor its ASK/ASVK).
+    pub fn crl_checked(&self) -> bool {
+        self.crl_checked
     }
 }
 
@@ -288,20 +342,113 @@ impl SnpVerifier {
     /// A verifier that looks for missing certificates (`vcek.der`, `vlek.der`,
     /// `ask.der`, `asvk.der`) in `collateral_dir`.
     pub fn new(collateral_dir: Option<PathBuf>) -> Self {
-        Self { collateral_dir }
+        Self {
+            collateral_dir,
+            #[cfg(test)]
+            test_roots: None,
+        }
+    }
+
+    fn roots(&self) -> Result<Vec<Root>, EvidenceError> {
+        #[cfg(test)]
+        if let Some(roots) = &self.test_roots {
+            return Ok(roots.clone());
+        }
+        pinned_roots()
     }
 
     fn read_collateral(&self, name: &str) -> Option<Vec<u8>> {
         std::fs::read(self.collateral_dir.as_ref()?.join(name)).ok()
     }
 
-    /// Verifies the chain VEK → ASK/ASVK → pinned ARK and every certificate's validity
-    /// at `at`. Without `ask_der`, a VCEK is checked against the pinned ASKs.
+    /// Checks every CRL for `product` supplied in `given` (the evidence) and, for each
+    /// key kind in `kinds`, in the collateral directory. Returns whether any was checked.
+    fn check_crls(
+        &self,
+        product: &str,
+        kinds: &[VekKind],
+        given: Option<&[u8]>,
+        ark: &x509_cert::Certificate,
+        ca: &x509_cert::Certificate,
+        at: UnixTime,
+    ) -> Result<bool, EvidenceError> {
+        let kds = |kind: VekKind| {
+            let path = if kind == VekKind::Vlek {
+                "vlek"
+            } else {
+                "vcek"
+            };
+            format!("https://kdsintf.amd.com/{path}/v1/{product}/crl")
+        };
+        let mut crls = Vec::new();
+        if let Some(der) = given {
+            let kds_url = kinds
+                .iter()
+                .map(|k| kds(*k))
+                .collect::<Vec<_>>()
+                .join(" or ");
+            crls.push((
+                der.to_vec(),
+                crl::CrlSource {
+                    name: "evidence field crl".into(),
+                    kds_url,
+                },
+            ));
+        }
+        for &kind in kinds {
+            let Some(dir) = &self.collateral_dir else {
+                break;
+            };
+            let file = match kind {
+                VekKind::Vcek => format!("crl-{}.der", product.to_ascii_lowercase()),
+                VekKind::Vlek => format!("crl-vlek-{}.der", product.to_ascii_lowercase()),
+            };
+            let path = dir.join(file);
+            match std::fs::read(&path) {
+                Ok(der) => crls.push((
+                    der,
+                    crl::CrlSource {
+                        name: path.display().to_string(),
+                        kds_url: kds(kind),
+                    },
+                )),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(EvidenceError::Collateral(format!(
+                        "AMD CRL {}: {e}",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        let ca_name = if kinds == [VekKind::Vlek] {
+            "ASVK"
+        } else {
+            "ASK"
+        };
+        let ark = crl::Listed {
+            subject: format!("ARK-{product}"),
+            cert: ark,
+        };
+        let listed = [crl::Listed {
+            subject: format!("{ca_name}-{product}"),
+            cert: ca,
+        }];
+        for (der, source) in &crls {
+            crl::check(der, source, &ark, &listed, at)?;
+        }
+        Ok(!crls.is_empty())
+    }
+
+    /// Verifies the chain VEK → ASK/ASVK → pinned ARK, every certificate's validity at
+    /// `at`, and the AMD CRLs supplied (`crl_der`, and the collateral directory's).
+    /// Without `ask_der`, a VCEK is checked against the pinned ASKs.
     pub fn certify_vek(
         &self,
         vek_der: &[u8],
         ask_der: Option<&[u8]>,
         ark_der: Option<&[u8]>,
+        crl_der: Option<&[u8]>,
         vlek: bool,
         at: UnixTime,
     ) -> Result<CertifiedVek, EvidenceError> {
@@ -309,37 +456,38 @@ impl SnpVerifier {
         let vek = cert("vek", vek_der)?;
         let ask = ask_der.map(|d| cert("ask", d)).transpose()?;
         let ark = ark_der.map(|d| cert("ark", d)).transpose()?;
-        let chain = verify_chain(ark, ask, &vek, kind)?;
+        let chain = verify_chain(self.roots()?, ark, ask, &vek, kind)?;
         let (ark_x, ask_x, vek_x509) = (x509(&chain.ark), x509(&chain.ask), x509(&vek));
         check_algorithm_consistency("ASK", &ask_x)?;
         check_algorithm_consistency(kind.name(), &vek_x509)?;
         check_validity(&format!("ARK-{}", chain.product), &ark_x, at)?;
         check_validity(&format!("ASK-{}", chain.product), &ask_x, at)?;
         check_validity(kind.name(), &vek_x509, at)?;
+        let crl_checked = self.check_crls(chain.product, &[kind], crl_der, &ark_x, &ask_x, at)?;
         Ok(CertifiedVek {
             product: chain.product,
             kind,
             vek,
             vek_x509,
+            crl_checked,
         })
     }
 
     /// Verifies an AMD signing CA (an ASK or ASVK) on its own: it must be signed by one
     /// of the pinned ARKs (whose self-signature is checked too), equal `ark_der` if that
-    /// is given, and be valid at `at`. Returns the product line (`Milan`, `Genoa`, `Turin`).
+    /// is given, be valid at `at`, and not be listed in the AMD CRLs supplied (`crl_der`,
+    /// and both of the collateral directory's). Returns the product line (`Milan`,
+    /// `Genoa`, `Turin`).
     pub fn certify_signing_ca(
         &self,
         ca_der: &[u8],
         ark_der: Option<&[u8]>,
+        crl_der: Option<&[u8]>,
         at: UnixTime,
     ) -> Result<&'static str, EvidenceError> {
         let ca = cert("ask", ca_der)?;
         let given_ark = ark_der.map(|d| cert("ark", d)).transpose()?;
-        let builtin_err = |e: std::io::Error| {
-            EvidenceError::UntrustedRoot(format!("pinned AMD certificate: {e}"))
-        };
-        for (product, ark_fn, _) in PRODUCTS {
-            let ark = ark_fn().map_err(builtin_err)?;
+        for Root { product, ark, .. } in self.roots()? {
             if given_ark.as_ref().is_some_and(|g| *g != ark) || (&ark, &ca).verify().is_err() {
                 continue;
             }
@@ -352,6 +500,14 @@ impl SnpVerifier {
             check_algorithm_consistency("ASK", &ca_x)?;
             check_validity(&format!("ARK-{product}"), &ark_x, at)?;
             check_validity(&format!("ASK-{product}"), &ca_x, at)?;
+            self.check_crls(
+                product,
+                &[VekKind::Vcek, VekKind::Vlek],
+                crl_der,
+                &ark_x,
+                &ca_x,
+                at,
+            )?;
             return Ok(product);
         }
         Err(if given_ark.is_some() {
@@ -388,17 +544,18 @@ impl SnpVerifier {
                 kind.name()
             ))
         })?;
-        Ok(claims(&report, kind, vek.product))
+        Ok(claims(&report, vek))
     }
 
     /// Verifies the decoded parts of SNP evidence; missing certificates come from the
-    /// collateral directory.
+    /// collateral directory, and its CRL is checked along with `crl_der`.
     pub fn verify_parts(
         &self,
         report_bytes: &[u8],
         vek_der: Option<&[u8]>,
         ask_der: Option<&[u8]>,
         ark_der: Option<&[u8]>,
+        crl_der: Option<&[u8]>,
         at: UnixTime,
     ) -> Result<VerifiedEvidence, EvidenceError> {
         let (_, kind) = parse_report(report_bytes)?;
@@ -423,6 +580,7 @@ impl SnpVerifier {
             vek_der.or(vek_owned.as_deref()).unwrap_or_default(),
             ask_der.or(ask_owned.as_deref()),
             ark_der,
+            crl_der,
             kind == VekKind::Vlek,
             at,
         )?;
@@ -430,7 +588,8 @@ impl SnpVerifier {
     }
 }
 
-fn claims(report: &AttestationReport, kind: VekKind, product: &str) -> VerifiedEvidence {
+fn claims(report: &AttestationReport, vek: &CertifiedVek) -> VerifiedEvidence {
+    let (kind, product) = (vek.kind, vek.product);
     let measurement = hex::encode(report.measurement);
     let registers = BTreeMap::from([
         (
@@ -462,6 +621,7 @@ fn claims(report: &AttestationReport, kind: VekKind, product: &str) -> VerifiedE
     }
     let policy = report.policy;
     let flags = BTreeMap::from([
+        ("amd_crl_checked".to_owned(), vek.crl_checked),
         ("migrate_ma".to_owned(), policy.migrate_ma_allowed()),
         ("single_socket".to_owned(), policy.single_socket_required()),
         ("smt".to_owned(), policy.smt_allowed()),
@@ -500,6 +660,14 @@ impl EvidenceVerifier for SnpVerifier {
         let vek = ev.vek.as_deref().map(|v| b64_field("vek", v)).transpose()?;
         let ask = ev.ask.as_deref().map(|v| b64_field("ask", v)).transpose()?;
         let ark = ev.ark.as_deref().map(|v| b64_field("ark", v)).transpose()?;
-        self.verify_parts(&report, vek.as_deref(), ask.as_deref(), ark.as_deref(), at)
+        let crl = ev.crl.as_deref().map(|v| b64_field("crl", v)).transpose()?;
+        self.verify_parts(
+            &report,
+            vek.as_deref(),
+            ask.as_deref(),
+            ark.as_deref(),
+            crl.as_deref(),
+            at,
+        )
     }
 }

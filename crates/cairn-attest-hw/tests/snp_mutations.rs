@@ -77,7 +77,9 @@ fn report_bytes_matter(id: &str, stride: usize) {
     } else {
         (der(&c["vcek"]), der(&c["ask"]), false)
     };
-    let vek = v.certify_vek(&vek, Some(&ask), None, vlek, at()).unwrap();
+    let vek = v
+        .certify_vek(&vek, Some(&ask), None, None, vlek, at())
+        .unwrap();
     v.verify_report(&report, &vek).unwrap();
     for i in (0..report.len()).step_by(stride) {
         let mut bad = report.clone();
@@ -93,7 +95,7 @@ fn certificate_bytes_matter(stride: usize, offset: usize) {
     let c = case("trustee-milan-vcek");
     let v = SnpVerifier::default();
     let (vcek, ask, ark) = (der(&c["vcek"]), der(&c["ask"]), der(&c["ark"]));
-    v.certify_vek(&vcek, Some(&ask), Some(&ark), false, at())
+    v.certify_vek(&vcek, Some(&ask), Some(&ark), None, false, at())
         .unwrap();
     for (name, original) in [("vcek", &vcek), ("ask", &ask)] {
         for i in (offset..original.len()).step_by(stride) {
@@ -104,7 +106,7 @@ fn certificate_bytes_matter(stride: usize, offset: usize) {
             } else {
                 (&vcek, &bad)
             };
-            match v.certify_vek(vek_der, Some(ask_der), None, false, at()) {
+            match v.certify_vek(vek_der, Some(ask_der), None, None, false, at()) {
                 Ok(_) => panic!("flipping {name} byte {i} was accepted"),
                 Err(e) => assert_reason(&format!("{name} byte {i}"), &e, certificate_error),
             }
@@ -138,7 +140,7 @@ fn every_ark_byte_matters() {
     for i in 0..ark.len() {
         let mut bad = ark.clone();
         bad[i] ^= 0x01;
-        match v.certify_vek(&vcek, Some(&ask), Some(&bad), false, at()) {
+        match v.certify_vek(&vcek, Some(&ask), Some(&bad), None, false, at()) {
             Ok(_) => panic!("flipping ARK byte {i} was accepted"),
             Err(e) => assert_reason(&format!("ark byte {i}"), &e, certificate_error),
         }

@@ -126,7 +126,7 @@ fn turin_chain_verifies_to_the_pinned_turin_ark() {
     let c = case("virtee-turin-vcek-chain");
     let (vek, ask, ark) = chain(&c);
     let certified = SnpVerifier::default()
-        .certify_vek(&vek, Some(&ask), Some(&ark), false, pinned(&c))
+        .certify_vek(&vek, Some(&ask), Some(&ark), None, false, pinned(&c))
         .unwrap();
     assert_eq!(certified.product(), "Turin");
     let milan = case("virtee-milan-vcek");
@@ -134,6 +134,7 @@ fn turin_chain_verifies_to_the_pinned_turin_ark() {
         SnpVerifier::default().certify_vek(
             &vek,
             Some(&der(&milan["ask"])),
+            None,
             None,
             false,
             pinned(&c)
@@ -239,16 +240,16 @@ fn amd_vendor_chains_verify_to_the_pinned_arks() {
         for name in &names {
             let ca = der(&chain[name]);
             assert_eq!(
-                v.certify_signing_ca(&ca, Some(&ark), at).unwrap(),
+                v.certify_signing_ca(&ca, Some(&ark), None, at).unwrap(),
                 product,
                 "{name}"
             );
-            assert_eq!(v.certify_signing_ca(&ca, None, at).unwrap(), product);
+            assert_eq!(v.certify_signing_ca(&ca, None, None, at).unwrap(), product);
             // Before the ASK/ASVK was issued it is not valid.
             let issued =
                 UnixTime::parse_rfc3339(chain[name]["not_before"].as_str().unwrap()).unwrap();
             assert!(matches!(
-                v.certify_signing_ca(&ca, Some(&ark), UnixTime(issued.secs() - 1)),
+                v.certify_signing_ca(&ca, Some(&ark), None, UnixTime(issued.secs() - 1)),
                 Err(EvidenceError::CertificateTime { .. })
             ));
         }
@@ -258,7 +259,7 @@ fn amd_vendor_chains_verify_to_the_pinned_arks() {
     let genoa_ark = der(&chains["genoa"]["ARK-Genoa"]);
     let at = UnixTime::parse_rfc3339("2024-01-01T00:00:00Z").unwrap();
     assert!(matches!(
-        v.certify_signing_ca(&milan_ask, Some(&genoa_ark), at),
+        v.certify_signing_ca(&milan_ask, Some(&genoa_ark), None, at),
         Err(EvidenceError::UntrustedRoot(_))
     ));
 }

@@ -1,11 +1,12 @@
 //! HTTP handlers. Each one does transport work only and delegates every decision to
 //! `cairn-attest`.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, PoisonError};
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cairn_attest::{
@@ -18,6 +19,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
+use crate::nonces::ClientId;
 use crate::state::{AppState, persist_keys, persist_policy};
 
 type Shared = State<Arc<AppState>>;
@@ -38,20 +40,24 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-pub(crate) async fn nonce(State(st): Shared) -> Result<Json<Value>, ApiError> {
+/// A fresh nonce, counted against the asking client's allowance (its source address:
+/// the route has no credentials, and the service terminates TLS itself, so the
+/// address is the TCP peer's; behind a proxy every client would share the proxy's).
+pub(crate) async fn nonce(
+    State(st): Shared,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Result<Json<Value>, ApiError> {
     let nonce = fresh_nonce().map_err(|e| ApiError::internal("nonce", e))?;
     let now = UnixTime::now();
+    let client = ClientId::from_ip(peer.ip());
     let exp = st
         .nonces
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .insert(nonce.clone(), now)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too_many_nonces",
-                "too many outstanding nonces; retry later",
-            )
+        .insert(nonce.clone(), client, now)
+        .map_err(|t| {
+            tracing::debug!(%client, limit = t.limit.name(), "nonce request throttled");
+            ApiError::throttled(client, t)
         })?;
     Ok(Json(json!({ "nonce": nonce, "expires_at": exp.secs() })))
 }

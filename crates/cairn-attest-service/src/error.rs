@@ -1,9 +1,11 @@
 //! Errors: startup failures ([`ServiceError`]) and HTTP error responses ([`ApiError`]).
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
+
+use crate::nonces::{ClientId, NonceLimit, Throttled};
 
 /// Why the service could not start or persist its state.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,10 @@ pub(crate) struct ApiError {
     status: StatusCode,
     code: &'static str,
     reason: String,
+    /// Seconds for the `Retry-After` header (429 answers).
+    retry_after_secs: Option<u64>,
+    /// The limit a 429 answer names in its body.
+    limit: Option<NonceLimit>,
 }
 
 impl ApiError {
@@ -58,6 +64,30 @@ impl ApiError {
             status,
             code,
             reason: reason.into(),
+            retry_after_secs: None,
+            limit: None,
+        }
+    }
+
+    /// 429 for a nonce request over a limit: the body names the limit, the
+    /// `Retry-After` header says when a slot frees up.
+    pub(crate) fn throttled(client: ClientId, t: Throttled) -> Self {
+        let reason = match t.limit {
+            NonceLimit::PerClient(n) => format!(
+                "this client ({client}) already holds {n} unexpired nonces, the limit per client \
+                 (nonces_per_client); use one (POST /attest/{{platform}}) or retry after {} s",
+                t.retry_after_secs
+            ),
+            NonceLimit::Total(n) => format!(
+                "the service holds {n} unexpired nonces, its total limit (outstanding_nonces); \
+                 retry after {} s",
+                t.retry_after_secs
+            ),
+        };
+        Self {
+            retry_after_secs: Some(t.retry_after_secs),
+            limit: Some(t.limit),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_nonces", reason)
         }
     }
 
@@ -78,7 +108,19 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(json!({ "error": self.code, "reason": self.reason }));
-        (self.status, body).into_response()
+        let mut body = json!({ "error": self.code, "reason": self.reason });
+        if let Some(limit) = self.limit {
+            body["limit"] = json!({ "name": limit.name(), "value": limit.value() });
+        }
+        if let Some(secs) = self.retry_after_secs {
+            body["retry_after_secs"] = Value::from(secs);
+        }
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }

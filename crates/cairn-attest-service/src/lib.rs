@@ -9,7 +9,7 @@
 //!
 //! | method | path | who | does |
 //! |---|---|---|---|
-//! | POST | `/attest/nonce` | anyone | a fresh single-use nonce |
+//! | POST | `/attest/nonce` | anyone (bounded per source address) | a fresh single-use nonce |
 //! | POST | `/attest/{platform}` | workload | evidence + runtime data → verify → appraise → ES256 token |
 //! | GET | `/.well-known/openid-configuration` | anyone | issuer metadata |
 //! | GET | `/.well-known/jwks.json` | anyone | token verification keys (current and recently retired) |
@@ -17,8 +17,18 @@
 //! | PUT/GET | `/admin/policies/{platform}` | admin | replace / read the active appraisal policy |
 //! | POST | `/admin/keys/rotate` | admin | rotate the token signing key |
 //!
+//! The service speaks only HTTPS (rustls; operator-supplied or self-signed
+//! certificate): there is no plain-http listener, and `cairn-attest-client` refuses
+//! `http://` service URLs.
+//!
 //! Invariants:
 //! - a nonce is accepted once, before it expires;
+//! - nonces are bounded per client and in total (`nonces`): a client (source IP
+//!   address, IPv6 per /64) holding `nonces_per_client` unexpired nonces is answered
+//!   429 with `Retry-After` (seconds until its oldest expires) and a JSON error naming
+//!   the limit; at `max_outstanding_nonces` expired nonces are dropped first, then the
+//!   oldest of the client holding the most, so a flooder exhausts only its own
+//!   allowance and a node renewing its token is served during the flood;
 //! - runtime data is put in a token only if the evidence's report data binds it;
 //! - policies change only through an authenticated admin request, and every change is
 //!   logged at info with the old and new policy hash and appended to `policies/changes.log`;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use axum::routing::{get, post, put};
 use cairn_attest::UnixTime;
 use cairn_attest::policy::MAX_TOKEN_TTL_SECS;
@@ -16,7 +17,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::api;
 use crate::error::ServiceError;
-use crate::nonces::NonceStore;
+use crate::nonces::{NonceLimits, NonceStore};
 use crate::secrets::SecretStore;
 use crate::state::{AppState, load_or_create_keys, load_policies};
 use crate::tls;
@@ -46,7 +47,8 @@ pub struct ServiceConfig {
     pub state_dir: PathBuf,
     /// The bearer token admin requests must present.
     pub admin_token: String,
-    /// Offline collateral for SNP (certificates) and DCAP (`<fmspc>.json`).
+    /// Offline collateral for SNP (certificates, AMD CRLs `crl-<product>.der` and
+    /// `crl-vlek-<product>.der`) and DCAP (`<fmspc>.json`).
     pub collateral_dir: Option<PathBuf>,
     /// Secrets the key broker may release.
     pub secrets: SecretStore,
@@ -54,13 +56,19 @@ pub struct ServiceConfig {
     pub tls: TlsSource,
     /// How long a nonce stays valid.
     pub nonce_ttl_secs: u64,
+    /// Unexpired nonces one client (source address; IPv6 per /64) may hold; more
+    /// are answered 429 with `Retry-After`.
+    pub nonces_per_client: usize,
+    /// Unexpired nonces the service holds in total (at the bound, expired ones are
+    /// dropped first, then the oldest of the client holding the most).
+    pub max_outstanding_nonces: usize,
     /// Rotate the signing key this often, if set.
     pub rotate_every_secs: Option<u64>,
 }
 
 impl ServiceConfig {
-    /// A configuration with defaults: self-signed TLS, no secrets, 5-minute nonces, no
-    /// automatic rotation.
+    /// A configuration with defaults: self-signed TLS, no secrets, 5-minute nonces (16
+    /// per client, 100,000 in all), no automatic rotation.
     pub fn new(listen: SocketAddr, state_dir: PathBuf, admin_token: String) -> Self {
         Self {
             listen,
@@ -71,6 +79,8 @@ impl ServiceConfig {
             secrets: SecretStore::default(),
             tls: TlsSource::SelfSigned,
             nonce_ttl_secs: 300,
+            nonces_per_client: 16,
+            max_outstanding_nonces: 100_000,
             rotate_every_secs: None,
         }
     }
@@ -138,6 +148,13 @@ pub async fn serve(config: ServiceConfig) -> Result<RunningService, ServiceError
             "the admin token must be at least 16 characters".into(),
         ));
     }
+    if config.nonces_per_client == 0 || config.max_outstanding_nonces < config.nonces_per_client {
+        return Err(ServiceError::Config(format!(
+            "nonce limits: nonces_per_client ({}) must be at least 1 and at most \
+             max_outstanding_nonces ({})",
+            config.nonces_per_client, config.max_outstanding_nonces
+        )));
+    }
     let state_dir = config.state_dir.clone();
     std::fs::create_dir_all(&state_dir).map_err(|e| ServiceError::io(&state_dir, e))?;
     let listener = TcpListener::bind(config.listen)
@@ -185,7 +202,13 @@ pub async fn serve(config: ServiceConfig) -> Result<RunningService, ServiceError
             MAX_TOKEN_TTL_SECS + 60,
             now,
         )?),
-        nonces: Mutex::new(NonceStore::new(config.nonce_ttl_secs, 100_000)),
+        nonces: Mutex::new(NonceStore::new(
+            config.nonce_ttl_secs,
+            NonceLimits {
+                per_client: config.nonces_per_client,
+                total: config.max_outstanding_nonces,
+            },
+        )),
         secrets: config.secrets,
         admin_token_sha256: Sha256::digest(config.admin_token.as_bytes()).into(),
         state_dir,
@@ -223,6 +246,13 @@ pub async fn serve(config: ServiceConfig) -> Result<RunningService, ServiceError
                         return;
                     }
                 };
+                // The peer address is the nonce route's notion of "client".
+                let app = tower::ServiceBuilder::new()
+                    .map_request(move |mut req: axum::extract::Request<_>| {
+                        req.extensions_mut().insert(ConnectInfo(peer));
+                        req
+                    })
+                    .service(app);
                 let service = hyper_util::service::TowerToHyperService::new(app);
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(tls), service)

@@ -1,6 +1,7 @@
 //! The service issues a hardware token for the real SEV-SNP sample report (its VCEK
-//! is valid until 2030), under a policy without runtime binding: the sample's report
-//! data cannot bind our nonce.
+//! is valid until 2030), under a policy without runtime binding (the sample's report
+//! data cannot bind our nonce) and without the default requirement of an AMD CRL
+//! (testdata has none signed by AMD's ARK).
 
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
@@ -37,6 +38,7 @@ async fn real_snp_evidence_gets_a_hardware_token() {
         "platform": "sev-snp",
         "allowed_measurements": [measurement],
         "tcb": { "min_svn": { "bootloader": 3, "snp": 8, "microcode": 115 } },
+        "required_flags": { "migrate_ma": false },
     });
     let evidence = json!({
         "report": STANDARD.encode(hex::decode(c["report_hex"].as_str().unwrap()).unwrap()),
@@ -59,6 +61,28 @@ async fn real_snp_evidence_gets_a_hardware_token() {
     );
 
     policy["require_binding"] = json!(false);
+    // The default SNP flags also require the chain checked against AMD's CRL, and no
+    // CRL signed by AMD's ARK is in testdata: refused, saying what to supply.
+    let defaults = {
+        let mut p = policy.clone();
+        p.as_object_mut().unwrap().remove("required_flags");
+        p
+    };
+    h.client
+        .replace_policy(ADMIN, Platform::SevSnp, defaults.to_string().as_bytes())
+        .await
+        .unwrap();
+    let err = h
+        .client
+        .attest(Platform::SevSnp, &evidence, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Refused { code, reason, .. } if code == "appraisal_refused"
+            && reason.contains("amd_crl_checked")
+            && reason.contains("https://kdsintf.amd.com/vcek/v1/")),
+        "{err}"
+    );
     h.client
         .replace_policy(ADMIN, Platform::SevSnp, policy.to_string().as_bytes())
         .await
@@ -75,6 +99,7 @@ async fn real_snp_evidence_gets_a_hardware_token() {
     assert!(v.claims.hardware);
     assert_eq!(v.claims.tcb.svn["microcode"], 115);
     assert!(!v.claims.flags["migrate_ma"]);
+    assert!(!v.claims.flags["amd_crl_checked"]);
     assert!(v.claims.runtime_data.is_none());
     // A relying party that issued a nonce refuses a token that carries none.
     let with_nonce = expect.with_nonce("n");

@@ -71,7 +71,8 @@ pub enum EvidenceError {
         /// The verification time.
         at: UnixTime,
     },
-    /// DCAP collateral (TCB info, QE identity, CRLs) is invalid, expired or not yet valid.
+    /// Collateral (DCAP TCB info, QE identity and CRLs; AMD CRLs) is invalid, expired or
+    /// not yet valid.
     #[error("collateral refused: {0}")]
     Collateral(String),
     /// The evidence could not be parsed.
@@ -86,6 +87,22 @@ pub enum EvidenceError {
     /// The report or quote signature does not verify.
     #[error("report signature does not verify: {0}")]
     ReportSignature(String),
+    /// A certificate of the chain is listed in a current, authentic revocation list of
+    /// its vendor: the platform's endorsement must not be trusted.
+    #[error(
+        "certificate {subject} (serial {serial}) is revoked by the vendor: listed in {crl} \
+         (revoked {revoked_at}); evidence endorsed through it cannot be trusted"
+    )]
+    Revoked {
+        /// Which certificate (e.g. `ASK-Milan`).
+        subject: String,
+        /// Its serial number, hex.
+        serial: String,
+        /// The revocation list that lists it.
+        crl: String,
+        /// The revocation date the list gives.
+        revoked_at: UnixTime,
+    },
     /// The TCB in the report disagrees with the endorsement key's certificate.
     #[error("TCB check failed: {0}")]
     Tcb(String),

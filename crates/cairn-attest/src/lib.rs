@@ -33,7 +33,11 @@
 //!   accepts virtual evidence, and relying parties refuse virtual tokens unless they
 //!   opt in;
 //! - runtime data that the report does not bind is never put in a token;
-//! - keys for token verification come only from the relying party's JWKS.
+//! - keys for token verification come only from the relying party's JWKS;
+//! - appraisal does not assume that a vendor key is unrevoked: DCAP collateral always
+//!   carries Intel's CRLs, and SEV-SNP policies require `flags.amd_crl_checked` (a
+//!   current AMD CRL was checked, see `cairn-attest-hw`) unless they list their own
+//!   `required_flags` (`policy`).
 
 pub mod admission;
 pub mod attester;

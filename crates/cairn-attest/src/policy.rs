@@ -11,7 +11,7 @@
 //!   "allow_debug": false,
 //!   "require_binding": true,
 //!   "tcb": { "min_svn": { "bootloader": 3, "snp": 8, "microcode": 115 } },
-//!   "required_flags": { "migrate_ma": false },
+//!   "required_flags": { "migrate_ma": false, "amd_crl_checked": true },
 //!   "token_ttl_secs": 300
 //! }
 //! ```
@@ -21,7 +21,9 @@
 //! `required_registers` (register name → hex value), `allow_debug` (default false),
 //! `require_binding` (default true: runtime data must be bound into the report),
 //! `tcb.accepted_statuses` (SGX/TDX only, default `["UpToDate"]`), `tcb.min_svn`
-//! (component → minimum), `required_flags` (SNP default `{"migrate_ma": false}`),
+//! (component → minimum), `required_flags` (SNP default `{"migrate_ma": false, "amd_crl_checked": true}`: no
+//! migration agent, and the chain was checked against a current AMD CRL; a policy that
+//! lists its own flags replaces the default and must repeat what it keeps),
 //! `trusted_platform_keys` (virtual only, required: hex Ed25519 platform keys),
 //! `token_ttl_secs` (default 300, at most one day). Unknown fields are refused.
 //!
@@ -150,7 +152,10 @@ pub enum AppraisalError {
         policy: String,
     },
     /// A platform policy bit has the wrong value.
-    #[error("platform flag {flag} is {actual}, policy requires {expected}")]
+    #[error(
+        "platform flag {flag} is {actual}, policy requires {expected}{}",
+        flag_hint(flag)
+    )]
     FlagMismatch {
         /// The flag name.
         flag: String,
@@ -216,6 +221,19 @@ pub enum AppraisalError {
         /// The value found.
         actual: u64,
     },
+}
+
+/// What to do about a flag whose absence is the usual cause of a mismatch.
+fn flag_hint(flag: &str) -> &'static str {
+    match flag {
+        "amd_crl_checked" => {
+            "; the chain was not checked against AMD's CRL: put the current CRL \
+             (https://kdsintf.amd.com/vcek/v1/<Milan|Genoa|Turin>/crl, /vlek/v1/... for a \
+             VLEK) in the service's collateral directory as crl-<product>.der \
+             (crl-vlek-<product>.der), or send it in the evidence field crl"
+        }
+        _ => "",
+    }
 }
 
 /// Evidence that passed appraisal: what the token issuer needs from the policy.
@@ -303,9 +321,13 @@ impl AppraisalPolicy {
         };
         let required_flags = match (platform, file.required_flags) {
             (_, Some(flags)) => flags,
-            // Migration agents can export guest memory; refuse them unless a policy
-            // explicitly says otherwise.
-            (Platform::SevSnp, None) => BTreeMap::from([("migrate_ma".to_owned(), false)]),
+            // Migration agents can export guest memory, and a chain not checked against
+            // AMD's CRL may run through a revoked ASK: refuse both unless a policy
+            // explicitly says otherwise (as DCAP always has Intel's CRLs checked).
+            (Platform::SevSnp, None) => BTreeMap::from([
+                ("amd_crl_checked".to_owned(), true),
+                ("migrate_ma".to_owned(), false),
+            ]),
             (_, None) => BTreeMap::new(),
         };
         let trusted_platform_keys = file

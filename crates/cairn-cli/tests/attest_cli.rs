@@ -752,3 +752,45 @@ fn check_evidence_reads_missing_certificates_and_collateral_from_the_collateral_
     ]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn commands_that_call_the_service_refuse_plain_http() {
+    // Refused before any file is read or anything is sent: the paths do not exist and
+    // nothing listens on port 9.
+    let http = "http://127.0.0.1:9";
+    for args in [
+        vec![
+            "token",
+            "--service",
+            http,
+            "--platform-key",
+            "/nonexistent/k",
+            "--config",
+            "/nonexistent/c",
+        ],
+        vec![
+            "set-policy",
+            "--service",
+            http,
+            "--admin-token-file",
+            "/nonexistent/t",
+            "/nonexistent/p",
+        ],
+        vec![
+            "rotate-key",
+            "--service",
+            http,
+            "--admin-token-file",
+            "/nonexistent/t",
+        ],
+    ] {
+        let o = cairn(&[&["attest"][..], &args].concat());
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let e = stderr(&o);
+        assert!(e.contains("use https://"), "{args:?}: {e}");
+        assert!(
+            !e.contains("/nonexistent"),
+            "{args:?} read a file first: {e}"
+        );
+    }
+}

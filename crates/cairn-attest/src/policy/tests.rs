@@ -141,7 +141,25 @@ fn snp_refuses_migration_agents_by_default_and_dcap_requires_up_to_date() {
         Err(AppraisalError::FlagMismatch { .. })
     ));
     ev.flags.insert("migrate_ma".into(), false);
+    // Verified without a current AMD CRL: refused by default.
+    match snp.appraise(&ev, Some(&ReportData([3; 64]))) {
+        Err(AppraisalError::FlagMismatch { flag, expected, .. }) => {
+            assert_eq!((flag.as_str(), expected), ("amd_crl_checked", true));
+        }
+        other => panic!("expected the CRL flag to be required, got {other:?}"),
+    }
+    ev.flags.insert("amd_crl_checked".into(), true);
     assert!(snp.appraise(&ev, Some(&ReportData([3; 64]))).is_ok());
+    // A policy listing its own flags replaces the default.
+    let own = AppraisalPolicy::parse(
+        json!({"id": "snp", "platform": "sev-snp", "allowed_measurements": [m48(1)],
+               "required_flags": {"migrate_ma": false}})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    ev.flags.insert("amd_crl_checked".into(), false);
+    assert!(own.appraise(&ev, Some(&ReportData([3; 64]))).is_ok());
 
     let sgx = AppraisalPolicy::parse(
         json!({"id": "sgx", "platform": "sgx", "allowed_measurements": [hex::encode([1u8; 32])]})

@@ -35,9 +35,14 @@ Exit status:
 
 Hardware evidence has certificates and collateral with validity periods: verify
 old samples with --at inside them. SEV-SNP evidence is
-{\"report\",\"vek\",\"ask\"?,\"ark\"?} (standard base64); SGX/TDX evidence is
-{\"quote\",\"collateral\"?}; missing certificates (vcek.der, vlek.der, ask.der,
-asvk.der) or DCAP collateral (<fmspc>.json) are read from --collateral.";
+{\"report\",\"vek\",\"ask\"?,\"ark\"?,\"crl\"?} (standard base64); SGX/TDX evidence
+is {\"quote\",\"collateral\"?}; missing certificates (vcek.der, vlek.der, ask.der,
+asvk.der) or DCAP collateral (<fmspc>.json) are read from --collateral. AMD's CRL
+(https://kdsintf.amd.com/vcek/v1/<Milan|Genoa|Turin>/crl, /vlek/v1/... for VLEK
+chains) is checked when given as \"crl\" or as crl-<product>.der (crl-vlek-<product>.der)
+in --collateral: a revoked ASK or ARK is rejected, a stale or forged CRL too. The
+claims say amd_crl_checked, which SEV-SNP policies require unless they list their own
+required_flags.";
 
 const EXIT_OTHER: &str =
     "Exit status: 0 success; 2 usage, I/O or service error (the reason is printed on stderr).";
@@ -73,7 +78,8 @@ pub enum AttestCmd {
         /// TLS private key (PEM).
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
-        /// Offline collateral: SNP vcek.der/ask.der..., DCAP <fmspc>.json.
+        /// Offline collateral: SNP vcek.der/ask.der... and AMD CRLs crl-<product>.der /
+        /// crl-vlek-<product>.der (product in lowercase), DCAP <fmspc>.json.
         #[arg(long)]
         collateral: Option<PathBuf>,
         /// Secrets the key broker may release: JSON {"secrets": {NAME: {"value_b64",
@@ -84,6 +90,14 @@ pub enum AttestCmd {
         /// Nonce lifetime in seconds.
         #[arg(long, default_value_t = 300)]
         nonce_ttl: u64,
+        /// Unexpired nonces one client (source address; IPv6 per /64) may hold; more
+        /// are answered 429 with Retry-After.
+        #[arg(long, default_value_t = 16)]
+        nonces_per_client: usize,
+        /// Unexpired nonces held in total (then expired ones go first, then the oldest
+        /// of the client holding the most).
+        #[arg(long, default_value_t = 100_000)]
+        max_outstanding_nonces: usize,
         /// Rotate the token signing key every this many seconds.
         #[arg(long)]
         rotate_every: Option<u64>,
@@ -173,7 +187,7 @@ pub enum AttestCmd {
     /// Prints the token on stdout.
     #[command(after_help = EXIT_OTHER)]
     Token {
-        /// Attestation service URL.
+        /// Attestation service URL (https://; plain http is refused).
         #[arg(long)]
         service: String,
         /// CA certificate (PEM) to trust for the service.
@@ -198,7 +212,7 @@ pub enum AttestCmd {
     /// Replace the active appraisal policy of a platform (admin).
     #[command(after_help = EXIT_OTHER)]
     SetPolicy {
-        /// Attestation service URL.
+        /// Attestation service URL (https://; plain http is refused).
         #[arg(long)]
         service: String,
         /// CA certificate (PEM) to trust for the service.
@@ -215,7 +229,7 @@ pub enum AttestCmd {
     /// The old key stays in the JWKS until every token it signed has expired.
     #[command(after_help = EXIT_OTHER)]
     RotateKey {
-        /// Attestation service URL.
+        /// Attestation service URL (https://; plain http is refused).
         #[arg(long)]
         service: String,
         /// CA certificate (PEM) to trust for the service.
@@ -288,6 +302,8 @@ async fn run_async(cmd: AttestCmd) -> anyhow::Result<ExitCode> {
             collateral,
             secrets,
             nonce_ttl,
+            nonces_per_client,
+            max_outstanding_nonces,
             rotate_every,
         } => {
             let admin = read_secret_line(&admin_token_file)?;
@@ -295,6 +311,8 @@ async fn run_async(cmd: AttestCmd) -> anyhow::Result<ExitCode> {
             config.issuer = issuer;
             config.collateral_dir = collateral;
             config.nonce_ttl_secs = nonce_ttl;
+            config.nonces_per_client = nonces_per_client;
+            config.max_outstanding_nonces = max_outstanding_nonces;
             config.rotate_every_secs = rotate_every;
             if let (Some(cert), Some(key)) = (tls_cert, tls_key) {
                 config.tls = TlsSource::Files { cert, key };

@@ -1,0 +1,3 @@
+//! Test support shared by this crate's end-to-end tests.
+
+pub mod amd_pki;
