@@ -79,7 +79,7 @@ pub async fn start(
             Ok((token, _)) => break token,
             Err(e) if tokio::time::Instant::now() < deadline && retryable(&e) => {
                 warn!(reason = %e, "attestation service not ready; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(retry_delay(&e)).await;
             }
             Err(e) => {
                 return Err(anyhow::Error::new(e).context(format!(
@@ -150,9 +150,25 @@ fn renewal_delay(token: &str) -> Duration {
     Duration::from_secs((lifetime * 2 / 3).max(1))
 }
 
-/// Transport failures (the service is not listening yet); refusals are final.
+/// Transport failures (the service is not listening yet) and rate limits
+/// (the service is flooded: wait as it says); refusals are final.
 fn retryable(e: &cairn_attest_client::ClientError) -> bool {
-    matches!(e, cairn_attest_client::ClientError::Transport { .. })
+    matches!(
+        e,
+        cairn_attest_client::ClientError::Transport { .. }
+            | cairn_attest_client::ClientError::RateLimited { .. }
+    )
+}
+
+/// How long to wait before asking again: the service's `Retry-After` (at
+/// most 30 s, so a node keeps trying within its start deadline), else 1 s.
+fn retry_delay(e: &cairn_attest_client::ClientError) -> Duration {
+    match e {
+        cairn_attest_client::ClientError::RateLimited {
+            retry_after_secs, ..
+        } => Duration::from_secs((*retry_after_secs).clamp(1, 30)),
+        _ => Duration::from_secs(1),
+    }
 }
 
 #[cfg(test)]
@@ -162,6 +178,18 @@ mod tests {
     fn token_with(claims: &str) -> String {
         let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
         format!("{}.{}.sig", b64(r#"{"alg":"ES256"}"#), b64(claims))
+    }
+
+    #[test]
+    fn a_rate_limited_first_token_is_retried_after_the_services_delay() {
+        let limited = cairn_attest_client::ClientError::RateLimited {
+            url: "https://127.0.0.1:1/nonce".into(),
+            limit: "nonces_per_client".into(),
+            retry_after_secs: 7,
+            reason: "too many outstanding nonces".into(),
+        };
+        assert!(retryable(&limited));
+        assert_eq!(retry_delay(&limited), Duration::from_secs(7));
     }
 
     #[test]
