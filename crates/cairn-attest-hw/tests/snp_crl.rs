@@ -1,8 +1,9 @@
 //! AMD CRLs with real SEV-SNP evidence, through the public verifier (AMD's pinned
-//! roots). No CRL signed by AMD's ARK is in testdata, so these tests show that the
-//! CRL is read (from the evidence field `crl` and from the collateral directory, by
-//! product and key kind) and that a CRL not signed by AMD's ARK is refused; the
-//! revoked-ASK refusal itself is shown with a test ARK in `src/snp/tests.rs`.
+//! roots), using forged CRLs: these tests show that the CRL is read (from the
+//! evidence field `crl` and from the collateral directory, by product and key kind)
+//! and that a CRL not signed by AMD's ARK is refused. Real AMD KDS CRLs are accepted
+//! in `snp_kds_crl.rs`; the revoked-ASK refusal itself is shown with a test ARK in
+//! `src/snp/tests.rs` (no certificate AMD revoked is in testdata).
 //!
 //! Positive controls: the same evidence verifies without a CRL (and says
 //! `amd_crl_checked: false`), and a VLEK chain ignores the VCEK chain's CRL file.
