@@ -194,6 +194,30 @@ fn t40_only_nodes_of_listed_builds_join_a_channel_that_requires_attestation() {
         "presented no attestation token",
     );
 
+    // Admission is one layer over every route: a node without a token is
+    // refused on each (the ordering API, the Raft RPCs, a route not found),
+    // except the probe `GET /status`.
+    cluster.rt.block_on(async {
+        for (method, path) in [
+            ("POST", "/broadcast"),
+            ("POST", "/raft/append"),
+            ("POST", "/raft/vote"),
+            ("POST", "/raft/snapshot"),
+            ("POST", "/raft/forward"),
+            ("GET", "/no/such/route"),
+        ] {
+            let url = format!("{}{path}", urls[0]);
+            let err = match method {
+                "GET" => bare.get::<()>(&url).await.unwrap_err(),
+                _ => bare.post::<_, ()>(&url, &()).await.unwrap_err(),
+            };
+            forbidden(&err, "presented no attestation token");
+        }
+        let status: cairn_orderer::api::NodeStatus =
+            bare.get(&format!("{}/status", urls[0])).await.unwrap();
+        assert!(status.height >= 2);
+    });
+
     // A build the attestation service vouches for, but the channel does not list.
     let rogue_token = service.token(ROGUE_BUILD, &org1.peer);
     let rogue = node_client(&cluster, &org1.peer, Some(rogue_token.clone()));
