@@ -4,7 +4,8 @@
 //!
 //! Layer: attestation. This crate is pure protocol logic: no network, no HTTP, no
 //! hardware SDKs. It may use only crypto and encoding crates (RustCrypto, `ring`,
-//! `hpke`, `jsonwebtoken` for JWK types, serde). Hardware verifiers live in
+//! `hpke`, `jsonwebtoken` for JWK types, serde), and `cairn-crypto` only for
+//! `private_file`, which writes the platform key file. Hardware verifiers live in
 //! `cairn-attest-hw`, the HTTPS service in `cairn-attest-service`, the HTTP client,
 //! JWKS cache and channel admission in `cairn-attest-client`.
 //!
@@ -33,7 +34,9 @@
 //!   accepts virtual evidence, and relying parties refuse virtual tokens unless they
 //!   opt in;
 //! - runtime data that the report does not bind is never put in a token;
-//! - keys for token verification come only from the relying party's JWKS.
+//! - keys for token verification come only from the relying party's JWKS;
+//! - the virtual platform key file is created 0600 and atomically (temporary
+//!   file, fsync, link) by `cairn_crypto::private_file`, never in place.
 
 pub mod admission;
 pub mod attester;
