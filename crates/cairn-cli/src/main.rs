@@ -2,6 +2,12 @@
 //!
 //! Each subcommand lives in its own module under `cmd/`; this file only parses
 //! arguments, sets up logging and dispatches.
+//!
+//! Rules enforced here and in `cmd/`: contract console output stays out of
+//! the log unless `CAIRN_LOG` names `cairn_contract::console` ([`log_filter`]);
+//! transient values can come from files or standard input instead of argv
+//! (`cmd::transient`); every file holding a key or private data is written
+//! through `cairn_crypto::private_file` (0600, key files atomically).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
