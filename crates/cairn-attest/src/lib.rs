@@ -28,15 +28,15 @@
 //! ```
 //!
 //! Invariants:
+//! - the virtual platform key file is created 0600 and atomically (temporary
+//!   file, fsync, link) by `cairn_crypto::private_file`, never in place;
 //! - verification never reads the clock: every check takes the time as an argument;
 //! - `virtual` evidence and tokens always carry `hardware: false`; appraisal of a
 //!   virtual policy requires an explicitly trusted platform key, no hardware policy
 //!   accepts virtual evidence, and relying parties refuse virtual tokens unless they
 //!   opt in;
 //! - runtime data that the report does not bind is never put in a token;
-//! - keys for token verification come only from the relying party's JWKS;
-//! - the virtual platform key file is created 0600 and atomically (temporary
-//!   file, fsync, link) by `cairn_crypto::private_file`, never in place.
+//! - keys for token verification come only from the relying party's JWKS.
 
 pub mod admission;
 pub mod attester;
