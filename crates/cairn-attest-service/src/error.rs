@@ -21,6 +21,9 @@ pub enum ServiceError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Creating or writing a private file (keys, state) failed.
+    #[error("state directory: {0}")]
+    PrivateFile(#[from] cairn_crypto::PrivateFileError),
     /// A stored policy is invalid.
     #[error("stored policy {path}: {reason}")]
     Policy {

@@ -3,7 +3,8 @@
 //! Layer: attestation (service). Uses `cairn-attest` for all protocol logic and
 //! `cairn-attest-hw` for hardware verifiers; this crate adds only transport (axum over
 //! rustls with the ring provider), state (nonces, active policies, signing keys,
-//! secrets) and persistence under a state directory.
+//! secrets) and persistence under a state directory (files written through
+//! `cairn_crypto::private_file`).
 //!
 //! Endpoints:
 //!
@@ -33,6 +34,9 @@
 //! - policies change only through an authenticated admin request, and every change is
 //!   logged at info with the old and new policy hash and appended to `policies/changes.log`;
 //! - a retired signing key stays in the JWKS until every token it signed has expired;
+//! - every file the service writes under its state directory (signing keys, TLS key,
+//!   policies, the change log) is mode 0600 in a 0700 directory, and key files are
+//!   replaced atomically;
 //! - error responses carry a fixed code and the reason the caller can act on;
 //!   internal failures say only "internal error" (details go to the log).
 

@@ -156,7 +156,7 @@ pub async fn serve(config: ServiceConfig) -> Result<RunningService, ServiceError
         )));
     }
     let state_dir = config.state_dir.clone();
-    std::fs::create_dir_all(&state_dir).map_err(|e| ServiceError::io(&state_dir, e))?;
+    cairn_crypto::private_file::create_dir_all(&state_dir)?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| ServiceError::Config(format!("cannot listen on {}: {e}", config.listen)))?;

@@ -3,9 +3,13 @@
 //! ```text
 //! <state>/policies/<platform>.json   active appraisal policy per platform
 //! <state>/policies/changes.log       one JSON line per policy change
-//! <state>/signing-keys.json          token signing keys (mode 0600)
+//! <state>/signing-keys.json          token signing keys
 //! <state>/tls/{cert,key}.pem         self-signed TLS identity, if none was given
 //! ```
+//!
+//! Every file here is created through `cairn_crypto::private_file`: mode
+//! 0600 (directories 0700), and the key files and policies are replaced
+//! atomically (temporary file, fsync, rename, directory fsync).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -13,12 +17,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
 
 use cairn_attest::{AppraisalPolicy, KeyRing, Platform, StoredKey, UnixTime, VerifierSet};
+use cairn_crypto::private_file;
 use serde_json::json;
 
 use crate::error::ServiceError;
 use crate::nonces::NonceStore;
 use crate::secrets::SecretStore;
-use crate::tls::write_private;
 
 pub(crate) struct AppState {
     pub(crate) issuer: String,
@@ -74,11 +78,9 @@ pub(crate) fn persist_policy(
     now: UnixTime,
 ) -> Result<(), ServiceError> {
     let dir = policies_dir(state);
-    std::fs::create_dir_all(&dir).map_err(|e| ServiceError::io(&dir, e))?;
+    private_file::create_dir_all(&dir)?;
     let path = dir.join(format!("{}.json", policy.platform()));
-    let tmp = dir.join(format!(".{}.json.tmp", policy.platform()));
-    std::fs::write(&tmp, policy.raw()).map_err(|e| ServiceError::io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| ServiceError::io(&path, e))?;
+    private_file::write_atomic(&path, policy.raw())?;
     let log = dir.join("changes.log");
     let line = json!({
         "time": now.to_string(),
@@ -87,11 +89,7 @@ pub(crate) fn persist_policy(
         "hash": policy.reference().hash,
         "previous_hash": previous_hash,
     });
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)
-        .map_err(|e| ServiceError::io(&log, e))?;
+    let mut f = private_file::open_append(&log)?;
     writeln!(f, "{line}").map_err(|e| ServiceError::io(&log, e))
 }
 
@@ -124,5 +122,6 @@ pub(crate) fn persist_keys(state: &Path, ring: &KeyRing) -> Result<(), ServiceEr
     let path = state.join("signing-keys.json");
     let json = serde_json::to_vec_pretty(&ring.export())
         .map_err(|e| ServiceError::Config(format!("serializing signing keys: {e}")))?;
-    write_private(&path, &json)
+    private_file::write_atomic(&path, &json)?;
+    Ok(())
 }

@@ -4,25 +4,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use cairn_crypto::private_file;
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::error::ServiceError;
-
-/// Writes `bytes` to `path` readable only by the owner (private keys).
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServiceError> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(path).map_err(|e| ServiceError::io(path, e))?;
-    f.write_all(bytes).map_err(|e| ServiceError::io(path, e))
-}
 
 /// Loads `tls/cert.pem` and `tls/key.pem` from `dir`, creating a self-signed pair for
 /// `names` (DNS names or IP addresses) the first time.
@@ -35,13 +22,14 @@ pub(crate) fn self_signed(
     if let (Ok(cert), Ok(key)) = (std::fs::read(&cert_path), std::fs::read(&key_path)) {
         return Ok((cert, key));
     }
-    std::fs::create_dir_all(&tls).map_err(|e| ServiceError::io(&tls, e))?;
+    private_file::create_dir_all(&tls)?;
     let generated = rcgen::generate_simple_self_signed(names.to_vec())
         .map_err(|e| ServiceError::Tls(format!("self-signed certificate: {e}")))?;
     let cert = generated.cert.pem().into_bytes();
     let key = generated.signing_key.serialize_pem().into_bytes();
-    write_private(&key_path, &key)?;
-    std::fs::write(&cert_path, &cert).map_err(|e| ServiceError::io(&cert_path, e))?;
+    private_file::write_atomic(&key_path, &key)?;
+    // Public, but the rule for the state directory is simpler without exceptions.
+    private_file::write_atomic(&cert_path, &cert)?;
     tracing::info!(cert = %cert_path.display(), ?names, "generated a self-signed TLS certificate");
     Ok((cert, key))
 }

@@ -4,7 +4,8 @@
 //!
 //! Layer: attestation. This crate is pure protocol logic: no network, no HTTP, no
 //! hardware SDKs. It may use only crypto and encoding crates (RustCrypto, `ring`,
-//! `hpke`, `jsonwebtoken` for JWK types, serde). Hardware verifiers live in
+//! `hpke`, `jsonwebtoken` for JWK types, serde), and `cairn-crypto` only for
+//! `private_file`, which writes the platform key file. Hardware verifiers live in
 //! `cairn-attest-hw`, the HTTPS service in `cairn-attest-service`, the HTTP client,
 //! JWKS cache and channel admission in `cairn-attest-client`.
 //!
@@ -27,6 +28,8 @@
 //! ```
 //!
 //! Invariants:
+//! - the virtual platform key file is created 0600 and atomically (temporary
+//!   file, fsync, link) by `cairn_crypto::private_file`, never in place;
 //! - verification never reads the clock: every check takes the time as an argument;
 //! - `virtual` evidence and tokens always carry `hardware: false`; appraisal of a
 //!   virtual policy requires an explicitly trusted platform key, no hardware policy

@@ -17,7 +17,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
@@ -70,47 +69,48 @@ impl PlatformKey {
         Self(SigningKey::from_bytes(&seed))
     }
 
-    /// Loads the key at `path`, or creates one there (mode 0600) if the file does not exist.
+    /// Loads the key at `path`, or creates one there if the file does not
+    /// exist (mode 0600, written atomically by [`cairn_crypto::private_file`];
+    /// of two processes creating it at once, both end up with the one on disk).
     pub fn load_or_create(path: &Path) -> Result<Self, PlatformKeyError> {
         let io = |source| PlatformKeyError::Io {
             path: path.display().to_string(),
             source,
         };
-        match std::fs::read_to_string(path) {
-            Ok(pem) => SigningKey::from_pkcs8_pem(&pem)
-                .map(Self)
-                .map_err(|_| PlatformKeyError::Format(path.display().to_string())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = Self::generate()?;
-                let pem = key
-                    .0
-                    .to_pkcs8_pem(Default::default())
-                    .map_err(|_| PlatformKeyError::Format(path.display().to_string()))?;
-                let mut file = create_private_file(path).map_err(io)?;
-                file.write_all(pem.as_bytes()).map_err(io)?;
+        match Self::load(path) {
+            Err(PlatformKeyError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound => {}
+            loaded => return loaded,
+        }
+        let key = Self::generate()?;
+        let pem = key
+            .0
+            .to_pkcs8_pem(Default::default())
+            .map_err(|_| PlatformKeyError::Format(path.display().to_string()))?;
+        match cairn_crypto::private_file::create_atomic(path, pem.as_bytes()) {
+            Ok(()) => {
                 tracing::info!(path = %path.display(), public_key = %key.public_hex(), "created virtual platform key");
                 Ok(key)
             }
-            Err(e) => Err(io(e)),
+            Err(e) if e.source.kind() == std::io::ErrorKind::AlreadyExists => Self::load(path),
+            Err(e) => Err(io(e.into())),
         }
+    }
+
+    fn load(path: &Path) -> Result<Self, PlatformKeyError> {
+        let pem = std::fs::read_to_string(path).map_err(|source| PlatformKeyError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        SigningKey::from_pkcs8_pem(&pem)
+            .map(Self)
+            .map_err(|_| PlatformKeyError::Format(path.display().to_string()))
     }
 
     /// The public key, lowercase hex: the value policies list in `trusted_platform_keys`.
     pub fn public_hex(&self) -> String {
         hex::encode(self.0.verifying_key().as_bytes())
     }
-}
-
-/// Creates a new file readable only by its owner.
-pub(crate) fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
 }
 
 /// The virtual measurement of a binary and its configuration.
@@ -445,6 +445,12 @@ mod tests {
         let path = dir.join("platform.pem");
         let _ = std::fs::remove_file(&path);
         let a = PlatformKey::load_or_create(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
         let b = PlatformKey::load_or_create(&path).unwrap();
         assert_eq!(a.public_hex(), b.public_hex());
         std::fs::write(&path, "garbage").unwrap();

@@ -2,6 +2,12 @@
 //!
 //! Each subcommand lives in its own module under `cmd/`; this file only parses
 //! arguments, sets up logging and dispatches.
+//!
+//! Rules enforced here and in `cmd/`: contract console output stays out of
+//! the log unless `CAIRN_LOG` names `cairn_contract::console` ([`log_filter`]);
+//! transient values can come from files or standard input instead of argv
+//! (`cmd::transient`); every file holding a key or private data is written
+//! through `cairn_crypto::private_file` (0600, key files atomically).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -81,12 +87,26 @@ enum Command {
     Ledger(cmd::ledger::LedgerCmd),
 }
 
+/// The log filter from `CAIRN_LOG` (default `warn`). Contract console output
+/// (`cairn_contract::console`) stays off unless the filter names that target
+/// itself: contracts may print private values, so `CAIRN_LOG=debug` alone
+/// does not show it (docs/contracts.md, "Console output").
+fn log_filter(spec: Option<&str>) -> tracing_subscriber::EnvFilter {
+    use tracing_subscriber::EnvFilter;
+    let spec = spec.unwrap_or("warn");
+    let filter = EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("warn"));
+    if spec.contains(cairn_contract::CONSOLE_TARGET) {
+        return filter;
+    }
+    match format!("{}=off", cairn_contract::CONSOLE_TARGET).parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+        .with_env_filter(log_filter(std::env::var("CAIRN_LOG").ok().as_deref()))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
@@ -116,5 +136,54 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+    use tracing::subscriber::with_default;
+
+    use super::log_filter;
+
+    /// Whether a subscriber with `spec` logs `level` on `target`.
+    fn logs(spec: Option<&str>, target_is_console: bool, level: Level) -> bool {
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(log_filter(spec))
+            .finish();
+        with_default(subscriber, || match (target_is_console, level) {
+            (true, Level::DEBUG) => {
+                tracing::enabled!(target: "cairn_contract::console", Level::DEBUG)
+            }
+            (true, _) => tracing::enabled!(target: "cairn_contract::console", Level::INFO),
+            (false, Level::DEBUG) => tracing::enabled!(target: "cairn_peer::node", Level::DEBUG),
+            (false, _) => tracing::enabled!(target: "cairn_peer::node", Level::INFO),
+        })
+    }
+
+    #[test]
+    fn contract_console_output_is_off_unless_the_filter_names_it() {
+        // Nodes' default, the binary's default, and a verbose filter: off,
+        // while the rest logs as asked (the positive control).
+        for spec in [
+            Some("info,openraft=warn"),
+            None,
+            Some("debug"),
+            Some("cairn_contract=debug"),
+        ] {
+            assert!(!logs(spec, true, Level::DEBUG), "{spec:?}");
+            assert!(!logs(spec, true, Level::INFO), "{spec:?}");
+        }
+        assert!(logs(Some("info,openraft=warn"), false, Level::INFO));
+        assert!(logs(Some("debug"), false, Level::DEBUG));
+        // Named: on.
+        assert!(logs(
+            Some("info,cairn_contract::console=debug"),
+            true,
+            Level::DEBUG
+        ));
+        // A broken filter falls back to warn, still without the console.
+        assert!(!logs(Some("[[["), true, Level::DEBUG));
+        assert!(!logs(Some("[[["), false, Level::INFO));
     }
 }

@@ -44,6 +44,11 @@
 //!   [`ContractError`] and no writes; the runtime keeps serving.
 //! - Nothing survives from one invocation to the next in a warm runtime:
 //!   module instances are fresh, built-ins are frozen, added globals removed.
+//! - Contract `console.*` output goes only to the log target
+//!   [`CONSOLE_TARGET`] at debug level (off unless the operator enables it;
+//!   what a contract prints is its author's responsibility), at most
+//!   [`CONSOLE_CALL_BYTES`] per call and [`CONSOLE_INVOCATION_BYTES`] per
+//!   invocation; it never reaches the read/write set or the response.
 
 #![forbid(unsafe_code)]
 
@@ -64,6 +69,7 @@ mod stub;
 pub use composite::{create_composite_key, partial_key_range, split_composite_key};
 pub use creator::CreatorInfo;
 pub use error::{ContractError, PackageError, StubError};
+pub use js::console::{CONSOLE_CALL_BYTES, CONSOLE_INVOCATION_BYTES, CONSOLE_TARGET};
 pub use lifecycle::{
     ApprovalRecord, CommitReadiness, CommittedDefinition, DefinitionArgs, LedgerResolver,
     Lifecycle, approval_key, approved_package, committed_definition,

@@ -40,7 +40,8 @@ pub struct PageInfo {
 }
 
 /// Who, what and when: everything a contract may learn about its transaction.
-#[derive(Clone, Debug)]
+/// No `Debug`: it holds the transient values.
+#[derive(Clone)]
 pub(crate) struct TxContext {
     pub(crate) txid: TxId,
     pub(crate) nonce: Vec<u8>,

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::collections::HashSet;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::ca::{CA_CERT_FILE, CA_KEY_FILE, CertificateAuthority, IssueRequest};
@@ -113,7 +112,7 @@ fn generate_org(
     let msp_id = msp_id_for(org);
     let ca = CertificateAuthority::new(org, &msp_id, opts.key_type, not_before, not_after)?;
     let ca_dir = dir.join("ca");
-    create_dir(&ca_dir)?;
+    crate::private_file::create_dir_all(&ca_dir)?;
     write_public(&ca_dir.join(CA_CERT_FILE), &ca.certificate().to_pem())?;
     write_private(&ca_dir.join(CA_KEY_FILE), ca.key())?;
     ca.msp_config().save(&dir.join(MSP_CONFIG_FILE))?;
@@ -171,7 +170,7 @@ fn generate_org(
         }
         let (cert, key) = ca.issue(&req, opts.key_type)?;
         let id_dir = dir.join(group).join(&name);
-        create_dir(&id_dir)?;
+        crate::private_file::create_dir_all(&id_dir)?;
         write_public(&id_dir.join(SigningIdentity::CERT_FILE), &cert.to_pem())?;
         write_private(&id_dir.join(SigningIdentity::KEY_FILE), &key)?;
         identities.push(GeneratedIdentity {
@@ -285,21 +284,11 @@ fn write_public(path: &Path, contents: &str) -> Result<(), CryptogenError> {
     })
 }
 
-/// Writes a private key to a new file created with mode 0600, so the key is
-/// never readable by others, not even briefly.
+/// Writes a private key readable by its owner only, atomically (see
+/// [`crate::private_file`]).
 fn write_private(path: &Path, key: &SigningKey) -> Result<(), CryptogenError> {
     let pem = key.to_pkcs8_pem()?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let io = |source| LoadError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let mut file = options.open(path).map_err(io)?;
-    file.write_all(pem.as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)?;
+    crate::private_file::write_atomic(path, pem.as_bytes())?;
     Ok(())
 }
 

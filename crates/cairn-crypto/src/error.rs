@@ -222,6 +222,27 @@ pub enum LoadError {
     },
 }
 
+/// Creating, writing or narrowing a file that holds keys or private data
+/// failed (see [`crate::private_file`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{action} {}: {source}", path.display())]
+pub struct PrivateFileError {
+    /// The file or directory.
+    pub path: PathBuf,
+    /// What was being done, e.g. `creating`, `syncing`, `replacing`.
+    pub action: &'static str,
+    /// The operating system's error.
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl From<PrivateFileError> for std::io::Error {
+    /// Keeps the error kind, so callers that match on it still can.
+    fn from(e: PrivateFileError) -> Self {
+        std::io::Error::new(e.source.kind(), e)
+    }
+}
+
 /// The cryptogen tool could not generate the requested material.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -252,6 +273,9 @@ pub enum CryptogenError {
     /// Writing a file or directory failed.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// Writing a private key or creating its directory failed.
+    #[error(transparent)]
+    PrivateFile(#[from] PrivateFileError),
     /// No organizations were given.
     #[error("no organizations given; pass at least one, e.g. --orgs Org1,Org2")]
     NoOrgs,

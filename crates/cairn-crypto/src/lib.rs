@@ -13,12 +13,16 @@
 //!   identity belongs to and whether it is valid at a given time.
 //! - [`CertificateAuthority`], [`IssueRequest`], [`generate`]: issuing, and
 //!   the `cairn crypto generate` tool.
+//! - [`private_file`]: the one helper every Cairn crate uses to create files
+//!   that hold keys or private data (mode 0600, directories 0700) and to
+//!   write key files atomically.
 //!
 //! Layer: bottom. It uses only external crates (RustCrypto for keys and
 //! Ed25519, ring for P-256 verification, rcgen, x509-parser, rayon) and never
 //! touches the network. File access is limited
 //! to loading and writing key material ([`SigningIdentity::from_dir`],
-//! [`CertificateAuthority::load`], [`MspConfig::load`], [`generate`]).
+//! [`CertificateAuthority::load`], [`MspConfig::load`], [`generate`]) and to
+//! [`private_file`], which the other crates call for their private files.
 //!
 //! # Certificate conventions
 //!
@@ -62,8 +66,10 @@
 //! DIR/<org lowercase>/users/userN/         cert.pem + key.pem, CN userN@<org>.cairn, OU=client
 //! ```
 //!
-//! Private keys are created with mode 0600. An existing non-empty DIR is
-//! refused unless `force` is set.
+//! Private keys are written with [`private_file::write_atomic`] (mode 0600,
+//! temporary file, fsync, rename), and the `ca/` and identity directories
+//! that hold them are created 0700. An existing non-empty DIR is refused
+//! unless `force` is set.
 //!
 //! # Invariants
 //!
@@ -71,6 +77,8 @@
 //! - [`verify_batch`] chunks its input in fixed chunks of [`BATCH_CHUNK`]
 //!   regardless of thread count, so its verdicts are reproducible on every node.
 //! - Secrets never appear in `Debug` output or logs.
+//! - Every file holding a private key, here or in another crate, is created
+//!   through [`private_file`], so it is mode 0600 from its first byte.
 
 #![forbid(unsafe_code)]
 
@@ -83,6 +91,7 @@ mod error;
 mod identity;
 mod keys;
 mod msp;
+pub mod private_file;
 
 pub use batch::{BATCH_CHUNK, verify_batch};
 pub use ca::{CA_CERT_FILE, CA_KEY_FILE, CertificateAuthority, IssueRequest};
@@ -91,7 +100,7 @@ pub use cryptogen::{
     GenerateOptions, GeneratedIdentity, GeneratedOrg, MSP_CONFIG_FILE, generate, msp_id_for,
 };
 pub use digest::{Digest, ParseDigestError, Sha256Hasher, sha256};
-pub use error::{BatchError, CryptoError, CryptogenError, LoadError};
+pub use error::{BatchError, CryptoError, CryptogenError, LoadError, PrivateFileError};
 pub use identity::{Identity, ParseRoleError, Role, SigningIdentity};
 pub use keys::{KeyType, PublicKey, SigningKey};
 pub use msp::{Msp, MspConfig, MspSet, revoke};

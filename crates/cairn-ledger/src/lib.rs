@@ -14,6 +14,9 @@
 //! - everything hashed or signed is encoded with [`encoding::Canonical`];
 //! - a transient map never leaves a [`tx::Proposal`], and cleartext private
 //!   data never enters a block: only its hashes do ([`private`]);
+//! - `Debug` never prints a transient value or a cleartext private value
+//!   ([`tx::Proposal`], [`tx::SignedProposal`], [`private::PrivateWriteSet`]
+//!   have hand-written impls), so `{:?}` in a log line leaks neither;
 //! - validation is deterministic: the same block on the same state gives the
 //!   same codes and the same state updates on every node.
 

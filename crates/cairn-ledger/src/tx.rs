@@ -4,12 +4,16 @@
 //! Invariants:
 //! - The transient map travels only in [`Proposal`]; it is never part of a
 //!   [`Transaction`], so it never reaches the orderer or a block.
+//! - `Debug` of a [`Proposal`] or a [`SignedProposal`] never prints a
+//!   transient value (keys only, and sizes of the encoded proposal), so a
+//!   `{:?}` in a log line cannot leak one.
 //! - Every endorsement of one transaction signs the same
 //!   [`ProposalResponsePayload`] bytes followed by the endorser's certificate.
 //! - The client signs the encoded [`Transaction`]; the envelope carries those
 //!   exact bytes so the signature is checked over what was signed.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use cairn_crypto::Digest;
 use serde::{Deserialize, Serialize};
@@ -53,9 +57,10 @@ pub struct Invocation {
     pub is_init: bool,
 }
 
-/// A transaction proposal as the client sends it to endorsers.
+/// A transaction proposal as the client sends it to endorsers. Its `Debug`
+/// shows the transient keys but never their values.
 #[serde_as]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
     /// Who and when.
     pub header: TxHeader,
@@ -82,9 +87,10 @@ pub fn proposal_hash(header: &TxHeader, invocation: &Invocation) -> Digest {
     cairn_crypto::sha256(&bytes)
 }
 
-/// A proposal with the client's signature over its encoding.
+/// A proposal with the client's signature over its encoding. Its `Debug`
+/// shows sizes only: the encoded proposal holds the transient values.
 #[serde_as]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedProposal {
     /// The encoded [`Proposal`].
     #[serde_as(as = "IfIsHumanReadable<Hex, Bytes>")]
@@ -92,6 +98,46 @@ pub struct SignedProposal {
     /// The creator's signature over `proposal`.
     #[serde_as(as = "IfIsHumanReadable<Hex, Bytes>")]
     pub signature: Vec<u8>,
+}
+
+/// Transient values in `Debug` output: the keys, and a placeholder for each
+/// value, as [`crate::private::PrivateWriteSet`] shows only hashes.
+struct RedactedTransient<'a>(&'a BTreeMap<String, Vec<u8>>);
+
+impl fmt::Debug for RedactedTransient<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, format_args!("<redacted>"))))
+            .finish()
+    }
+}
+
+impl fmt::Debug for Proposal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Proposal")
+            .field("header", &self.header)
+            .field("invocation", &self.invocation)
+            .field("transient", &RedactedTransient(&self.transient))
+            .finish()
+    }
+}
+
+impl fmt::Debug for SignedProposal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedProposal")
+            .field(
+                "proposal",
+                &format_args!(
+                    "<{} bytes, transient values included: redacted>",
+                    self.proposal.len()
+                ),
+            )
+            .field(
+                "signature",
+                &format_args!("<{} bytes>", self.signature.len()),
+            )
+            .finish()
+    }
 }
 
 /// A contract event set with `setEvent`.
@@ -252,5 +298,89 @@ impl Envelope {
     /// SHA-256 of the encoded envelope: the Merkle leaf's transaction hash.
     pub fn hash(&self) -> Digest {
         cairn_crypto::sha256(&self.encode())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+mod tests {
+    use super::*;
+    use crate::encoding::Canonical;
+
+    fn proposal(transient: &[(&str, &[u8])]) -> Proposal {
+        Proposal {
+            header: TxHeader {
+                channel: "mychannel".into(),
+                txid: TxId(cairn_crypto::sha256(b"tx")),
+                creator: b"creator-der".to_vec(),
+                nonce: vec![7; 24],
+                timestamp: Timestamp {
+                    seconds: 1,
+                    nanos: 0,
+                },
+            },
+            invocation: Invocation {
+                contract: "pkv".into(),
+                function: "writePDC2".into(),
+                args: vec![b"public-arg".to_vec()],
+                is_init: false,
+            },
+            transient: transient
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.to_vec()))
+                .collect(),
+        }
+    }
+
+    /// Whether `shown` holds `value` as text or as the list of numbers a
+    /// derived `Debug` prints for bytes.
+    fn leaks(shown: &str, value: &[u8]) -> bool {
+        let numbers = format!("{:?}", value.to_vec());
+        shown.contains(std::str::from_utf8(value).unwrap())
+            || shown.contains(&numbers[1..numbers.len() - 1])
+    }
+
+    #[test]
+    fn debug_of_a_proposal_shows_transient_keys_but_not_values() {
+        let p = proposal(&[
+            ("value", b"transient-marker-1"),
+            ("price", b"transient-marker-2"),
+        ]);
+        let shown = format!("{p:?}");
+        assert!(!leaks(&shown, b"transient-marker-1"), "{shown}");
+        assert!(!leaks(&shown, b"transient-marker-2"), "{shown}");
+        // The rest is still there: keys, contract, function, public arguments.
+        for part in ["\"value\": <redacted>", "\"price\"", "writePDC2", "pkv"] {
+            assert!(shown.contains(part), "{part} missing from {shown}");
+        }
+        let pretty = format!("{p:#?}");
+        assert!(!pretty.contains("transient-marker"), "{pretty}");
+        // Public arguments are not redacted (they go on the ledger anyway),
+        // and the check finds bytes where they are (the positive control).
+        assert!(leaks(&shown, b"public-arg"), "{shown}");
+    }
+
+    #[test]
+    fn debug_of_a_signed_proposal_shows_no_proposal_bytes() {
+        let p = proposal(&[("value", b"transient-marker-3")]);
+        let encoded = p.encode();
+        let signed = SignedProposal {
+            proposal: encoded.clone(),
+            signature: vec![1; 64],
+        };
+        let shown = format!("{signed:?}");
+        assert!(
+            shown.contains(&format!(
+                "<{} bytes, transient values included: redacted>",
+                encoded.len()
+            )),
+            "{shown}"
+        );
+        // Neither the text nor the numbers a derived Debug would print.
+        assert!(!leaks(&shown, b"transient-marker-3"), "{shown}");
+        assert!(
+            leaks(&format!("{encoded:?}"), b"transient-marker-3"),
+            "the control: the bytes are in the encoding"
+        );
     }
 }

@@ -36,7 +36,10 @@
 //! - when the channel lists its orderers, an orderer serves the channel
 //!   (broadcast, deliver, campaigning) only while its ledger's
 //!   configuration lists it;
-//! - one channel per ordering service process.
+//! - one channel per ordering service process;
+//! - the data directory is created 0700 and `raft.redb` 0600 (through
+//!   `cairn_crypto::private_file`); the ledger beside it is 0600 too
+//!   (`cairn-store`).
 
 #![forbid(unsafe_code)]
 

@@ -1,5 +1,5 @@
 //! The Raft log and vote on disk: one redb database (`raft.redb`, separate
-//! from the ledger), written with immediate durability.
+//! from the ledger), written with immediate durability, mode 0600.
 //!
 //! Invariants: the log has no holes (`truncate` removes a suffix, `purge` a
 //! prefix); every write is one redb transaction, committed before openraft is
@@ -50,9 +50,13 @@ pub(crate) fn io_err(
     StorageIOError::new(subject, verb, AnyError::error(e.to_string())).into()
 }
 
-/// Opens (creating if needed) the Raft database and its tables.
+/// Opens (creating if needed) the Raft database and its tables. The file
+/// holds whole blocks (with their transactions), so it is the owner's only:
+/// made 0600 before redb initializes it, narrowed to 0600 if it was wider.
 pub(crate) fn open_db(dir: &Path) -> Result<Arc<Database>, redb::Error> {
-    let db = Database::create(dir.join(RAFT_FILE))?;
+    let path = dir.join(RAFT_FILE);
+    cairn_crypto::private_file::touch(&path).map_err(std::io::Error::from)?;
+    let db = Database::create(path)?;
     let w = db.begin_write()?;
     w.open_table(LOG)?;
     w.open_table(META)?;
@@ -269,5 +273,39 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             w.commit().map_err(|e| e.to_string())
         })
         .await
+    }
+}
+
+#[cfg(all(test, unix))]
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_raft_file_is_created_owner_only_and_narrowed_on_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RAFT_FILE);
+        let db = open_db(dir.path()).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert!(
+            std::fs::metadata(&path).unwrap().len() > 0,
+            "redb used the file"
+        );
+        drop(db);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(
+            mode(&path),
+            0o644,
+            "the control: the file was readable by others"
+        );
+        let db = open_db(dir.path()).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert!(read_meta::<u64>(&db, key::APPLIED).unwrap().is_none());
     }
 }

@@ -121,9 +121,12 @@ impl OrdererNode {
         config: OrdererConfig,
         listener: TcpListener,
     ) -> Result<OrdererNode, OrdererError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| OrdererError::Io {
-            path: config.data_dir.clone(),
-            source,
+        // The data directory holds the Raft log and the ledger: owner only.
+        cairn_crypto::private_file::create_dir_all(&config.data_dir).map_err(|e| {
+            OrdererError::Io {
+                path: config.data_dir.clone(),
+                source: e.into(),
+            }
         })?;
         let genesis = read_genesis(&config.genesis)?;
         let members = bootstrap_members(&config, &genesis)?;

@@ -37,7 +37,8 @@ use crate::node::Shared;
 use crate::service::{counted, read_block, read_tx};
 
 /// A contract call as JSON: string arguments and transient values (UTF-8).
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+/// Its `Debug` shows the transient keys, never the values.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct InvokeDoc {
     /// The contract name.
     pub contract: String,
@@ -49,6 +50,22 @@ pub struct InvokeDoc {
     /// Private inputs; never written to the ledger.
     #[serde(default)]
     pub transient: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for InvokeDoc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let transient: BTreeMap<&str, &str> = self
+            .transient
+            .keys()
+            .map(|k| (k.as_str(), "<redacted>"))
+            .collect();
+        f.debug_struct("InvokeDoc")
+            .field("contract", &self.contract)
+            .field("function", &self.function)
+            .field("args", &self.args)
+            .field("transient", &transient)
+            .finish()
+    }
 }
 
 /// A contract's response.

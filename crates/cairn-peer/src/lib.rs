@@ -47,7 +47,11 @@
 //! - channels are isolated: each has its own ledger, config, policies and
 //!   puller; the TLS layer trusts the union of the joined channels' orgs and
 //!   every request is then checked against its own channel;
-//! - transient data and private keys are never logged;
+//! - transient data and private keys are never logged (`Debug` of proposals
+//!   and of [`http::InvokeDoc`] shows transient keys only);
+//! - the transient log is created 0600 and rewritten atomically through
+//!   `cairn_crypto::private_file` (`transient` module: what compaction does
+//!   and does not erase);
 //! - a collection's cleartext private data is pushed, served and stored
 //!   only to and by peers of its member orgs (the sender filters, the
 //!   receiver refuses otherwise), never goes to clients of non-member orgs

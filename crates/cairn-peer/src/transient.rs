@@ -8,8 +8,21 @@
 //! postcard(Record)`; a torn or damaged tail (a crash in mid-append) ends
 //! the replay and is cut off. The log is rewritten with only the live
 //! entries when it grows past [`COMPACT_AT`] and on every open, so values
-//! that left the store (committed, purged) are also erased from the disk
+//! that left the store (committed, purged) are also erased from the log
 //! within a bounded number of bytes of later traffic.
+//!
+//! What compaction erases, and what it does not: it replaces the log file
+//! with a new one holding only live entries, so the removed values are no
+//! longer in any file the peer can read. It does not overwrite the disk
+//! blocks the old file used: the file system (journal, copy-on-write,
+//! snapshots), an SSD's remapped pages, backups and the OS page cache may
+//! keep them until they are reused. Where that matters, use an encrypted
+//! file system or disk.
+//!
+//! Files: the log is created 0600 and every rewrite goes through
+//! `cairn_crypto::private_file::write_atomic` (temporary file 0600, fsync,
+//! rename, directory fsync); a log left readable by others is rewritten
+//! 0600 on open.
 //!
 //! Invariants: an entry leaves the store when its block commits or when it
 //! arrived below the retention height (both in [`TransientStore::cleanup`]);
@@ -33,7 +46,7 @@
 //! refetches from the peers it pushed to.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -503,16 +516,10 @@ impl TransientStore {
     }
 }
 
-/// Writes the live entries to a new log beside `path`, syncs it and moves it
-/// over `path`; returns the new log opened for appending and its size.
+/// Writes the live entries to a new log beside `path` (mode 0600), syncs it
+/// and moves it over `path`; returns the new log opened for appending and
+/// its size.
 fn write_compacted(path: &Path, mem: &Mem) -> Result<(Arc<File>, u64), TransientError> {
-    let io = |action| {
-        move |source| TransientError::Io {
-            path: path.to_path_buf(),
-            action,
-            source,
-        }
-    };
     let mut image = Vec::new();
     for (_, txid) in &mem.by_height {
         if let Some(entry) = mem.entries.get(txid) {
@@ -534,23 +541,15 @@ fn write_compacted(path: &Path, mem: &Mem) -> Result<(Arc<File>, u64), Transient
             }
         }
     }
-    let tmp = path.with_extension("log.new");
-    {
-        let mut f = File::create(&tmp).map_err(io("create"))?;
-        f.write_all(&image).map_err(io("write"))?;
-        f.sync_all().map_err(io("sync"))?;
-    }
-    std::fs::rename(&tmp, path).map_err(io("replace"))?;
-    if let Some(dir) = path.parent() {
-        // The rename itself is durable only once the directory is synced.
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io("sync directory"))?;
-    }
-    let file = OpenOptions::new()
-        .append(true)
-        .open(path)
-        .map_err(io("open"))?;
+    // One helper writes every private file: 0600 from its creation,
+    // temporary file, fsync, rename, directory fsync.
+    let private = |e: cairn_crypto::PrivateFileError| TransientError::Io {
+        path: e.path,
+        action: e.action,
+        source: e.source,
+    };
+    cairn_crypto::private_file::write_atomic(path, &image).map_err(private)?;
+    let file = cairn_crypto::private_file::open_append(path).map_err(private)?;
     Ok((Arc::new(file), image.len() as u64))
 }
 
@@ -759,6 +758,39 @@ mod tests {
         assert!(store.get(&txid(2)).unwrap().is_some());
         assert!(store.get(&txid(3)).unwrap().is_some());
         assert!(store.get(&txid(1)).unwrap().is_none());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_log_is_owner_only_from_open_through_compaction() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(TRANSIENT_FILE);
+        let store = TransientStore::open(dir.path()).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        store
+            .persist_durable(&txid(1), 1, &set("A", "k", b"v"))
+            .unwrap();
+        drop(store);
+        // A log left readable by others (an older version) is rewritten 0600 on open.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(
+            mode(&path),
+            0o644,
+            "the control: the log was readable by others"
+        );
+        let store = TransientStore::open(dir.path()).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        store.compact().unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert!(store.get(&txid(1)).unwrap().is_some());
+        // Nothing but the log is left in the directory (no temporary files).
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [std::ffi::OsString::from(TRANSIENT_FILE)]);
     }
 
     #[test]

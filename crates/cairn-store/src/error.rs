@@ -104,15 +104,26 @@ pub enum StoreError {
     /// The transaction is not on this ledger.
     #[error("transaction {0} is not on this ledger")]
     UnknownTx(String),
-    /// Creating the ledger directory failed.
-    #[error("cannot create ledger directory {path}: {source}")]
+    /// Creating the ledger directory, or creating or narrowing the ledger
+    /// file to mode 0600, failed.
+    #[error("cannot prepare {path} (ledger directory or file): {source}")]
     Io {
-        /// The directory.
+        /// The directory or file.
         path: String,
         /// The OS error.
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<cairn_crypto::PrivateFileError> for StoreError {
+    fn from(e: cairn_crypto::PrivateFileError) -> Self {
+        let source = std::io::Error::new(e.source.kind(), format!("{}: {}", e.action, e.source));
+        StoreError::Io {
+            path: e.path.display().to_string(),
+            source,
+        }
+    }
 }
 
 impl StoreError {

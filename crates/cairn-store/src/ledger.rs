@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use cairn_crypto::{Digest, SigningIdentity};
+use cairn_crypto::{Digest, SigningIdentity, private_file};
 use cairn_ledger::block::{Block, BlockHeader, BlockMetadata, HeaderSignature, tx_leaf};
 use cairn_ledger::config::ChannelConfig;
 use cairn_ledger::encoding::Canonical;
@@ -68,10 +68,7 @@ impl Ledger {
     /// Creates a new ledger in `dir` from a genesis block (block 0 holding the
     /// channel's config transaction, signed by an orderer of that config).
     pub fn create(dir: &Path, genesis: &Block) -> Result<Ledger, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-            path: dir.display().to_string(),
-            source,
-        })?;
+        private_file::create_dir_all(dir)?;
         let path = dir.join(LEDGER_FILE);
         if path.exists() {
             return Err(StoreError::Exists {
@@ -79,6 +76,9 @@ impl Ledger {
             });
         }
         let config = crate::genesis::genesis_config(genesis)?;
+        // redb would create the file with the process umask (often 0644);
+        // an empty 0600 file made first is what it initializes instead.
+        private_file::touch(&path)?;
         let db = open_db(&path, true)?;
         let w = db.begin_write().map_err(|e| StoreError::db("begin", e))?;
         for t in [STATE, METADATA, TXIDS] {
@@ -119,6 +119,8 @@ impl Ledger {
                 path: dir.display().to_string(),
             });
         }
+        // Ledgers created before this rule may be readable by others.
+        private_file::restrict(&path)?;
         let db = open_db(&path, false)?;
         // Ledgers created before private data have no private tables yet.
         create_private_tables(&db)?;

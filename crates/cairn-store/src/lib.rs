@@ -17,7 +17,16 @@
 //! - a block is committed only if this node's own validation gives the same
 //!   codes and tree root as the block carries, and an orderer of the channel
 //!   signed its header;
-//! - [`verify::verify_ledger`] re-derives every table from the blocks alone.
+//! - [`verify::verify_ledger`] re-derives every table from the blocks alone;
+//! - the ledger file holds private data, so [`Ledger::create`] makes it 0600
+//!   (its directory 0700) before redb writes to it, and [`Ledger::open`]
+//!   narrows a wider one, both through `cairn_crypto::private_file`.
+//!
+//! Purging (blockToLive, `purgePrivateData`) deletes the cleartext and its
+//! history rows in the commit's write transaction, so no read, query or
+//! verify ever returns them again. redb does not zero the pages it frees:
+//! the bytes stay in the file until redb reuses those pages, and the disk
+//! may keep them longer (see `docs/contracts.md`, "What is erased").
 
 mod check;
 pub mod error;

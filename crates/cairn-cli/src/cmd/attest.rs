@@ -409,7 +409,7 @@ async fn run_async(cmd: AttestCmd) -> anyhow::Result<ExitCode> {
             let seed = WorkloadKey::random_seed()?;
             let key = WorkloadKey::derive(&seed);
             if let Some(path) = key_out {
-                write_private(&path, hex::encode(seed).as_bytes())?;
+                cairn_crypto::private_file::write_atomic(&path, hex::encode(seed).as_bytes())?;
             }
             if let Some(path) = jwk_out {
                 std::fs::write(&path, serde_json::to_vec(&key.public_jwk())?)
@@ -547,22 +547,6 @@ fn read_token(arg: &str) -> anyhow::Result<String> {
         },
     };
     Ok(raw.trim().to_owned())
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut f = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(bytes)
-        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {

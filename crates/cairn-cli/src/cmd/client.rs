@@ -19,6 +19,7 @@ use cairn_ledger::lifecycle::LIFECYCLE_NS;
 use cairn_net::Client;
 use cairn_peer::{GatewayClient, api, invocation};
 
+use super::transient::{self, TransientArg};
 use super::up::layout::{Network, Node};
 use super::up::setup;
 
@@ -102,9 +103,27 @@ pub struct CallArgs {
     /// Orgs that must endorse (default: the gateway plans from the policy).
     #[arg(long = "endorsing-org")]
     endorsing_orgs: Vec<String>,
-    /// Transient data `KEY=VALUE`, given to the contract and never stored.
-    #[arg(long = "transient", value_parser = parse_kv)]
-    transient: Vec<(String, String)>,
+    /// Transient data, given to the contract and never stored on the ledger:
+    /// `KEY=@FILE` (the file's bytes), `KEY=@-` (standard input), or
+    /// `KEY=VALUE`. Repeatable.
+    #[arg(
+        long = "transient",
+        value_name = "KEY=@FILE|KEY=VALUE",
+        value_parser = TransientArg::parse,
+        long_help = "Transient data, given to the contract and never stored on the ledger. \
+            Repeatable.\n\n\
+            KEY=@FILE   the value is FILE's bytes, exactly (a trailing newline included)\n\
+            KEY=@-      the value is standard input\n\
+            KEY=VALUE   the value as written; KEY=@@x is the literal \"@x\"\n\n\
+            A KEY=VALUE value is visible to every user of this machine (ps, /proc) \
+            and stays in your shell history: use KEY=@FILE, KEY=@- or \
+            --transient-file for anything private."
+    )]
+    transient: Vec<TransientArg>,
+    /// Transient data as a JSON object of keys to string values, read from
+    /// FILE (`-`: standard input), e.g. `{"price": "250"}`.
+    #[arg(long = "transient-file", value_name = "FILE")]
+    transient_file: Option<PathBuf>,
     /// The function, then its arguments.
     #[arg(required = true, num_args = 1..)]
     call: Vec<String>,
@@ -122,11 +141,7 @@ pub fn invoke(args: CallArgs) -> anyhow::Result<ExitCode> {
     let (function, rest) = args.call.split_first().context("no function given")?;
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
     let inv = invocation(&args.contract, function, &rest);
-    let transient = args
-        .transient
-        .into_iter()
-        .map(|(k, v)| (k, v.into_bytes()))
-        .collect();
+    let transient = transient::collect(&args.transient, args.transient_file.as_deref())?;
     let done = runtime()?.block_on(async {
         ctx.gateway()?
             .submit_invocation(inv, transient, &args.endorsing_orgs)
@@ -150,11 +165,7 @@ pub fn query(args: CallArgs) -> anyhow::Result<ExitCode> {
     let ctx = args.opts.open()?;
     let (function, rest) = args.call.split_first().context("no function given")?;
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-    let transient = args
-        .transient
-        .into_iter()
-        .map(|(k, v)| (k, v.into_bytes()))
-        .collect();
+    let transient = transient::collect(&args.transient, args.transient_file.as_deref())?;
     let out = runtime()?.block_on(async {
         let gw = ctx.gateway()?;
         let proposal = gw.proposal(invocation(&args.contract, function, &rest), transient);

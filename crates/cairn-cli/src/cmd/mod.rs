@@ -11,4 +11,5 @@ pub mod node;
 pub mod node_attest;
 pub mod policy;
 pub mod receipt;
+pub mod transient;
 pub mod up;

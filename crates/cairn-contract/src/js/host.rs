@@ -11,6 +11,7 @@ use rquickjs::function::Func;
 use rquickjs::{Array, Ctx, Exception, Function, Object, TypedArray};
 
 use super::codec;
+use super::console::{self, CONSOLE_TARGET, ConsoleBudget};
 use crate::error::{ContractError, StubError};
 use crate::limits::Limits;
 use crate::package::ContractPackage;
@@ -35,6 +36,8 @@ pub(crate) struct Caller {
 pub(crate) struct ActiveCall {
     pub(crate) stub: Stub,
     pub(crate) caller: Caller,
+    /// What its `console.*` calls have logged so far.
+    pub(crate) console: ConsoleBudget,
 }
 
 /// State shared between an instance's host functions, its interrupt
@@ -343,16 +346,28 @@ fn install_state<'js>(obj: &Object<'js>, host: &Arc<HostState>) -> rquickjs::Res
 }
 
 fn install_misc<'js>(obj: &Object<'js>, host: &Arc<HostState>) -> rquickjs::Result<()> {
+    // The built-in console asks first, so nothing is formatted when the
+    // console target is off (the default).
+    obj.set("logEnabled", Func::from(console::enabled))?;
     let h = host.clone();
     obj.set(
         "log",
         Func::from(move |level: String, message: String| {
-            let guard = h.call();
-            let (contract, txid) = guard
-                .as_ref()
-                .map(|c| (c.stub.namespace().to_owned(), c.stub.txid().to_string()))
-                .unwrap_or_default();
-            tracing::debug!(target: "cairn_contract::console", %contract, %txid, %level, "{message}");
+            if !console::enabled() {
+                return;
+            }
+            let mut guard = h.call();
+            // Output after the transaction finished (a dangling promise) has
+            // no budget left to charge, and no transaction to name: dropped.
+            let Some(call) = guard.as_mut() else {
+                return;
+            };
+            let Some(line) = call.console.admit(&message) else {
+                return;
+            };
+            let contract = call.stub.namespace();
+            let txid = call.stub.txid();
+            tracing::debug!(target: CONSOLE_TARGET, %contract, %txid, %level, "{line}");
         }),
     )?;
     let h = host.clone();

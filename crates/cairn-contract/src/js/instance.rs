@@ -132,7 +132,11 @@ impl JsInstance {
 
         let tx = stub.tx().clone();
         let main = self.host.package.main().to_owned();
-        *self.host.call() = Some(ActiveCall { stub, caller });
+        *self.host.call() = Some(ActiveCall {
+            stub,
+            caller,
+            console: Default::default(),
+        });
 
         let ran = self.context.with(
             |ctx| -> Result<(Outcome, Option<ActiveCall>, bool), rquickjs::Error> {

@@ -21,6 +21,7 @@
 //!   limit was recorded; QuickJS makes that interruption uncatchable.
 
 pub(crate) mod codec;
+pub(crate) mod console;
 mod host;
 mod host_private;
 mod instance;

@@ -135,16 +135,18 @@
   }
 
   const counts = new Map();
+  // Nothing is formatted unless the peer logs console output (off by default).
+  function emit(level, text) { if (host.logEnabled()) host.log(level, text()); }
   function logger(level) {
-    return function (...args) { host.log(level, format(...args)); };
+    return function (...args) { emit(level, () => format(...args)); };
   }
   const console = {
     log: logger('log'), info: logger('info'), warn: logger('warn'), error: logger('error'),
     debug: logger('debug'), trace: logger('trace'),
-    dir(obj, options) { host.log('dir', inspect(obj, options)); },
-    table(data) { host.log('table', inspect(data)); },
-    assert(cond, ...msg) { if (!cond) host.log('assert', 'Assertion failed' + (msg.length ? ': ' + format(...msg) : '')); },
-    count(label = 'default') { const n = (counts.get(label) || 0) + 1; counts.set(label, n); host.log('count', `${label}: ${n}`); },
+    dir(obj, options) { emit('dir', () => inspect(obj, options)); },
+    table(data) { emit('table', () => inspect(data)); },
+    assert(cond, ...msg) { if (!cond) emit('assert', () => 'Assertion failed' + (msg.length ? ': ' + format(...msg) : '')); },
+    count(label = 'default') { const n = (counts.get(label) || 0) + 1; counts.set(label, n); emit('count', () => `${label}: ${n}`); },
     countReset(label = 'default') { counts.delete(label); },
     group() {}, groupCollapsed() {}, groupEnd() {},
     // No clock in the sandbox: timers report nothing.

@@ -3,7 +3,6 @@
 //! measurement, and the channel's attestation requirement pinning the
 //! service's JWKS and the same measurements.
 
-use std::io::Write as _;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -59,10 +58,14 @@ pub fn start_service(net: &Network, rt: &Runtime) -> anyhow::Result<(Child, Atte
 /// requirement and the running service.
 pub fn setup(net: &Network, rt: &Runtime) -> anyhow::Result<(AttestationRequirement, Child)> {
     let dir = net.attest_dir();
-    std::fs::create_dir_all(&dir)?;
+    // The service's state (signing keys), its admin token, the platform key.
+    cairn_crypto::private_file::create_dir_all(&dir)?;
     let mut token = [0u8; 24];
     rand::rng().fill_bytes(&mut token);
-    write_private(&net.attest_admin_token(), hex::encode(token).as_bytes())?;
+    cairn_crypto::private_file::write_atomic(
+        &net.attest_admin_token(),
+        hex::encode(token).as_bytes(),
+    )?;
     let platform = PlatformKey::load_or_create(&net.platform_key())?;
     let mut measurements = Vec::new();
     for n in &net.nodes {
@@ -111,17 +114,4 @@ pub fn setup(net: &Network, rt: &Runtime) -> anyhow::Result<(AttestationRequirem
         allow_virtual: true,
     };
     Ok((requirement, child))
-}
-
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut f = std::fs::File::options()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(bytes)?;
-    Ok(())
 }

@@ -12,8 +12,12 @@
 //!                           its admin token, this host's platform key
 //! ```
 //!
-//! Invariant: ports are fixed when the layout is generated, so the URLs in
-//! the channel's genesis block stay right across restarts.
+//! Invariants: ports are fixed when the layout is generated, so the URLs in
+//! the channel's genesis block stay right across restarts. Every file that
+//! may hold a key or private data (key files, the admin token, attestation
+//! state, ledgers, Raft logs, transient logs, node logs) is mode 0600, and
+//! `crypto/<org>/`, `nodes/`, `logs/` and `attest/` are created 0700, all
+//! through `cairn_crypto::private_file`.
 
 use std::path::{Path, PathBuf};
 

@@ -299,7 +299,8 @@ fn generate(
     let config = channel_file.config(&channel_dir)?;
     for (i, n) in net.orderers().enumerate() {
         let node_dir = net.node_dir(n);
-        std::fs::create_dir_all(&node_dir)?;
+        // Its data (ledger, Raft log, transient store) is the owner's only.
+        cairn_crypto::private_file::create_dir_all(&node_dir)?;
         let file = NodeFile {
             orderer: Some(OrdererConfig {
                 id: i as u64 + 1,
@@ -324,7 +325,8 @@ fn generate(
     }
     for n in net.peers() {
         let node_dir = net.node_dir(n);
-        std::fs::create_dir_all(&node_dir)?;
+        // Its data (ledger, Raft log, transient store) is the owner's only.
+        cairn_crypto::private_file::create_dir_all(&node_dir)?;
         let mut peer = PeerConfig::new(
             net.identity_dir(n),
             node_dir.join("data"),

@@ -5,7 +5,6 @@
 //! Invariant: a pid file is only acted on when `/proc/<pid>/cmdline` still
 //! names that node's config file, so a recycled pid is never signalled.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -36,13 +35,12 @@ pub struct NodeFiles {
 /// appended to its log.
 pub fn spawn(node: &NodeFiles) -> anyhow::Result<Child> {
     let exe = std::env::current_exe().context("cannot find the cairn executable")?;
+    // A log can hold what an operator chose to log (contract console
+    // output, debug levels): the owner's only, like the data.
     if let Some(dir) = node.log.parent() {
-        std::fs::create_dir_all(dir)?;
+        cairn_crypto::private_file::create_dir_all(dir)?;
     }
-    let log = File::options()
-        .create(true)
-        .append(true)
-        .open(&node.log)
+    let log = cairn_crypto::private_file::open_append(&node.log)
         .with_context(|| format!("cannot open {}", node.log.display()))?;
     let child = Command::new(exe)
         .args(&node.args)
