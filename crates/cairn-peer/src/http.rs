@@ -81,8 +81,9 @@ pub struct ResultDoc {
     pub text: Option<String>,
 }
 
-/// A proposal the client signed.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+/// A proposal the client signed. Its `Debug` shows sizes only: the
+/// encoded proposal holds the transient map.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct SignedProposalDoc {
     /// The encoded proposal, hex.
     pub proposal: String,
@@ -93,13 +94,42 @@ pub struct SignedProposalDoc {
     pub endorsing_orgs: Vec<String>,
 }
 
-/// A proposal built for the TLS caller, to sign.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+/// A proposal built for the TLS caller, to sign. Its `Debug` shows sizes
+/// only: the encoded proposal holds the transient map.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct PreparedProposalDoc {
     /// Its transaction id.
     pub txid: String,
     /// The encoded proposal, hex: sign these bytes.
     pub proposal: String,
+}
+
+impl std::fmt::Debug for SignedProposalDoc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedProposalDoc")
+            .field(
+                "proposal",
+                &format_args!("<{} hex digits>", self.proposal.len()),
+            )
+            .field(
+                "signature",
+                &format_args!("<{} hex digits>", self.signature.len()),
+            )
+            .field("endorsing_orgs", &self.endorsing_orgs)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for PreparedProposalDoc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedProposalDoc")
+            .field("txid", &self.txid)
+            .field(
+                "proposal",
+                &format_args!("<{} hex digits>", self.proposal.len()),
+            )
+            .finish()
+    }
 }
 
 /// Endorsements collected; the transaction bytes for the client to sign.
@@ -565,6 +595,48 @@ async fn gateway_submit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_of_proposal_documents_shows_no_transient_value() {
+        let marker = "transient-marker-7f3a";
+        let creator = b"creator".to_vec();
+        let nonce = vec![1u8; 24];
+        let proposal = Proposal {
+            header: cairn_ledger::tx::TxHeader {
+                channel: "ch".into(),
+                txid: TxId::compute(&nonce, &creator),
+                creator,
+                nonce,
+                timestamp: Timestamp::now(),
+            },
+            invocation: Invocation {
+                contract: "cc".into(),
+                function: "put".into(),
+                args: Vec::new(),
+                is_init: false,
+            },
+            transient: [("value".to_string(), marker.as_bytes().to_vec())].into(),
+        };
+        let hex_proposal = hex::encode(proposal.encode());
+        assert!(
+            hex_proposal.contains(&hex::encode(marker)),
+            "control: the hex holds it"
+        );
+        let signed = SignedProposalDoc {
+            proposal: hex_proposal.clone(),
+            signature: "00".into(),
+            endorsing_orgs: vec!["Org1MSP".into()],
+        };
+        let prepared = PreparedProposalDoc {
+            txid: proposal.header.txid.to_string(),
+            proposal: hex_proposal,
+        };
+        for text in [format!("{signed:?}"), format!("{prepared:?}")] {
+            assert!(!text.contains(&hex::encode(marker)), "{text}");
+            assert!(!text.contains(marker), "{text}");
+            assert!(text.contains("hex digits"), "{text}");
+        }
+    }
 
     #[test]
     fn openapi_document_lists_every_path() {
