@@ -71,6 +71,9 @@
 //! - [`verify_batch`] chunks its input in fixed chunks of [`BATCH_CHUNK`]
 //!   regardless of thread count, so its verdicts are reproducible on every node.
 //! - Secrets never appear in `Debug` output or logs.
+//! - A [`Digest`] has one text form, 64 lowercase hex digits; parsing and serde
+//!   refuse every other spelling (uppercase, other lengths), so the ledger's
+//!   canonical encoding, which writes digests as that text, has one form per digest.
 
 #![forbid(unsafe_code)]
 
