@@ -20,6 +20,7 @@ use crate::validation::ValidationCode;
 
 /// A block header: what orderers sign and receipts carry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BlockHeader {
     /// The channel the block belongs to.
     pub channel: String,
@@ -56,6 +57,7 @@ impl BlockHeader {
 /// An orderer's signature over a block header.
 #[serde_as]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HeaderSignature {
     /// The orderer's certificate (DER).
     #[serde_as(as = "IfIsHumanReadable<Hex, Bytes>")]

@@ -376,8 +376,9 @@ impl Ledger {
         })
     }
 
-    /// A receipt for a transaction: its leaf, its inclusion proof in the tree
-    /// as of its block, and that block's signed header.
+    /// A receipt for a transaction: its envelope and leaf, its inclusion
+    /// proof in the tree as of its block, that block's signed header and the
+    /// previous block's header (which proves where the block's leaves start).
     pub fn receipt(&self, txid: &TxId) -> Result<Receipt, StoreError> {
         let snap = self.snapshot()?;
         let loc = snap
@@ -387,31 +388,40 @@ impl Ledger {
                 reason: e.to_string(),
             })?
             .ok_or_else(|| StoreError::UnknownTx(txid.to_string()))?;
-        let block = snap
-            .block(loc.block)
-            .map_err(|e| StoreError::Corrupt {
-                what: format!("block {}", loc.block),
-                reason: e.to_string(),
-            })?
-            .ok_or_else(|| StoreError::UnknownTx(txid.to_string()))?;
-        let envelope = block.data.get(loc.index as usize).cloned();
+        let read_block = |n: u64| {
+            snap.block(n)
+                .map_err(|e| StoreError::Corrupt {
+                    what: format!("block {n}"),
+                    reason: e.to_string(),
+                })?
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: format!("block {n}"),
+                    reason: format!("missing, but the tx index points into block {}", loc.block),
+                })
+        };
+        let block = read_block(loc.block)?;
+        let previous = match loc.block.checked_sub(1) {
+            Some(n) => Some(read_block(n)?.header),
+            None => None,
+        };
         let proof = cairn_merkle::inclusion_proof(&snap, loc.leaf, block.header.tree_size)
             .map_err(|e| StoreError::Corrupt {
                 what: "transaction tree".into(),
                 reason: e.to_string(),
             })?;
-        Ok(Receipt {
-            txid: *txid,
-            envelope_hash: envelope
-                .as_deref()
-                .map(cairn_crypto::sha256)
-                .unwrap_or_default(),
-            code: loc.code,
-            proof,
-            header: block.header,
-            signatures: block.metadata.signatures,
-            envelope,
-        })
+        let corrupt = |reason: String| StoreError::Corrupt {
+            what: format!("receipt of {txid}"),
+            reason,
+        };
+        let receipt = Receipt::build(&block, previous.as_ref(), u64::from(loc.index), proof)
+            .map_err(|e| corrupt(e.to_string()))?;
+        if receipt.txid != *txid {
+            return Err(corrupt(format!(
+                "the tx index points at transaction {} (block {}, position {})",
+                receipt.txid, loc.block, loc.index
+            )));
+        }
+        Ok(receipt)
     }
 
     /// A proof that the tree of `new_size` transactions extends the tree of `old_size`.
