@@ -74,7 +74,7 @@ fn transaction(i: u64) -> Transaction {
             args: vec![format!("key-{i}").into_bytes(), vec![7; 100]],
             is_init: false,
         },
-        response_payload: payload.encode(),
+        response_payload: payload.encode().unwrap(),
         endorsements: vec![endorsement.clone(), endorsement],
     })
 }
@@ -83,10 +83,11 @@ fn block(txs: u64) -> Block {
     let data: Vec<Vec<u8>> = (0..txs)
         .map(|i| {
             Envelope {
-                payload: transaction(i).encode(),
+                payload: transaction(i).encode().unwrap(),
                 signature: SIG.to_vec(),
             }
             .encode()
+            .unwrap()
         })
         .collect();
     Block {
@@ -112,8 +113,8 @@ fn block(txs: u64) -> Block {
 }
 
 fn decode(c: &mut Criterion) {
-    let block_bytes = block(100).encode();
-    let tx_bytes = transaction(1).encode();
+    let block_bytes = block(100).encode().unwrap();
+    let tx_bytes = transaction(1).encode().unwrap();
     let mut g = c.benchmark_group("decode");
     g.throughput(Throughput::Bytes(block_bytes.len() as u64));
     g.bench_function("block_100_txs/canonical", |b| {

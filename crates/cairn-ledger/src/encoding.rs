@@ -17,6 +17,8 @@
 //!   digests in uppercase hex. Decoding therefore re-encodes the value and
 //!   refuses bytes that differ ([`EncodingError::NonCanonical`]) or trail it
 //!   ([`EncodingError::TrailingBytes`]);
+//! - encoding never yields empty or partial bytes: a value serde cannot
+//!   encode is an error ([`EncodingError::Unencodable`]), which callers pass on;
 //! - hashes and signatures are always taken over the stored bytes themselves,
 //!   never over a re-encoding, so any change to stored bytes changes the hash.
 //!
@@ -71,11 +73,13 @@ pub enum EncodingError {
 
 /// Canonical encoding and decoding, implemented for every serde type.
 pub trait Canonical: Serialize + DeserializeOwned {
-    /// Encodes the value canonically.
-    fn encode(&self) -> Vec<u8> {
-        // Serializing our own types into a Vec cannot fail: every type is
-        // plain data (no maps with non-string keys, no custom failing impls).
-        postcard::to_stdvec(self).unwrap_or_default()
+    /// Encodes the value canonically; fails only if the value's serde
+    /// implementation reports an error (none of the ledger's types does).
+    fn encode(&self) -> Result<Vec<u8>, EncodingError> {
+        postcard::to_stdvec(self).map_err(|e| EncodingError::Unencodable {
+            what: type_label::<Self>(),
+            reason: e.to_string(),
+        })
     }
 
     /// Decodes a value, refusing trailing bytes and any byte string that is
@@ -252,7 +256,7 @@ mod tests {
     #[test]
     fn round_trips_and_refuses_trailing_bytes() {
         let b = block();
-        let bytes = b.encode();
+        let bytes = b.encode().unwrap();
         assert_eq!(Block::decode(&bytes).unwrap(), b);
         let mut longer = bytes.clone();
         longer.push(0);
@@ -266,7 +270,7 @@ mod tests {
     #[test]
     fn non_minimal_varints_are_refused() {
         let v = Version { block: 7, tx: 1 };
-        assert_eq!(v.encode(), vec![7, 1]);
+        assert_eq!(v.encode().unwrap(), vec![7, 1]);
         assert_eq!(Version::decode(&[7, 1]).unwrap(), v);
         // postcard reads `87 00` as 7 too: a second encoding of the same value.
         let e = Version::decode(&[0x87, 0x00, 1]).unwrap_err();
@@ -290,7 +294,7 @@ mod tests {
             ("b".to_string(), "x".to_string()),
         ]
         .into();
-        let sorted = map.encode();
+        let sorted = map.encode().unwrap();
         assert_eq!(sorted, b"\x02\x01a\x01y\x01b\x01x");
         assert_eq!(BTreeMap::<String, String>::decode(&sorted).unwrap(), map);
         // The same entries in the other order decode to the same map.
@@ -304,7 +308,7 @@ mod tests {
         // Nested in a ledger structure: a proposal's transient map.
         let mut p = proposal();
         p.transient = [("a".to_string(), vec![1]), ("b".to_string(), vec![2])].into();
-        let bytes = p.encode();
+        let bytes = p.encode().unwrap();
         assert_eq!(Proposal::decode(&bytes).unwrap(), p);
         let tail = b"\x02\x01a\x01\x01\x01b\x01\x02";
         assert!(bytes.ends_with(tail));
@@ -319,7 +323,7 @@ mod tests {
     #[test]
     fn digests_in_uppercase_are_refused() {
         let id = TxId(cairn_crypto::sha256(b"x"));
-        let bytes = id.encode();
+        let bytes = id.encode().unwrap();
         assert_eq!(bytes[0], 64);
         assert_eq!(&bytes[1..], id.to_string().as_bytes());
         assert_eq!(TxId::decode(&bytes).unwrap(), id);
@@ -332,10 +336,13 @@ mod tests {
 
     #[test]
     fn validation_codes_encode_as_fabric_numbers() {
-        assert_eq!(ValidationCode::MvccReadConflict.encode(), vec![11]);
-        assert_eq!(ValidationCode::InvalidOtherReason.encode(), vec![255]);
+        assert_eq!(ValidationCode::MvccReadConflict.encode().unwrap(), vec![11]);
+        assert_eq!(
+            ValidationCode::InvalidOtherReason.encode().unwrap(),
+            vec![255]
+        );
         for c in ValidationCode::ALL {
-            assert_eq!(ValidationCode::decode(&c.encode()).unwrap(), c);
+            assert_eq!(ValidationCode::decode(&c.encode().unwrap()).unwrap(), c);
             assert_eq!(c.name().parse::<ValidationCode>().unwrap(), c);
         }
         assert!(
@@ -373,8 +380,38 @@ mod tests {
         };
         let documented = documented_example();
         assert_eq!(documented.len(), 76, "the doc says 76 bytes");
-        assert_eq!(header.encode(), documented);
+        assert_eq!(header.encode().unwrap(), documented);
         assert_eq!(TxHeader::decode(&documented).unwrap(), header);
+    }
+
+    /// A value whose serde implementation always fails.
+    #[derive(Debug, serde::Deserialize)]
+    struct Refuses;
+
+    impl Serialize for Refuses {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("this value has no encoding"))
+        }
+    }
+
+    #[test]
+    fn an_encoding_failure_is_an_error_not_empty_bytes() {
+        // It used to be `unwrap_or_default()`: empty bytes, hashed and signed
+        // as if they were the value.
+        let e = Refuses.encode().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                EncodingError::Unencodable {
+                    what: "Refuses",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().starts_with("cannot encode Refuses"), "{e}");
+        // Positive control: a value that can be encoded is.
+        assert_eq!(Version { block: 1, tx: 2 }.encode().unwrap(), vec![1, 2]);
     }
 
     #[test]

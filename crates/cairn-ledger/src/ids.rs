@@ -135,7 +135,7 @@ mod tests {
             nanos: NANOS_PER_SECOND - 1,
         };
         // Positive control: the largest valid value round-trips in both formats.
-        assert_eq!(Timestamp::decode(&last.encode()).unwrap(), last);
+        assert_eq!(Timestamp::decode(&last.encode().unwrap()).unwrap(), last);
         let json = serde_json::to_string(&last).unwrap();
         assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), last);
 
@@ -144,7 +144,7 @@ mod tests {
             seconds: 4,
             nanos: NANOS_PER_SECOND,
         };
-        assert!(Timestamp::decode(&over.encode()).is_err());
+        assert!(Timestamp::decode(&over.encode().unwrap()).is_err());
         let json = r#"{"seconds":4,"nanos":1000000000}"#;
         let e = serde_json::from_str::<Timestamp>(json)
             .unwrap_err()

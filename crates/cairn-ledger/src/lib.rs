@@ -13,7 +13,8 @@
 //! Invariants (each module states its own):
 //! - everything hashed or signed is encoded with [`encoding::Canonical`],
 //!   which has one encoding per value: decoding accepts exactly the bytes
-//!   encoding produces, `encode(decode(b)) == b` ([`encoding`]);
+//!   encoding produces, `encode(decode(b)) == b`, and an encoding failure
+//!   is an error, never empty bytes ([`encoding`]);
 //! - a receipt binds every field it states: [`receipt::Receipt::verify`]
 //!   checks each one against the inclusion proof, the orderer signatures or
 //!   the envelope, refuses the receipt otherwise, and returns only proven

@@ -346,7 +346,9 @@ impl Receipt {
                 "block 0 has no previous block; remove previous_header".to_string(),
             ));
         }
-        let hash = previous.hash();
+        let hash = previous
+            .hash()
+            .map_err(|e| mismatch(format!("it has no hash: {e}")))?;
         if hash != self.header.previous_hash {
             return Err(mismatch(format!(
                 "its hash is {hash}, the signed header links to {}",
@@ -445,8 +447,11 @@ fn verify_signature(
             id.role()
         ));
     }
+    let signed = header
+        .signed_bytes(&s.signer)
+        .map_err(|e| format!("the header has no signed form: {e}"))?;
     id.public_key()
-        .verify(&header.signed_bytes(&s.signer), &s.signature)
+        .verify(&signed, &s.signature)
         .map_err(|e| format!("signature by {} does not verify: {e}", id.subject()))?;
     Ok(id.subject().to_string())
 }

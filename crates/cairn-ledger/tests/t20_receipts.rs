@@ -88,12 +88,12 @@ fn envelope(user: &SigningIdentity, nonce: u64) -> (TxId, Vec<u8>) {
         response_payload: vec![1, 2, 3],
         endorsements: vec![],
     });
-    let payload = tx.encode();
+    let payload = tx.encode().unwrap();
     let env = Envelope {
         signature: user.sign(&payload),
         payload,
     };
-    (txid, env.encode())
+    (txid, env.encode().unwrap())
 }
 
 fn chain() -> Chain {
@@ -116,7 +116,10 @@ fn chain() -> Chain {
         let header = BlockHeader {
             channel: CHANNEL.into(),
             number: number as u64,
-            previous_hash: blocks.last().map(|b| b.header.hash()).unwrap_or_default(),
+            previous_hash: blocks
+                .last()
+                .map(|b| b.header.hash().unwrap())
+                .unwrap_or_default(),
             data_hash: Block::compute_data_hash(&data),
             timestamp: Timestamp::now(),
             tree_size: tree.size(),
@@ -127,7 +130,7 @@ fn chain() -> Chain {
         let o = &org1.orderer;
         let signature = HeaderSignature {
             signer: o.identity().der().to_vec(),
-            signature: o.sign(&header.signed_bytes(o.identity().der())),
+            signature: o.sign(&header.signed_bytes(o.identity().der()).unwrap()),
         };
         blocks.push(Block {
             header,
@@ -387,7 +390,7 @@ fn changed_fields_fail_for_the_right_reason() {
     let o2 = &c.org2.orderer;
     r.signatures.push(HeaderSignature {
         signer: o2.identity().der().to_vec(),
-        signature: o2.sign(&r.header.signed_bytes(o2.identity().der())),
+        signature: o2.sign(&r.header.signed_bytes(o2.identity().der()).unwrap()),
     });
     assert!(
         reason(&r).contains("signature 1 of the receipt is not proven"),
@@ -400,7 +403,7 @@ fn changed_fields_fail_for_the_right_reason() {
     let p = &c.org1.peer;
     r.signatures = vec![HeaderSignature {
         signer: p.identity().der().to_vec(),
-        signature: p.sign(&r.header.signed_bytes(p.identity().der())),
+        signature: p.sign(&r.header.signed_bytes(p.identity().der()).unwrap()),
     }];
     assert!(reason(&r).contains("not an orderer"), "{}", reason(&r));
 

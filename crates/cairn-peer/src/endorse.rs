@@ -193,8 +193,10 @@ pub(crate) async fn endorse_checked(
             return Err(e);
         }
     }
-    let response =
-        cairn_ledger::client::endorse(&sim.response_payload(&checked.proposal), &shared.signer);
+    let response = sim
+        .response_payload(&checked.proposal)
+        .and_then(|payload| cairn_ledger::client::endorse(&payload, &shared.signer))
+        .map_err(ApiError::internal)?;
     let m = &shared.metrics;
     m.endorsements.with_label_values(&[label, "endorsed"]).inc();
     m.endorse_seconds

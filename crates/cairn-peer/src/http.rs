@@ -331,7 +331,7 @@ async fn block(
     let b = read_block(&shared, &caller, &channel, number)?;
     Ok(Json(BlockDoc {
         number: b.header.number,
-        hash: b.header.hash().to_string(),
+        hash: b.header.hash().map_err(ApiError::internal)?.to_string(),
         validation_codes: b
             .metadata
             .validation_codes
@@ -463,7 +463,7 @@ async fn prepare(
     let p = caller_proposal(&name, &caller, call);
     Ok(Json(PreparedProposalDoc {
         txid: p.header.txid.to_string(),
-        proposal: hex::encode(p.encode()),
+        proposal: hex::encode(p.encode().map_err(ApiError::internal)?),
     }))
 }
 
@@ -522,7 +522,7 @@ async fn gateway_endorse(
         txid: r.txid.to_string(),
         endorsers: r.endorsers,
         result: result_doc(&r.result),
-        transaction: hex::encode(tx.encode()),
+        transaction: hex::encode(tx.encode().map_err(ApiError::internal)?),
     }))
 }
 

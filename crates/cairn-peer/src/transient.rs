@@ -65,6 +65,9 @@ pub enum TransientError {
         #[source]
         source: std::io::Error,
     },
+    /// A record could not be encoded for the log.
+    #[error("transient store: {0}")]
+    Encoding(#[from] cairn_ledger::encoding::EncodingError),
 }
 
 /// One stored private write set.
@@ -135,12 +138,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn frame(record: &Record, out: &mut Vec<u8>) {
-    let body = record.encode();
+fn frame(record: &Record, out: &mut Vec<u8>) -> Result<(), TransientError> {
+    let body = record.encode()?;
     // Bodies are bounded by MAX_RECORD on replay; a push is far below u32.
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
     out.extend_from_slice(&body);
+    Ok(())
 }
 
 /// The records of a log image, up to the first torn or damaged one.
@@ -236,7 +240,7 @@ impl TransientStore {
     /// its sequence number. Called with the memory lock held.
     fn append(&self, record: &Record) -> Result<u64, TransientError> {
         let mut buf = Vec::new();
-        frame(record, &mut buf);
+        frame(record, &mut buf)?;
         let mut log = lock(&self.log);
         if let Err(e) = (&*log.file).write_all(&buf) {
             // Cut off a partial record, so that later ones stay readable.
@@ -444,7 +448,7 @@ fn write_compacted(path: &Path, mem: &Mem) -> Result<(Arc<File>, u64), Transient
                     entry: entry.clone(),
                 },
                 &mut image,
-            );
+            )?;
         }
     }
     let tmp = path.with_extension("log.new");

@@ -16,7 +16,7 @@ use cairn_merkle::{ConsistencyProof, Hash, Node, NodeStore};
 use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
 use tracing::info;
 
-use crate::error::StoreError;
+use crate::error::{StoreError, WriteError};
 use crate::private::{PrivateCommitStats, write_private};
 use crate::tables::{
     BLOCKS, HISTORY, META, METADATA, MetaKey, PVT_BY_KEY, PVT_DATA, PVT_EXPIRY, PVT_HASHED,
@@ -58,10 +58,6 @@ pub struct CommitSummary {
     pub hash: Digest,
     /// What the block did to private data here.
     pub private: PrivateCommitStats,
-}
-
-fn db_err(action: &'static str) -> impl Fn(redb::Error) -> StoreError {
-    move |e| StoreError::db(action, e)
 }
 
 impl Ledger {
@@ -220,7 +216,7 @@ impl Ledger {
         };
         let signature = HeaderSignature {
             signer: signer.identity().der().to_vec(),
-            signature: signer.sign(&header.signed_bytes(signer.identity().der())),
+            signature: signer.sign(&header.signed_bytes(signer.identity().der())?),
         };
         Ok(Block {
             header,
@@ -342,13 +338,14 @@ impl Ledger {
             .db
             .begin_write()
             .map_err(|e| StoreError::db("begin write", e))?;
-        write_block(&w, block, &result, tip.tree_size, &nodes).map_err(db_err("write block"))?;
+        write_block(&w, block, &result, tip.tree_size, &nodes)
+            .map_err(|e| e.into_store("write block"))?;
         let member_org = self.member_org();
         let private = write_private(&w, n, &result, private, member_org.as_deref())
-            .map_err(db_err("write private data"))?;
+            .map_err(|e| e.into_store("write private data"))?;
         w.commit().map_err(|e| StoreError::db("commit", e))?;
         let valid = result.valid_count();
-        let hash = block.header.hash();
+        let hash = block.header.hash()?;
         {
             let mut t = self.tip.write().unwrap_or_else(|p| p.into_inner());
             t.height = n + 1;
@@ -527,9 +524,10 @@ fn write_block(
     result: &BlockResult,
     tree_size: u64,
     nodes: &[Node],
-) -> Result<(), redb::Error> {
+) -> Result<(), WriteError> {
     let n = block.header.number;
-    w.open_table(BLOCKS)?.insert(n, block.encode().as_slice())?;
+    w.open_table(BLOCKS)?
+        .insert(n, block.encode()?.as_slice())?;
     let mut txids = w.open_table(TXIDS)?;
     let mut state = w.open_table(STATE)?;
     let mut metadata = w.open_table(METADATA)?;
@@ -545,7 +543,7 @@ fn write_block(
                     leaf: tree_size + i as u64,
                     code: tx.code,
                 };
-                txids.insert(key, loc.encode().as_slice())?;
+                txids.insert(key, loc.encode()?.as_slice())?;
             }
         }
         let version = cairn_ledger::ids::Version {
@@ -561,7 +559,7 @@ fn write_block(
                     value: wr.value.clone(),
                     version,
                 };
-                state.insert(k.as_slice(), v.encode().as_slice())?;
+                state.insert(k.as_slice(), v.encode()?.as_slice())?;
             }
             history.insert(history_key(ns, &wr.key, n, index).as_slice(), ())?;
         }
@@ -570,7 +568,7 @@ fn write_block(
             if m.entries.is_empty() {
                 metadata.remove(k.as_slice())?;
             } else {
-                metadata.insert(k.as_slice(), m.entries.encode().as_slice())?;
+                metadata.insert(k.as_slice(), m.entries.encode()?.as_slice())?;
             }
         }
     }
@@ -580,7 +578,7 @@ fn write_block(
     }
     if let Some(config) = result.new_config() {
         let mut meta = w.open_table(META)?;
-        meta.insert(MetaKey::CONFIG, config.encode().as_slice())?;
+        meta.insert(MetaKey::CONFIG, config.encode()?.as_slice())?;
         meta.insert(MetaKey::CONFIG_BLOCK, n.to_be_bytes().as_slice())?;
     }
     Ok(())
@@ -655,7 +653,7 @@ fn load_tip(db: &Database) -> Result<Tip, StoreError> {
         .unwrap_or(0);
     Ok(Tip {
         height: block.header.number + 1,
-        last_hash: block.header.hash(),
+        last_hash: block.header.hash()?,
         tree_size: block.header.tree_size,
         ctx: Arc::new(ChannelContext::new(config)?),
         config_block,

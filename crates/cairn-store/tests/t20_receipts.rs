@@ -131,7 +131,7 @@ fn tampered_receipts_fail_with_a_reason() {
     let o2 = &net.orgs[1].orderer;
     r.signatures = vec![HeaderSignature {
         signer: o2.identity().der().to_vec(),
-        signature: o2.sign(&r.header.signed_bytes(o2.identity().der())),
+        signature: o2.sign(&r.header.signed_bytes(o2.identity().der()).unwrap()),
     }];
     let e = r.verify(&ca).unwrap_err().to_string();
     assert!(
@@ -144,7 +144,7 @@ fn tampered_receipts_fail_with_a_reason() {
     let p1 = &net.orgs[0].peer;
     r.signatures = vec![HeaderSignature {
         signer: p1.identity().der().to_vec(),
-        signature: p1.sign(&r.header.signed_bytes(p1.identity().der())),
+        signature: p1.sign(&r.header.signed_bytes(p1.identity().der()).unwrap()),
     }];
     let e = r.verify(&ca).unwrap_err().to_string();
     assert!(e.contains("not an orderer"), "{e}");
