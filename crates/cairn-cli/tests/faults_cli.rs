@@ -312,7 +312,7 @@ fn leader_and_peer_kills_lose_nothing_and_fork_nothing() {
         let blocks: BTreeSet<Vec<u8>> = ledgers
             .values()
             .filter_map(|l| l.block(n).unwrap())
-            .map(|b| b.encode())
+            .map(|b| b.encode().unwrap())
             .collect();
         assert_eq!(blocks.len(), 1, "block {n} differs between nodes");
     }

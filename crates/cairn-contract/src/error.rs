@@ -130,6 +130,9 @@ impl From<cairn_ledger::state::StateError> for StubError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ContractError {
+    /// The simulation's result could not be encoded.
+    #[error(transparent)]
+    Encoding(#[from] cairn_ledger::encoding::EncodingError),
     /// The JavaScript engine could not be created or bootstrapped.
     #[error("the JavaScript engine failed: {0}")]
     Engine(String),

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use cairn_ledger::config::ChannelConfig;
+use cairn_ledger::encoding::EncodingError;
 use cairn_ledger::ids::Version;
 use cairn_ledger::lifecycle::{ContractDefinition, LIFECYCLE_NS, definition_key};
 use cairn_ledger::private::PrivateWriteSet;
@@ -103,14 +104,17 @@ impl Simulation {
     }
 
     /// The payload endorsers sign for this simulation of `proposal`.
-    pub fn response_payload(&self, proposal: &Proposal) -> ProposalResponsePayload {
-        ProposalResponsePayload {
-            proposal_hash: proposal.hash(),
+    pub fn response_payload(
+        &self,
+        proposal: &Proposal,
+    ) -> Result<ProposalResponsePayload, EncodingError> {
+        Ok(ProposalResponsePayload {
+            proposal_hash: proposal.hash()?,
             contract: self.contract.clone(),
             rwset: self.rwset.clone(),
             events: self.events.clone(),
             response: self.response.clone(),
-        }
+        })
     }
 }
 
@@ -205,7 +209,7 @@ impl ContractRuntime {
                     },
                     Err(e) => error_response(e.to_string()),
                 },
-            ));
+            )?);
         }
 
         let deployed = request
@@ -240,7 +244,7 @@ impl ContractRuntime {
         let stub = stub.ok_or_else(|| {
             ContractError::Engine("the simulator was lost during the call".into())
         })?;
-        Ok(finish(contract, stub, response))
+        Ok(finish(contract, stub, response)?)
     }
 
     /// Warm instances waiting in a package's pool (for metrics and tests).
@@ -398,25 +402,29 @@ fn error_response(message: String) -> Response {
 }
 
 /// Builds the simulation; a failed response carries no reads, writes or event.
-fn finish(contract: ContractId, stub: Stub, response: Response) -> Simulation {
+fn finish(
+    contract: ContractId,
+    stub: Stub,
+    response: Response,
+) -> Result<Simulation, EncodingError> {
     let (rw, event) = stub.finish();
     if response.status >= 400 {
-        return Simulation {
+        return Ok(Simulation {
             contract,
             rwset: TxRwSet::default(),
             response,
             events: Vec::new(),
             private: PrivateWriteSet::default(),
-        };
+        });
     }
-    let (rwset, private) = rw.build_with_private();
-    Simulation {
+    let (rwset, private) = rw.build_with_private()?;
+    Ok(Simulation {
         contract,
         rwset,
         response,
         events: event.into_iter().collect(),
         private,
-    }
+    })
 }
 
 /// Endorsing against a definition reads it: an upgrade committed meanwhile

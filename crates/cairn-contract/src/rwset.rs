@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 
 use cairn_crypto::Digest;
+use cairn_ledger::encoding::EncodingError;
 use cairn_ledger::ids::Version;
 use cairn_ledger::private::{PrivateWrite, PrivateWriteSet};
 use cairn_ledger::rwset::{
@@ -138,79 +139,81 @@ impl RwSetBuilder {
     }
 
     /// The canonical read/write set (hashes only for private data).
-    pub fn build(self) -> TxRwSet {
-        self.build_with_private().0
+    pub fn build(self) -> Result<TxRwSet, EncodingError> {
+        Ok(self.build_with_private()?.0)
     }
 
     /// The canonical read/write set and, separately, the cleartext private
     /// writes it carries the hashes of.
-    pub fn build_with_private(self) -> (TxRwSet, PrivateWriteSet) {
+    pub fn build_with_private(self) -> Result<(TxRwSet, PrivateWriteSet), EncodingError> {
         let mut private = PrivateWriteSet::default();
         let namespaces = self
             .namespaces
             .into_iter()
-            .map(|(namespace, n)| NsRwSet {
-                collections: n
-                    .collections
-                    .into_iter()
-                    .map(|(collection, c)| {
-                        let writes: Vec<PrivateWrite> = c.writes.into_values().collect();
-                        let cleartext = cairn_ledger::private::CollectionPrivateWrites {
-                            collection: collection.clone(),
-                            writes,
-                        };
-                        let hashed = CollectionHashedRwSet {
-                            collection: collection.clone(),
-                            hashed_reads: c
-                                .reads
-                                .into_iter()
-                                .map(|(key_hash, version)| KvReadHash { key_hash, version })
-                                .collect(),
-                            hashed_writes: cleartext
-                                .writes
-                                .iter()
-                                .map(PrivateWrite::hashed)
-                                .collect(),
-                            private_rwset_hash: cleartext.rwset_hash(),
-                        };
-                        for w in cleartext.writes {
-                            private.insert(&namespace, &collection, w);
-                        }
-                        hashed
-                    })
-                    .collect(),
-                reads: n
-                    .reads
-                    .into_iter()
-                    .map(|(key, version)| KvRead { key, version })
-                    .collect(),
-                range_queries: n.range_queries,
-                writes: n
-                    .writes
-                    .into_iter()
-                    .map(|(key, value)| match value {
-                        // Fabric treats an empty value as a delete.
-                        Some(value) if !value.is_empty() => KvWrite {
-                            key,
-                            is_delete: false,
-                            value,
-                        },
-                        _ => KvWrite {
-                            key,
-                            is_delete: true,
-                            value: Vec::new(),
-                        },
-                    })
-                    .collect(),
-                metadata_writes: n
-                    .metadata
-                    .into_iter()
-                    .map(|(key, entries)| KvMetadataWrite { key, entries })
-                    .collect(),
-                namespace,
+            .map(|(namespace, n)| {
+                Ok(NsRwSet {
+                    collections: n
+                        .collections
+                        .into_iter()
+                        .map(|(collection, c)| {
+                            let writes: Vec<PrivateWrite> = c.writes.into_values().collect();
+                            let cleartext = cairn_ledger::private::CollectionPrivateWrites {
+                                collection: collection.clone(),
+                                writes,
+                            };
+                            let hashed = CollectionHashedRwSet {
+                                collection: collection.clone(),
+                                hashed_reads: c
+                                    .reads
+                                    .into_iter()
+                                    .map(|(key_hash, version)| KvReadHash { key_hash, version })
+                                    .collect(),
+                                hashed_writes: cleartext
+                                    .writes
+                                    .iter()
+                                    .map(PrivateWrite::hashed)
+                                    .collect(),
+                                private_rwset_hash: cleartext.rwset_hash()?,
+                            };
+                            for w in cleartext.writes {
+                                private.insert(&namespace, &collection, w);
+                            }
+                            Ok(hashed)
+                        })
+                        .collect::<Result<_, EncodingError>>()?,
+                    reads: n
+                        .reads
+                        .into_iter()
+                        .map(|(key, version)| KvRead { key, version })
+                        .collect(),
+                    range_queries: n.range_queries,
+                    writes: n
+                        .writes
+                        .into_iter()
+                        .map(|(key, value)| match value {
+                            // Fabric treats an empty value as a delete.
+                            Some(value) if !value.is_empty() => KvWrite {
+                                key,
+                                is_delete: false,
+                                value,
+                            },
+                            _ => KvWrite {
+                                key,
+                                is_delete: true,
+                                value: Vec::new(),
+                            },
+                        })
+                        .collect(),
+                    metadata_writes: n
+                        .metadata
+                        .into_iter()
+                        .map(|(key, entries)| KvMetadataWrite { key, entries })
+                        .collect(),
+                    namespace,
+                })
             })
-            .collect();
-        (TxRwSet { namespaces }, private)
+            .collect::<Result<_, EncodingError>>()?;
+        Ok((TxRwSet { namespaces }, private))
     }
 
     fn ns(&mut self, ns: &str) -> &mut NsBuilder {
@@ -241,7 +244,7 @@ mod tests {
         a.add_write("alpha", "x", Some(b"2".to_vec()));
         a.add_write("alpha", "y", Some(b"3".to_vec()));
         a.add_write("alpha", "z", Some(Vec::new()));
-        let set = a.build();
+        let set = a.build().unwrap();
         assert_eq!(set.namespaces[0].namespace, "alpha");
         assert_eq!(set.namespaces[1].namespace, "zeta");
         let alpha = &set.namespaces[0];

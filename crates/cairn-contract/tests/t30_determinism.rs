@@ -28,7 +28,7 @@ fn entropy(peer: &Peer, who: &CreatorInfo, nonce: u64) -> (Vec<u8>, serde_json::
     let sim = peer
         .simulate(&proposal(who, NAME, "Entropy", &[], nonce), who)
         .unwrap();
-    (sim.rwset.encode(), payload_json(&sim))
+    (sim.rwset.encode().unwrap(), payload_json(&sim))
 }
 
 #[test]

@@ -44,7 +44,12 @@ fn acmechain_write_by_a_non_member_reaches_only_members() {
         "{:?}",
         e.simulation.response
     );
-    let signed = e.simulation.response_payload(&e.proposal).encode();
+    let signed = e
+        .simulation
+        .response_payload(&e.proposal)
+        .unwrap()
+        .encode()
+        .unwrap();
     assert!(
         !contains(&signed, MARKER.as_bytes()),
         "the endorsement holds no cleartext"

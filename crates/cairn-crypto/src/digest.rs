@@ -1,5 +1,10 @@
 //! SHA-256 digests: the [`Digest`] newtype, one-shot [`sha256`] and the
 //! streaming [`Sha256Hasher`].
+//!
+//! Invariant: a digest has exactly one text form, 64 lowercase hex digits.
+//! Parsing (and so serde, in JSON and in the ledger's binary encoding, where
+//! a digest is that text) refuses uppercase digits and any other length, so
+//! two different strings never decode to the same digest.
 
 use std::fmt;
 use std::str::FromStr;
@@ -61,7 +66,10 @@ impl fmt::Debug for Digest {
 
 /// Why a string is not a [`Digest`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid SHA-256 digest {input:?}: expected 64 hex digits")]
+#[error(
+    "invalid SHA-256 digest {input:?}: expected exactly 64 lowercase hex digits (0-9, a-f); \
+     write uppercase digits in lowercase"
+)]
 pub struct ParseDigestError {
     /// The rejected input (truncated to 80 characters).
     pub input: String,
@@ -71,10 +79,14 @@ impl FromStr for Digest {
     type Err = ParseDigestError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // `hex` accepts either case; only lowercase is a digest's form.
+        let lowercase = s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         let mut out = [0u8; 32];
-        hex::decode_to_slice(s, &mut out).map_err(|_| ParseDigestError {
-            input: s.chars().take(80).collect(),
-        })?;
+        if !lowercase || hex::decode_to_slice(s, &mut out).is_err() {
+            return Err(ParseDigestError {
+                input: s.chars().take(80).collect(),
+            });
+        }
         Ok(Self(out))
     }
 }
@@ -191,5 +203,28 @@ mod tests {
         assert!(ABC.replace('a', "g").parse::<Digest>().is_err());
         assert!(serde_json::from_str::<Digest>("\"00\"").is_err());
         assert_eq!(format!("{d:?}"), format!("Digest({ABC})"));
+    }
+
+    #[test]
+    fn only_lowercase_hex_of_exact_length_parses() {
+        // One text form per digest: uppercase would be a second spelling of
+        // the same 32 bytes (and, in the ledger's binary encoding, a second
+        // byte string decoding to the same value).
+        let upper = ABC.to_uppercase();
+        let e = upper.parse::<Digest>().unwrap_err();
+        assert!(e.to_string().contains("lowercase"), "{e}");
+        let mixed = format!("B{}", &ABC[1..]);
+        assert!(mixed.parse::<Digest>().is_err());
+        assert!(serde_json::from_str::<Digest>(&format!("\"{upper}\"")).is_err());
+        assert!(format!("{ABC}00").parse::<Digest>().is_err());
+        assert!(ABC[..62].parse::<Digest>().is_err());
+        assert!(format!(" {}", &ABC[1..]).parse::<Digest>().is_err());
+        assert!(format!("+{}", &ABC[1..]).parse::<Digest>().is_err());
+        // Positive control: the lowercase form of the same bytes parses.
+        assert_eq!(ABC.parse::<Digest>().unwrap(), sha256(b"abc"));
+        assert_eq!(
+            upper.to_lowercase().parse::<Digest>().unwrap(),
+            sha256(b"abc")
+        );
     }
 }

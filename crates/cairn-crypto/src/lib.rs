@@ -79,6 +79,9 @@
 //! - Secrets never appear in `Debug` output or logs.
 //! - Every file holding a private key, here or in another crate, is created
 //!   through [`private_file`], so it is mode 0600 from its first byte.
+//! - A [`Digest`] has one text form, 64 lowercase hex digits; parsing and serde
+//!   refuse every other spelling (uppercase, other lengths), so the ledger's
+//!   canonical encoding, which writes digests as that text, has one form per digest.
 
 #![forbid(unsafe_code)]
 

@@ -14,12 +14,13 @@ use cairn_crypto::Digest;
 use serde::{Deserialize, Serialize};
 use serde_with::{Bytes, IfIsHumanReadable, hex::Hex, serde_as};
 
-use crate::encoding::Canonical;
+use crate::encoding::{Canonical, EncodingError};
 use crate::ids::Timestamp;
 use crate::validation::ValidationCode;
 
 /// A block header: what orderers sign and receipts carry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BlockHeader {
     /// The channel the block belongs to.
     pub channel: String,
@@ -39,23 +40,24 @@ pub struct BlockHeader {
 
 impl BlockHeader {
     /// The header's hash, which the next block links to.
-    pub fn hash(&self) -> Digest {
-        cairn_crypto::sha256(&self.encode())
+    pub fn hash(&self) -> Result<Digest, EncodingError> {
+        Ok(cairn_crypto::sha256(&self.encode()?))
     }
 
     /// The bytes an orderer signs: a domain tag, the encoded header and the
     /// signer's own certificate, so the certificate bytes are covered too.
-    pub fn signed_bytes(&self, signer_cert: &[u8]) -> Vec<u8> {
+    pub fn signed_bytes(&self, signer_cert: &[u8]) -> Result<Vec<u8>, EncodingError> {
         let mut b = b"cairn-block-header-v1\0".to_vec();
-        b.extend_from_slice(&self.encode());
+        b.extend_from_slice(&self.encode()?);
         b.extend_from_slice(signer_cert);
-        b
+        Ok(b)
     }
 }
 
 /// An orderer's signature over a block header.
 #[serde_as]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HeaderSignature {
     /// The orderer's certificate (DER).
     #[serde_as(as = "IfIsHumanReadable<Hex, Bytes>")]

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use cairn_crypto::SigningIdentity;
 
-use crate::encoding::Canonical;
+use crate::encoding::{Canonical, EncodingError};
 use crate::ids::{Timestamp, TxId};
 use crate::tx::{
     EndorsedTx, Endorsement, Envelope, Invocation, Proposal, ProposalResponse,
@@ -22,6 +22,9 @@ pub enum AssembleError {
     /// No endorsements were given.
     #[error("no endorsements: a transaction needs at least one proposal response")]
     NoEndorsements,
+    /// The transaction could not be encoded.
+    #[error(transparent)]
+    Encoding(#[from] EncodingError),
     /// Endorsers returned different results (non-deterministic contract or divergent state).
     #[error("endorsers disagree: response {index} differs from response 0")]
     Mismatch {
@@ -55,16 +58,19 @@ pub fn proposal(
 }
 
 /// An endorser signs a simulation result of a proposal.
-pub fn endorse(payload: &ProposalResponsePayload, endorser: &SigningIdentity) -> ProposalResponse {
-    let payload = payload.encode();
+pub fn endorse(
+    payload: &ProposalResponsePayload,
+    endorser: &SigningIdentity,
+) -> Result<ProposalResponse, EncodingError> {
+    let payload = payload.encode()?;
     let cert = endorser.identity().der().to_vec();
-    ProposalResponse {
+    Ok(ProposalResponse {
         endorsement: Endorsement {
             signature: endorser.sign(&Endorsement::signed_bytes(&payload, &cert)),
             endorser: cert,
         },
         payload,
-    }
+    })
 }
 
 /// The client assembles matching endorsements into an envelope it signs.
@@ -84,7 +90,7 @@ pub fn assemble(
         response_payload: first.payload.clone(),
         endorsements: responses.iter().map(|r| r.endorsement.clone()).collect(),
     });
-    let payload = tx.encode();
+    let payload = tx.encode()?;
     Ok(Envelope {
         signature: client.sign(&payload),
         payload,
@@ -99,7 +105,7 @@ pub fn config_update(
     admins: &[&SigningIdentity],
     nonce: Vec<u8>,
     timestamp: Timestamp,
-) -> Envelope {
+) -> Result<Envelope, EncodingError> {
     let cert = creator.identity().der().to_vec();
     let header = TxHeader {
         channel: new.name.clone(),
@@ -108,7 +114,7 @@ pub fn config_update(
         nonce,
         timestamp,
     };
-    let msg = crate::tx::ConfigTx::signed_bytes(&header, new);
+    let msg = crate::tx::ConfigTx::signed_bytes(&header, new)?;
     let signatures = admins
         .iter()
         .map(|a| Endorsement {
@@ -121,9 +127,9 @@ pub fn config_update(
         config: new.clone(),
         signatures,
     });
-    let payload = tx.encode();
-    Envelope {
+    let payload = tx.encode()?;
+    Ok(Envelope {
         signature: creator.sign(&payload),
         payload,
-    }
+    })
 }

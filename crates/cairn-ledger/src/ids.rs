@@ -1,4 +1,8 @@
 //! Identifiers and small value types shared by every ledger structure.
+//!
+//! Invariant: a [`Timestamp`]'s `nanos` is below one second (`0..1_000_000_000`);
+//! decoding refuses anything else, so one instant has one encoding (without
+//! the check `(s, 1_000_000_000)` and `(s + 1, 0)` would both decode).
 
 use std::fmt;
 use std::str::FromStr;
@@ -55,6 +59,7 @@ pub struct Version {
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
+#[serde(try_from = "TimestampFields")]
 pub struct Timestamp {
     /// Whole seconds since the epoch.
     pub seconds: i64,
@@ -78,5 +83,73 @@ impl Timestamp {
     /// Milliseconds since the epoch (what JavaScript's `Date.now()` returns).
     pub fn millis(&self) -> i64 {
         self.seconds.saturating_mul(1000) + i64::from(self.nanos / 1_000_000)
+    }
+}
+
+/// Nanoseconds in one second: the exclusive upper bound of [`Timestamp::nanos`].
+pub const NANOS_PER_SECOND: u32 = 1_000_000_000;
+
+/// A decoded timestamp's fields, before the range check (same layout as
+/// [`Timestamp`], so the encoding is unchanged).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimestampFields {
+    seconds: i64,
+    nanos: u32,
+}
+
+/// Why decoded fields are not a [`Timestamp`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "timestamp nanos {nanos} is out of range: it must be below 1000000000; carry whole \
+     seconds into `seconds`"
+)]
+pub struct NanosOutOfRange {
+    /// The refused value.
+    pub nanos: u32,
+}
+
+impl TryFrom<TimestampFields> for Timestamp {
+    type Error = NanosOutOfRange;
+
+    fn try_from(f: TimestampFields) -> Result<Self, Self::Error> {
+        if f.nanos >= NANOS_PER_SECOND {
+            return Err(NanosOutOfRange { nanos: f.nanos });
+        }
+        Ok(Timestamp {
+            seconds: f.seconds,
+            nanos: f.nanos,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoding::Canonical;
+
+    #[test]
+    fn nanos_of_a_second_or_more_are_refused() {
+        let last = Timestamp {
+            seconds: 4,
+            nanos: NANOS_PER_SECOND - 1,
+        };
+        // Positive control: the largest valid value round-trips in both formats.
+        assert_eq!(Timestamp::decode(&last.encode().unwrap()).unwrap(), last);
+        let json = serde_json::to_string(&last).unwrap();
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), last);
+
+        // The same instant as (5, 0), spelled with a full second of nanos.
+        let over = Timestamp {
+            seconds: 4,
+            nanos: NANOS_PER_SECOND,
+        };
+        assert!(Timestamp::decode(&over.encode().unwrap()).is_err());
+        let json = r#"{"seconds":4,"nanos":1000000000}"#;
+        let e = serde_json::from_str::<Timestamp>(json)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nanos 1000000000 is out of range"), "{e}");
+        assert!(serde_json::from_str::<Timestamp>(r#"{"seconds":4,"nanos":1,"x":0}"#).is_err());
     }
 }

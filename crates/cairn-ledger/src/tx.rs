@@ -75,16 +75,16 @@ impl Proposal {
     /// The hash endorsers bind their response to: header and invocation,
     /// excluding the transient map (so a transaction can be checked against it
     /// without the private inputs).
-    pub fn hash(&self) -> Digest {
+    pub fn hash(&self) -> Result<Digest, EncodingError> {
         proposal_hash(&self.header, &self.invocation)
     }
 }
 
 /// Hash of a proposal's public part, see [`Proposal::hash`].
-pub fn proposal_hash(header: &TxHeader, invocation: &Invocation) -> Digest {
-    let mut bytes = header.encode();
-    bytes.extend_from_slice(&invocation.encode());
-    cairn_crypto::sha256(&bytes)
+pub fn proposal_hash(header: &TxHeader, invocation: &Invocation) -> Result<Digest, EncodingError> {
+    let mut bytes = header.encode()?;
+    bytes.extend_from_slice(&invocation.encode()?);
+    Ok(cairn_crypto::sha256(&bytes))
 }
 
 /// A proposal with the client's signature over its encoding. Its `Debug`
@@ -251,10 +251,13 @@ pub struct ConfigTx {
 
 impl ConfigTx {
     /// The bytes each admin signs: the encoded header and new config.
-    pub fn signed_bytes(header: &TxHeader, config: &ChannelConfig) -> Vec<u8> {
-        let mut b = header.encode();
-        b.extend_from_slice(&config.encode());
-        b
+    pub fn signed_bytes(
+        header: &TxHeader,
+        config: &ChannelConfig,
+    ) -> Result<Vec<u8>, EncodingError> {
+        let mut b = header.encode()?;
+        b.extend_from_slice(&config.encode()?);
+        Ok(b)
     }
 }
 
@@ -296,8 +299,8 @@ impl Envelope {
     }
 
     /// SHA-256 of the encoded envelope: the Merkle leaf's transaction hash.
-    pub fn hash(&self) -> Digest {
-        cairn_crypto::sha256(&self.encode())
+    pub fn hash(&self) -> Result<Digest, EncodingError> {
+        Ok(cairn_crypto::sha256(&self.encode()?))
     }
 }
 
@@ -363,7 +366,7 @@ mod tests {
     #[test]
     fn debug_of_a_signed_proposal_shows_no_proposal_bytes() {
         let p = proposal(&[("value", b"transient-marker-3")]);
-        let encoded = p.encode();
+        let encoded = p.encode().unwrap();
         let signed = SignedProposal {
             proposal: encoded.clone(),
             signature: vec![1; 64],

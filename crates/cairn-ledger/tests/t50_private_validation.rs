@@ -98,7 +98,7 @@ impl World {
         state.state.insert(
             (LIFECYCLE_NS.into(), definition_key(CC)),
             VersionedValue {
-                value: def.encode(),
+                value: def.encode().unwrap(),
                 version: Version { block: 0, tx: 0 },
             },
         );
@@ -155,7 +155,7 @@ impl World {
             Timestamp::now(),
         );
         let payload = ProposalResponsePayload {
-            proposal_hash: proposal.hash(),
+            proposal_hash: proposal.hash().unwrap(),
             contract: ContractId {
                 name: CC.into(),
                 version: "1".into(),
@@ -170,11 +170,12 @@ impl World {
         };
         let responses: Vec<_> = endorsers
             .iter()
-            .map(|i| client::endorse(&payload, &self.orgs[*i].peer))
+            .map(|i| client::endorse(&payload, &self.orgs[*i].peer).unwrap())
             .collect();
         client::assemble(&proposal, &responses, client)
             .unwrap()
             .encode()
+            .unwrap()
     }
 
     fn block(&mut self, data: Vec<Vec<u8>>) -> cairn_ledger::validate::BlockResult {
@@ -271,16 +272,16 @@ fn malformed_collection_sets_are_bad_rwsets() {
     let mut payload = ProposalResponsePayload::decode(&e.response_payload).unwrap();
     let dup = payload.rwset.namespaces[0].collections[0].clone();
     payload.rwset.namespaces[0].collections.push(dup);
-    e.response_payload = payload.encode();
+    e.response_payload = payload.encode().unwrap();
     e.endorsements = vec![{
         let p = &w.orgs[0].peer;
-        let r = client::endorse(&payload, p);
+        let r = client::endorse(&payload, p).unwrap();
         r.endorsement
     }];
-    tx.payload = cairn_ledger::tx::Transaction::Endorsed(e).encode();
+    tx.payload = cairn_ledger::tx::Transaction::Endorsed(e).encode().unwrap();
     tx.signature = w.orgs[0].user.sign(&tx.payload);
     assert_eq!(
-        w.block(vec![tx.encode()]).codes(),
+        w.block(vec![tx.encode().unwrap()]).codes(),
         vec![ValidationCode::BadRwset]
     );
 }

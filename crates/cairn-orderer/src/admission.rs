@@ -25,7 +25,9 @@ pub(crate) fn check_shape(
     ctx: &ChannelContext,
     env: &Envelope,
 ) -> Result<(Vec<u8>, Transaction), BroadcastError> {
-    let bytes = env.encode();
+    let bytes = env
+        .encode()
+        .map_err(|e| BroadcastError::Malformed(e.to_string()))?;
     let max = ctx.config().batch.max_bytes;
     if bytes.len() as u64 > max {
         return Err(BroadcastError::TooLarge {
@@ -101,7 +103,10 @@ pub(crate) fn config_refusal(
     } else if let Err(e) = ChannelContext::new(new.clone()) {
         format!("the new configuration is not valid: {e}")
     } else {
-        let msg = ConfigTx::signed_bytes(&tx.header, new);
+        let msg = match ConfigTx::signed_bytes(&tx.header, new) {
+            Ok(msg) => msg,
+            Err(e) => return BroadcastError::Malformed(e.to_string()),
+        };
         let now = cairn_crypto::unix_now();
         let admins: Vec<Identity> = tx
             .signatures
@@ -177,7 +182,7 @@ mod tests {
         let ctx = ChannelContext::new(config).unwrap();
         let good = envelope(&net, &net.orgs[0].user);
         let (bytes, _) = admit(&ctx, &good).unwrap();
-        assert_eq!(bytes, good.encode());
+        assert_eq!(bytes, good.encode().unwrap());
 
         // A creator whose org is not on the channel.
         let dir = tempfile::tempdir().unwrap();
@@ -213,8 +218,8 @@ mod tests {
         let code = ValidationCode::InvalidConfigTransaction;
         let message = |new: &cairn_ledger::config::ChannelConfig, admins: &[usize]| {
             let signers: Vec<_> = admins.iter().map(|i| &net.orgs[*i].admin).collect();
-            let env = config_update(new, &net.orgs[0].admin, &signers, nonce(), now());
-            let tx = config_tx(&env.encode()).unwrap();
+            let env = config_update(new, &net.orgs[0].admin, &signers, nonce(), now()).unwrap();
+            let tx = config_tx(&env.encode().unwrap()).unwrap();
             config_refusal(&ctx, &tx, code).to_string()
         };
         let m = message(&next, &[0]);
@@ -231,6 +236,6 @@ mod tests {
             ),
             "{m}"
         );
-        assert!(config_tx(&envelope(&net, &net.orgs[0].user).encode()).is_none());
+        assert!(config_tx(&envelope(&net, &net.orgs[0].user).encode().unwrap()).is_none());
     }
 }

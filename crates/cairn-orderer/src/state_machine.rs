@@ -285,7 +285,7 @@ fn check_point(ledger: &Ledger, point: &LedgerPoint) -> Result<(), String> {
         .block(point.height.saturating_sub(1))
         .map_err(|e| e.to_string())?
         .ok_or("the ledger lost a block")?;
-    if last.header.hash() != point.last_hash {
+    if last.header.hash().map_err(|e| e.to_string())? != point.last_hash {
         return Err(format!(
             "block {} differs from the snapshot's: this ledger has diverged from the cluster",
             point.height - 1
@@ -442,7 +442,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             let point = LedgerPoint {
                 channel: last.header.channel.clone(),
                 height,
-                last_hash: last.header.hash(),
+                last_hash: last.header.hash().map_err(|e| e.to_string())?,
             };
             let data = encode(&point);
             write_meta(

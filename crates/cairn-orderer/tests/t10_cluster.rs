@@ -96,7 +96,7 @@ fn t10_envelopes_are_ordered_and_every_orderer_delivers_the_same_blocks() {
         let index = block
             .data
             .iter()
-            .position(|d| *d == env.encode())
+            .position(|d| *d == env.encode().unwrap())
             .expect("tx in its block");
         assert_eq!(block.metadata.validation_codes[index], answer.code);
     }
@@ -222,7 +222,7 @@ fn t11_refusals_unknown_ca_wrong_role_and_unauthorized_envelopes() {
         unreachable!()
     };
     tx.header.channel = "other".into();
-    let payload = Transaction::Endorsed(tx).encode();
+    let payload = Transaction::Endorsed(tx).encode().unwrap();
     let other = Envelope {
         signature: cluster.net.orgs[0].user.sign(&payload),
         payload,
@@ -312,7 +312,7 @@ fn t12_envelopes_from_outside_the_channel_or_badly_signed_are_never_ordered() {
     cluster.wait_height(2, Duration::from_secs(10));
     for i in 0..3 {
         let block = cluster.ledger(i).block(1).unwrap().unwrap();
-        assert_eq!(block.data, vec![define.encode()], "node {}", i + 1);
+        assert_eq!(block.data, vec![define.encode().unwrap()], "node {}", i + 1);
     }
 }
 

@@ -69,7 +69,7 @@ fn t20_leader_killed_while_clients_submit() {
                         submit(&client, &urls, w, &env, started + Duration::from_secs(8)).await;
                     outcomes.lock().unwrap().push(Outcome {
                         txid,
-                        env: env.encode(),
+                        env: env.encode().unwrap(),
                         started,
                         answered: Instant::now(),
                         result,

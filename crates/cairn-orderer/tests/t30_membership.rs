@@ -24,7 +24,7 @@ use common::{Cluster, define_basic, fast_raft, submit, write_tx};
 fn update(cluster: &Cluster, new: &ChannelConfig, admins: &[usize]) -> Envelope {
     let orgs = &cluster.net.orgs;
     let signers: Vec<&SigningIdentity> = admins.iter().map(|i| &orgs[*i].admin).collect();
-    config_update(new, &orgs[admins[0]].admin, &signers, nonce(), now())
+    config_update(new, &orgs[admins[0]].admin, &signers, nonce(), now()).unwrap()
 }
 
 fn ids(v: &[u64]) -> BTreeSet<u64> {

@@ -142,7 +142,7 @@ fn pull(
 fn update(cluster: &Cluster, new: &ChannelConfig, admins: &[usize]) -> Envelope {
     let orgs = &cluster.net.orgs;
     let signers: Vec<&SigningIdentity> = admins.iter().map(|i| &orgs[*i].admin).collect();
-    config_update(new, &orgs[admins[0]].admin, &signers, nonce(), now())
+    config_update(new, &orgs[admins[0]].admin, &signers, nonce(), now()).unwrap()
 }
 
 fn forbidden(err: &ClientError, needle: &str) {

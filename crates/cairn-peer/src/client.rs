@@ -134,12 +134,15 @@ impl GatewayClient {
     }
 
     /// Signs a proposal with the client's key.
-    pub fn sign(&self, proposal: &Proposal) -> SignedProposal {
-        let bytes = cairn_ledger::encoding::Canonical::encode(proposal);
-        SignedProposal {
+    pub fn sign(
+        &self,
+        proposal: &Proposal,
+    ) -> Result<SignedProposal, cairn_ledger::encoding::EncodingError> {
+        let bytes = cairn_ledger::encoding::Canonical::encode(proposal)?;
+        Ok(SignedProposal {
             signature: self.signer.sign(&bytes),
             proposal: bytes,
-        }
+        })
     }
 
     /// Runs a query on the gateway peer; answers the contract's payload.
@@ -155,7 +158,7 @@ impl GatewayClient {
 
     /// Runs a prepared proposal as a query.
     pub async fn evaluate_proposal(&self, proposal: &Proposal) -> Result<Response, GatewayError> {
-        Ok(api::evaluate(&self.client, &self.gateway, &self.sign(proposal)).await?)
+        Ok(api::evaluate(&self.client, &self.gateway, &self.sign(proposal)?).await?)
     }
 
     /// Collects endorsements (from `endorsing_orgs` if not empty, else as
@@ -166,7 +169,7 @@ impl GatewayClient {
         endorsing_orgs: &[String],
     ) -> Result<Endorsed, GatewayError> {
         let request = EndorseRequest {
-            proposal: self.sign(proposal),
+            proposal: self.sign(proposal)?,
             endorsing_orgs: endorsing_orgs.to_vec(),
         };
         let r = api::gateway_endorse(&self.client, &self.gateway, &request).await?;

@@ -184,8 +184,10 @@ pub(crate) async fn endorse_checked(
         }
     };
     let private = sim.take_private_writes();
-    let response =
-        cairn_ledger::client::endorse(&sim.response_payload(&checked.proposal), &shared.signer);
+    let response = sim
+        .response_payload(&checked.proposal)
+        .and_then(|payload| cairn_ledger::client::endorse(&payload, &shared.signer))
+        .map_err(ApiError::internal)?;
     if !private.is_empty() {
         // Pushed with the signed response: receivers check the writes
         // against the hashes this peer signed.

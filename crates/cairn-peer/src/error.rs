@@ -72,6 +72,9 @@ pub enum GatewayError {
     /// message says why (e.g. the contract's own error message).
     #[error(transparent)]
     Call(#[from] ClientError),
+    /// The proposal could not be encoded for signing.
+    #[error(transparent)]
+    Encoding(#[from] cairn_ledger::encoding::EncodingError),
     /// The transaction was ordered but validation refused it.
     #[error("transaction {txid} was recorded invalid in block {block}: {code}")]
     Invalid {

@@ -390,7 +390,12 @@ impl Collection<'_> {
         .map_err(|err| format!("endorsement signature: {err}"))?;
         let payload = ProposalResponsePayload::decode(&resp.payload)
             .map_err(|err| format!("payload does not decode: {err}"))?;
-        if payload.proposal_hash != self.checked.proposal.hash() {
+        let proposal_hash = self
+            .checked
+            .proposal
+            .hash()
+            .map_err(|err| format!("the proposal has no hash: {err}"))?;
+        if payload.proposal_hash != proposal_hash {
             return Err("the payload is for another proposal".into());
         }
         Ok(())

@@ -378,7 +378,7 @@ async fn block(
     let b = read_block(&shared, &caller, &channel, number)?;
     Ok(Json(BlockDoc {
         number: b.header.number,
-        hash: b.header.hash().to_string(),
+        hash: b.header.hash().map_err(ApiError::internal)?.to_string(),
         validation_codes: b
             .metadata
             .validation_codes
@@ -510,7 +510,7 @@ async fn prepare(
     let p = caller_proposal(&name, &caller, call);
     Ok(Json(PreparedProposalDoc {
         txid: p.header.txid.to_string(),
-        proposal: hex::encode(p.encode()),
+        proposal: hex::encode(p.encode().map_err(ApiError::internal)?),
     }))
 }
 
@@ -569,7 +569,7 @@ async fn gateway_endorse(
         txid: r.txid.to_string(),
         endorsers: r.endorsers,
         result: result_doc(&r.result),
-        transaction: hex::encode(tx.encode()),
+        transaction: hex::encode(tx.encode().map_err(ApiError::internal)?),
     }))
 }
 
@@ -617,7 +617,7 @@ mod tests {
             },
             transient: [("value".to_string(), marker.as_bytes().to_vec())].into(),
         };
-        let hex_proposal = hex::encode(proposal.encode());
+        let hex_proposal = hex::encode(proposal.encode().unwrap());
         assert!(
             hex_proposal.contains(&hex::encode(marker)),
             "control: the hex holds it"

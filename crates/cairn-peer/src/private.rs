@@ -501,7 +501,9 @@ fn endorsed_hashes(
             req.header.txid, req.header.channel
         )));
     }
-    if proposal_hash(&req.header, &req.invocation) != payload.proposal_hash {
+    let hash = proposal_hash(&req.header, &req.invocation)
+        .map_err(|err| refuse(format!("the proposal does not encode: {err}")))?;
+    if hash != payload.proposal_hash {
         return Err(refuse(
             "the endorsement is for another proposal".to_string(),
         ));

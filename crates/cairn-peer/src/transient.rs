@@ -90,6 +90,9 @@ pub enum TransientError {
         /// The bound.
         max: usize,
     },
+    /// A record could not be encoded for the log.
+    #[error("transient store: {0}")]
+    Encoding(#[from] cairn_ledger::encoding::EncodingError),
 }
 
 /// One stored private write set.
@@ -169,12 +172,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn frame(record: &Record, out: &mut Vec<u8>) {
-    let body = record.encode();
+fn frame(record: &Record, out: &mut Vec<u8>) -> Result<(), TransientError> {
+    let body = record.encode()?;
     // Bodies are bounded by MAX_RECORD on replay; a push is far below u32.
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
     out.extend_from_slice(&body);
+    Ok(())
 }
 
 /// The records of a log image, up to the first torn or damaged one.
@@ -275,7 +279,7 @@ impl TransientStore {
     /// its sequence number. Called with the memory lock held.
     fn append(&self, record: &Record) -> Result<u64, TransientError> {
         let mut buf = Vec::new();
-        frame(record, &mut buf);
+        frame(record, &mut buf)?;
         let mut log = lock(&self.log);
         if let Err(e) = (&*log.file).write_all(&buf) {
             // Cut off a partial record, so that later ones stay readable.
@@ -529,7 +533,7 @@ fn write_compacted(path: &Path, mem: &Mem) -> Result<(Arc<File>, u64), Transient
                     entry: entry.clone(),
                 },
                 &mut image,
-            );
+            )?;
             for writes in mem.alternates.get(txid).into_iter().flatten() {
                 frame(
                     &Record::Alternate {
@@ -537,7 +541,7 @@ fn write_compacted(path: &Path, mem: &Mem) -> Result<(Arc<File>, u64), Transient
                         writes: writes.clone(),
                     },
                     &mut image,
-                );
+                )?;
             }
         }
     }

@@ -148,7 +148,8 @@ fn revocation_updates_tls_trust(net: &Net) {
         &admins,
         cairn_testkit::nonce(),
         cairn_ledger::ids::Timestamp::now(),
-    );
+    )
+    .unwrap();
     let admin = net.gateway(admins[0], 0, CHANNEL);
     let ordered = net.rt.block_on(admin.submit_envelope(&envelope)).unwrap();
     assert_eq!(

@@ -248,11 +248,11 @@ fn self_endorsed_push(
             collection: c.collection.clone(),
             hashed_reads: Vec::new(),
             hashed_writes: c.writes.iter().map(PrivateWrite::hashed).collect(),
-            private_rwset_hash: c.rwset_hash(),
+            private_rwset_hash: c.rwset_hash().unwrap(),
         })
         .collect();
     let payload = ProposalResponsePayload {
-        proposal_hash: proposal.hash(),
+        proposal_hash: proposal.hash().unwrap(),
         contract: ContractId {
             name: CC.into(),
             version: "1".into(),
@@ -274,7 +274,7 @@ fn self_endorsed_push(
             payload: Vec::new(),
         },
     };
-    let endorsement: ProposalResponse = cairn_ledger::client::endorse(&payload, signer);
+    let endorsement: ProposalResponse = cairn_ledger::client::endorse(&payload, signer).unwrap();
     api::PushRequest {
         channel: CHANNEL.into(),
         txid: proposal.header.txid,

@@ -117,7 +117,8 @@ fn t50_a_node_that_is_not_admitted_is_refused_on_every_route_but_the_open_ones()
         &net.orgs[0].orderer,
         Timestamp::now(),
         cairn_testkit::nonce(),
-    );
+    )
+    .unwrap();
     let port = cairn_testkit::reserve_port();
     let peer_config = PeerConfig::new(
         net.orgs[0].dir.join("peers/peer0"),

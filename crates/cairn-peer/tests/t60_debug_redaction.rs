@@ -65,7 +65,7 @@ fn debug_of_an_endorsement_request_shows_no_transient_bytes() {
         },
         transient: BTreeMap::from([("value".to_owned(), MARKER.as_bytes().to_vec())]),
     };
-    let encoded = proposal.encode();
+    let encoded = proposal.encode().unwrap();
     assert!(
         leaks(&format!("{encoded:?}"), MARKER.as_bytes()),
         "the control: the encoding holds it"

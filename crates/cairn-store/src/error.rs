@@ -101,6 +101,9 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// A value could not be encoded for hashing or storage.
+    #[error(transparent)]
+    Encoding(#[from] EncodingError),
     /// The transaction is not on this ledger.
     #[error("transaction {0} is not on this ledger")]
     UnknownTx(String),
@@ -141,3 +144,42 @@ impl StoreError {
         }
     }
 }
+
+/// A failure inside a write transaction: the database, or a value that
+/// could not be encoded for it.
+#[derive(Debug)]
+pub(crate) enum WriteError {
+    /// redb failed.
+    Db(redb::Error),
+    /// A value could not be encoded.
+    Encoding(EncodingError),
+}
+
+impl WriteError {
+    /// The store error for a write during `action`.
+    pub(crate) fn into_store(self, action: &'static str) -> StoreError {
+        match self {
+            WriteError::Db(e) => StoreError::db(action, e),
+            WriteError::Encoding(e) => StoreError::Encoding(e),
+        }
+    }
+}
+
+impl From<EncodingError> for WriteError {
+    fn from(e: EncodingError) -> Self {
+        WriteError::Encoding(e)
+    }
+}
+
+/// `?` on each of redb's error types inside a function returning [`WriteError`].
+macro_rules! write_error_from_redb {
+    ($($t:ty),*) => {
+        $(impl From<$t> for WriteError {
+            fn from(e: $t) -> Self {
+                WriteError::Db(e.into())
+            }
+        })*
+    };
+}
+
+write_error_from_redb!(redb::Error, redb::StorageError, redb::TableError);

@@ -18,7 +18,7 @@ pub fn genesis_block(
     orderer: &SigningIdentity,
     timestamp: Timestamp,
     nonce: Vec<u8>,
-) -> Block {
+) -> Result<Block, StoreError> {
     let creator = orderer.identity().der().to_vec();
     let header = TxHeader {
         channel: config.name.clone(),
@@ -32,12 +32,12 @@ pub fn genesis_block(
         config: config.clone(),
         signatures: Vec::new(),
     });
-    let payload = tx.encode();
+    let payload = tx.encode()?;
     let envelope = Envelope {
         signature: orderer.sign(&payload),
         payload,
     };
-    let data = vec![envelope.encode()];
+    let data = vec![envelope.encode()?];
     let leaf = cairn_merkle::leaf_hash(&tx_leaf(
         &cairn_crypto::sha256(&data[0]),
         ValidationCode::Valid,
@@ -54,9 +54,9 @@ pub fn genesis_block(
     };
     let signature = HeaderSignature {
         signer: orderer.identity().der().to_vec(),
-        signature: orderer.sign(&header.signed_bytes(orderer.identity().der())),
+        signature: orderer.sign(&header.signed_bytes(orderer.identity().der())?),
     };
-    Block {
+    Ok(Block {
         header,
         data,
         metadata: BlockMetadata {
@@ -64,7 +64,7 @@ pub fn genesis_block(
             signatures: vec![signature],
             last_config: 0,
         },
-    }
+    })
 }
 
 /// The configuration carried by a genesis block.

@@ -16,7 +16,7 @@ use cairn_merkle::{ConsistencyProof, Hash, Node, NodeStore};
 use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
 use tracing::info;
 
-use crate::error::StoreError;
+use crate::error::{StoreError, WriteError};
 use crate::private::{PrivateCommitStats, write_private};
 use crate::tables::{
     BLOCKS, HISTORY, META, METADATA, MetaKey, PVT_BY_KEY, PVT_DATA, PVT_EXPIRY, PVT_HASHED,
@@ -58,10 +58,6 @@ pub struct CommitSummary {
     pub hash: Digest,
     /// What the block did to private data here.
     pub private: PrivateCommitStats,
-}
-
-fn db_err(action: &'static str) -> impl Fn(redb::Error) -> StoreError {
-    move |e| StoreError::db(action, e)
 }
 
 impl Ledger {
@@ -222,7 +218,7 @@ impl Ledger {
         };
         let signature = HeaderSignature {
             signer: signer.identity().der().to_vec(),
-            signature: signer.sign(&header.signed_bytes(signer.identity().der())),
+            signature: signer.sign(&header.signed_bytes(signer.identity().der())?),
         };
         Ok(Block {
             header,
@@ -344,13 +340,14 @@ impl Ledger {
             .db
             .begin_write()
             .map_err(|e| StoreError::db("begin write", e))?;
-        write_block(&w, block, &result, tip.tree_size, &nodes).map_err(db_err("write block"))?;
+        write_block(&w, block, &result, tip.tree_size, &nodes)
+            .map_err(|e| e.into_store("write block"))?;
         let member_org = self.member_org();
         let private = write_private(&w, n, &result, private, member_org.as_deref())
-            .map_err(db_err("write private data"))?;
+            .map_err(|e| e.into_store("write private data"))?;
         w.commit().map_err(|e| StoreError::db("commit", e))?;
         let valid = result.valid_count();
-        let hash = block.header.hash();
+        let hash = block.header.hash()?;
         {
             let mut t = self.tip.write().unwrap_or_else(|p| p.into_inner());
             t.height = n + 1;
@@ -378,8 +375,9 @@ impl Ledger {
         })
     }
 
-    /// A receipt for a transaction: its leaf, its inclusion proof in the tree
-    /// as of its block, and that block's signed header.
+    /// A receipt for a transaction: its envelope and leaf, its inclusion
+    /// proof in the tree as of its block, that block's signed header and the
+    /// previous block's header (which proves where the block's leaves start).
     pub fn receipt(&self, txid: &TxId) -> Result<Receipt, StoreError> {
         let snap = self.snapshot()?;
         let loc = snap
@@ -389,31 +387,40 @@ impl Ledger {
                 reason: e.to_string(),
             })?
             .ok_or_else(|| StoreError::UnknownTx(txid.to_string()))?;
-        let block = snap
-            .block(loc.block)
-            .map_err(|e| StoreError::Corrupt {
-                what: format!("block {}", loc.block),
-                reason: e.to_string(),
-            })?
-            .ok_or_else(|| StoreError::UnknownTx(txid.to_string()))?;
-        let envelope = block.data.get(loc.index as usize).cloned();
+        let read_block = |n: u64| {
+            snap.block(n)
+                .map_err(|e| StoreError::Corrupt {
+                    what: format!("block {n}"),
+                    reason: e.to_string(),
+                })?
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: format!("block {n}"),
+                    reason: format!("missing, but the tx index points into block {}", loc.block),
+                })
+        };
+        let block = read_block(loc.block)?;
+        let previous = match loc.block.checked_sub(1) {
+            Some(n) => Some(read_block(n)?.header),
+            None => None,
+        };
         let proof = cairn_merkle::inclusion_proof(&snap, loc.leaf, block.header.tree_size)
             .map_err(|e| StoreError::Corrupt {
                 what: "transaction tree".into(),
                 reason: e.to_string(),
             })?;
-        Ok(Receipt {
-            txid: *txid,
-            envelope_hash: envelope
-                .as_deref()
-                .map(cairn_crypto::sha256)
-                .unwrap_or_default(),
-            code: loc.code,
-            proof,
-            header: block.header,
-            signatures: block.metadata.signatures,
-            envelope,
-        })
+        let corrupt = |reason: String| StoreError::Corrupt {
+            what: format!("receipt of {txid}"),
+            reason,
+        };
+        let receipt = Receipt::build(&block, previous.as_ref(), u64::from(loc.index), proof)
+            .map_err(|e| corrupt(e.to_string()))?;
+        if receipt.txid != *txid {
+            return Err(corrupt(format!(
+                "the tx index points at transaction {} (block {}, position {})",
+                receipt.txid, loc.block, loc.index
+            )));
+        }
+        Ok(receipt)
     }
 
     /// A proof that the tree of `new_size` transactions extends the tree of `old_size`.
@@ -519,9 +526,10 @@ fn write_block(
     result: &BlockResult,
     tree_size: u64,
     nodes: &[Node],
-) -> Result<(), redb::Error> {
+) -> Result<(), WriteError> {
     let n = block.header.number;
-    w.open_table(BLOCKS)?.insert(n, block.encode().as_slice())?;
+    w.open_table(BLOCKS)?
+        .insert(n, block.encode()?.as_slice())?;
     let mut txids = w.open_table(TXIDS)?;
     let mut state = w.open_table(STATE)?;
     let mut metadata = w.open_table(METADATA)?;
@@ -537,7 +545,7 @@ fn write_block(
                     leaf: tree_size + i as u64,
                     code: tx.code,
                 };
-                txids.insert(key, loc.encode().as_slice())?;
+                txids.insert(key, loc.encode()?.as_slice())?;
             }
         }
         let version = cairn_ledger::ids::Version {
@@ -553,7 +561,7 @@ fn write_block(
                     value: wr.value.clone(),
                     version,
                 };
-                state.insert(k.as_slice(), v.encode().as_slice())?;
+                state.insert(k.as_slice(), v.encode()?.as_slice())?;
             }
             history.insert(history_key(ns, &wr.key, n, index).as_slice(), ())?;
         }
@@ -562,7 +570,7 @@ fn write_block(
             if m.entries.is_empty() {
                 metadata.remove(k.as_slice())?;
             } else {
-                metadata.insert(k.as_slice(), m.entries.encode().as_slice())?;
+                metadata.insert(k.as_slice(), m.entries.encode()?.as_slice())?;
             }
         }
     }
@@ -572,7 +580,7 @@ fn write_block(
     }
     if let Some(config) = result.new_config() {
         let mut meta = w.open_table(META)?;
-        meta.insert(MetaKey::CONFIG, config.encode().as_slice())?;
+        meta.insert(MetaKey::CONFIG, config.encode()?.as_slice())?;
         meta.insert(MetaKey::CONFIG_BLOCK, n.to_be_bytes().as_slice())?;
     }
     Ok(())
@@ -647,7 +655,7 @@ fn load_tip(db: &Database) -> Result<Tip, StoreError> {
         .unwrap_or(0);
     Ok(Tip {
         height: block.header.number + 1,
-        last_hash: block.header.hash(),
+        last_hash: block.header.hash()?,
         tree_size: block.header.tree_size,
         ctx: Arc::new(ChannelContext::new(config)?),
         config_block,

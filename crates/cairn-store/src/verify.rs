@@ -196,7 +196,7 @@ pub fn verify_database(
             ctx = Some(ChannelContext::new(cfg.clone()).map_err(|e| bad(n, e.to_string()))?);
             config_block = n;
         }
-        prev = block.header.hash();
+        prev = block.header.hash().map_err(|e| bad(n, e.to_string()))?;
         expected = n + 1;
         progress(expected, total);
     }
@@ -211,7 +211,11 @@ pub fn verify_database(
         .get(MetaKey::CONFIG)
         .map_err(dberr)?
         .map(|v| v.value().to_vec());
-    if cfg.as_deref() != Some(ctx.config().encode().as_slice()) {
+    let config = ctx
+        .config()
+        .encode()
+        .map_err(|e| VerifyError::Other(e.to_string()))?;
+    if cfg.as_deref() != Some(config.as_slice()) {
         return Err(VerifyError::Other(
             "stored channel configuration differs from the one the blocks set".into(),
         ));

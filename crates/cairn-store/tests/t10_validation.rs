@@ -66,7 +66,7 @@ fn mixed_block_gets_fabric_codes_and_only_valid_txs_commit() {
     );
     let mut env = Envelope::decode(&bad_sig).unwrap();
     env.signature[5] ^= 0x01;
-    let bad_sig = env.encode();
+    let bad_sig = env.encode().unwrap();
     // Endorsed by Org1 and Org3, but the policy needs Org1 AND Org2.
     let (pol_id, pol) = net.endorsed_tx(
         &o1.user,
@@ -263,7 +263,7 @@ fn a_block_sealed_by_the_own_leader_commits_with_the_same_codes_and_state() {
     let mut env = Envelope::decode(&forged).unwrap();
     env.signature[5] ^= 0x01;
     let block = leader
-        .append(vec![good, env.encode()], now(), net.orderer())
+        .append(vec![good, env.encode().unwrap()], now(), net.orderer())
         .unwrap();
     assert_eq!(
         block.metadata.validation_codes,

@@ -46,9 +46,10 @@ fn revocation_by_admin_majority_takes_effect() {
         &[&net.orgs[0].admin],
         nonce(),
         now(),
-    );
+    )
+    .unwrap();
     let b = ledger
-        .append(vec![weak.encode()], now(), net.orderer())
+        .append(vec![weak.encode().unwrap()], now(), net.orderer())
         .unwrap();
     assert_eq!(
         b.metadata.validation_codes,
@@ -63,9 +64,10 @@ fn revocation_by_admin_majority_takes_effect() {
         &[&net.orgs[0].peer, &net.orgs[1].peer],
         nonce(),
         now(),
-    );
+    )
+    .unwrap();
     let b = ledger
-        .append(vec![peers.encode()], now(), net.orderer())
+        .append(vec![peers.encode().unwrap()], now(), net.orderer())
         .unwrap();
     assert_eq!(
         b.metadata.validation_codes,
@@ -76,9 +78,9 @@ fn revocation_by_admin_majority_takes_effect() {
     let mut skipped = new.clone();
     skipped.sequence += 1;
     let admins = [&net.orgs[0].admin, &net.orgs[2].admin];
-    let bad_seq = config_update(&skipped, &net.orgs[0].admin, &admins, nonce(), now());
+    let bad_seq = config_update(&skipped, &net.orgs[0].admin, &admins, nonce(), now()).unwrap();
     let b = ledger
-        .append(vec![bad_seq.encode()], now(), net.orderer())
+        .append(vec![bad_seq.encode().unwrap()], now(), net.orderer())
         .unwrap();
     assert_eq!(
         b.metadata.validation_codes,
@@ -86,9 +88,9 @@ fn revocation_by_admin_majority_takes_effect() {
     );
 
     // Two admins of three: accepted.
-    let good = config_update(&new, &net.orgs[0].admin, &admins, nonce(), now());
+    let good = config_update(&new, &net.orgs[0].admin, &admins, nonce(), now()).unwrap();
     let b = ledger
-        .append(vec![good.encode()], now(), net.orderer())
+        .append(vec![good.encode().unwrap()], now(), net.orderer())
         .unwrap();
     assert_eq!(b.metadata.validation_codes, vec![ValidationCode::Valid]);
     assert_eq!(ledger.config().sequence, 1);

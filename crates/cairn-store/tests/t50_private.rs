@@ -91,7 +91,7 @@ impl World {
                 writes: vec![KvWrite {
                     key: definition_key(CC),
                     is_delete: false,
-                    value: def.encode(),
+                    value: def.encode().unwrap(),
                 }],
                 ..NsRwSet::default()
             }],
@@ -145,7 +145,7 @@ fn private_tx(
             collection: c.collection.clone(),
             hashed_reads: Vec::new(),
             hashed_writes: c.writes.iter().map(PrivateWrite::hashed).collect(),
-            private_rwset_hash: c.rwset_hash(),
+            private_rwset_hash: c.rwset_hash().unwrap(),
         })
         .collect();
     for (coll, key, version) in reads {
@@ -159,7 +159,7 @@ fn private_tx(
                 collection: (*coll).into(),
                 hashed_reads: vec![read],
                 hashed_writes: Vec::new(),
-                private_rwset_hash: CollectionPrivateWrites::default().rwset_hash(),
+                private_rwset_hash: CollectionPrivateWrites::default().rwset_hash().unwrap(),
             }),
         }
     }

@@ -90,6 +90,7 @@ impl TestNet {
     /// The genesis block of the channel, signed by Org1's orderer.
     pub fn genesis(&self) -> Block {
         cairn_store::genesis_block(&self.config, &self.orgs[0].orderer, now(), nonce())
+            .expect("genesis block")
     }
 
     /// Creates a ledger for the channel in `dir`.
@@ -126,7 +127,7 @@ impl TestNet {
             now(),
         );
         let payload = ProposalResponsePayload {
-            proposal_hash: proposal.hash(),
+            proposal_hash: proposal.hash().expect("proposal hash"),
             contract: ContractId {
                 name: contract.to_string(),
                 version: "1".to_string(),
@@ -141,11 +142,11 @@ impl TestNet {
         };
         let responses: Vec<_> = endorsers
             .iter()
-            .map(|e| cairn_ledger::client::endorse(&payload, e))
+            .map(|e| cairn_ledger::client::endorse(&payload, e).expect("endorse"))
             .collect();
         let txid = proposal.header.txid;
         let env = cairn_ledger::client::assemble(&proposal, &responses, client).expect("assemble");
-        (txid, env.encode())
+        (txid, env.encode().expect("encode envelope"))
     }
 
     /// A `_lifecycle` transaction committing a definition of `name` with this
@@ -165,7 +166,7 @@ impl TestNet {
                 writes: vec![KvWrite {
                     key: definition_key(name),
                     is_delete: false,
-                    value: def.encode(),
+                    value: def.encode().expect("encode definition"),
                 }],
                 ..NsRwSet::default()
             }],

@@ -165,7 +165,7 @@ pub fn genesis(config: &ChannelConfig, signer: &SigningIdentity) -> anyhow::Resu
         signer,
         Timestamp::now(),
         nonce,
-    ))
+    )?)
 }
 
 /// Runs `cairn channel create`.
@@ -180,7 +180,7 @@ pub fn run(file: &Path, signer_dir: &Path, out: &Path) -> anyhow::Result<()> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(out, block.encode())
+    std::fs::write(out, block.encode()?)
         .with_context(|| format!("cannot write {}", out.display()))?;
     println!(
         "channel {}: genesis block written to {} ({} orgs, orderers {}, signed by {})",

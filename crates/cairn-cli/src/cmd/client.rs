@@ -561,7 +561,7 @@ fn update_channel(
         &refs,
         nonce,
         cairn_ledger::ids::Timestamp::now(),
-    );
+    )?;
     let answer = rt.block_on(api::submit(&transport, &ctx.peer.url(), &envelope))?;
     if answer.code != cairn_ledger::validation::ValidationCode::Valid {
         bail!(

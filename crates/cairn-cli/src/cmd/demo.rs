@@ -219,7 +219,7 @@ fn setup(dir: &Path) -> anyhow::Result<Demo> {
     let orderer = load(&names[0], "orderers/orderer0")?;
 
     step("create channel 'demo': genesis block, the orderer's ledger and one per peer");
-    let genesis = cairn_store::genesis_block(&config, &orderer, Timestamp::now(), nonce());
+    let genesis = cairn_store::genesis_block(&config, &orderer, Timestamp::now(), nonce())?;
     let ledgers = dir.join("ledgers");
     let orderer_ledger = Ledger::create(&ledgers.join("orderer"), &genesis)?;
     let mut peers = Vec::new();
@@ -269,7 +269,7 @@ impl Demo {
             .map(|&i| self.endorse(i, client_id, &proposal))
             .collect::<anyhow::Result<Vec<ProposalResponse>>>()?;
         let env = client::assemble(&proposal, &responses, client_id)?;
-        Ok((proposal.header.txid, env.encode()))
+        Ok((proposal.header.txid, env.encode()?))
     }
 
     /// Runs a query on one peer without ordering it.
@@ -334,9 +334,9 @@ impl Demo {
             );
         }
         Ok(client::endorse(
-            &sim.response_payload(proposal),
+            &sim.response_payload(proposal)?,
             &peer.signer,
-        ))
+        )?)
     }
 
     /// The orderer validates and seals a block; every peer validates and commits it.

@@ -59,7 +59,7 @@ pub fn run(cmd: LedgerCmd) -> anyhow::Result<ExitCode> {
             println!("height:     {}", l.height());
             println!("tree size:  {}", header.tree_size);
             println!("tree root:  {}", header.tree_root);
-            println!("last block: {}", header.hash());
+            println!("last block: {}", header.hash()?);
             Ok(ExitCode::SUCCESS)
         }
         LedgerCmd::Block { dir, number } => {

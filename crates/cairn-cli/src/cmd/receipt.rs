@@ -1,5 +1,9 @@
 //! `cairn receipt`: verify a transaction receipt offline, trusting only the
 //! ordering org's CA certificate.
+//!
+//! `verify` prints only what [`Receipt::verify`] proved (the values of
+//! [`cairn_ledger::receipt::VerifiedReceipt`]), never a field read from the
+//! file as is; a file with fields a receipt does not have is refused.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,7 +51,18 @@ pub fn run(cmd: ReceiptCmd) -> anyhow::Result<ExitCode> {
                 Ok(v) => {
                     println!(
                         "receipt verifies: tx {} is in block {} of channel {} with code {}, header signed by {}",
-                        v.txid, v.block, v.channel, v.code, v.signer
+                        v.txid,
+                        v.block,
+                        v.channel,
+                        v.code,
+                        v.signers.join(", ")
+                    );
+                    println!(
+                        "  position {} in the block (leaf {} of the channel's transaction tree), envelope hash {}, block cut at {}",
+                        v.position,
+                        v.leaf_index,
+                        v.envelope_hash,
+                        cairn_crypto::format_unix_time(v.block_time.seconds)
                     );
                     Ok(ExitCode::SUCCESS)
                 }

@@ -282,10 +282,8 @@ fn approve(stub: &mut Stub, args: &DefinitionArgs) -> Result<Vec<u8>, NativeErro
         definition,
         package_id: args.package_id.clone(),
     };
-    stub.put_state(
-        &approval_key(&args.name, args.sequence, &org),
-        &record.encode(),
-    )?;
+    let encoded = record.encode().map_err(|e| refuse(e.to_string()))?;
+    stub.put_state(&approval_key(&args.name, args.sequence, &org), &encoded)?;
     json(&record)
 }
 
@@ -426,7 +424,8 @@ fn commit(stub: &mut Stub, args: &DefinitionArgs) -> Result<Vec<u8>, NativeError
         )));
     }
     let definition = args.definition();
-    stub.put_state(&definition_key(&args.name), &definition.encode())?;
+    let encoded = definition.encode().map_err(|e| refuse(e.to_string()))?;
+    stub.put_state(&definition_key(&args.name), &encoded)?;
     json(&CommittedDefinition {
         definition,
         approvals: readiness.approvals,

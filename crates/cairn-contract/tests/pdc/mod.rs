@@ -247,14 +247,15 @@ impl Chain {
     /// Signs `e`'s payload with the peers `endorsers` and assembles the
     /// client's envelope.
     pub fn envelope(&self, e: &Endorsed, client: &SigningIdentity, endorsers: &[usize]) -> Vec<u8> {
-        let payload = e.simulation.response_payload(&e.proposal);
+        let payload = e.simulation.response_payload(&e.proposal).unwrap();
         let responses: Vec<_> = endorsers
             .iter()
-            .map(|i| cairn_ledger::client::endorse(&payload, &self.net.orgs[*i].peer))
+            .map(|i| cairn_ledger::client::endorse(&payload, &self.net.orgs[*i].peer).unwrap())
             .collect();
         cairn_ledger::client::assemble(&e.proposal, &responses, client)
             .unwrap()
             .encode()
+            .unwrap()
     }
 
     /// Seals `txs` and commits the block on the orderer and on the peers in

@@ -17,7 +17,7 @@ use cairn_crypto::Digest;
 use serde::{Deserialize, Serialize};
 use serde_with::{Bytes, IfIsHumanReadable, hex::Hex, serde_as};
 
-use crate::encoding::Canonical;
+use crate::encoding::{Canonical, EncodingError};
 use crate::ids::TxId;
 use crate::rwset::KvWriteHash;
 
@@ -90,8 +90,8 @@ impl PrivateWrite {
 impl CollectionPrivateWrites {
     /// The hash the ledger carries as `private_rwset_hash`: SHA-256 of this
     /// collection's canonical encoding.
-    pub fn rwset_hash(&self) -> Digest {
-        cairn_crypto::sha256(&self.encode())
+    pub fn rwset_hash(&self) -> Result<Digest, EncodingError> {
+        Ok(cairn_crypto::sha256(&self.encode()?))
     }
 }
 
@@ -341,7 +341,7 @@ mod tests {
             collection: c.collection.clone(),
             hashed_reads: Vec::new(),
             hashed_writes: c.writes.iter().map(PrivateWrite::hashed).collect(),
-            private_rwset_hash: c.rwset_hash(),
+            private_rwset_hash: c.rwset_hash().unwrap(),
         }
     }
 

@@ -257,7 +257,8 @@ fn check_endorsed(
     overlay: &Overlay,
     definitions: &mut BTreeMap<String, Option<ContractDefinition>>,
 ) -> Result<ValidationCode, ValidateError> {
-    if payload.proposal_hash != proposal_hash(&tx.header, &tx.invocation)
+    // A header that cannot be re-encoded has no proposal hash to match.
+    if proposal_hash(&tx.header, &tx.invocation).ok() != Some(payload.proposal_hash)
         || payload.contract.name != tx.invocation.contract
     {
         return Ok(ValidationCode::InvalidEndorserTransaction);

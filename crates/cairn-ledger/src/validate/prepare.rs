@@ -190,7 +190,10 @@ fn decode_one(ctx: &ChannelContext, number: u64, index: usize, bytes: &[u8], at:
                     Vec::new(),
                 )
             } else {
-                let msg = ConfigTx::signed_bytes(&c.header, &c.config);
+                // A config that cannot be re-encoded has nothing its admins signed.
+                let Ok(msg) = ConfigTx::signed_bytes(&c.header, &c.config) else {
+                    return fail(ValidationCode::InvalidConfigTransaction, txid, ts);
+                };
                 let signers =
                     signer_jobs(ctx, index, &c.signatures, at, &mut jobs, |_| msg.clone());
                 (

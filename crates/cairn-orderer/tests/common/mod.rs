@@ -111,7 +111,7 @@ impl Cluster {
         edit(&mut net.config, &urls);
         let dir = tempfile::tempdir().unwrap();
         let genesis = dir.path().join("genesis.block");
-        std::fs::write(&genesis, net.genesis().encode()).unwrap();
+        std::fs::write(&genesis, net.genesis().encode().unwrap()).unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .thread_name("client")
             .enable_all()

@@ -167,9 +167,10 @@ impl Net {
             &orgs.orgs[0].orderer,
             Timestamp::now(),
             cairn_testkit::nonce(),
-        );
+        )
+        .unwrap();
         let genesis_path = dir.path().join("genesis.block");
-        std::fs::write(&genesis_path, genesis.encode()).unwrap();
+        std::fs::write(&genesis_path, genesis.encode().unwrap()).unwrap();
         let mut net = Net {
             rogue,
             rogue_msp,
@@ -438,9 +439,10 @@ impl Net {
             &orgs[3].orderer,
             Timestamp::now(),
             cairn_testkit::nonce(),
-        );
+        )
+        .unwrap();
         let path = self.dir.path().join("other.block");
-        std::fs::write(&path, genesis.encode()).unwrap();
+        std::fs::write(&path, genesis.encode().unwrap()).unwrap();
         self.other_orderer = Some(start_orderer(OrdererConfig {
             id: 1,
             listen: format!("127.0.0.1:{port}").parse().unwrap(),

@@ -169,9 +169,10 @@ impl PdcNet {
             &orgs.orgs[0].orderer,
             Timestamp::now(),
             cairn_testkit::nonce(),
-        );
+        )
+        .unwrap();
         let genesis_path = dir.path().join("genesis.block");
-        std::fs::write(&genesis_path, genesis.encode()).unwrap();
+        std::fs::write(&genesis_path, genesis.encode().unwrap()).unwrap();
         let mut net = PdcNet {
             orgs,
             dir,

@@ -18,6 +18,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use tracing::warn;
 
 use super::keys::{self, Entry};
+use crate::error::WriteError;
 use crate::tables::{
     PVT_BY_KEY, PVT_DATA, PVT_EXPIRY, PVT_HASHED, PVT_KEYS, PVT_MISSING, PVT_STATE,
 };
@@ -83,11 +84,11 @@ impl<'txn> PrivateTables<'txn> {
         version: Version,
         write: &PrivateWrite,
         current: bool,
-    ) -> Result<(), redb::Error> {
+    ) -> Result<(), WriteError> {
         let kh = cairn_ledger::private::key_hash(&write.key);
         self.data.insert(
             keys::data_key(version.block, version.tx, ns, coll, &kh).as_slice(),
-            write.encode().as_slice(),
+            write.encode()?.as_slice(),
         )?;
         self.by_key
             .insert(keys::by_key(ns, coll, &kh, version).as_slice(), ())?;
@@ -98,7 +99,7 @@ impl<'txn> PrivateTables<'txn> {
             };
             self.state.insert(
                 keys::state_key(ns, coll, &write.key).as_slice(),
-                v.encode().as_slice(),
+                v.encode()?.as_slice(),
             )?;
             self.keys.insert(
                 keys::hashed_key(ns, coll, &kh).as_slice(),
@@ -173,7 +174,7 @@ pub(crate) fn write_private(
     result: &BlockResult,
     private: &PrivateData,
     member_org: Option<&str>,
-) -> Result<PrivateCommitStats, redb::Error> {
+) -> Result<PrivateCommitStats, WriteError> {
     let mut t = PrivateTables::open(w)?;
     let mut stats = PrivateCommitStats::default();
     for (i, tx) in result.txs.iter().enumerate() {
@@ -202,7 +203,7 @@ fn apply_collection(
     member: bool,
     cleartext: Option<&CollectionPrivateWrites>,
     stats: &mut PrivateCommitStats,
-) -> Result<(), redb::Error> {
+) -> Result<(), WriteError> {
     let (ns, coll) = (c.namespace.as_str(), c.collection.as_str());
     let mut matching: BTreeMap<Digest, &PrivateWrite> = BTreeMap::new();
     if member && let Some(supplied) = cleartext {
@@ -230,7 +231,7 @@ fn apply_collection(
                 value_hash: hw.value_hash,
                 version,
             };
-            t.hashed.insert(hk.as_slice(), h.encode().as_slice())?;
+            t.hashed.insert(hk.as_slice(), h.encode()?.as_slice())?;
         }
         if !member {
             continue;

@@ -196,7 +196,7 @@ impl Ledger {
                         .map_err(db("read pvt_hashed"))?
                         == Some(version);
                     t.store(ns, coll, version, write, current)
-                        .map_err(db("write private data"))?;
+                        .map_err(|e| e.into_store("write private data"))?;
                     report.stored += 1;
                 }
             }

@@ -370,7 +370,7 @@ fn generate(
     let first = net.orderers().next().context("no orderers")?;
     let signer = SigningIdentity::from_dir(&net.identity_dir(first))?;
     let genesis = super::channel_create::genesis(&config, &signer)?;
-    std::fs::write(&path, genesis.encode())?;
+    std::fs::write(&path, genesis.encode()?)?;
     net.save()?;
     Ok((net, service))
 }
