@@ -107,9 +107,9 @@ fn write_meta_with(
     w.commit().map_err(|e| e.to_string())
 }
 
-pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
-    // Our own plain-data types always serialize.
-    postcard::to_stdvec(v).unwrap_or_default()
+/// Encodes a stored Raft value; a failure is an error, never empty bytes.
+pub(crate) fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, String> {
+    postcard::to_stdvec(v).map_err(|e| format!("encoding {}: {e}", std::any::type_name::<T>()))
 }
 
 /// Runs blocking database work off the async threads.
@@ -200,7 +200,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> StoreResult<()> {
         let db = self.db.clone();
-        let bytes = encode(vote);
+        let bytes = encode(vote).map_err(|e| io_err(ErrorSubject::Vote, ErrorVerb::Write, e))?;
         blocking(ErrorSubject::Vote, ErrorVerb::Write, move || {
             write_meta(&db, &[(key::VOTE, bytes)])
         })
@@ -220,10 +220,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + Send,
         I::IntoIter: Send,
     {
-        let encoded: Vec<(u64, Vec<u8>)> = entries
+        let encoded = entries
             .into_iter()
-            .map(|e| (e.log_id.index, encode(&e)))
-            .collect();
+            .map(|e| Ok((e.log_id.index, encode(&e)?)))
+            .collect::<Result<Vec<(u64, Vec<u8>)>, String>>();
+        let encoded = match encoded {
+            Ok(v) => v,
+            Err(e) => {
+                callback.log_io_completed(Err(std::io::Error::other(e.clone())));
+                return Err(io_err(ErrorSubject::Logs, ErrorVerb::Write, e));
+            }
+        };
         let db = self.db.clone();
         let result = blocking(ErrorSubject::Logs, ErrorVerb::Write, move || {
             let w = db.begin_write().map_err(|e| e.to_string())?;
@@ -264,7 +271,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             let w = db.begin_write().map_err(|e| e.to_string())?;
             {
                 let mut meta = w.open_table(META).map_err(|e| e.to_string())?;
-                meta.insert(key::LAST_PURGED, encode(&log_id).as_slice())
+                meta.insert(key::LAST_PURGED, encode(&log_id)?.as_slice())
                     .map_err(|e| e.to_string())?;
                 let mut t = w.open_table(LOG).map_err(|e| e.to_string())?;
                 t.retain_in(..=log_id.index, |_, _| false)

@@ -149,10 +149,13 @@ impl StateMachine {
     /// earlier write durable too.
     async fn persist(&self) -> StoreResult<()> {
         let db = self.db.clone();
-        let values = vec![
-            (key::APPLIED, encode(&self.applied)),
-            (key::MEMBERSHIP, encode(&self.membership)),
-        ];
+        let values = (|| {
+            Ok::<_, String>(vec![
+                (key::APPLIED, encode(&self.applied)?),
+                (key::MEMBERSHIP, encode(&self.membership)?),
+            ])
+        })()
+        .map_err(|e| io_err(ErrorSubject::StateMachine, ErrorVerb::Write, e))?;
         blocking(ErrorSubject::StateMachine, ErrorVerb::Write, move || {
             write_meta_lazily(&db, &values)
         })
@@ -383,12 +386,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
         let db = self.db.clone();
-        let values = vec![
-            (key::APPLIED, encode(&self.applied)),
-            (key::MEMBERSHIP, encode(&self.membership)),
-            (key::SNAPSHOT_META, encode(meta)),
-            (key::SNAPSHOT_DATA, encode(&data)),
-        ];
+        let values = (|| {
+            Ok::<_, String>(vec![
+                (key::APPLIED, encode(&self.applied)?),
+                (key::MEMBERSHIP, encode(&self.membership)?),
+                (key::SNAPSHOT_META, encode(meta)?),
+                (key::SNAPSHOT_DATA, encode(&data)?),
+            ])
+        })()
+        .map_err(|e| io_err(subject(), ErrorVerb::Write, e))?;
         blocking(subject(), ErrorVerb::Write, move || {
             write_meta(&db, &values)
         })
@@ -444,12 +450,12 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
                 height,
                 last_hash: last.header.hash().map_err(|e| e.to_string())?,
             };
-            let data = encode(&point);
+            let data = encode(&point)?;
             write_meta(
                 &db,
                 &[
-                    (key::SNAPSHOT_META, encode(&stored)),
-                    (key::SNAPSHOT_DATA, encode(&data)),
+                    (key::SNAPSHOT_META, encode(&stored)?),
+                    (key::SNAPSHOT_DATA, encode(&data)?),
                 ],
             )?;
             Ok(data)

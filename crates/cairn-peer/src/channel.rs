@@ -161,9 +161,10 @@ pub(crate) fn valid_name(name: &str) -> bool {
 /// Opens every channel ledger under `data_dir` (what a restart rejoins).
 pub(crate) fn open_all(data_dir: &Path, own_msp: &str) -> Result<Vec<Arc<Channel>>, PeerError> {
     let dir = channels_dir(data_dir);
-    std::fs::create_dir_all(&dir).map_err(|source| PeerError::Io {
+    // Ledgers and transient logs live here: the owner only.
+    cairn_crypto::private_file::create_dir_all(&dir).map_err(|e| PeerError::Io {
         path: dir.clone(),
-        source,
+        source: e.source,
     })?;
     let entries = std::fs::read_dir(&dir).map_err(|source| PeerError::Io {
         path: dir.clone(),

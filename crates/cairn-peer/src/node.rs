@@ -247,9 +247,12 @@ impl PeerNode {
         let local_msp = MspConfig::load(&msp_path).map_err(|e| PeerError::Config {
             reason: format!("the peer's org MSP {}: {e}", msp_path.display()),
         })?;
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| PeerError::Io {
-            path: config.data_dir.clone(),
-            source,
+        // Channels, ledgers and packages live here: the owner only.
+        cairn_crypto::private_file::create_dir_all(&config.data_dir).map_err(|e| {
+            PeerError::Io {
+                path: config.data_dir.clone(),
+                source: e.source,
+            }
         })?;
         let data_dir = config.data_dir.clone();
         let own_msp = local_msp.msp_id.clone();

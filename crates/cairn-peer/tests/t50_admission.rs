@@ -133,6 +133,12 @@ fn t50_a_node_that_is_not_admitted_is_refused_on_every_route_but_the_open_ones()
     let admin = cairn_net::Client::new(&tls(&net.orgs[0].admin)).unwrap();
     rt.block_on(api::join_channel(&admin, &url, &genesis))
         .unwrap();
+    // A standalone peer keeps its data directory to itself.
+    for d in [dir.path().join("peer"), dir.path().join("peer/channels")] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", d.display());
+    }
 
     // HTTPS clients as Org2's peer, without and with an admitting token,
     // and as Org2's user (a client: the channel's policies judge it).
