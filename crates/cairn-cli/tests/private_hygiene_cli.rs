@@ -404,7 +404,13 @@ fn files_holding_keys_and_private_data_are_owner_only() {
     }
     let again = cairn(&["up", "--dir", d, "--detach"]);
     assert!(again.status.success(), "{}", text(&again));
+    // `up` returns once a Raft leader and every peer answer; a follower
+    // orderer may open its files a moment later.
     for rel in widened {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while mode(&dir.join(rel)) != 0o600 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         assert_eq!(mode(&dir.join(rel)), 0o600, "{rel} after the restart");
     }
     check_private_files(&dir);
