@@ -403,24 +403,14 @@ impl Collection<'_> {
 
     /// The error when no set of reachable peers can satisfy `what`.
     fn no_plan(&self, what: &str) -> ApiError {
-        let status = self
-            .reasons
-            .iter()
-            .find_map(|(_, s)| *s)
-            .and_then(|s| StatusCode::from_u16(s).ok())
-            .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         let detail = if self.reasons.is_empty() {
             "the gateway knows too few peers of the channel's orgs (add them to gateway_peers)"
                 .to_string()
         } else {
-            self.reasons
-                .iter()
-                .map(|(r, _)| r.as_str())
-                .collect::<Vec<_>>()
-                .join("; ")
+            self.reasons_text()
         };
         ApiError::new(
-            status,
+            self.reasons_status(StatusCode::SERVICE_UNAVAILABLE),
             format!("cannot collect endorsements satisfying {what}: {detail}"),
         )
     }
@@ -435,34 +425,38 @@ impl Collection<'_> {
             .cloned()
             .collect::<Vec<_>>()
             .join(", ");
-        let tried = if self.reasons.is_empty() {
-            String::new()
+        let (tried, none_tried) = if self.reasons.is_empty() {
+            (String::new(), StatusCode::FORBIDDEN)
         } else {
-            format!(
-                " ({})",
-                self.reasons
-                    .iter()
-                    .map(|(r, _)| r.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ")
+            (
+                format!(" ({})", self.reasons_text()),
+                StatusCode::SERVICE_UNAVAILABLE,
             )
         };
-        let status = self
-            .reasons
-            .iter()
-            .find_map(|(_, s)| *s)
-            .and_then(|s| StatusCode::from_u16(s).ok())
-            .unwrap_or(if self.reasons.is_empty() {
-                StatusCode::FORBIDDEN
-            } else {
-                StatusCode::SERVICE_UNAVAILABLE
-            });
         ApiError::new(
-            status,
+            self.reasons_status(none_tried),
             format!(
                 "cannot collect endorsements satisfying {what}: the proposal carries transient data, so the first endorser must be a peer of {orgs}, and none can endorse{tried}; to protect the transient data, retry naming the endorsing orgs"
             ),
         )
+    }
+
+    /// Every failure so far, one after the other.
+    fn reasons_text(&self) -> String {
+        self.reasons
+            .iter()
+            .map(|(r, _)| r.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// The first refusal's status (a 4xx from an endorser), else `otherwise`.
+    fn reasons_status(&self, otherwise: StatusCode) -> StatusCode {
+        self.reasons
+            .iter()
+            .find_map(|(_, s)| *s)
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(otherwise)
     }
 
     fn finish(self) -> EndorseResponse {

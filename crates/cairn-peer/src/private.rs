@@ -343,21 +343,9 @@ pub(crate) fn choose_copy(
     }
     for (ns, name) in names {
         let candidates = copies.iter().filter_map(|c| c.collection(&ns, &name));
-        let signed = rwset.as_ref().map(|r| {
-            r.namespaces
-                .iter()
-                .filter(|n| n.namespace == ns)
-                .flat_map(|n| n.collections.iter())
-                .find(|c| c.collection == name)
-                .map(|c| c.hashed_writes.clone())
-                .unwrap_or_default()
-        });
         let mut chosen = None;
         for cand in candidates {
-            let fits = signed.as_ref().is_some_and(|h| {
-                let v = verify_collection(h, cand);
-                v.rejected == 0 && v.matching.len() == h.len()
-            });
+            let fits = rwset.as_ref().is_some_and(|r| signs_exactly(r, &ns, cand));
             if fits || chosen.is_none() {
                 chosen = Some(cand);
             }
@@ -519,16 +507,7 @@ fn check_against_endorsement(
     pushed: &cairn_ledger::private::CollectionPrivateWrites,
     txid: &TxId,
 ) -> Result<(), ApiError> {
-    let signed = rwset
-        .namespaces
-        .iter()
-        .filter(|n| n.namespace == namespace)
-        .flat_map(|n| n.collections.iter())
-        .find(|c| c.collection == pushed.collection)
-        .map(|c| c.hashed_writes.as_slice())
-        .unwrap_or_default();
-    let v = verify_collection(signed, pushed);
-    if v.rejected > 0 || v.matching.len() != signed.len() || signed.is_empty() {
+    if !signs_exactly(rwset, namespace, pushed) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!(
@@ -538,6 +517,25 @@ fn check_against_endorsement(
         ));
     }
     Ok(())
+}
+
+/// Whether `rwset` hashes exactly these cleartext writes of a collection
+/// of `namespace`: every write matches a hashed write, and none is missing.
+fn signs_exactly(
+    rwset: &cairn_ledger::rwset::TxRwSet,
+    namespace: &str,
+    writes: &cairn_ledger::private::CollectionPrivateWrites,
+) -> bool {
+    let signed = rwset
+        .namespaces
+        .iter()
+        .filter(|n| n.namespace == namespace)
+        .flat_map(|n| n.collections.iter())
+        .find(|c| c.collection == writes.collection)
+        .map(|c| c.hashed_writes.as_slice())
+        .unwrap_or_default();
+    let v = verify_collection(signed, writes);
+    !signed.is_empty() && v.rejected == 0 && v.matching.len() == signed.len()
 }
 
 /// `POST /private/fetch`: private data another member peer is missing.
