@@ -8,6 +8,7 @@
 //! [`ClientBuilder::danger_allow_insecure_loopback_http`], which admits `http://` only
 //! to a loopback IP address (127.0.0.0/8, `::1`) for tests.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -449,8 +450,19 @@ pub async fn obtain_token(
     attester: &dyn Attester,
     key: &PublicJwk,
 ) -> Result<(String, RuntimeData), ClientError> {
+    obtain_token_binding(client, attester, key, BTreeMap::new()).await
+}
+
+/// [`obtain_token`], also binding the workload's `user_data` (named values the
+/// token then carries in `runtime_data.user_data`).
+pub async fn obtain_token_binding(
+    client: &AttestationClient,
+    attester: &dyn Attester,
+    key: &PublicJwk,
+    user_data: BTreeMap<String, String>,
+) -> Result<(String, RuntimeData), ClientError> {
     let nonce = client.nonce().await?;
-    let runtime_data = RuntimeData::new(nonce.nonce, key.clone());
+    let runtime_data = RuntimeData::new(nonce.nonce, key.clone()).with_user_data(user_data);
     let evidence = attester.evidence(&runtime_data.report_data())?;
     let token = client
         .attest(attester.platform(), &evidence, Some(&runtime_data))

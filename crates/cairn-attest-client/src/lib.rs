@@ -39,6 +39,6 @@ pub use cache::{JwksCache, VerifyError};
 pub use cairn_attest::{AdmissionError, AdmittedNode};
 pub use client::{
     AttestationClient, ClientBuilder, ClientError, KeyRelease, NonceResponse, fetch_jwks,
-    install_crypto_provider, obtain_token,
+    install_crypto_provider, obtain_token, obtain_token_binding,
 };
 pub use gate::{GateRefusal, NodeGate};

@@ -7,9 +7,14 @@
 //! domain-separated and length-prefixed so no two (nonce, key) pairs collide:
 //!
 //! ```text
-//! report_data = SHA-512("cairn-attest/report-data/v1" 0x00 || u32be(len(nonce)) || nonce || jwk_thumbprint)
+//! report_data = SHA-512("cairn-attest/report-data/v1" 0x00 || u32be(len(nonce)) || nonce || jwk_thumbprint
+//!                       [ || 0x01 || u32be(count) || (u32be(len(name)) || name || u32be(len(value)) || value)* ])
 //! ```
+//!
+//! The bracketed part is present only when the workload binds user data (named
+//! values, sorted by name); without it the hash is the original v1 binding.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -45,7 +50,9 @@ impl<'de> Deserialize<'de> for ReportData {
     }
 }
 
-/// What the workload asks the verifier to bind: the nonce it was given and its public key.
+/// What the workload asks the verifier to bind: the nonce it was given, its public
+/// key and, optionally, named values of its own (e.g. an inference service's model
+/// hash and key configuration hash).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuntimeData {
@@ -53,6 +60,10 @@ pub struct RuntimeData {
     pub nonce: String,
     /// The workload's public key; secrets released to the workload are encrypted to it.
     pub tee_pubkey: PublicJwk,
+    /// Workload-defined values, bound into the report data like the nonce and key.
+    /// Empty for plain nodes (whose report data is then exactly the v1 binding).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub user_data: BTreeMap<String, String>,
 }
 
 impl RuntimeData {
@@ -61,7 +72,14 @@ impl RuntimeData {
         Self {
             nonce: nonce.into(),
             tee_pubkey,
+            user_data: BTreeMap::new(),
         }
+    }
+
+    /// The same runtime data, also binding `user_data`.
+    pub fn with_user_data(mut self, user_data: BTreeMap<String, String>) -> Self {
+        self.user_data = user_data;
+        self
     }
 
     /// The report data a TEE must sign to bind this nonce and key.
@@ -74,8 +92,29 @@ impl RuntimeData {
         h.update(len.to_be_bytes());
         h.update(self.nonce.as_bytes());
         h.update(self.tee_pubkey.thumbprint());
+        if !self.user_data.is_empty() {
+            // A tag byte, the count, then each name and value length-prefixed: no two
+            // maps hash alike, and an empty map leaves the v1 hash unchanged.
+            h.update([USER_DATA_TAG]);
+            h.update(saturating_len(self.user_data.len()).to_be_bytes());
+            for (k, v) in &self.user_data {
+                for part in [k, v] {
+                    h.update(saturating_len(part.len()).to_be_bytes());
+                    h.update(part.as_bytes());
+                }
+            }
+        }
         ReportData(h.finalize().into())
     }
+}
+
+/// Marks the start of the user data in the report-data hash.
+const USER_DATA_TAG: u8 = 0x01;
+
+/// A length as u32; nothing that long arrives over HTTP, and saturating keeps
+/// the hash total.
+fn saturating_len(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// A fresh random nonce: 32 bytes from the OS, base64url.
@@ -101,6 +140,35 @@ mod tests {
         let n1 = fresh_nonce().unwrap();
         assert_eq!(n1.len(), 43);
         assert_ne!(n1, fresh_nonce().unwrap());
+    }
+
+    #[test]
+    fn user_data_is_bound_and_empty_user_data_keeps_the_v1_hash() {
+        let plain = RuntimeData::new("n1", PublicJwk::X25519([1; 32]));
+        let with = |pairs: &[(&str, &str)]| {
+            plain.clone().with_user_data(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        };
+        assert_eq!(with(&[]).report_data(), plain.report_data());
+        let a = with(&[("model_sha256", "aa")]);
+        assert_ne!(a.report_data(), plain.report_data());
+        assert_ne!(
+            a.report_data(),
+            with(&[("model_sha256", "ab")]).report_data()
+        );
+        // Moving a boundary between name and value changes the hash.
+        assert_ne!(
+            with(&[("ab", "c")]).report_data(),
+            with(&[("a", "bc")]).report_data()
+        );
+        let json = serde_json::to_string(&a).unwrap();
+        assert!(json.contains("user_data"), "{json}");
+        assert!(!serde_json::to_string(&plain).unwrap().contains("user_data"));
+        assert_eq!(serde_json::from_str::<RuntimeData>(&json).unwrap(), a);
     }
 
     #[test]

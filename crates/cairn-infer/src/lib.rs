@@ -1,0 +1,23 @@
+//! Cairn confidential inference: an ONNX model served inside an attested workload,
+//! reached only through Oblivious HTTP (RFC 9458) sealed to a key that the
+//! workload's attestation token binds.
+//!
+//! Layer: a service beside the ledger network. Uses `cairn-attest` for tokens,
+//! appraisal types and sealing, `cairn-attest-client` to obtain tokens and released
+//! secrets, `tract-onnx` for inference, `hpke` + `bhttp` for the encapsulation,
+//! axum/reqwest for transport. It does not use the peer or gateway crates: the
+//! model registry on the ledger is reached through the [`registry::ModelRegistry`]
+//! trait, which the CLI implements with a gateway client.
+//!
+//! Modules:
+//! - [`model`]: loading an ONNX model with tract, its SHA-256 and input/output signature;
+//! - [`ohttp`]: RFC 9458 key configurations and request/response encapsulation;
+//!
+//! Invariants:
+//! - no request or result leaves the encapsulation in plaintext: errors about a
+//!   request's content are answered inside the sealed response; only failures to
+//!   decapsulate (which carry no request content) are answered in the clear;
+//! - nothing from a request body is logged.
+
+pub mod model;
+pub mod ohttp;

@@ -1,0 +1,1 @@
+//! Loading and running an ONNX model with tract (filled in next).

@@ -1,0 +1,1 @@
+//! Oblivious HTTP (RFC 9458) encapsulation (filled in next).
