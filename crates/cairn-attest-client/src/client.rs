@@ -417,6 +417,31 @@ impl AttestationClient {
         self.decode(&path, v)
     }
 
+    /// Creates or replaces the releasable secret `name` (admin): its value and release
+    /// policy (the JSON the service stores, `{"value_b64", "release"}`).
+    pub async fn replace_secret(
+        &self,
+        admin_token: &str,
+        name: &str,
+        value: &[u8],
+        release: &cairn_attest::ReleasePolicy,
+    ) -> Result<(), ClientError> {
+        use base64::Engine as _;
+        let path = format!("/admin/secrets/{name}");
+        let body = json!({
+            "value_b64": base64::engine::general_purpose::STANDARD.encode(value),
+            "release": release,
+        });
+        self.call(
+            Method::PUT,
+            &path,
+            Some(admin_token),
+            Some(body.to_string().into_bytes()),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Rotates the token signing key (admin); returns the new `kid`.
     pub async fn rotate_signing_key(&self, admin_token: &str) -> Result<String, ClientError> {
         let v = self

@@ -202,7 +202,8 @@ pub(crate) async fn release_key(
 }
 
 fn release(st: &AppState, name: &str, token: &str, now: UnixTime) -> Result<Value, ApiError> {
-    let secret = st.secrets.secrets.get(name).ok_or_else(|| {
+    let secrets = st.secrets.read().unwrap_or_else(PoisonError::into_inner);
+    let secret = secrets.secrets.get(name).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_secret",
@@ -230,6 +231,35 @@ fn release(st: &AppState, name: &str, token: &str, now: UnixTime) -> Result<Valu
         seal(key, &info, &aad, &secret.value).map_err(|e| ApiError::internal("seal", e))?;
     tracing::info!(secret = name, measurement = %claims.measurement, platform = %claims.platform, hardware = claims.hardware, jti = %claims.jti, "released secret");
     Ok(json!({ "name": name, "jti": claims.jti, "sealed": sealed }))
+}
+
+/// `PUT /admin/secrets/{name}`: creates or replaces a releasable secret (e.g. a
+/// rotated key bundle). Stored before it takes effect; the value is never logged.
+pub(crate) async fn replace_secret(
+    State(st): Shared,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    check_admin(&st, &headers)?;
+    if !crate::secrets::valid_name(&name) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_secret",
+            format!(
+                "secret name {name:?}: use 1-128 letters, digits, '-', '_' or '.', not starting with '.'"
+            ),
+        ));
+    }
+    let secret = crate::secrets::parse_one(&name, &body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_secret", e.to_string()))?;
+    let mut secrets = st.secrets.write().unwrap_or_else(PoisonError::into_inner);
+    crate::state::persist_secret(&st.state_dir, &name, &body)
+        .map_err(|e| ApiError::internal("persist secret", e))?;
+    let replaced = secrets.secrets.insert(name.clone(), secret).is_some();
+    drop(secrets);
+    tracing::info!(secret = %name, replaced, "secret set by admin");
+    Ok(Json(json!({ "name": name, "replaced": replaced })))
 }
 
 fn check_admin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {

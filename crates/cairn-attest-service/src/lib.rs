@@ -17,6 +17,7 @@
 //! | POST | `/keys/{name}` | token holder | the secret, HPKE-sealed to the token's key, if its release policy allows |
 //! | PUT/GET | `/admin/policies/{platform}` | admin | replace / read the active appraisal policy |
 //! | POST | `/admin/keys/rotate` | admin | rotate the token signing key |
+//! | PUT | `/admin/secrets/{name}` | admin | create or replace a releasable secret (stored under `secrets/`) |
 //!
 //! The service speaks only HTTPS (rustls; operator-supplied or self-signed
 //! certificate): there is no plain-http listener, and `cairn-attest-client` refuses

@@ -62,6 +62,39 @@ impl std::fmt::Debug for SecretStore {
     }
 }
 
+fn checked(name: &str, s: SecretFile) -> Result<Secret, SecretsError> {
+    if s.release.platforms.is_empty() || s.release.allowed_measurements.is_empty() {
+        return Err(SecretsError::Format(format!(
+            "secret {name}: release.platforms and release.allowed_measurements must not be empty"
+        )));
+    }
+    let value = base64::engine::general_purpose::STANDARD
+        .decode(s.value_b64.trim())
+        .map_err(|_| SecretsError::Format(format!("secret {name}: value_b64 is not base64")))?;
+    Ok(Secret {
+        value,
+        release: s.release,
+    })
+}
+
+/// Parses one secret as `PUT /admin/secrets/{name}` and `secrets/<name>.json` hold it:
+/// `{"value_b64": ..., "release": {...}}`.
+pub(crate) fn parse_one(name: &str, json: &[u8]) -> Result<Secret, SecretsError> {
+    let file: SecretFile = serde_json::from_slice(json)
+        .map_err(|e| SecretsError::Format(format!("secret {name}: {e}")))?;
+    checked(name, file)
+}
+
+/// Whether `name` may name a secret (it becomes a file name under the state directory).
+pub(crate) fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && !name.starts_with('.')
+}
+
 impl SecretStore {
     /// Parses a secrets document.
     pub fn parse(json: &[u8]) -> Result<Self, SecretsError> {
@@ -69,23 +102,8 @@ impl SecretStore {
             serde_json::from_slice(json).map_err(|e| SecretsError::Format(e.to_string()))?;
         let mut secrets = BTreeMap::new();
         for (name, s) in file.secrets {
-            if s.release.platforms.is_empty() || s.release.allowed_measurements.is_empty() {
-                return Err(SecretsError::Format(format!(
-                    "secret {name}: release.platforms and release.allowed_measurements must not be empty"
-                )));
-            }
-            let value = base64::engine::general_purpose::STANDARD
-                .decode(s.value_b64.trim())
-                .map_err(|_| {
-                    SecretsError::Format(format!("secret {name}: value_b64 is not base64"))
-                })?;
-            secrets.insert(
-                name,
-                Secret {
-                    value,
-                    release: s.release,
-                },
-            );
+            let secret = checked(&name, s)?;
+            secrets.insert(name, secret);
         }
         Ok(Self { secrets })
     }

@@ -19,7 +19,7 @@ use crate::api;
 use crate::error::ServiceError;
 use crate::nonces::{NonceLimits, NonceStore};
 use crate::secrets::SecretStore;
-use crate::state::{AppState, load_or_create_keys, load_policies};
+use crate::state::{AppState, load_or_create_keys, load_policies, load_stored_secrets};
 use crate::tls;
 
 /// Where the service's TLS certificate comes from.
@@ -138,6 +138,7 @@ fn router(state: Arc<AppState>) -> Router {
             put(api::replace_policy).get(api::read_policy),
         )
         .route("/admin/keys/rotate", post(api::rotate_key))
+        .route("/admin/secrets/{name}", put(api::replace_secret))
         .with_state(state)
 }
 
@@ -209,7 +210,7 @@ pub async fn serve(config: ServiceConfig) -> Result<RunningService, ServiceError
                 total: config.max_outstanding_nonces,
             },
         )),
-        secrets: config.secrets,
+        secrets: RwLock::new(load_stored_secrets(&state_dir, config.secrets)?),
         admin_token_sha256: Sha256::digest(config.admin_token.as_bytes()).into(),
         state_dir,
     });

@@ -30,9 +30,52 @@ pub(crate) struct AppState {
     pub(crate) policies: RwLock<BTreeMap<Platform, AppraisalPolicy>>,
     pub(crate) keys: RwLock<KeyRing>,
     pub(crate) nonces: Mutex<NonceStore>,
-    pub(crate) secrets: SecretStore,
+    pub(crate) secrets: RwLock<SecretStore>,
     pub(crate) admin_token_sha256: [u8; 32],
     pub(crate) state_dir: PathBuf,
+}
+
+fn secrets_dir(state: &Path) -> PathBuf {
+    state.join("secrets")
+}
+
+/// Secrets set through the admin API (`secrets/<name>.json`), over the configured ones.
+pub(crate) fn load_stored_secrets(
+    state: &Path,
+    mut store: SecretStore,
+) -> Result<SecretStore, ServiceError> {
+    let dir = secrets_dir(state);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(store),
+        Err(e) => return Err(ServiceError::io(&dir, e)),
+    };
+    for entry in entries {
+        let path = entry.map_err(|e| ServiceError::io(&dir, e))?.path();
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".json"))
+            .filter(|n| crate::secrets::valid_name(n))
+        else {
+            continue;
+        };
+        let bytes = std::fs::read(&path).map_err(|e| ServiceError::io(&path, e))?;
+        let secret = crate::secrets::parse_one(name, &bytes).map_err(|e| ServiceError::Policy {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        store.secrets.insert(name.to_owned(), secret);
+    }
+    Ok(store)
+}
+
+/// Stores a secret set through the admin API (0600, atomically).
+pub(crate) fn persist_secret(state: &Path, name: &str, json: &[u8]) -> Result<(), ServiceError> {
+    let dir = secrets_dir(state);
+    private_file::create_dir_all(&dir)?;
+    private_file::write_atomic(&dir.join(format!("{name}.json")), json)?;
+    Ok(())
 }
 
 fn policies_dir(state: &Path) -> PathBuf {

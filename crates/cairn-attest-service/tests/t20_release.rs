@@ -109,3 +109,62 @@ fn secrets_files_are_checked() {
     let typo = r#"{"secrets":{"dek":{"value":"c2VjcmV0","release":{"platforms":["sgx"],"allowed_measurements":["aa"]}}}}"#;
     assert!(SecretStore::parse(typo.as_bytes()).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_sets_a_secret_that_is_then_released_and_survives_a_restart() {
+    let h = start_with_policy(&[DIAGNOSTICS], SecretStore::default()).await;
+    let (key, token, _) = workload(&h, DIAGNOSTICS).await;
+    let allowed = release(&[running_measurement(DIAGNOSTICS).hex()]);
+    // Positive control first: unknown before it is set.
+    match h.client.release_key("rotated", &token).await.unwrap_err() {
+        ClientError::Refused { status: 404, .. } => {}
+        other => panic!("expected unknown_secret, got {other:?}"),
+    }
+    // The wrong admin token and a name that is not a file name are refused.
+    match h
+        .client
+        .replace_secret("not-the-admin", "rotated", b"v1", &allowed)
+        .await
+        .unwrap_err()
+    {
+        ClientError::Refused { status: 401, .. } => {}
+        other => panic!("expected 401, got {other:?}"),
+    }
+    match h
+        .client
+        .replace_secret(ADMIN, ".hidden", b"v1", &allowed)
+        .await
+        .unwrap_err()
+    {
+        ClientError::Refused {
+            status: 400,
+            reason,
+            ..
+        } => assert!(reason.contains("letters, digits"), "{reason}"),
+        other => panic!("expected 400, got {other:?}"),
+    }
+
+    h.client
+        .replace_secret(ADMIN, "rotated", b"value-1", &allowed)
+        .await
+        .unwrap();
+    h.client
+        .replace_secret(ADMIN, "rotated", b"value-2", &allowed)
+        .await
+        .unwrap();
+    let released = h.client.release_key("rotated", &token).await.unwrap();
+    let (info, aad) = release_context("rotated", &released.jti);
+    assert_eq!(key.open(&released.sealed, &info, &aad).unwrap(), b"value-2");
+    let stored = std::fs::metadata(h.dir.path().join("secrets/rotated.json")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(stored.permissions().mode() & 0o777, 0o600);
+
+    // A restarted service on the same state directory still releases it.
+    let Harness { service, dir, .. } = h;
+    drop(service);
+    let h = start_in(dir, SecretStore::default()).await;
+    let (key, token, _) = workload(&h, DIAGNOSTICS).await;
+    let released = h.client.release_key("rotated", &token).await.unwrap();
+    let (info, aad) = release_context("rotated", &released.jti);
+    assert_eq!(key.open(&released.sealed, &info, &aad).unwrap(), b"value-2");
+}
