@@ -75,6 +75,11 @@ function checkText(label, value, max) {
         const hex = control.code.toString(16).toUpperCase().padStart(4, '0');
         throw new Error(`${label} ${quote(value)} contains a control character (U+${hex} at position ${control.position}); use printable characters only`);
     }
+    if (value.includes('\u{10ffff}')) {
+        // Composite keys end a prefix scan at U+10FFFF: a version starting
+        // with it would be stored but missing from ListVersions.
+        throw new Error(`${label} contains U+10FFFF, which ledger keys reserve; use printable characters only`);
+    }
     if (value.trim() !== value) {
         throw new Error(`${label} ${quote(value)} starts or ends with white space; remove it`);
     }

@@ -317,6 +317,10 @@ fn t80_bad_inputs_are_refused_with_their_reason_and_write_nothing() {
             r#"model name "m\u0007" contains a control character (U+0007 at position 1); use printable characters only"#.to_owned(),
         ),
         (
+            ["m", "\u{10FFFF}1", H1, ok],
+            "model version contains U+10FFFF, which ledger keys reserve; use printable characters only".to_owned(),
+        ),
+        (
             ["m", "1 ", H1, ok],
             r#"model version "1 " starts or ends with white space; remove it"#.to_owned(),
         ),
