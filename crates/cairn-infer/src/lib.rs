@@ -11,7 +11,7 @@
 //!
 //! Modules:
 //! - [`model`]: loading an ONNX model with tract, its SHA-256 and input/output signature;
-//! - [`ohttp`]: RFC 9458 key configurations and request/response encapsulation;
+//! - [`ohttp`]: RFC 9458 key configurations and encapsulation, RFC 9292 inner messages;
 //!
 //! Invariants:
 //! - no request or result leaves the encapsulation in plaintext: errors about a

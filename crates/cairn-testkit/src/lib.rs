@@ -1,6 +1,7 @@
 //! Test support shared by Cairn's test suites and benchmarks: a channel of
 //! generated organizations (with the same cryptogen the CLI uses), its
-//! genesis block, and builders for signed, endorsed transactions.
+//! genesis block, builders for signed, endorsed transactions, and ([`python`])
+//! the pinned Python environment that cross-checks run in.
 //!
 //! May use: `cairn-crypto`, `cairn-ledger`, `cairn-store`. Only ever a
 //! dev-dependency: nothing in the product depends on it.
@@ -17,6 +18,8 @@ use cairn_ledger::rwset::{KvWrite, NsRwSet, TxRwSet};
 use cairn_ledger::tx::{ContractId, Invocation, ProposalResponsePayload, Response};
 use cairn_store::Ledger;
 use rand::RngCore;
+
+pub mod python;
 
 /// The channel name test networks use.
 pub const CHANNEL: &str = "testchannel";
