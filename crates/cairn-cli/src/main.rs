@@ -53,6 +53,10 @@ enum Command {
     /// Remote attestation: the attestation service, token and evidence checks.
     #[command(subcommand)]
     Attest(cmd::attest::AttestCmd),
+    /// Confidential inference: serve a model as an attested node behind Oblivious
+    /// HTTP, run sealed requests, register models, manage shared keys.
+    #[command(subcommand)]
+    Infer(cmd::infer::InferCmd),
     /// Run the foundation end to end in one process: orgs, a channel, the
     /// contract lifecycle, endorsed transactions, blocks and a receipt.
     Demo(cmd::demo::DemoArgs),
@@ -129,6 +133,7 @@ fn main() -> ExitCode {
         Command::Channel(c) => cmd::client::channel(c),
         Command::Contract(c) => cmd::client::contract(c),
         Command::Attest(c) => cmd::attest::run(c),
+        Command::Infer(c) => cmd::infer::run(c),
     };
     match result {
         Ok(code) => code,

@@ -19,5 +19,13 @@
 //!   decapsulate (which carry no request content) are answered in the clear;
 //! - nothing from a request body is logged.
 
+pub mod binding;
+pub mod client;
+pub mod keys;
 pub mod model;
 pub mod ohttp;
+pub mod policy;
+pub mod protocol;
+pub mod receipt;
+pub mod registry;
+pub mod service;

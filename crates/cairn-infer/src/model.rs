@@ -28,7 +28,7 @@ use tract_onnx::prelude::{
 pub struct TensorSpec {
     /// The name in the ONNX graph, e.g. `features`.
     pub name: String,
-    /// The element type: `f32`, `f64`, `i64`, ... (`onnx-<n>` for others).
+    /// The element type in ONNX's lowercase names: `float`, `double`, `int64`, ... (`onnx-<n>` for others).
     pub dtype: String,
     /// Each dimension's size; -1 for a dynamic (symbolic or unknown) one.
     pub shape: Vec<i64>,
@@ -322,23 +322,26 @@ fn spec_of(value: &pb::ValueInfoProto) -> TensorSpec {
     }
 }
 
-/// ONNX `TensorProto.DataType` numbers to short names.
+/// ONNX `TensorProto.DataType` numbers to ONNX's own lowercase names (the names the
+/// model registry contract accepts).
 fn dtype_name(elem_type: i32) -> String {
     let name = match elem_type {
-        1 => "f32",
-        2 => "u8",
-        3 => "i8",
-        4 => "u16",
-        5 => "i16",
-        6 => "i32",
-        7 => "i64",
+        1 => "float",
+        2 => "uint8",
+        3 => "int8",
+        4 => "uint16",
+        5 => "int16",
+        6 => "int32",
+        7 => "int64",
         8 => "string",
         9 => "bool",
-        10 => "f16",
-        11 => "f64",
-        12 => "u32",
-        13 => "u64",
-        16 => "bf16",
+        10 => "float16",
+        11 => "double",
+        12 => "uint32",
+        13 => "uint64",
+        14 => "complex64",
+        15 => "complex128",
+        16 => "bfloat16",
         other => return format!("onnx-{other}"),
     };
     name.to_owned()
@@ -360,15 +363,15 @@ fn servable(signature: &ModelSignature) -> Result<(usize, Batch), String> {
             names(&signature.outputs)
         ));
     };
-    if input.dtype != "f32" {
+    if input.dtype != "float" {
         return Err(format!(
-            "its input `{}` is {}, not f32",
+            "its input `{}` is {}, not float (f32)",
             input.name, input.dtype
         ));
     }
-    if output.dtype != "f32" {
+    if output.dtype != "float" {
         return Err(format!(
-            "its output `{}` is {}, not f32",
+            "its output `{}` is {}, not float (f32)",
             output.name, output.dtype
         ));
     }
@@ -486,7 +489,7 @@ mod tests {
         let model = Model::from_bytes(breast_cancer_onnx()).unwrap();
         let spec = |name: &str, shape: Vec<i64>| TensorSpec {
             name: name.to_owned(),
-            dtype: "f32".to_owned(),
+            dtype: "float".to_owned(),
             shape,
         };
         assert_eq!(
@@ -608,7 +611,7 @@ mod tests {
                     vec![value("x", I64, &[None, Some(3)])],
                     vec![value("y", I64, &[None, Some(3)])],
                 ),
-                "its input `x` is i64, not f32",
+                "its input `x` is int64, not float (f32)",
             ),
             (
                 "i64 output",
@@ -617,7 +620,7 @@ mod tests {
                     vec![value("x", F32, &[None, Some(3)])],
                     vec![value("y", I64, &[None, Some(3)])],
                 ),
-                "its output `y` is i64, not f32",
+                "its output `y` is int64, not float (f32)",
             ),
             (
                 "image input",

@@ -48,6 +48,11 @@ struct Ctx {
 }
 
 impl ClientOpts {
+    /// A gateway client for this org's identity on its gateway peer.
+    pub(crate) fn gateway(&self) -> anyhow::Result<GatewayClient> {
+        self.open()?.gateway()
+    }
+
     fn open(&self) -> anyhow::Result<Ctx> {
         let dir = std::path::absolute(&self.dir)?;
         let net = Network::load(&dir)?;
@@ -740,7 +745,7 @@ fn lifecycle(ctx: &Ctx, function: &str, definition: &str, orgs: &[String]) -> an
     Ok(())
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
