@@ -9,6 +9,10 @@
 //! requirements file. Editing the file therefore makes the next run build a fresh
 //! environment; old ones stay until `cargo clean`.
 //!
+//! The environment is made with `python3 -m venv` (or the interpreter that
+//! `CAIRN_PYTHON` names) and `pip install --no-input -r`, so it needs PyPI the first
+//! time: about 30 s with downloads on an idle machine, about 2 min on a busy one.
+//!
 //! To add a package: pin it (and whatever it pulls in) in `python/requirements.txt`
 //! and call [`python`] from the test; run the package's code with
 //! `Command::new(python()).args(["-m", "module", ...])` or a script path.
