@@ -12,12 +12,25 @@
 //! Modules:
 //! - [`model`]: loading an ONNX model with tract, its SHA-256 and input/output signature;
 //! - [`ohttp`]: RFC 9458 key configurations and encapsulation, RFC 9292 inner messages;
+//! - [`binding`]: what a node's attestation token binds (HPKE key, key configuration,
+//!   model hash, receipt key);
+//! - [`service`]: the node (`cairn infer serve`) and [`protocol`], its HTTP surface;
+//! - [`client`] and [`policy`]: verifying a node against a policy, then sealing to it;
+//! - [`receipt`]: signed inference receipts, verified offline with the JWKS;
+//! - [`registry`]: what a model registry lookup returns, and its checks;
+//! - [`keys`]: the key bundle secret release shares between nodes, and rotation.
 //!
 //! Invariants:
 //! - no request or result leaves the encapsulation in plaintext: errors about a
-//!   request's content are answered inside the sealed response; only failures to
-//!   decapsulate (which carry no request content) are answered in the clear;
-//! - nothing from a request body is logged.
+//!   request's content are answered inside the sealed response (`service::answer`
+//!   is the one place that reads a request and the one way an answer leaves); only
+//!   failures to decapsulate (which carry no request content) are answered in the
+//!   clear;
+//! - nothing from a request body is logged;
+//! - no request is sealed to an unverified node: [`client::InferClient::infer`]
+//!   takes a [`client::VerifiedNode`], which only [`client::InferClient::attest`]
+//!   (or `verify`) makes, and a policy cannot list "any" measurement or model;
+//! - a node serves only a model the registry knows and has not revoked.
 
 pub mod binding;
 pub mod client;

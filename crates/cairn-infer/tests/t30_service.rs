@@ -308,3 +308,35 @@ async fn a_node_refuses_to_serve_an_unregistered_or_revoked_model() {
         assert!(err.to_string().contains(says), "{err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversize_and_malformed_outer_requests_get_clear_refusals() {
+    let w = world(None).await;
+    let node = w.node(NODE, KeySource::Generate).await.unwrap();
+    let client = InferClient::new(&url(&node), w.policy()).unwrap();
+    let verified = client.attest().await.unwrap();
+    let http = reqwest::Client::new();
+
+    // More than MAX_REQUEST_BYTES: refused before anything is decapsulated.
+    let big = vec![0u8; cairn_infer::protocol::MAX_REQUEST_BYTES + 1];
+    match client.send(&big).await {
+        Err(InferError::Status { status: 413, .. }) => {}
+        other => panic!("expected 413, got {other:?}"),
+    }
+    // An attestation request without a nonce says what to send.
+    let resp = http
+        .post(format!("{}{}", url(&node), cairn_infer::protocol::ATTEST_PATH))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("nonce"));
+    // A nonce the attestation service never issued is refused by it, through the node.
+    let resp = client.fetch_attestation("made-up-nonce").await.unwrap_err();
+    assert!(matches!(resp, InferError::Status { status: 502, .. }), "{resp}");
+    assert!(resp.to_string().contains("nonce"), "{resp}");
+    // Positive control: the node still answers a proper request.
+    let (rows, _) = vectors();
+    client.infer(&verified, vec![rows[0].clone()]).await.unwrap();
+}
