@@ -366,3 +366,59 @@ proptest! {
         prop_assert!(client.open_response(&longer).is_err());
     }
 }
+
+/// Bytes shaped like a key configuration: mostly valid fields, sometimes an
+/// unsupported id, a length that does not match, or extra bytes.
+fn config_like() -> impl Strategy<Value = Vec<u8>> {
+    let odd_id = || prop::sample::select(vec![0x0000u16, 0x0002, 0x0004, 0x0010, 0x0021]);
+    let kem = prop_oneof![4 => Just(0x0020u16), 1 => odd_id()];
+    let pair = (
+        prop_oneof![4 => Just(0x0001u16), 1 => odd_id()],
+        prop_oneof![4 => 1u16..=3, 1 => odd_id()],
+    );
+    (
+        any::<u8>(),
+        kem,
+        any::<[u8; 32]>(),
+        prop::collection::vec(pair, 0..4),
+        prop_oneof![4 => Just(0usize), 1 => 1usize..4],
+        prop_oneof![4 => Just(vec![]), 1 => prop::collection::vec(any::<u8>(), 1..3)],
+    )
+        .prop_map(|(key_id, kem, pk, pairs, skew, extra)| {
+            let mut out = vec![key_id];
+            out.extend_from_slice(&kem.to_be_bytes());
+            out.extend_from_slice(&pk);
+            out.extend_from_slice(&((4 * pairs.len() + skew) as u16).to_be_bytes());
+            for (kdf, aead) in pairs {
+                out.extend_from_slice(&kdf.to_be_bytes());
+                out.extend_from_slice(&aead.to_be_bytes());
+            }
+            out.extend_from_slice(&extra);
+            out
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn a_key_configuration_that_decodes_re_encodes_to_the_same_bytes(bytes in config_like()) {
+        // Canonical: what a client decodes hashes (sha256_hex) to what the gateway published.
+        if let Ok(config) = KeyConfig::decode(&bytes) {
+            prop_assert_eq!(config.encode(), bytes);
+        }
+    }
+
+    #[test]
+    fn decoders_return_errors_not_panics_on_arbitrary_bytes(
+        bytes in prop::collection::vec(any::<u8>(), 0..96),
+    ) {
+        let key = fixture_key();
+        // Any answer is fine; a panic fails the test.
+        let _ = KeyConfig::decode(&bytes);
+        let _ = KeyConfig::decode_list(&bytes);
+        let _ = InnerRequest::decode(&bytes);
+        let _ = InnerResponse::decode(&bytes);
+        prop_assert!(decapsulate_request(&[key], &bytes).is_err());
+    }
+}

@@ -165,7 +165,7 @@ pub enum OhttpError {
     /// Authentication failed: a wrong key, or bytes altered, truncated or extended.
     #[error(
         "cannot open: authentication failed (wrong key, or the message was altered, truncated or \
-         extended); encapsulate the request again with the gateway's current key configuration"
+         extended); discard it, and retry with the gateway's current key configuration"
     )]
     Open,
     /// The system random number generator failed.
