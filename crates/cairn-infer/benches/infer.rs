@@ -5,7 +5,8 @@
 //!
 //! - `plain`: `Model::predict` of one row (tract alone);
 //! - `sealed`: the whole confidential path in one process, without sockets: the
-//!   client encodes and seals the row (OHTTP, AES-256-GCM), the node decapsulates,
+//!   client encodes the row (binary f32 rows, as `InferClient::infer` sends them) and
+//!   seals it (OHTTP, AES-256-GCM), the node decapsulates,
 //!   predicts, signs the receipt and seals the answer, the client opens it and checks
 //!   the receipt's signature and hashes.
 //!
@@ -36,6 +37,7 @@ use cairn_infer::client::{InferClient, VerifiedNode};
 use cairn_infer::model::{Model, breast_cancer_onnx};
 use cairn_infer::ohttp::{Aead, ServerKey, decapsulate_request};
 use cairn_infer::policy::ClientPolicy;
+use cairn_infer::protocol::BodyFormat;
 use cairn_infer::receipt::ReceiptSigner;
 use cairn_infer::service::answer;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -125,8 +127,10 @@ fn setup(model: Model) -> Setup {
 }
 
 fn sealed_once(s: &Setup) -> Vec<Vec<f32>> {
-    let body = serde_json::to_vec(&json!({ "rows": [s.row] })).unwrap();
-    let (sealed, ctx) = s.client.seal(&s.node, &body).unwrap();
+    let body = BodyFormat::Rows
+        .encode_rows(std::slice::from_ref(&s.row))
+        .unwrap();
+    let (sealed, ctx) = s.client.seal_as(&s.node, &body, BodyFormat::Rows).unwrap();
     let (request, server_ctx) = decapsulate_request(&[&s.key], &sealed).unwrap();
     let answered = answer(
         &s.model,

@@ -27,8 +27,8 @@ use crate::ohttp::{
 };
 use crate::policy::ClientPolicy;
 use crate::protocol::{
-    ATTEST_PATH, AttestRequest, AttestResponse, ErrorBody, INFER_PATH, OUTDATED_HEADER,
-    PREDICT_PATH, PredictRequest, PredictResponse, RECEIPT_HEADER,
+    ATTEST_PATH, AttestRequest, AttestResponse, BodyFormat, ErrorBody, INFER_PATH, OUTDATED_HEADER,
+    PREDICT_PATH, RECEIPT_HEADER,
 };
 use crate::receipt::{InferenceReceipt, ReceiptError, sha256_hex};
 use crate::registry::{self, ModelRegistry, NotRegistered, RegisteredModel, RegistryError};
@@ -329,18 +329,21 @@ impl InferClient {
         })
     }
 
-    /// Seals `rows` to a verified node, sends them and opens the answer.
+    /// Seals `rows` to a verified node (binary rows), sends them and opens the answer.
     pub async fn infer(
         &self,
         node: &VerifiedNode,
         rows: Vec<Vec<f32>>,
     ) -> Result<Answer, InferError> {
-        let body = serde_json::to_vec(&PredictRequest { rows })
+        let body = BodyFormat::Rows
+            .encode_rows(&rows)
             .map_err(|e| InferError::Protocol(format!("cannot encode the rows: {e}")))?;
-        self.infer_raw(node, body).await
+        let (sealed, ctx) = self.seal_as(node, &body, BodyFormat::Rows)?;
+        let answer = self.send(&sealed).await?;
+        self.open(node, ctx, &answer, body)
     }
 
-    /// [`infer`](Self::infer) with a request body as given (tests send malformed ones).
+    /// [`infer`](Self::infer) with a JSON request body as given (tests send malformed ones).
     pub async fn infer_raw(
         &self,
         node: &VerifiedNode,
@@ -351,16 +354,26 @@ impl InferClient {
         self.open(node, ctx, &answer, body)
     }
 
-    /// Seals one request body to `node`.
+    /// Seals one JSON request body to `node`.
     pub fn seal(
         &self,
         node: &VerifiedNode,
         body: &[u8],
     ) -> Result<(Vec<u8>, crate::ohttp::ClientContext), InferError> {
+        self.seal_as(node, body, BodyFormat::Json)
+    }
+
+    /// Seals one request body in `format` to `node`.
+    pub fn seal_as(
+        &self,
+        node: &VerifiedNode,
+        body: &[u8],
+        format: BodyFormat,
+    ) -> Result<(Vec<u8>, crate::ohttp::ClientContext), InferError> {
         let inner = InnerRequest {
             method: "POST".into(),
             path: PREDICT_PATH.into(),
-            headers: vec![("content-type".into(), "application/json".into())],
+            headers: vec![("content-type".into(), format.media_type().into())],
             body: body.to_vec(),
         }
         .encode()?;
@@ -419,7 +432,12 @@ impl InferClient {
                 receipt: Box::new(receipt),
             });
         }
-        let result: PredictResponse = serde_json::from_slice(&inner.body)
+        let format =
+            BodyFormat::from_content_type(inner.header("content-type")).ok_or_else(|| {
+                InferError::Protocol("the answer's content type is not a prediction's".into())
+            })?;
+        let result = format
+            .decode_prediction(&inner.body)
             .map_err(|e| InferError::Protocol(format!("the answer is not a prediction: {e}")))?;
         if result.model_sha256 != node.model_sha256 {
             return Err(Refusal::Receipt(format!(

@@ -41,9 +41,9 @@ use crate::ohttp::{
     decapsulate_request,
 };
 use crate::protocol::{
-    ATTEST_PATH, AttestRequest, AttestResponse, ErrorBody, INFER_PATH, INFO_PATH, KEYS_PATH,
-    MAX_REQUEST_BYTES, NodeInfo, OUTDATED_HEADER, PREDICT_PATH, PredictRequest, PredictResponse,
-    RECEIPT_HEADER,
+    ATTEST_PATH, AttestRequest, AttestResponse, BodyFormat, ErrorBody, INFER_PATH, INFO_PATH,
+    JSON_MEDIA_TYPE, KEYS_PATH, MAX_REQUEST_BYTES, NodeInfo, OUTDATED_HEADER, PREDICT_PATH,
+    PredictResponse, RECEIPT_HEADER, ROWS_MEDIA_TYPE,
 };
 use crate::receipt::ReceiptSigner;
 use crate::registry::{self, ModelRegistry, NotRegistered, RegisteredModel, RegistryError};
@@ -487,17 +487,17 @@ pub fn answer(
 ) -> Result<Vec<u8>, OhttpError> {
     let started = std::time::Instant::now();
     let key_id = ctx.key_id();
-    let (status, body, request_body) = match predict(model, request) {
-        Ok((body, request_body)) => (200, body, request_body),
+    let (status, body, request_body, format) = match predict(model, request) {
+        Ok((body, request_body, format)) => (200, body, request_body, format),
         Err((status, error, request_body)) => {
             let body = serde_json::to_vec(&ErrorBody { error }).unwrap_or_default();
-            (status, body, request_body)
+            (status, body, request_body, BodyFormat::Json)
         }
     };
     let receipt = signer.sign(&request_body, &body, model.sha256_hex(), key_id, now);
     let receipt_json = serde_json::to_vec(&receipt).unwrap_or_default();
     let mut headers = vec![
-        ("content-type".to_owned(), "application/json".to_owned()),
+        ("content-type".to_owned(), format.media_type().to_owned()),
         (RECEIPT_HEADER.to_owned(), b64url(&receipt_json)),
     ];
     if key_id != current_key_id {
@@ -528,7 +528,10 @@ pub fn answer(
     clippy::type_complexity,
     reason = "one private helper's three outcomes"
 )]
-fn predict(model: &Model, request: &[u8]) -> Result<(Vec<u8>, Vec<u8>), (u16, String, Vec<u8>)> {
+fn predict(
+    model: &Model,
+    request: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>, BodyFormat), (u16, String, Vec<u8>)> {
     let inner = InnerRequest::decode(request).map_err(|e| {
         (
             400,
@@ -551,14 +554,21 @@ fn predict(model: &Model, request: &[u8]) -> Result<(Vec<u8>, Vec<u8>), (u16, St
             body,
         ));
     }
-    let req: PredictRequest = serde_json::from_slice(&body).map_err(|e| {
+    let content_type = inner.header("content-type");
+    let format = BodyFormat::from_content_type(content_type).ok_or_else(|| {
         (
-            400,
-            format!("the request body is not {{\"rows\": [[numbers]]}}: {e}"),
+            415,
+            format!(
+                "content type {} is not served: use {JSON_MEDIA_TYPE} or {ROWS_MEDIA_TYPE}",
+                content_type.unwrap_or("")
+            ),
             body.clone(),
         )
     })?;
-    let outputs = model.predict(&req.rows).map_err(|e| {
+    let rows = format
+        .decode_rows(&body)
+        .map_err(|e| (400, e, body.clone()))?;
+    let outputs = model.predict(&rows).map_err(|e| {
         let status = match e {
             crate::model::ModelError::Run(_) => 500,
             crate::model::ModelError::TooManyRows { .. } => 413,
@@ -566,10 +576,11 @@ fn predict(model: &Model, request: &[u8]) -> Result<(Vec<u8>, Vec<u8>), (u16, St
         };
         (status, e.to_string(), body.clone())
     })?;
-    let out = serde_json::to_vec(&PredictResponse {
-        outputs,
-        model_sha256: model.sha256_hex().to_owned(),
-    })
-    .map_err(|e| (500, format!("cannot encode the outputs: {e}"), body.clone()))?;
-    Ok((out, body))
+    let out = format
+        .encode_prediction(&PredictResponse {
+            outputs,
+            model_sha256: model.sha256_hex().to_owned(),
+        })
+        .map_err(|e| (500, format!("cannot encode the outputs: {e}"), body.clone()))?;
+    Ok((out, body, format))
 }

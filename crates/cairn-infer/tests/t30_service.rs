@@ -325,7 +325,11 @@ async fn oversize_and_malformed_outer_requests_get_clear_refusals() {
     }
     // An attestation request without a nonce says what to send.
     let resp = http
-        .post(format!("{}{}", url(&node), cairn_infer::protocol::ATTEST_PATH))
+        .post(format!(
+            "{}{}",
+            url(&node),
+            cairn_infer::protocol::ATTEST_PATH
+        ))
         .body("{}")
         .send()
         .await
@@ -334,9 +338,15 @@ async fn oversize_and_malformed_outer_requests_get_clear_refusals() {
     assert!(resp.text().await.unwrap().contains("nonce"));
     // A nonce the attestation service never issued is refused by it, through the node.
     let resp = client.fetch_attestation("made-up-nonce").await.unwrap_err();
-    assert!(matches!(resp, InferError::Status { status: 502, .. }), "{resp}");
+    assert!(
+        matches!(resp, InferError::Status { status: 502, .. }),
+        "{resp}"
+    );
     assert!(resp.to_string().contains("nonce"), "{resp}");
     // Positive control: the node still answers a proper request.
     let (rows, _) = vectors();
-    client.infer(&verified, vec![rows[0].clone()]).await.unwrap();
+    client
+        .infer(&verified, vec![rows[0].clone()])
+        .await
+        .unwrap();
 }
