@@ -7,10 +7,10 @@ real imaging model's, not a 2 KB MLP's.
 
 Graph (ONNX opset 13, standard ops only):
   features [N, 16384] -> Reshape [N, 1, 128, 128]
-  -> Conv 3x3 1->16, Relu, MaxPool 2   (64x64)
-  -> Conv 3x3 16->32, Relu, MaxPool 2  (32x32)
-  -> Conv 3x3 32->64, Relu, MaxPool 2  (16x16)
-  -> Flatten [N, 16384] -> MatMul [16384, 2] + bias -> Softmax -> probability [N, 2]
+  -> Conv 3x3 1->32, Relu, MaxPool 2   (64x64)
+  -> Conv 3x3 32->64, Relu, MaxPool 2  (32x32)
+  -> Conv 3x3 64->128, Relu, MaxPool 2 (16x16)
+  -> Flatten [N, 32768] -> MatMul [32768, 2] + bias -> Softmax -> probability [N, 2]
 
 Run: python models/bench-cnn/make.py   (numpy and onnx from python/requirements.txt)
 Deterministic: the same numpy and onnx versions write the same bytes.
@@ -33,10 +33,10 @@ def he(shape, fan_in):
 
 inits = [
     numpy_helper.from_array(np.array([-1, 1, 128, 128], dtype=np.int64), "shape_img"),
-    numpy_helper.from_array(np.array([-1, 64 * 16 * 16], dtype=np.int64), "shape_flat"),
+    numpy_helper.from_array(np.array([-1, 128 * 16 * 16], dtype=np.int64), "shape_flat"),
 ]
 nodes = [helper.make_node("Reshape", ["features", "shape_img"], ["x0"])]
-channels = [1, 16, 32, 64]
+channels = [1, 32, 64, 128]
 for i in range(3):
     cin, cout = channels[i], channels[i + 1]
     inits.append(numpy_helper.from_array(he((cout, cin, 3, 3), cin * 9), f"w{i}"))
@@ -46,7 +46,7 @@ for i in range(3):
         helper.make_node("Relu", [f"c{i}"], [f"r{i}"]),
         helper.make_node("MaxPool", [f"r{i}"], [f"x{i + 1}"], kernel_shape=[2, 2], strides=[2, 2]),
     ]
-inits.append(numpy_helper.from_array(he((64 * 16 * 16, 2), 64 * 16 * 16) * 0.1, "wd"))
+inits.append(numpy_helper.from_array(he((128 * 16 * 16, 2), 128 * 16 * 16) * 0.1, "wd"))
 inits.append(numpy_helper.from_array(np.zeros(2, dtype=np.float32), "bd"))
 nodes += [
     helper.make_node("Reshape", ["x3", "shape_flat"], ["flat"]),

@@ -162,17 +162,22 @@ fn models() -> Vec<(&'static str, Model)> {
     out
 }
 
-/// Median of `n` timings of `f`, in microseconds.
-fn median_micros(n: usize, mut f: impl FnMut()) -> f64 {
-    let mut t: Vec<f64> = (0..n)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed().as_secs_f64() * 1e6
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    t[n / 2]
+/// Medians of `n` timings each of `a` and `b`, in microseconds, taken alternately so
+/// that drift in the machine's speed (it is shared) affects both alike.
+fn interleaved_medians(n: usize, mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, f64) {
+    let time = |f: &mut dyn FnMut()| {
+        let start = Instant::now();
+        f();
+        start.elapsed().as_secs_f64() * 1e6
+    };
+    let (mut ta, mut tb) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..n {
+        ta.push(time(&mut a));
+        tb.push(time(&mut b));
+    }
+    ta.sort_by(f64::total_cmp);
+    tb.sort_by(f64::total_cmp);
+    (ta[n / 2], tb[n / 2])
 }
 
 fn bench(c: &mut Criterion) {
@@ -193,16 +198,19 @@ fn bench(c: &mut Criterion) {
         group.finish();
         // Interleaved medians for the summary line (one run, same conditions).
         let n = if name == "breast-cancer-mlp" {
-            2_000
+            4_000
         } else {
-            60
+            200
         };
-        let plain = median_micros(n, || {
-            black_box(s.model.predict(std::slice::from_ref(&s.row)).unwrap());
-        });
-        let sealed = median_micros(n, || {
-            black_box(sealed_once(&s));
-        });
+        let (plain, sealed) = interleaved_medians(
+            n,
+            || {
+                black_box(s.model.predict(std::slice::from_ref(&s.row)).unwrap());
+            },
+            || {
+                black_box(sealed_once(&s));
+            },
+        );
         summary.push(format!(
             "{name}: plain tract {plain:.1} µs, sealed {sealed:.1} µs, ratio {:.3}, overhead {:.1} µs",
             sealed / plain,
