@@ -165,6 +165,20 @@ pub struct InferClient {
     clock: fn() -> UnixTime,
 }
 
+/// The body of a 2xx answer; any other status is [`InferError::Status`] with the
+/// node's plaintext explanation.
+async fn success_body(url: &str, resp: reqwest::Response) -> Result<Vec<u8>, InferError> {
+    let status = resp.status();
+    let bytes = resp.bytes().await.map_err(|e| transport(url, e))?;
+    if !status.is_success() {
+        return Err(InferError::Status {
+            status: status.as_u16(),
+            text: String::from_utf8_lossy(&bytes).trim().to_owned(),
+        });
+    }
+    Ok(bytes.to_vec())
+}
+
 fn transport(url: &str, e: impl std::fmt::Display) -> InferError {
     InferError::Transport {
         url: url.to_owned(),
@@ -242,14 +256,7 @@ impl InferClient {
             .send()
             .await
             .map_err(|e| transport(&url, e))?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| transport(&url, e))?;
-        if !status.is_success() {
-            return Err(InferError::Status {
-                status: status.as_u16(),
-                text: String::from_utf8_lossy(&bytes).trim().to_owned(),
-            });
-        }
+        let bytes = success_body(&url, resp).await?;
         serde_json::from_slice(&bytes)
             .map_err(|e| InferError::Protocol(format!("{url} answered no attestation: {e}")))
     }
@@ -395,15 +402,7 @@ impl InferClient {
             .send()
             .await
             .map_err(|e| transport(&url, e))?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| transport(&url, e))?;
-        if !status.is_success() {
-            return Err(InferError::Status {
-                status: status.as_u16(),
-                text: String::from_utf8_lossy(&bytes).trim().to_owned(),
-            });
-        }
-        Ok(bytes.to_vec())
+        success_body(&url, resp).await
     }
 
     /// Opens a sealed answer and checks its receipt against the node and the exchange.
@@ -466,14 +465,7 @@ pub async fn fetch_info(base_url: &str) -> Result<crate::protocol::NodeInfo, Inf
         crate::protocol::INFO_PATH
     );
     let resp = reqwest::get(&url).await.map_err(|e| transport(&url, e))?;
-    let status = resp.status();
-    let bytes = resp.bytes().await.map_err(|e| transport(&url, e))?;
-    if !status.is_success() {
-        return Err(InferError::Status {
-            status: status.as_u16(),
-            text: String::from_utf8_lossy(&bytes).trim().to_owned(),
-        });
-    }
+    let bytes = success_body(&url, resp).await?;
     serde_json::from_slice(&bytes).map_err(|e| InferError::Protocol(format!("{url}: {e}")))
 }
 
