@@ -53,9 +53,10 @@ fn spawn(args: &[&str], prefix: &str) -> (Child, String) {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    // Keep reading: a closed pipe would make the server's later output fail.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     let rest = line
         .trim()
         .strip_prefix(prefix)

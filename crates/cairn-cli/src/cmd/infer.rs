@@ -302,9 +302,10 @@ async fn serve_cmd(args: ServeArgs) -> anyhow::Result<ExitCode> {
     })
     .await?;
     let info = running.info();
-    println!("listening on http://{}", running.addr);
-    println!(
-        "model {} ({}), measurement {}, key id {}",
+    // One write: whoever reads the first line may close the pipe after it.
+    let mut banner = format!(
+        "listening on http://{}\nmodel {} ({}), measurement {}, key id {}\n",
+        running.addr,
         info.model_sha256,
         info.model
             .as_ref()
@@ -314,7 +315,16 @@ async fn serve_cmd(args: ServeArgs) -> anyhow::Result<ExitCode> {
         info.key_id
     );
     if !info.hardware {
-        println!("{}", cairn_infer::client::VIRTUAL_NOTICE);
+        banner.push_str(cairn_infer::client::VIRTUAL_NOTICE);
+        banner.push('\n');
+    }
+    {
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        // A closed stdout must not stop a serving node.
+        let _ = stdout
+            .write_all(banner.as_bytes())
+            .and_then(|()| stdout.flush());
     }
     tokio::signal::ctrl_c().await?;
     running.shutdown();

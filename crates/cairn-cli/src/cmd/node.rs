@@ -16,13 +16,38 @@ use tracing::info;
 
 /// `cairn node` options.
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct NodeArgs {
+    /// Start or stop one node of a network made by `cairn up` (instead of
+    /// running a node in this process).
+    #[command(subcommand)]
+    pub action: Option<NodeAction>,
     /// The node's TOML configuration: one `[orderer]` or `[peer]` table.
     #[arg(long)]
-    pub config: PathBuf,
+    pub config: Option<PathBuf>,
     /// Attested node options.
     #[command(flatten)]
     pub attest: super::node_attest::AttestArgs,
+}
+
+/// `cairn node start|stop NAME --dir DIR`.
+#[derive(clap::Subcommand, Debug)]
+pub enum NodeAction {
+    /// Start one node of a `cairn up` network that is down, in the
+    /// background, and wait until it answers.
+    Start(NodeRef),
+    /// Stop one node of a `cairn up` network (SIGTERM, then SIGKILL after 10 s).
+    Stop(NodeRef),
+}
+
+/// One node of a `cairn up` network.
+#[derive(clap::Args, Debug)]
+pub struct NodeRef {
+    /// The node's name as `cairn status` shows it, e.g. `peer0.org2`, `orderer0.org1`.
+    pub name: String,
+    /// The network directory `cairn up` created.
+    #[arg(long, default_value = "cairn-network")]
+    pub dir: PathBuf,
 }
 
 /// A node configuration file.
@@ -87,7 +112,17 @@ impl NodeFile {
 
 /// Runs the node until it is told to stop.
 pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
-    let file = NodeFile::load(&args.config)?;
+    match &args.action {
+        Some(NodeAction::Start(r)) => return super::up::start_one(&r.dir, &r.name),
+        Some(NodeAction::Stop(r)) => return super::up::stop_one(&r.dir, &r.name),
+        None => {}
+    }
+    let Some(config_path) = args.config.clone() else {
+        anyhow::bail!(
+            "give --config FILE to run a node here, or `start NAME` / `stop NAME` to act on a node of a `cairn up` network"
+        );
+    };
+    let file = NodeFile::load(&config_path)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -96,7 +131,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         match (file.orderer, file.peer) {
             (Some(mut config), _) => {
                 if let Some(token) =
-                    super::node_attest::start(&args.attest, &args.config, &config.identity_dir)
+                    super::node_attest::start(&args.attest, &config_path, &config.identity_dir)
                         .await?
                 {
                     config.attestation = token;
@@ -105,7 +140,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
             }
             (None, Some(mut config)) => {
                 if let Some(token) =
-                    super::node_attest::start(&args.attest, &args.config, &config.identity_dir)
+                    super::node_attest::start(&args.attest, &config_path, &config.identity_dir)
                         .await?
                 {
                     config.attestation = token;
@@ -114,7 +149,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
             }
             (None, None) => bail!(
                 "{} has no [orderer] or [peer] table: say which role this node plays",
-                args.config.display()
+                config_path.display()
             ),
         }
     })?;

@@ -5,7 +5,9 @@
 //! block, one `cairn node` config per node), starts every node, sets the
 //! channel up, and stays in the foreground until Ctrl-C (or returns at once
 //! with `--detach`). A later `up` on the same directory restarts the same
-//! nodes on their data. `down` stops every node of the directory.
+//! nodes on their data, starting only those that are down (the others keep
+//! running). `down` stops every node of the directory; `cairn node start|stop
+//! NAME --dir` acts on one ([`start_one`], [`stop_one`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitCode};
@@ -99,31 +101,35 @@ pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         generate(&dir, &args, &rt)?
     };
     // A new network's service was started by `generate`; nothing else runs yet.
-    let running = net
-        .nodes
-        .iter()
-        .map(|n| net.files(n))
-        .chain(net.attest_files().filter(|_| existing))
-        .find(|f| process::running(f).is_some());
-    if let Some(f) = running {
-        bail!(
-            "{} of {} is already running: run `cairn down --dir {}` first",
-            f.name,
-            dir.display(),
-            dir.display()
-        );
-    }
+    // On an existing network, start only what is down (a damaged network is
+    // repaired in place; the nodes that run keep running).
+    let service_running = existing
+        && net
+            .attest_files()
+            .is_some_and(|f| process::running(&f).is_some());
     let _service = match service {
         Some(child) => Some(child),
-        None if net.attest_port.is_some() => {
+        None if net.attest_port.is_some() && !service_running => {
             println!("==> starting the attestation service");
             Some(attested::start_service(&net, &rt)?.0)
         }
         None => None,
     };
     let mut children = Vec::new();
+    let mut already = Vec::new();
     for n in &net.nodes {
+        if existing && process::running(&net.files(n)).is_some() {
+            already.push(n.name.clone());
+            continue;
+        }
         children.push((n.clone(), process::spawn(&net.files(n))?));
+    }
+    if !already.is_empty() {
+        println!(
+            "==> already running: {}; starting {} node(s) that were down",
+            already.join(", "),
+            children.len()
+        );
     }
     let mut ready = rt.block_on(wait_ready(&net, &mut children));
     if ready.is_ok() && !net.setup_done {
@@ -160,6 +166,96 @@ pub fn down(args: DirArgs) -> anyhow::Result<ExitCode> {
     let net = Network::load(&dir)?;
     let n = stop_all(&net);
     println!("stopped {n} node(s) of {}", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The node (or the attestation service, `attest`) named `name`, with its files.
+fn named(net: &Network, name: &str) -> anyhow::Result<(Option<Node>, process::NodeFiles)> {
+    if let Some(n) = net.nodes.iter().find(|n| n.name == name) {
+        return Ok((Some(n.clone()), net.files(n)));
+    }
+    if let Some(f) = net.attest_files().filter(|f| f.name == name) {
+        return Ok((None, f));
+    }
+    let mut names: Vec<String> = net.nodes.iter().map(|n| n.name.clone()).collect();
+    names.extend(net.attest_files().map(|f| f.name));
+    bail!(
+        "no node named {name} in {}: its nodes are {}",
+        net.dir().display(),
+        names.join(", ")
+    )
+}
+
+/// `cairn node start NAME --dir`: starts one node of a network that is down,
+/// and waits until it answers.
+pub fn start_one(dir: &Path, name: &str) -> anyhow::Result<ExitCode> {
+    let dir = std::path::absolute(dir)?;
+    let net = Network::load(&dir)?;
+    let (node, files) = named(&net, name)?;
+    if let Some(pid) = process::running(&files) {
+        bail!(
+            "{name} is already running (pid {pid}); stop it first with `cairn node stop {name} --dir {}`",
+            dir.display()
+        );
+    }
+    let mut child = process::spawn(&files)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    if let Some(node) = node {
+        let client = rt.block_on(admin_client(&net))?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                bail!(
+                    "{name} exited ({status}) while starting; see {}",
+                    files.log.display()
+                );
+            }
+            let answers = match node.role {
+                Role::Orderer => rt
+                    .block_on(cairn_orderer::api::status(&client, &node.url()))
+                    .is_ok(),
+                Role::Peer => rt.block_on(async {
+                    match setup::transport(&net, &node, "admins/admin") {
+                        Ok(t) => cairn_peer::api::channels(&t, &node.url()).await.is_ok(),
+                        Err(_) => false,
+                    }
+                }),
+            };
+            if answers {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{name} did not answer within 30 s; see {}",
+                    files.log.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    println!(
+        "started {name} (pid {}); log: {}",
+        child.id(),
+        files.log.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cairn node stop NAME --dir`: stops one node (SIGTERM, then SIGKILL after the grace).
+pub fn stop_one(dir: &Path, name: &str) -> anyhow::Result<ExitCode> {
+    let dir = std::path::absolute(dir)?;
+    let net = Network::load(&dir)?;
+    let (_, files) = named(&net, name)?;
+    match process::stop(&files)? {
+        Some(false) => println!("stopped {name}"),
+        Some(true) => println!(
+            "stopped {name} (killed: it did not exit within {} s of SIGTERM)",
+            process::STOP_GRACE.as_secs()
+        ),
+        None => println!("{name} was not running"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -458,7 +554,9 @@ async fn wait_stop(children: &mut [(Node, Child)]) -> &'static str {
             _ = term.recv() => return "SIGTERM",
             _ = int.recv() => return "Ctrl-C",
             () = tokio::time::sleep(Duration::from_millis(500)) => {
-                if children.iter_mut().all(|(_, c)| matches!(c.try_wait(), Ok(Some(_)))) {
+                if !children.is_empty()
+                    && children.iter_mut().all(|(_, c)| matches!(c.try_wait(), Ok(Some(_))))
+                {
                     return "every node has stopped";
                 }
             }
