@@ -189,6 +189,46 @@ fn a_registered_model_is_served_sealed_and_its_receipt_verifies_offline() {
     let (node, node_url) = spawn(&args, "listening on ");
     cleanup.children.push(node);
 
+    // Shared keys: a bundle made, rotated and pushed with the CLI; a node started
+    // with --key-secret serves the bundle's current key (id 2 after the rotation).
+    let bundle = p(dir, "bundle.json");
+    let made = cairn(&["infer", "keys", "new", &bundle]);
+    assert!(made.status.success(), "{}", text(&made));
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&bundle).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let rotated = cairn(&["infer", "keys", "rotate", &bundle, "--grace", "60"]);
+    assert!(
+        stdout(&rotated).contains("current key id 2"),
+        "{}",
+        text(&rotated)
+    );
+    let pushed = cairn(&[
+        "infer",
+        "keys",
+        "push",
+        &bundle,
+        "--attest",
+        &url,
+        "--attest-ca",
+        &ca,
+        "--admin-token-file",
+        &p(dir, "admin"),
+        "--allow-measurement",
+        &measurement,
+    ]);
+    assert!(pushed.status.success(), "{}", text(&pushed));
+    let mut shared = args.clone();
+    shared.extend(["--key-secret", "infer-ohttp-keys"]);
+    let (shared_node, shared_url) = spawn(&shared, "listening on ");
+    cleanup.children.push(shared_node);
+    let info = cairn(&["infer", "info", "--url", &shared_url]);
+    let info: Value = serde_json::from_str(&stdout(&info)).unwrap();
+    assert_eq!(info["key_id"], 2, "{info}");
+    let own: Value =
+        serde_json::from_str(&stdout(&cairn(&["infer", "info", "--url", &node_url]))).unwrap();
+    assert_eq!(own["key_id"], 1, "{own}");
+
     // A client (Org1) whose policy requires a registered model.
     let rows: Value = serde_json::from_slice(
         &std::fs::read(concat!(

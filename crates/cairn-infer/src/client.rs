@@ -464,6 +464,7 @@ pub async fn fetch_info(base_url: &str) -> Result<crate::protocol::NodeInfo, Inf
         base_url.trim_end_matches('/'),
         crate::protocol::INFO_PATH
     );
+    cairn_attest_client::install_crypto_provider();
     let resp = reqwest::get(&url).await.map_err(|e| transport(&url, e))?;
     let bytes = success_body(&url, resp).await?;
     serde_json::from_slice(&bytes).map_err(|e| InferError::Protocol(format!("{url}: {e}")))
