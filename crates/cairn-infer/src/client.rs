@@ -1,8 +1,9 @@
 //! The client: verify a node against a policy, then seal requests to it.
 //!
-//! [`InferClient::attest`] is the only way to get a [`VerifiedNode`], and
-//! [`InferClient::infer`] takes one, so no request is ever sealed to a key that
-//! was not verified. The checks, in order: a fresh nonce from the attestation
+//! [`InferClient::attest`] is how every product path (the CLI included) gets a
+//! [`VerifiedNode`], and [`InferClient::infer`] takes one, so no request is sealed
+//! to a key that was not verified (the type's fields are public only so the
+//! benchmark can build one without a service). The checks, in order: a fresh nonce from the attestation
 //! service; the node's token against that service's JWKS (signature, issuer,
 //! expiry, nonce, measurement on the policy's list, platform: `virtual` only if
 //! the policy allows it, and the token's key is the key configuration's); the

@@ -28,8 +28,10 @@
 //!   clear;
 //! - nothing from a request body is logged;
 //! - no request is sealed to an unverified node: [`client::InferClient::infer`]
-//!   takes a [`client::VerifiedNode`], which only [`client::InferClient::attest`]
-//!   (or `verify`) makes, and a policy cannot list "any" measurement or model;
+//!   takes a [`client::VerifiedNode`], which the CLI and every product path get
+//!   only from [`client::InferClient::attest`] (or `verify`), and a policy cannot
+//!   list "any" measurement or model. (Its fields are public so the benchmark can
+//!   build one without a service; a caller that builds its own skips the checks.)
 //! - a node serves only a model the registry knows and has not revoked.
 
 pub mod binding;
