@@ -1,0 +1,9 @@
+//! Cairn's healthcare scenario (issue 13): a hospital's staff use a static web
+//! portal; the portal calls a medical platform that runs attested; the platform asks
+//! the diagnostics provider's confidential inference service for a diagnosis,
+//! presenting its own attestation token, and records an audit of each diagnosis on
+//! the channel.
+//!
+//! Layer: an application over the network. Uses `cairn-peer`'s gateway client (as
+//! the platform org's client), `cairn-infer`'s verifying client, `cairn-attest*` for
+//! tokens. Nothing here is used by the ledger crates.
