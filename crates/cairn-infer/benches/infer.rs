@@ -135,6 +135,7 @@ fn sealed_once(s: &Setup) -> Vec<Vec<f32>> {
     let answered = answer(
         &s.model,
         &s.signer,
+        None,
         &request,
         server_ctx,
         1,
@@ -286,6 +287,7 @@ fn throughput(clients: usize, period: Duration) -> String {
             attestation: attestation(),
             attester: Arc::new(VirtualAttester::new(platform, measurement.clone())),
             keys: KeySource::Generate,
+            callers: None,
         })
         .await
         .unwrap();

@@ -74,6 +74,14 @@ pub enum Refusal {
     /// An answer's receipt does not verify or does not match the exchange.
     #[error("the answer's receipt is invalid: {0}")]
     Receipt(String),
+    /// The node's challenge names another audience than the caller expects.
+    #[error("the node's challenge names audience {actual:?}; this caller expects {expected:?}")]
+    Audience {
+        /// The audience the caller is configured to call.
+        expected: String,
+        /// The one the node named.
+        actual: String,
+    },
 }
 
 /// Why an inference call failed.
@@ -158,9 +166,9 @@ pub struct Answer {
 
 /// A client of one inference node.
 pub struct InferClient {
-    http: reqwest::Client,
-    base: String,
-    policy: ClientPolicy,
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) policy: ClientPolicy,
     attestation: AttestationClient,
     registry: Option<Arc<dyn ModelRegistry>>,
     clock: fn() -> UnixTime,
@@ -168,7 +176,10 @@ pub struct InferClient {
 
 /// The body of a 2xx answer; any other status is [`InferError::Status`] with the
 /// node's plaintext explanation.
-async fn success_body(url: &str, resp: reqwest::Response) -> Result<Vec<u8>, InferError> {
+pub(crate) async fn success_body(
+    url: &str,
+    resp: reqwest::Response,
+) -> Result<Vec<u8>, InferError> {
     let status = resp.status();
     let bytes = resp.bytes().await.map_err(|e| transport(url, e))?;
     if !status.is_success() {
@@ -180,7 +191,7 @@ async fn success_body(url: &str, resp: reqwest::Response) -> Result<Vec<u8>, Inf
     Ok(bytes.to_vec())
 }
 
-fn transport(url: &str, e: impl std::fmt::Display) -> InferError {
+pub(crate) fn transport(url: &str, e: impl std::fmt::Display) -> InferError {
     InferError::Transport {
         url: url.to_owned(),
         detail: e.to_string(),

@@ -12,6 +12,8 @@
 //! Modules:
 //! - [`model`]: loading an ONNX model with tract, its SHA-256 and input/output signature;
 //! - [`ohttp`]: RFC 9458 key configurations and encapsulation, RFC 9292 inner messages;
+//! - [`caller`]: attested callers (the token chain): challenges, and the check of a
+//!   caller's token bound to this node's audience, a nonce and the request's channel;
 //! - [`binding`]: what a node's attestation token binds (HPKE key, key configuration,
 //!   model hash, receipt key);
 //! - [`service`]: the node (`cairn infer serve`) and [`protocol`], its HTTP surface;
@@ -35,6 +37,7 @@
 //! - a node serves only a model the registry knows and has not revoked.
 
 pub mod binding;
+pub mod caller;
 pub mod client;
 pub mod keys;
 pub mod model;

@@ -34,6 +34,9 @@ use ed25519_dalek::SigningKey;
 use tracing::{debug, info, warn};
 
 use crate::binding;
+use crate::caller::{
+    CALLER_TOKEN_HEADER, CHALLENGE_PATH, CallerGate, CallerPolicy, CallerPolicyError, JWKS_MAX_AGE,
+};
 use crate::keys::{KeyBundle, KeyError, KeySet};
 use crate::model::Model;
 use crate::ohttp::{
@@ -77,6 +80,9 @@ pub struct ServeConfig {
     pub attester: Arc<dyn Attester>,
     /// Where the OHTTP keys come from.
     pub keys: KeySource,
+    /// Attested callers only: what their tokens must bind and show
+    /// ([`crate::caller`]); `None` answers any client that verified this node.
+    pub callers: Option<CallerPolicy>,
 }
 
 /// Why a node did not start.
@@ -97,6 +103,9 @@ pub enum ServeError {
     /// The keys could not be made.
     #[error(transparent)]
     Keys(#[from] KeyError),
+    /// The caller policy cannot be enforced.
+    #[error("caller policy: {0}")]
+    Callers(#[from] CallerPolicyError),
     /// The listening socket.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -151,6 +160,7 @@ struct Node {
     receipt_key: SigningKey,
     keys: RwLock<Arc<KeySet>>,
     signer: RwLock<Arc<ReceiptSigner>>,
+    gate: Option<CallerGate>,
 }
 
 /// Reads a lock even if a panicking writer poisoned it (the values are replaced whole).
@@ -307,6 +317,15 @@ pub async fn serve(config: ServeConfig) -> Result<RunningInference, ServeError> 
     )
     .await?;
     let first_exp = signer.claims().exp;
+    let gate = match config.callers {
+        Some(policy) => {
+            let jwks = config.attestation.jwks().await?;
+            let gate = CallerGate::new(policy, config.attestation.base_url(), jwks)?;
+            info!(audience = %gate.policy().audience, measurements = gate.policy().measurements.len(), "answering attested callers only");
+            Some(gate)
+        }
+        None => None,
+    };
     let node = Arc::new(Node {
         model: config.model,
         registered,
@@ -316,6 +335,7 @@ pub async fn serve(config: ServeConfig) -> Result<RunningInference, ServeError> 
         receipt_key,
         keys: RwLock::new(Arc::new(keys)),
         signer: RwLock::new(Arc::new(signer)),
+        gate,
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -375,6 +395,7 @@ fn router(node: Arc<Node>) -> Router {
         .route(ATTEST_PATH, post(attest_handler))
         .route(INFO_PATH, get(info_handler))
         .route(INFER_PATH, post(infer_handler))
+        .route(CHALLENGE_PATH, post(challenge_handler))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(node)
 }
@@ -435,6 +456,32 @@ async fn attest_handler(State(node): State<Arc<Node>>, body: Bytes) -> Response 
     }
 }
 
+/// A challenge for an attested caller: a fresh nonce from the attestation service,
+/// remembered here, and this node's audience.
+async fn challenge_handler(State(node): State<Arc<Node>>) -> Response {
+    let Some(gate) = &node.gate else {
+        return plain(
+            StatusCode::NOT_FOUND,
+            "this node does not take attested callers (no caller policy): call it without a caller token",
+        );
+    };
+    if gate.jwks_age() > JWKS_MAX_AGE {
+        match node.attestation.jwks().await {
+            Ok(jwks) => gate.replace_jwks(jwks),
+            Err(e) => {
+                warn!(error = %e, "cannot refresh the attestation service's JWKS; keeping the cached one")
+            }
+        }
+    }
+    match node.attestation.nonce().await {
+        Ok(n) => axum::Json(gate.issue(n.nonce, UnixTime::now())).into_response(),
+        Err(e) => plain(
+            StatusCode::BAD_GATEWAY,
+            &format!("cannot get a nonce from the attestation service: {e}"),
+        ),
+    }
+}
+
 async fn infer_handler(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     let now = UnixTime::now();
     let keys = read(&node.keys);
@@ -463,7 +510,15 @@ async fn infer_handler(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     };
     let current = keys.current_config().key_id;
     let signer = read(&node.signer);
-    match answer(&node.model, &signer, &request, ctx, current, now) {
+    match answer(
+        &node.model,
+        &signer,
+        node.gate.as_ref(),
+        &request,
+        ctx,
+        current,
+        now,
+    ) {
         Ok(sealed) => ([(header::CONTENT_TYPE, RESPONSE_MEDIA_TYPE)], sealed).into_response(),
         Err(e) => {
             warn!(error = %e, "cannot seal a response");
@@ -476,10 +531,12 @@ async fn infer_handler(State(node): State<Arc<Node>>, body: Bytes) -> Response {
 }
 
 /// Computes the inner answer to a decapsulated request and seals it: the one place
-/// where request content is read and the only way an answer about it leaves.
+/// where request content is read and the only way an answer about it leaves. With a
+/// caller `gate`, the caller's token is checked here, before the model runs.
 pub fn answer(
     model: &Model,
     signer: &ReceiptSigner,
+    gate: Option<&CallerGate>,
     request: &[u8],
     ctx: ServerContext,
     current_key_id: u8,
@@ -487,7 +544,8 @@ pub fn answer(
 ) -> Result<Vec<u8>, OhttpError> {
     let started = std::time::Instant::now();
     let key_id = ctx.key_id();
-    let (status, body, request_body, format) = match predict(model, request) {
+    let caller = gate.map(|g| (g, *ctx.enc(), now));
+    let (status, body, request_body, format) = match predict(model, caller, request) {
         Ok((body, request_body, format)) => (200, body, request_body, format),
         Err((status, error, request_body)) => {
             let body = serde_json::to_vec(&ErrorBody { error }).unwrap_or_default();
@@ -530,6 +588,7 @@ pub fn answer(
 )]
 fn predict(
     model: &Model,
+    caller: Option<(&CallerGate, [u8; 32], UnixTime)>,
     request: &[u8],
 ) -> Result<(Vec<u8>, Vec<u8>, BodyFormat), (u16, String, Vec<u8>)> {
     let inner = InnerRequest::decode(request).map_err(|e| {
@@ -553,6 +612,17 @@ fn predict(
             format!("{} {PREDICT_PATH}: use POST", inner.method),
             body,
         ));
+    }
+    if let Some((gate, enc, now)) = caller {
+        match gate.check(inner.header(CALLER_TOKEN_HEADER), &enc, now) {
+            Ok(c) => {
+                debug!(caller_jti = %c.claims.jti, caller_measurement = %c.claims.measurement, "attested caller admitted")
+            }
+            Err(r) => {
+                debug!(refusal = %r, "attested caller refused");
+                return Err((r.status(), r.to_string(), body));
+            }
+        }
     }
     let content_type = inner.header("content-type");
     let format = BodyFormat::from_content_type(content_type).ok_or_else(|| {

@@ -301,6 +301,7 @@ async fn a_node_refuses_to_serve_an_unregistered_or_revoked_model() {
             attestation: w.attestation_client(),
             attester: attester(NODE),
             keys: KeySource::Generate,
+            callers: None,
         })
         .await
         .err()

@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use cairn_attest::{PlatformKey, ReleasePolicy, UnixTime, VirtualAttester, VirtualMeasurement};
 use cairn_attest_client::AttestationClient;
+use cairn_infer::caller::CallerPolicy;
 use cairn_infer::client::InferClient;
 use cairn_infer::keys::KeyBundle;
 use cairn_infer::model::{Model, breast_cancer_onnx};
@@ -94,7 +95,10 @@ pub struct ServeArgs {
     /// The ONNX model (default: the bundled breast-cancer model).
     #[arg(long)]
     model: Option<PathBuf>,
-    /// The node's configuration file, part of its measurement.
+    /// The node's configuration file (TOML), part of its measurement. An optional
+    /// `[callers]` table (`audience`, `measurements = [...]`, `allow_virtual`) makes
+    /// the node answer only attested callers presenting a token for that audience,
+    /// a nonce from POST /v1/challenge and the request's channel.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Attestation service URL (https).
@@ -268,6 +272,29 @@ pub fn run(cmd: InferCmd) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The `[callers]` table of the node's configuration (measured with it), if any.
+fn caller_policy(config: &[u8], path: Option<&Path>) -> anyhow::Result<Option<CallerPolicy>> {
+    #[derive(serde::Deserialize)]
+    struct NodeConfig {
+        callers: Option<CallerPolicy>,
+    }
+    let Some(path) = path else { return Ok(None) };
+    let text = std::str::from_utf8(config)
+        .with_context(|| format!("{} is not UTF-8 text", path.display()))?;
+    let parsed: NodeConfig = toml::from_str(text).with_context(|| {
+        format!(
+            "{} is not a node configuration (TOML; an optional [callers] table with audience, \
+             measurements, allow_virtual)",
+            path.display()
+        )
+    })?;
+    if let Some(c) = &parsed.callers {
+        c.validate()
+            .with_context(|| format!("{}: [callers]", path.display()))?;
+    }
+    Ok(parsed.callers)
+}
+
 async fn serve_cmd(args: ServeArgs) -> anyhow::Result<ExitCode> {
     cairn_attest_client::install_crypto_provider();
     let model = load_model(args.model.as_deref())?;
@@ -277,6 +304,7 @@ async fn serve_cmd(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .map(read)
         .transpose()?
         .unwrap_or_default();
+    let callers = caller_policy(&config, args.config.as_deref())?;
     let measurement = VirtualMeasurement::of_running_binary(&config)
         .context("cannot read this executable to measure it")?;
     let platform = PlatformKey::load_or_create(&args.platform_key)
@@ -299,6 +327,7 @@ async fn serve_cmd(args: ServeArgs) -> anyhow::Result<ExitCode> {
         attestation,
         attester: Arc::new(VirtualAttester::new(platform, measurement)),
         keys,
+        callers,
     })
     .await?;
     let info = running.info();

@@ -45,6 +45,14 @@ pub fn encapsulate_request(
     aead: Aead,
     request: &[u8],
 ) -> Result<(Vec<u8>, ClientContext), OhttpError> {
+    prepare_request(config, aead)?.seal(request)
+}
+
+/// Sets up the HPKE sender for one request to `config`'s key with `aead`, before
+/// the request exists: the caller learns the request's encapsulated key
+/// ([`PreparedRequest::enc`]) first, so the request can carry something bound to it
+/// (an attested caller's token binds it as its channel).
+pub fn prepare_request(config: &KeyConfig, aead: Aead) -> Result<PreparedRequest, OhttpError> {
     if !config.offers(aead) {
         return Err(OhttpError::AeadNotOffered(aead));
     }
@@ -52,16 +60,82 @@ pub fn encapsulate_request(
     let pk =
         <X25519HkdfSha256 as Kem>::PublicKey::from_bytes(&config.public_key).map_err(hpke_error)?;
     let info = request_info(&hdr);
-    let (enc, ct, secret) = match aead {
-        Aead::Aes128Gcm => seal_request::<AesGcm128>(&pk, &info, request, aead)?,
-        Aead::Aes256Gcm => seal_request::<AesGcm256>(&pk, &info, request, aead)?,
-        Aead::ChaCha20Poly1305 => seal_request::<ChaCha20Poly1305>(&pk, &info, request, aead)?,
+    let (enc, sender) = match aead {
+        Aead::Aes128Gcm => {
+            let (enc, ctx) = setup_sender::<AesGcm128>(&pk, &info)?;
+            (enc, Sender::Aes128Gcm(ctx))
+        }
+        Aead::Aes256Gcm => {
+            let (enc, ctx) = setup_sender::<AesGcm256>(&pk, &info)?;
+            (enc, Sender::Aes256Gcm(ctx))
+        }
+        Aead::ChaCha20Poly1305 => {
+            let (enc, ctx) = setup_sender::<ChaCha20Poly1305>(&pk, &info)?;
+            (enc, Sender::ChaCha20Poly1305(ctx))
+        }
     };
-    let mut out = Vec::with_capacity(HEADER_LEN + ENC_LEN + ct.len());
-    out.extend_from_slice(&hdr);
-    out.extend_from_slice(&enc);
-    out.extend_from_slice(&ct);
-    Ok((out, ClientContext { aead, enc, secret }))
+    Ok(PreparedRequest {
+        hdr,
+        aead,
+        enc,
+        sender,
+    })
+}
+
+type SenderCtx<A> = hpke::aead::AeadCtxS<A, HkdfSha256, X25519HkdfSha256>;
+
+/// The HPKE sender context of one AEAD.
+enum Sender {
+    Aes128Gcm(SenderCtx<AesGcm128>),
+    Aes256Gcm(SenderCtx<AesGcm256>),
+    ChaCha20Poly1305(SenderCtx<ChaCha20Poly1305>),
+}
+
+/// A request whose HPKE sender is set up (its `enc` is known) but not yet sealed.
+pub struct PreparedRequest {
+    hdr: [u8; HEADER_LEN],
+    aead: Aead,
+    enc: [u8; ENC_LEN],
+    sender: Sender,
+}
+
+impl std::fmt::Debug for PreparedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedRequest")
+            .field("key_id", &self.hdr[0])
+            .field("aead", &self.aead)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PreparedRequest {
+    /// The request's encapsulated key (the sender's ephemeral X25519 public key).
+    pub fn enc(&self) -> &[u8; ENC_LEN] {
+        &self.enc
+    }
+
+    /// Seals `request`; returns the encapsulated request and the context that opens
+    /// its response.
+    pub fn seal(self, request: &[u8]) -> Result<(Vec<u8>, ClientContext), OhttpError> {
+        let aead = self.aead;
+        let (ct, secret) = match self.sender {
+            Sender::Aes128Gcm(ctx) => seal_with(ctx, request, aead)?,
+            Sender::Aes256Gcm(ctx) => seal_with(ctx, request, aead)?,
+            Sender::ChaCha20Poly1305(ctx) => seal_with(ctx, request, aead)?,
+        };
+        let mut out = Vec::with_capacity(HEADER_LEN + ENC_LEN + ct.len());
+        out.extend_from_slice(&self.hdr);
+        out.extend_from_slice(&self.enc);
+        out.extend_from_slice(&ct);
+        Ok((
+            out,
+            ClientContext {
+                aead,
+                enc: self.enc,
+                secret,
+            },
+        ))
+    }
 }
 
 /// Decapsulates a request with the key its key id names; returns the binary HTTP
@@ -183,7 +257,13 @@ pub struct ServerContext {
 }
 
 impl ServerContext {
-    /// The key id the request named.
+    /// The request's encapsulated key (the client's ephemeral X25519 public key):
+    /// what an attested caller's token binds as its channel.
+    pub fn enc(&self) -> &[u8; ENC_LEN] {
+        &self.enc
+    }
+
+    /// The key id the request was sealed to.
     pub fn key_id(&self) -> u8 {
         self.key_id
     }
@@ -384,28 +464,35 @@ fn request_info(hdr: &[u8; HEADER_LEN]) -> Vec<u8> {
     info
 }
 
-/// HPKE SetupBaseS + Seal + Export for one AEAD.
-fn seal_request<A: hpke::aead::Aead>(
+/// HPKE SetupBaseS for one AEAD.
+fn setup_sender<A: hpke::aead::Aead>(
     pk: &<X25519HkdfSha256 as Kem>::PublicKey,
     info: &[u8],
-    request: &[u8],
-    aead: Aead,
-) -> Result<([u8; ENC_LEN], Vec<u8>, ResponseSecret), OhttpError> {
+) -> Result<([u8; ENC_LEN], SenderCtx<A>), OhttpError> {
     // The ephemeral key comes from the OS generator, which hpke's API requires to be
     // infallible: a failing OS RNG panics here (as in cairn-attest's sealing).
     let mut rng = hpke::rand_core::UnwrapErr(getrandom::SysRng);
-    let (enc, mut ctx) = hpke::setup_sender_with_rng::<A, HkdfSha256, X25519HkdfSha256>(
+    let (enc, ctx) = hpke::setup_sender_with_rng::<A, HkdfSha256, X25519HkdfSha256>(
         &OpModeS::Base,
         pk,
         info,
         &mut rng,
     )
     .map_err(hpke_error)?;
+    Ok((enc.to_bytes().into(), ctx))
+}
+
+/// HPKE Seal + Export for one AEAD.
+fn seal_with<A: hpke::aead::Aead>(
+    mut ctx: SenderCtx<A>,
+    request: &[u8],
+    aead: Aead,
+) -> Result<(Vec<u8>, ResponseSecret), OhttpError> {
     let ct = ctx.seal(request, b"").map_err(hpke_error)?;
     let mut secret = ResponseSecret::zeroed(aead);
     ctx.export(RESPONSE_LABEL, secret.as_mut_slice())
         .map_err(hpke_error)?;
-    Ok((enc.to_bytes().into(), ct, secret))
+    Ok((ct, secret))
 }
 
 /// HPKE SetupBaseR + Open + Export for one AEAD.

@@ -34,7 +34,10 @@ mod encap;
 mod inner;
 
 pub use config::{KeyConfig, ServerKey};
-pub use encap::{ClientContext, ServerContext, decapsulate_request, encapsulate_request};
+pub use encap::{
+    ClientContext, PreparedRequest, ServerContext, decapsulate_request, encapsulate_request,
+    prepare_request,
+};
 pub use inner::{InnerRequest, InnerResponse};
 
 /// RFC 9180 KEM id of DHKEM(X25519, HKDF-SHA256), the only KEM Cairn accepts.

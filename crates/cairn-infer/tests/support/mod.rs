@@ -9,6 +9,7 @@ use std::sync::Arc;
 use cairn_attest::{Platform, PlatformKey, ReleasePolicy, VirtualAttester, VirtualMeasurement};
 use cairn_attest_client::AttestationClient;
 use cairn_attest_service::{RunningService, SecretStore, ServiceConfig, serve};
+use cairn_infer::caller::CallerPolicy;
 use cairn_infer::model::{Model, breast_cancer_onnx};
 use cairn_infer::ohttp::Aead;
 use cairn_infer::policy::ClientPolicy;
@@ -21,6 +22,10 @@ pub const ADMIN: &str = "admin-token-for-tests-0123456789";
 pub const NODE: &[u8] = b"infer.toml: model=breast-cancer";
 /// Another workload's configuration: attested, but not allowed to receive keys.
 pub const OTHER: &[u8] = b"infer.toml: model=breast-cancer, debug shell";
+/// The medical platform's configuration: an attested caller of the diagnostics node.
+pub const PLATFORM: &[u8] = b"platform.toml: medical platform";
+/// The audience of the diagnostics node in the caller tests.
+pub const AUDIENCE: &str = "https://diagnostics.org3.cairn.test/infer";
 /// The release secret holding the key bundle.
 pub const KEY_SECRET: &str = "infer-ohttp-keys";
 
@@ -96,7 +101,7 @@ pub async fn world(bundle: Option<&[u8]>) -> World {
     let policy = json!({
         "id": "infer-virtual",
         "platform": "virtual",
-        "allowed_measurements": [measurement(NODE), measurement(OTHER)],
+        "allowed_measurements": [measurement(NODE), measurement(OTHER), measurement(PLATFORM)],
         "trusted_platform_keys": [platform_key().public_hex()],
         "token_ttl_secs": 300,
     });
@@ -130,6 +135,16 @@ impl World {
         config: &[u8],
         keys: KeySource,
     ) -> Result<RunningInference, service::ServeError> {
+        self.node_for(config, keys, None).await
+    }
+
+    /// Starts a node answering only the attested callers `callers` admits.
+    pub async fn node_for(
+        &self,
+        config: &[u8],
+        keys: KeySource,
+        callers: Option<CallerPolicy>,
+    ) -> Result<RunningInference, service::ServeError> {
         let model = model();
         service::serve(ServeConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -138,6 +153,7 @@ impl World {
             attestation: self.attestation_client(),
             attester: attester(config),
             keys,
+            callers,
         })
         .await
     }
