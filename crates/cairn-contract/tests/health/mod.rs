@@ -11,7 +11,7 @@ use cairn_ledger::ids::Timestamp;
 use cairn_ledger::private::parse_collections_config;
 use serde_json::{Value, json};
 
-use crate::pdc::{Chain, Endorsed};
+use crate::pdc::{Chain, Endorsed, contains};
 
 /// The contract's name on the channel.
 pub const NAME: &str = "health";
@@ -271,4 +271,26 @@ pub fn iso8601(ts: Timestamp) -> String {
         secs % 60,
         in_day % 1000
     )
+}
+
+/// Marker values in the intake: names, an allergy and the national id.
+pub const GIVEN_MARK: &str = "Givenmark-3f9a";
+pub const FAMILY_MARK: &str = "Familymark-c81d";
+pub const ALLERGY_MARK: &str = "allergy-marker-5b2e77";
+pub const NATIONAL_ID: &str = "NID-MARKER-90417";
+pub const LABEL_MARK: &str = "label-marker-e0c4";
+
+pub fn assert_absent(haystack: &[u8], needles: &[&str], what: &str) {
+    for n in needles {
+        assert!(!contains(haystack, n.as_bytes()), "{n} found in {what}");
+    }
+}
+
+pub fn public_writes(e: &Endorsed) -> Vec<(String, Vec<u8>)> {
+    e.simulation
+        .rwset
+        .namespaces
+        .iter()
+        .flat_map(|ns| ns.writes.iter().map(|w| (w.key.clone(), w.value.clone())))
+        .collect()
 }
