@@ -293,8 +293,18 @@ class HealthRecords extends Contract {
         if (!auditText) {
             throw new Error(`diagnosis ${diagnosisId} has no audit record on this channel`);
         }
-        const r = JSON.parse(recordText);
         const audit = JSON.parse(auditText);
+        // The private record is what members hold, possibly altered: a
+        // record that is not a JSON object verifies nothing.
+        let r;
+        try {
+            r = JSON.parse(recordText);
+        } catch (err) {
+            r = null;
+        }
+        if (r === null || typeof r !== 'object' || Array.isArray(r)) {
+            r = {};
+        }
         const expected = {
             diagnosisId: r.id,
             diagnosticsMeasurement: r.diagnostics && r.diagnostics.measurement,
@@ -310,7 +320,18 @@ class HealthRecords extends Contract {
         };
         const mismatches = [];
         if (typeof r.salt === 'string' && /^[0-9a-f]{64}$/.test(r.salt)) {
-            Object.assign(expected, auditHashes(Buffer.from(r.salt, 'hex'), r.patientId, r.id, r.features, r.result));
+            const salt = Buffer.from(r.salt, 'hex');
+            // A field missing from an altered record leaves its hash unset,
+            // which counts as a mismatch below.
+            const text = (v) => (typeof v === 'string' ? v : undefined);
+            const canonical = (v) => (v === undefined ? undefined : canonicalJson(v));
+            const [patientId, id] = [text(r.patientId), text(r.id)];
+            if (patientId !== undefined && id !== undefined) {
+                expected.recordIdSha256 = sha256Hex(salt, patientId, SEP, id);
+            }
+            const [features, result] = [canonical(r.features), canonical(r.result)];
+            if (features !== undefined) expected.inputSha256 = sha256Hex(salt, features);
+            if (result !== undefined) expected.resultSha256 = sha256Hex(salt, result);
         } else {
             // Without its salt nothing can be recomputed: every hash counts as differing.
             mismatches.push('salt');

@@ -675,6 +675,31 @@ fn t82_verify_audit_passes_and_names_the_field_a_tampered_record_breaks() {
         v,
         json!({ "ok": false, "mismatches": ["inputSha256", "modelSha256", "recordIdSha256", "resultSha256", "salt"] })
     );
+
+    // Fields removed, and a record that is not JSON: still an answer, not an error.
+    let verify =
+        |chain: &pdc::Chain| answer(&call(chain, HOSPITAL, HOSPITAL, "VerifyAudit", &[&id], &[]));
+    let mut original: Value = serde_json::from_slice(
+        &e.simulation
+            .private_writes()
+            .collection(NAME, COLLECTION)
+            .unwrap()
+            .writes[0]
+            .value,
+    )
+    .unwrap();
+    original.as_object_mut().unwrap().remove("features");
+    original.as_object_mut().unwrap().remove("patientId");
+    overwrite_private(&chain, &key, original.to_string().into_bytes());
+    assert_eq!(
+        verify(&chain),
+        json!({ "ok": false, "mismatches": ["inputSha256", "recordIdSha256"] })
+    );
+    overwrite_private(&chain, &key, b"not json".to_vec());
+    let mut all: Vec<&str> = AUDIT_FIELDS.to_vec();
+    all.push("salt");
+    all.sort_unstable();
+    assert_eq!(verify(&chain), json!({ "ok": false, "mismatches": all }));
 }
 
 /// Commits a transaction whose only write puts `value` at `key` in the
