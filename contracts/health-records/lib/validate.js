@@ -132,7 +132,8 @@ function checkId(label, value, pattern, prefix) {
         throw new Error(`${label} is missing; give it as a string`);
     }
     if (!pattern.test(value)) {
-        throw new Error(`${label} ${quote(value)} is not a valid id: expected "${prefix}_" followed by 22 base64url characters (A-Z a-z 0-9 _ -), 128 random bits`);
+        // Not quoted: a caller that mixed up fields may have sent a national id.
+        throw new Error(`${label} is not a valid id: expected "${prefix}_" followed by 22 base64url characters (A-Z a-z 0-9 _ -), 128 random bits; got ${[...value].length} characters`);
     }
     return value;
 }
