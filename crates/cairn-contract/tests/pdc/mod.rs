@@ -57,7 +57,11 @@ pub struct Chain {
     pub orderer: Ledger,
     pub peers: Vec<PeerNode>,
     pub package_id: String,
+    /// The contract's name on the channel ([`CC`] unless built with [`Chain::with_contract`]).
+    pub cc: String,
     nonce: std::cell::Cell<u64>,
+    /// The timestamp of the next proposals (`None`: the clock's).
+    time: std::cell::Cell<Option<Timestamp>>,
 }
 
 /// A simulated proposal: what the client sent and what the peer answered.
@@ -69,17 +73,27 @@ pub struct Endorsed {
 impl Chain {
     /// `n` orgs with the contract committed with these collections.
     pub fn new(n: usize, collections: Vec<CollectionConfig>, policy: &str) -> Chain {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/contracts/private-transfer");
+        Chain::with_contract(n, &dir, "private_1", CC, collections, policy)
+    }
+
+    /// `n` orgs with the package in `dir` installed under `label` and
+    /// committed as contract `name` with these collections.
+    pub fn with_contract(
+        n: usize,
+        dir: &Path,
+        label: &str,
+        name: &str,
+        collections: Vec<CollectionConfig>,
+        policy: &str,
+    ) -> Chain {
         let net = TestNet::new(n);
         let genesis = net.genesis();
         let mut dirs = Vec::new();
         let odir = tempfile::tempdir().unwrap();
         let orderer = Ledger::create(odir.path(), &genesis).unwrap();
         dirs.push(odir);
-        let archive = package_dir(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/contracts/private-transfer"),
-            "private_1",
-        )
-        .unwrap();
+        let archive = package_dir(dir, label).unwrap();
         let mut peers = Vec::new();
         let mut package_id = String::new();
         for org in &net.orgs {
@@ -103,7 +117,9 @@ impl Chain {
             orderer,
             peers,
             package_id,
+            cc: name.to_owned(),
             nonce: std::cell::Cell::new(1),
+            time: std::cell::Cell::new(None),
         };
         chain.define(1, &collections, policy);
         chain
@@ -149,7 +165,7 @@ impl Chain {
         policy: &str,
     ) -> Value {
         json!({
-            "name": CC, "version": format!("{sequence}"), "sequence": sequence,
+            "name": self.cc, "version": format!("{sequence}"), "sequence": sequence,
             "endorsementPolicy": policy, "collections": collections,
             "packageId": self.package_id,
         })
@@ -172,6 +188,11 @@ impl Chain {
         )
     }
 
+    /// Gives the next proposals this timestamp (`None`: the clock's again).
+    pub fn set_time(&self, time: Option<Timestamp>) {
+        self.time.set(time);
+    }
+
     pub fn all(&self) -> Vec<usize> {
         (0..self.peers.len()).collect()
     }
@@ -189,7 +210,7 @@ impl Chain {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.to_vec()))
             .collect();
-        self.invoke_on(peer, who, CC, function, args, transient)
+        self.invoke_on(peer, who, &self.cc, function, args, transient)
     }
 
     fn invoke_on(
@@ -214,7 +235,7 @@ impl Chain {
             },
             transient,
             n.to_be_bytes().iter().copied().chain([7u8; 16]).collect(),
-            Timestamp::now(),
+            self.time.get().unwrap_or_else(Timestamp::now),
         );
         let p = &self.peers[peer];
         let simulation = p.runtime.invoke(InvokeRequest {
