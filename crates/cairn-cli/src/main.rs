@@ -57,9 +57,14 @@ enum Command {
     /// HTTP, run sealed requests, register models, manage shared keys.
     #[command(subcommand)]
     Infer(cmd::infer::InferCmd),
-    /// Run the foundation end to end in one process: orgs, a channel, the
-    /// contract lifecycle, endorsed transactions, blocks and a receipt.
+    /// Run the foundation end to end in one process (orgs, a channel, the contract
+    /// lifecycle, endorsed transactions, blocks and a receipt), or `cairn demo
+    /// healthcare`: the healthcare scenario's three parties as processes.
     Demo(cmd::demo::DemoArgs),
+    /// The healthcare scenario's services: the attested medical platform and the
+    /// hospital's web portal.
+    #[command(subcommand)]
+    Health(cmd::health::HealthCmd),
     /// Start a local network (3 orgs: orderers and peers as separate
     /// processes), set up a channel and a contract, and stay up until Ctrl-C.
     Up(cmd::up::UpArgs),
@@ -134,6 +139,7 @@ fn main() -> ExitCode {
         Command::Contract(c) => cmd::client::contract(c),
         Command::Attest(c) => cmd::attest::run(c),
         Command::Infer(c) => cmd::infer::run(c),
+        Command::Health(c) => cmd::health::run(c),
     };
     match result {
         Ok(code) => code,

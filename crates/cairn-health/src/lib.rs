@@ -7,3 +7,12 @@
 //! Layer: an application over the network. Uses `cairn-peer`'s gateway client (as
 //! the platform org's client), `cairn-infer`'s verifying client, `cairn-attest*` for
 //! tokens. Nothing here is used by the ledger crates.
+//!
+//! Modules:
+//! - [`platform`]: the medical platform's API (`cairn health platform serve`);
+//! - [`portal`]: the hospital's portal server and the static portal it serves;
+//! - [`registry`]: the model registry on the ledger through a gateway.
+
+pub mod platform;
+pub mod portal;
+pub mod registry;

@@ -90,10 +90,11 @@ fn setup(model: Model) -> Setup {
     );
     let ring = KeyRing::generate(now, 3_600).unwrap();
     let token = ring.sign(&claims).unwrap();
-    let signer = ReceiptSigner::new(receipt_key.clone(), token, claims.clone());
+    let signer = ReceiptSigner::new(receipt_key.clone(), token.clone(), claims.clone());
     let node = VerifiedNode {
         key_config: key.config().clone(),
         claims,
+        token,
         model_sha256: model.sha256_hex().to_owned(),
         receipt_key: receipt_key.verifying_key(),
         registered: None,

@@ -137,6 +137,8 @@ pub struct VerifiedNode {
     pub key_config: KeyConfig,
     /// The verified token's claims.
     pub claims: AttestationClaims,
+    /// The verified token itself (for a caller's audit trail).
+    pub token: String,
     /// The model the node serves.
     pub model_sha256: String,
     /// The key that signs the node's receipts.
@@ -341,6 +343,7 @@ impl InferClient {
         Ok(VerifiedNode {
             key_config,
             claims,
+            token: resp.token.clone(),
             model_sha256: model,
             receipt_key,
             registered,

@@ -39,7 +39,11 @@ const DEFAULT_CONTRACT: &str = concat!(
 
 /// `cairn demo` options.
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct DemoArgs {
+    /// Another scenario instead of the in-process foundation demo.
+    #[command(subcommand)]
+    scenario: Option<Scenario>,
     /// Directory for the demo's crypto material, ledgers and receipt.
     #[arg(long, default_value = "cairn-demo")]
     dir: PathBuf,
@@ -49,6 +53,16 @@ pub struct DemoArgs {
     /// Replace an existing demo directory.
     #[arg(long)]
     force: bool,
+}
+
+/// `cairn demo` scenarios.
+#[derive(clap::Subcommand, Debug)]
+pub enum Scenario {
+    /// The healthcare scenario: the hospital's portal, the attested medical
+    /// platform and the diagnostics provider's attested inference node, as orgs of
+    /// one network and processes of their own; prints the portal's URL and stays up
+    /// until Ctrl-C.
+    Healthcare(super::health::demo::HealthDemoArgs),
 }
 
 /// One org's peer: its identity, ledger, package store and contract runtime.
@@ -72,6 +86,9 @@ struct Demo {
 
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    if let Some(Scenario::Healthcare(a)) = args.scenario {
+        return super::health::demo::run(a);
+    }
     let dir = &args.dir;
     if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
         if !args.force {

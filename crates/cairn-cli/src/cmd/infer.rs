@@ -3,7 +3,7 @@
 //! the ledger, and manage the key bundle that secret release shares between nodes.
 //!
 //! The ledger side (the model registry) goes through the gateway of a network made
-//! by `cairn up`, as the signing org's client: [`GatewayRegistry`] is the
+//! by `cairn up`, as the signing org's client: `cairn_health::registry::GatewayRegistry` is the
 //! [`ModelRegistry`] both the node and the client use.
 
 use std::net::SocketAddr;
@@ -15,12 +15,12 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use cairn_attest::{PlatformKey, ReleasePolicy, UnixTime, VirtualAttester, VirtualMeasurement};
 use cairn_attest_client::AttestationClient;
+use cairn_health::registry::GatewayRegistry;
 use cairn_infer::caller::CallerPolicy;
 use cairn_infer::client::InferClient;
 use cairn_infer::keys::KeyBundle;
 use cairn_infer::model::{Model, breast_cancer_onnx};
 use cairn_infer::policy::ClientPolicy;
-use cairn_infer::registry::{Lookup, ModelRegistry, RegisteredModel, RegistryError};
 use cairn_infer::service::{KeySource, ServeConfig, serve};
 use cairn_peer::{GatewayClient, invocation};
 
@@ -95,12 +95,16 @@ pub struct ServeArgs {
     /// The ONNX model (default: the bundled breast-cancer model).
     #[arg(long)]
     model: Option<PathBuf>,
-    /// The node's configuration file (TOML), part of its measurement. An optional
-    /// `[callers]` table (`audience`, `measurements = [...]`, `allow_virtual`) makes
-    /// the node answer only attested callers presenting a token for that audience,
-    /// a nonce from POST /v1/challenge and the request's channel.
+    /// The node's configuration file, part of its measurement.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Answer only attested callers (JSON: {"audience", "measurements": [hex...],
+    /// "allow_virtual"}): each request must carry the caller's token binding this
+    /// audience, a nonce from POST /v1/challenge and the request's channel. It is
+    /// the provider's own access control, not part of the measurement (so that
+    /// callers whose configuration names this node's measurement can be listed).
+    #[arg(long)]
+    callers: Option<PathBuf>,
     /// Attestation service URL (https).
     #[arg(long)]
     attest: String,
@@ -207,43 +211,6 @@ pub enum KeysCmd {
     },
 }
 
-/// The model registry through a gateway: `FindByHash` on the registry contract.
-pub struct GatewayRegistry {
-    gateway: GatewayClient,
-    contract: String,
-}
-
-impl GatewayRegistry {
-    /// A registry reached through `gateway`.
-    pub fn new(gateway: GatewayClient, contract: &str) -> Self {
-        Self {
-            gateway,
-            contract: contract.to_owned(),
-        }
-    }
-}
-
-impl ModelRegistry for GatewayRegistry {
-    fn find_by_hash<'a>(&'a self, sha256: &'a str) -> Lookup<'a> {
-        Box::pin(async move {
-            match self
-                .gateway
-                .evaluate(&self.contract, "FindByHash", &[sha256])
-                .await
-            {
-                Ok(payload) => serde_json::from_slice::<RegisteredModel>(&payload)
-                    .map(Some)
-                    .map_err(|e| {
-                        RegistryError(format!("FindByHash answered no model record: {e}"))
-                    }),
-                // The contract's refusal for an unknown hash (contracts/model-registry).
-                Err(e) if e.to_string().contains("is registered") => Ok(None),
-                Err(e) => Err(RegistryError(e.to_string())),
-            }
-        })
-    }
-}
-
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
@@ -272,27 +239,20 @@ pub fn run(cmd: InferCmd) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The `[callers]` table of the node's configuration (measured with it), if any.
-fn caller_policy(config: &[u8], path: Option<&Path>) -> anyhow::Result<Option<CallerPolicy>> {
-    #[derive(serde::Deserialize)]
-    struct NodeConfig {
-        callers: Option<CallerPolicy>,
-    }
+/// The caller policy file (JSON), if given.
+fn caller_policy(path: Option<&Path>) -> anyhow::Result<Option<CallerPolicy>> {
     let Some(path) = path else { return Ok(None) };
-    let text = std::str::from_utf8(config)
-        .with_context(|| format!("{} is not UTF-8 text", path.display()))?;
-    let parsed: NodeConfig = toml::from_str(text).with_context(|| {
+    let policy: CallerPolicy = serde_json::from_slice(&read(path)?).with_context(|| {
         format!(
-            "{} is not a node configuration (TOML; an optional [callers] table with audience, \
-             measurements, allow_virtual)",
+            "{} is not a caller policy (JSON: {{\"audience\", \"measurements\": [hex...], \
+             \"allow_virtual\"}})",
             path.display()
         )
     })?;
-    if let Some(c) = &parsed.callers {
-        c.validate()
-            .with_context(|| format!("{}: [callers]", path.display()))?;
-    }
-    Ok(parsed.callers)
+    policy
+        .validate()
+        .with_context(|| format!("{}", path.display()))?;
+    Ok(Some(policy))
 }
 
 async fn serve_cmd(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -304,7 +264,7 @@ async fn serve_cmd(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .map(read)
         .transpose()?
         .unwrap_or_default();
-    let callers = caller_policy(&config, args.config.as_deref())?;
+    let callers = caller_policy(args.callers.as_deref())?;
     let measurement = VirtualMeasurement::of_running_binary(&config)
         .context("cannot read this executable to measure it")?;
     let platform = PlatformKey::load_or_create(&args.platform_key)

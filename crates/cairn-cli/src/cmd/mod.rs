@@ -6,6 +6,7 @@ pub mod channel_create;
 pub mod client;
 pub mod crypto;
 pub mod demo;
+pub mod health;
 pub mod infer;
 pub mod ledger;
 pub mod node;

@@ -48,7 +48,27 @@ pub fn org_peers(net: &Network) -> Vec<Node> {
 /// committed already. Answers whether it deployed it now. Progress goes to
 /// stderr, so `--json` output stays clean.
 pub async fn ensure(net: &Network, contract: &Path, private: bool) -> anyhow::Result<bool> {
-    let name = contract_name(private);
+    let collections = private.then_some(PRIVATE_COLLECTION);
+    ensure_contract(
+        net,
+        contract_name(private),
+        contract,
+        ENDORSEMENT,
+        collections,
+    )
+    .await
+}
+
+/// Commits contract `name` from the package directory `contract`, with
+/// `endorsement` and the collection definitions `collections` (JSON), unless a
+/// definition of that name is committed already. Answers whether it deployed it now.
+pub async fn ensure_contract(
+    net: &Network,
+    name: &str,
+    contract: &Path,
+    endorsement: &str,
+    collections: Option<&str>,
+) -> anyhow::Result<bool> {
     let gateways = org_peers(net);
     let first = gateways.first().context("the network has no peers")?;
     let admin = setup::gateway(net, first, "admins/admin")?;
@@ -59,9 +79,9 @@ pub async fn ensure(net: &Network, contract: &Path, private: bool) -> anyhow::Re
     let committed: Vec<ContractDefinition> = serde_json::from_slice(&answer)
         .context("the peer's list of committed contracts is not valid JSON")?;
     if let Some(def) = committed.iter().find(|d| d.name == name) {
-        if def.endorsement_policy != ENDORSEMENT {
+        if def.endorsement_policy != endorsement {
             eprintln!(
-                "warning: {name} is committed with endorsement policy {:?}, not {ENDORSEMENT:?}",
+                "warning: {name} is committed with endorsement policy {:?}, not {endorsement:?}",
                 def.endorsement_policy
             );
         }
@@ -83,12 +103,12 @@ pub async fn ensure(net: &Network, contract: &Path, private: bool) -> anyhow::Re
         "name": name,
         "version": VERSION,
         "sequence": 1,
-        "endorsementPolicy": ENDORSEMENT,
+        "endorsementPolicy": endorsement,
         "packageId": package,
     });
-    if private {
-        def["collections"] = serde_json::from_str(PRIVATE_COLLECTION)
-            .context("the bench's collection definition is not JSON")?;
+    if let Some(c) = collections {
+        def["collections"] = serde_json::from_str(c)
+            .with_context(|| format!("{name}'s collections are not JSON"))?;
     }
     let def = def.to_string();
     eprintln!("==> each org approves {name}; a majority commits it");

@@ -25,7 +25,7 @@ use super::up::layout::{Network, Node, Role};
 use super::up::{process, setup};
 
 mod cpu;
-mod deploy;
+pub(crate) mod deploy;
 mod load;
 mod report;
 
