@@ -43,6 +43,11 @@ pub enum ReceiptCmd {
         /// Inference receipts: check that this file is the answer body the receipt covers.
         #[arg(long)]
         response: Option<PathBuf>,
+        /// Transaction receipts: also print the transaction's public writes (one JSON
+        /// object per line: namespace, key, value), read from the envelope the
+        /// receipt proves; private collection writes are only hashes there.
+        #[arg(long)]
+        show_writes: bool,
     },
     /// Fetch a transaction's receipt from a peer of a running network (JSON);
     /// the header is signed by the orderer org that sealed the block.
@@ -68,6 +73,7 @@ pub fn run(cmd: ReceiptCmd) -> anyhow::Result<ExitCode> {
             issuer,
             request,
             response,
+            show_writes,
         } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read receipt {}", file.display()))?;
@@ -104,6 +110,9 @@ pub fn run(cmd: ReceiptCmd) -> anyhow::Result<ExitCode> {
                         v.envelope_hash,
                         cairn_crypto::format_unix_time(v.block_time.seconds)
                     );
+                    if show_writes {
+                        print_writes(&receipt.envelope)?;
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
@@ -113,6 +122,46 @@ pub fn run(cmd: ReceiptCmd) -> anyhow::Result<ExitCode> {
             }
         }
     }
+}
+
+/// The public writes of a verified receipt's envelope, one JSON line each.
+fn print_writes(envelope: &[u8]) -> anyhow::Result<()> {
+    use cairn_ledger::encoding::Canonical;
+    use cairn_ledger::tx::{Envelope, ProposalResponsePayload, Transaction};
+    let tx = Envelope::decode(envelope)
+        .context("the receipt's envelope")?
+        .transaction()
+        .context("the receipt's transaction")?;
+    let Transaction::Endorsed(tx) = tx else {
+        println!("  a configuration transaction: no contract writes");
+        return Ok(());
+    };
+    let payload = ProposalResponsePayload::decode(&tx.response_payload)
+        .context("the endorsed response payload")?;
+    for ns in &payload.rwset.namespaces {
+        for w in &ns.writes {
+            let value = match std::str::from_utf8(&w.value) {
+                Ok(text) => serde_json::Value::String(text.to_owned()),
+                Err(_) => serde_json::json!({ "hex": hex::encode(&w.value) }),
+            };
+            let line = serde_json::json!({
+                "namespace": ns.namespace,
+                "key": w.key,
+                "delete": w.is_delete,
+                "value": value,
+            });
+            println!("{line}");
+        }
+        for c in &ns.collections {
+            println!(
+                "  {}: collection {}: {} hashed write(s) (the values stay with the collection's members)",
+                ns.namespace,
+                c.collection,
+                c.hashed_writes.len()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn verify_inference(
