@@ -78,7 +78,9 @@ pub enum BrowserError {
         path: String,
     },
     /// chromedriver could not open a session (chromium failed to start).
-    #[error("chromedriver could not start chromium: {source}; chromedriver's log ends with:\n{log}")]
+    #[error(
+        "chromedriver could not start chromium: {source}; chromedriver's log ends with:\n{log}"
+    )]
     Session {
         /// The WebDriver error.
         source: fantoccini::error::NewSessionError,
@@ -310,7 +312,10 @@ mod tests {
             "--disable-component-update",
             "--user-data-dir=/tmp/p",
         ] {
-            assert!(args.iter().any(|a| a == flag), "{flag} missing from {args:?}");
+            assert!(
+                args.iter().any(|a| a == flag),
+                "{flag} missing from {args:?}"
+            );
         }
     }
 
