@@ -6,187 +6,25 @@
 //! `r || s` signatures, keys by RFC 7638 `kid`. Each test serves the four
 //! portal files (the same bytes the portal server embeds) from an axum server
 //! on 127.0.0.1, plus, where a test needs them, stand-ins for the portal
-//! server's policy, JWKS, nonce and attestation routes.
+//! server's policy, JWKS, nonce and attestation routes (`portal/mod.rs`).
+//! The screens that call the platform are in `portal_screens.rs`.
 //!
 //! A missing chromium or chromium-driver fails these tests with the install
 //! command; they never skip.
 
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+mod portal;
 
-use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use std::collections::BTreeMap;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use cairn_attest::{
-    AttestationClaims, KeyRing, Platform, PolicyRef, PublicJwk, RuntimeData, UnixTime, fresh_jti,
-};
+use cairn_attest::{KeyRing, Platform, UnixTime};
 use cairn_testkit::browser::Browser;
 use cairn_testkit::browser::fantoccini::Locator;
+use portal::*;
 use serde_json::{Value, json};
-
-const INDEX: &str = include_str!("../portal/index.html");
-const APP: &str = include_str!("../portal/app.js");
-const VERIFY: &str = include_str!("../portal/verify.js");
-const STYLE: &str = include_str!("../portal/style.css");
-
-/// A page that exposes verify.js to WebDriver scripts.
-const TEST_PAGE: &str = r#"<!doctype html>
-<meta charset="utf-8"><title>verify.js under test</title>
-<script type="module">
-import { verifyToken, CHECKS } from "/verify.js";
-window.__verify = (token, policy) => verifyToken(token, policy);
-window.__checks = CHECKS;
-window.__testReady = true;
-</script>"#;
-
-const ISSUER: &str = "https://127.0.0.1:8443";
-const PLATFORM_MEASUREMENT: &str = "9f2c7a0e5b1d4c3a8e6f0b2d4a6c8e0f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e5f7a9b1c3d5e7f9a1b3c5d7e9f1a3b";
-const DIAGNOSTICS_MEASUREMENT: &str =
-    "1111111111111111111111111111111111111111111111111111111111111111";
-const NONCE: &str = "n-0123456789abcdef";
-/// Every check verify.js reports, in its order.
-const CHECKS: [&str; 9] = [
-    "format",
-    "algorithm",
-    "key",
-    "signature",
-    "issuer",
-    "expiry",
-    "nonce",
-    "measurement",
-    "platform",
-];
-const WAIT: Duration = Duration::from_secs(30);
-
-fn now() -> u64 {
-    UnixTime::now().secs()
-}
-
-/// Claims as the attestation service would issue them for the platform.
-fn claims(platform: Platform, measurement: &str, nonce: &str) -> AttestationClaims {
-    let t = now();
-    let runtime = RuntimeData::new(nonce, PublicJwk::X25519([7; 32])).with_user_data(
-        [("audience".to_string(), "diagnostics.org3".to_string())]
-            .into_iter()
-            .collect(),
-    );
-    AttestationClaims {
-        iss: ISSUER.into(),
-        iat: t,
-        nbf: t,
-        exp: t + 300,
-        jti: fresh_jti().unwrap(),
-        platform,
-        hardware: platform.is_hardware(),
-        measurement: measurement.into(),
-        measurements: BTreeMap::new(),
-        debug: false,
-        tcb: Default::default(),
-        flags: BTreeMap::new(),
-        runtime_data: Some(runtime),
-        nonce: Some(nonce.into()),
-        policy: PolicyRef {
-            id: "health-platform".into(),
-            hash: "sha256:00".into(),
-        },
-    }
-}
-
-fn good_claims() -> AttestationClaims {
-    claims(Platform::Sgx, PLATFORM_MEASUREMENT, NONCE)
-}
-
-fn b64_json(v: &Value) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
-}
-
-fn part(token: &str, i: usize) -> Value {
-    let raw = token.split('.').nth(i).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(raw).unwrap()).unwrap()
-}
-
-/// The portal files, the test page and, with `mock`, stand-ins for the portal
-/// server's routes. Returns the base URL.
-async fn serve(mock: Option<Arc<Mock>>) -> String {
-    let js = |body: &'static str| ([(header::CONTENT_TYPE, "text/javascript")], body);
-    let mut app = Router::new()
-        .route("/", get(move || async move { axum::response::Html(INDEX) }))
-        .route("/app.js", get(move || async move { js(APP) }))
-        .route("/verify.js", get(move || async move { js(VERIFY) }))
-        .route(
-            "/style.css",
-            get(|| async { ([(header::CONTENT_TYPE, "text/css")], STYLE) }),
-        )
-        .route(
-            "/test.html",
-            get(|| async { axum::response::Html(TEST_PAGE) }),
-        );
-    if let Some(mock) = mock {
-        app = app.merge(
-            Router::new()
-                .route("/portal/config.json", get(mock_config))
-                .route("/portal/jwks.json", get(mock_jwks))
-                .route("/portal/nonce", post(mock_nonce))
-                .route("/api/attestation", post(mock_attestation))
-                .with_state(mock),
-        );
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
-}
-
-/// What the stand-in portal server knows: the issuer's keys, the platform's
-/// kind, and the nonces it handed out.
-struct Mock {
-    ring: KeyRing,
-    platform: Platform,
-    nonces: Mutex<Vec<String>>,
-}
-
-async fn mock_config() -> impl IntoResponse {
-    Json(json!({
-        "issuer": ISSUER,
-        "platform_measurements": [PLATFORM_MEASUREMENT],
-        "diagnostics_measurements": [DIAGNOSTICS_MEASUREMENT],
-        "allow_virtual": true,
-        "hospital": "Org1MSP", "platform": "Org2MSP", "diagnostics": "Org3MSP",
-    }))
-}
-
-async fn mock_jwks(State(mock): State<Arc<Mock>>) -> impl IntoResponse {
-    Json(serde_json::to_value(mock.ring.jwks(UnixTime::now())).unwrap())
-}
-
-async fn mock_nonce(State(mock): State<Arc<Mock>>) -> impl IntoResponse {
-    let nonce = cairn_attest::fresh_nonce().unwrap();
-    mock.nonces.lock().unwrap().push(nonce.clone());
-    Json(json!({ "nonce": nonce, "expires_at": now() + 120 }))
-}
-
-async fn mock_attestation(
-    State(mock): State<Arc<Mock>>,
-    Json(body): Json<Value>,
-) -> axum::response::Response {
-    let nonce = body["nonce"].as_str().unwrap_or_default().to_owned();
-    if !mock.nonces.lock().unwrap().contains(&nonce) {
-        let err = Json(json!({ "error": "unknown nonce" }));
-        return (axum::http::StatusCode::BAD_REQUEST, err).into_response();
-    }
-    let token = mock
-        .ring
-        .sign(&claims(mock.platform, PLATFORM_MEASUREMENT, &nonce))
-        .unwrap();
-    Json(json!({ "token": token })).into_response()
-}
 
 /// Runs verify.js's `verifyToken` in the page.
 async fn verify(browser: &Browser, token: &str, policy: Value) -> Value {
@@ -388,31 +226,6 @@ async fn verify_js_names_the_failed_check_for_each_bad_token_in_chromium() {
     browser.close().await;
 }
 
-/// The checks rendered in the page under `#id`: (overall, [(name, result, text)]).
-async fn rendered_checks(browser: &Browser, id: &str) -> (String, Vec<(String, String, String)>) {
-    let script = "const ul = document.getElementById(arguments[0]);
-        if (!ul) return null;
-        return [ul.dataset.overall, [...ul.querySelectorAll('li.check')]
-            .map((li) => [li.dataset.check, li.dataset.result, li.textContent])];";
-    let v = browser
-        .client()
-        .execute(script, vec![json!(id)])
-        .await
-        .unwrap();
-    serde_json::from_value(v).unwrap()
-}
-
-async fn text_of(browser: &Browser, id: &str) -> String {
-    browser
-        .client()
-        .find(Locator::Id(id))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn portal_renders_nav_and_lookup_and_says_the_policy_is_missing() {
     // This server has no /portal/config.json: the page must say so, not crash.
@@ -500,11 +313,7 @@ async fn portal_renders_nav_and_lookup_and_says_the_policy_is_missing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attestation_panel_verifies_the_platform_and_names_failures_of_pasted_tokens() {
-    let mock = Arc::new(Mock {
-        ring: KeyRing::generate(UnixTime::now(), 3600).unwrap(),
-        platform: Platform::Virtual,
-        nonces: Mutex::new(Vec::new()),
-    });
+    let mock = Mock::new(Platform::Virtual);
     let base = serve(Some(mock.clone())).await;
     let browser = Browser::start().await.unwrap();
     let client = browser.client();
