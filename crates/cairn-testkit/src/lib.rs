@@ -1,7 +1,8 @@
 //! Test support shared by Cairn's test suites and benchmarks: a channel of
 //! generated organizations (with the same cryptogen the CLI uses), its
 //! genesis block, builders for signed, endorsed transactions, and ([`python`])
-//! the pinned Python environment that cross-checks run in.
+//! the pinned Python environment that cross-checks run in; with the `browser`
+//! feature, (`browser`) a real headless Chromium driven over WebDriver.
 //!
 //! May use: `cairn-crypto`, `cairn-ledger`, `cairn-store`. Only ever a
 //! dev-dependency: nothing in the product depends on it.
@@ -19,6 +20,8 @@ use cairn_ledger::tx::{ContractId, Invocation, ProposalResponsePayload, Response
 use cairn_store::Ledger;
 use rand::RngCore;
 
+#[cfg(feature = "browser")]
+pub mod browser;
 pub mod python;
 
 /// The channel name test networks use.
