@@ -10,6 +10,11 @@
 //! - the diagnostics node refuses a client without a platform token;
 //! - the audit record verifies offline from its receipt (`cairn receipt verify
 //!   --show-writes`), and an altered receipt does not;
+//! - the portal in headless Chromium: admission, upload of the diagnostic input,
+//!   the diagnosis, both chain tokens and the attestation panel verified in the
+//!   browser (every check green), a tampered, a wrong-measurement and an expired
+//!   token each failing its named check (`CAIRN_UPDATE_SCREENSHOTS=1` copies the
+//!   screenshots into docs/screenshots);
 //! - leak: marker values of the patient record are in the hospital's and the
 //!   platform's ledgers (positive control) and nowhere in the diagnostics org's or
 //!   the orderers' storage, in no service's log, and in no diagnostics reply.
@@ -355,6 +360,10 @@ fn the_healthcare_scenario_end_to_end_with_its_audit_and_no_leak() {
         assert!(!out.status.success(), "an altered receipt verified");
     }
 
+    // The same through the portal in a real browser: intake, upload, diagnosis, the
+    // chain and the panel verified in WebCrypto, named failures of bad tokens.
+    browser::walkthrough(&demo.facts, &dir, &tmp.path().join("screens"), MARKERS[0]);
+
     // Leak: the diagnostics node's replies carry none of the record.
     for path in ["/v1/info"] {
         let url = format!("{}{path}", demo.facts["diagnostics"].as_str().unwrap());
@@ -396,4 +405,385 @@ fn assert_no_leak(dir: &Path, net: &Path, patient_id: &str) {
         !files_containing(&dir.join("logs"), patient_id.as_bytes()).is_empty(),
         "the platform's log never names the patient id: the log search is broken"
     );
+}
+
+mod browser {
+    //! The portal in a real headless Chromium against the running demo.
+
+    use std::path::Path;
+    use std::time::Duration;
+
+    use cairn_attest::claims::AttestationClaims;
+    use cairn_attest::jwk::b64url;
+    use cairn_attest::{KeyRing, StoredKey};
+    use cairn_testkit::browser::Browser;
+    use cairn_testkit::browser::fantoccini::{Client, Locator};
+    use serde_json::Value;
+
+    const WAIT: Duration = Duration::from_secs(60);
+
+    async fn set(c: &Client, id: &str, value: &str) {
+        let script = "const e = document.getElementById(arguments[0]); e.value = arguments[1]; \
+                      e.dispatchEvent(new Event('input', {bubbles: true})); \
+                      e.dispatchEvent(new Event('change', {bubbles: true})); return true;";
+        let ok = c
+            .execute(script, vec![Value::from(id), Value::from(value)])
+            .await
+            .unwrap();
+        assert_eq!(ok, Value::Bool(true), "#{id}");
+    }
+
+    async fn click(c: &Client, css: &str) {
+        c.find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn text(c: &Client, css: &str) -> String {
+        c.find(Locator::Css(css))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Each check's result in the container `id` (`data-check` → `data-result`).
+    async fn checks(b: &Browser, id: &str) -> Vec<(String, String)> {
+        b.wait_until(
+            &format!("document.querySelector('#{id}[data-overall]')"),
+            WAIT,
+        )
+        .await
+        .unwrap();
+        let v = b
+            .client()
+            .execute(
+                "return [...document.querySelectorAll('#' + arguments[0] + ' li.check')]\
+                 .map(li => [li.dataset.check, li.dataset.result]);",
+                vec![Value::from(id)],
+            )
+            .await
+            .unwrap();
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn assert_all_pass(found: &[(String, String)], skip: &[&str], what: &str) {
+        for name in [
+            "format",
+            "algorithm",
+            "key",
+            "signature",
+            "issuer",
+            "expiry",
+            "nonce",
+            "measurement",
+            "platform",
+        ] {
+            let want = if skip.contains(&name) { "skip" } else { "pass" };
+            let got = found
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, r)| r.as_str());
+            assert_eq!(got, Some(want), "{what}: check {name} in {found:?}");
+        }
+    }
+
+    /// Pastes `token` into the attestation panel's box and answers its checks.
+    async fn paste(b: &Browser, token: &str) -> Vec<(String, String)> {
+        let c = b.client();
+        c.execute(
+            "const r = document.getElementById('pasted-result'); if (r) r.replaceChildren(); return true;",
+            vec![],
+        )
+        .await
+        .unwrap();
+        set(c, "token-role", "platform").await;
+        set(c, "token-nonce", "").await;
+        set(c, "token-input", token).await;
+        click(c, "#verify-token").await;
+        checks(b, "pasted-checks").await
+    }
+
+    fn result_of<'a>(found: &'a [(String, String)], name: &str) -> &'a str {
+        found
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, r)| r.as_str())
+            .unwrap_or("absent")
+    }
+
+    /// A screenshot with `css`'s element at the top of the viewport.
+    async fn shot(b: &Browser, dir: &Path, name: &str, css: &str) {
+        b.client()
+            .execute(
+                "const e = document.querySelector(arguments[0]); \
+                 if (e) e.scrollIntoView({block: 'start'}); else window.scrollTo(0, 0); return true;",
+                vec![Value::from(css)],
+            )
+            .await
+            .unwrap();
+        let path = dir.join(format!("{name}.png"));
+        b.screenshot(&path).await.unwrap();
+        assert!(std::fs::read(&path).unwrap().starts_with(b"\x89PNG"));
+        if std::env::var_os("CAIRN_UPDATE_SCREENSHOTS").is_some() {
+            let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+            std::fs::create_dir_all(&docs).unwrap();
+            std::fs::copy(&path, docs.join(format!("{name}.png"))).unwrap();
+        }
+    }
+
+    /// A token signed with the attestation service's own key, with `edit` applied to
+    /// `claims`: everything verifies but what `edit` broke.
+    fn minted(
+        state: &Path,
+        claims: &AttestationClaims,
+        edit: impl Fn(&mut AttestationClaims),
+    ) -> String {
+        let stored: Vec<StoredKey> =
+            serde_json::from_slice(&std::fs::read(state.join("signing-keys.json")).unwrap())
+                .unwrap();
+        let ring = KeyRing::restore(stored, 86_400).unwrap();
+        let mut c = claims.clone();
+        edit(&mut c);
+        ring.sign(&c).unwrap()
+    }
+
+    pub fn walkthrough(facts: &Value, demo_dir: &Path, shots: &Path, marker: &str) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let b = Browser::start().await.unwrap_or_else(|e| panic!("{e}"));
+            run(&b, facts, demo_dir, shots, marker).await;
+            b.close().await;
+        });
+    }
+
+    async fn run(b: &Browser, facts: &Value, demo_dir: &Path, shots: &Path, marker: &str) {
+        let c = b.client();
+        let portal = facts["portal"].as_str().unwrap();
+
+        // Admission.
+        c.goto(&format!("{portal}#/intake")).await.unwrap();
+        b.wait_until(
+            "window.__portalReady === true && document.getElementById('intake-submit')",
+            WAIT,
+        )
+        .await
+        .unwrap();
+        for (id, v) in [
+            ("intake-givenName", "Grace"),
+            ("intake-familyName", marker),
+            ("intake-dateOfBirth", "1968-11-02"),
+            ("intake-sex", "female"),
+            ("intake-nationalId", "999-41-7731"),
+            ("intake-allergies", "MARKER-ALLERGY-PENICILLIN-7731, latex"),
+            ("intake-conditions", "type 2 diabetes"),
+            ("intake-address-line", "3 Rua Augusta"),
+            ("intake-address-city", "Lisbon"),
+            ("intake-address-postalCode", "1100-048"),
+            ("intake-address-country", "PT"),
+            ("intake-insurance-provider", "Marker Insurance Mutual 7731"),
+            ("intake-insurance-memberId", "G-1968"),
+        ] {
+            set(c, id, v).await;
+        }
+        shot(b, shots, "portal-intake", "body").await;
+        // A half-filled address is refused in the page, naming what to fix.
+        set(c, "intake-address-city", "").await;
+        click(c, "#intake-submit").await;
+        b.wait_until(
+            "document.getElementById('error').textContent.includes('Address')",
+            WAIT,
+        )
+        .await
+        .unwrap();
+        assert!(c.current_url().await.unwrap().fragment() == Some("/intake"));
+        set(c, "intake-address-city", "Lisbon").await;
+        click(c, "#intake-submit").await;
+        b.wait_until("location.hash.startsWith('#/patient/pt_') && document.getElementById('diagnostic-file')", WAIT)
+            .await
+            .unwrap();
+        let url = c.current_url().await.unwrap().to_string();
+        assert!(
+            !url.contains(marker) && !url.contains("999-41-7731"),
+            "{url}"
+        );
+
+        // Upload of the diagnostic input, the diagnosis and its chain.
+        let sample = facts["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|p| p.ends_with("sample-malignant.json"))
+            .unwrap();
+        // An input of 29 numbers is refused in the page before anything is sent.
+        let short = shots.join("short.json");
+        std::fs::create_dir_all(shots).unwrap();
+        std::fs::write(&short, serde_json::to_string(&vec![1.0; 29]).unwrap()).unwrap();
+        c.find(Locator::Id("diagnostic-file"))
+            .await
+            .unwrap()
+            .send_keys(short.to_str().unwrap())
+            .await
+            .unwrap();
+        b.wait_until(
+            "document.getElementById('error').textContent.includes('29')",
+            WAIT,
+        )
+        .await
+        .unwrap();
+        let disabled = c
+            .execute(
+                "return document.getElementById('run-diagnosis').disabled;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(disabled, Value::Bool(true));
+        c.find(Locator::Id("diagnostic-file"))
+            .await
+            .unwrap()
+            .send_keys(sample)
+            .await
+            .unwrap();
+        b.wait_until("!document.getElementById('run-diagnosis').disabled", WAIT)
+            .await
+            .unwrap();
+        click(c, "#run-diagnosis").await;
+        b.wait_until(
+            "document.getElementById('diagnosis-label')",
+            Duration::from_secs(120),
+        )
+        .await
+        .unwrap();
+        assert_eq!(text(c, "#diagnosis-label").await.trim(), "malignant");
+        let platform = checks(b, "chain-platform-checks").await;
+        assert_all_pass(&platform, &[], "the platform's chain token");
+        let diagnostics = checks(b, "chain-diagnostics-checks").await;
+        assert_all_pass(&diagnostics, &["nonce"], "the diagnostics token");
+        let banner = c
+            .execute(
+                "return !document.getElementById('virtual-banner').hidden;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(banner, Value::Bool(true), "virtual tokens are labelled");
+        click(c, "#fetch-receipt").await;
+        b.wait_until("document.getElementById('receipt-fields')", WAIT)
+            .await
+            .unwrap();
+        let audit = text(c, "#audit-record").await;
+        assert!(
+            audit.contains(facts["measurements"]["platform"].as_str().unwrap()),
+            "{audit}"
+        );
+        shot(b, shots, "portal-diagnosis", "body").await;
+        shot(b, shots, "portal-chain", "[data-token=chain-platform]").await;
+        shot(b, shots, "portal-audit-receipt", "#audit-record").await;
+
+        // Lookup finds the patient by a prefix of the family name.
+        c.goto(&format!("{portal}#/lookup")).await.unwrap();
+        b.wait_until("document.getElementById('lookup-family')", WAIT)
+            .await
+            .unwrap();
+        set(c, "lookup-family", &marker[..6]).await;
+        click(c, "#lookup-submit").await;
+        b.wait_until(
+            "document.querySelector('#lookup-results a.patient-link')",
+            WAIT,
+        )
+        .await
+        .unwrap();
+        assert!(text(c, "#lookup-results").await.contains(marker));
+        shot(b, shots, "portal-lookup", "body").await;
+
+        // The attestation panel: the platform's token for a fresh nonce, all green.
+        c.goto(&format!("{portal}#/attestation")).await.unwrap();
+        let panel = checks(b, "attestation-checks").await;
+        assert_all_pass(&panel, &[], "the attestation panel");
+        shot(b, shots, "portal-attestation", "body").await;
+
+        // Pasted tokens: tampered, wrong measurement, expired — each names its failure.
+        let token = facts_token(c).await;
+        let claims: AttestationClaims = serde_json::from_slice(
+            &cairn_attest::jwk::b64url_decode(token.split('.').nth(1).unwrap()).unwrap(),
+        )
+        .unwrap();
+        let good = paste(b, &token).await;
+        assert_eq!(result_of(&good, "signature"), "pass", "{good:?}");
+        assert_eq!(result_of(&good, "nonce"), "skip", "{good:?}");
+        let mut forged = claims.clone();
+        forged.debug = false;
+        forged.measurement = facts["measurements"]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let parts: Vec<&str> = token.split('.').collect();
+        let tampered = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64url(&serde_json::to_vec(&forged).unwrap()),
+            parts[2]
+        );
+        let r = paste(b, &tampered).await;
+        assert_eq!(result_of(&r, "signature"), "fail", "tampered: {r:?}");
+        let state = demo_dir.join("attest/state");
+        let wrong = minted(&state, &claims, |c| c.measurement = "ab".repeat(48));
+        let r = paste(b, &wrong).await;
+        assert_eq!(
+            result_of(&r, "signature"),
+            "pass",
+            "wrong measurement: {r:?}"
+        );
+        assert_eq!(
+            result_of(&r, "measurement"),
+            "fail",
+            "wrong measurement: {r:?}"
+        );
+        assert_eq!(result_of(&r, "expiry"), "pass", "wrong measurement: {r:?}");
+        let expired = minted(&state, &claims, |c| {
+            c.iat -= 7_200;
+            c.nbf -= 7_200;
+            c.exp = c.iat + 600;
+        });
+        let r = paste(b, &expired).await;
+        assert_eq!(result_of(&r, "signature"), "pass", "expired: {r:?}");
+        assert_eq!(result_of(&r, "expiry"), "fail", "expired: {r:?}");
+        assert_eq!(result_of(&r, "measurement"), "pass", "expired: {r:?}");
+        shot(b, shots, "portal-attestation-expired", "#pasted-result").await;
+
+        // Nothing of the patient in the page's storage or address.
+        let storage = c
+            .execute(
+                "return localStorage.length + sessionStorage.length;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(storage, Value::from(0));
+    }
+
+    /// The platform token the panel just verified (from its decoded card).
+    async fn facts_token(c: &Client) -> String {
+        let v = c
+            .execute(
+                "const t = [...document.querySelectorAll('#attestation-result textarea, #attestation-result code, #attestation-result pre')]\
+                 .map(e => (e.value || e.textContent || '').trim()).find(s => s.split('.').length === 3 && s.startsWith('eyJ'));\
+                 return t || null;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        v.as_str()
+            .unwrap_or_else(|| panic!("the attestation panel shows no raw token"))
+            .to_owned()
+    }
 }
