@@ -40,7 +40,7 @@ const DRIVER_START: Duration = Duration::from_secs(30);
 pub enum BrowserError {
     /// A WebDriver command failed.
     #[error("WebDriver command failed: {0}")]
-    Command(#[from] fantoccini::error::CmdError),
+    Command(Box<fantoccini::error::CmdError>),
     /// chromedriver exited before it answered.
     #[error("chromedriver exited ({status}) before it answered; its log ends with:\n{log}")]
     DriverExited {
@@ -83,7 +83,7 @@ pub enum BrowserError {
     )]
     Session {
         /// The WebDriver error.
-        source: fantoccini::error::NewSessionError,
+        source: Box<fantoccini::error::NewSessionError>,
         /// The end of chromedriver's log file.
         log: String,
     },
@@ -95,6 +95,12 @@ pub enum BrowserError {
         /// How long we waited.
         secs: u64,
     },
+}
+
+impl From<fantoccini::error::CmdError> for BrowserError {
+    fn from(e: fantoccini::error::CmdError) -> Self {
+        BrowserError::Command(Box::new(e))
+    }
 }
 
 /// A headless Chromium with its own chromedriver and profile.
@@ -127,7 +133,7 @@ impl Browser {
             .connect(&format!("http://127.0.0.1:{}", driver.port))
             .await
             .map_err(|source| BrowserError::Session {
-                source,
+                source: Box::new(source),
                 log: driver.log_tail(),
             })?;
         Ok(Browser {
