@@ -68,5 +68,117 @@ fn main() {
     );
     write("receipt_json", "empty-object", b"{}");
     write("receipt_json", "not-json", b"receipt");
-    println!("wrote {n} policy seeds and the ledger seeds under fuzz/corpus/");
+    more_seeds();
+    println!("wrote {n} policy seeds and the ledger and attestation seeds under fuzz/corpus/");
+}
+
+/// The seeds of the later targets: private write sets, collection and definition
+/// JSON, JWKS, JWTs and attestation policies.
+fn more_seeds() {
+    use cairn_ledger::private::{
+        CollectionPrivateWrites, NsPrivateWrites, PrivateWrite, PrivateWriteSet,
+    };
+    let set = PrivateWriteSet {
+        namespaces: vec![NsPrivateWrites {
+            namespace: "health-records".into(),
+            collections: vec![CollectionPrivateWrites {
+                collection: "hospitalPlatform".into(),
+                writes: vec![
+                    PrivateWrite {
+                        key: "patient\u{0}pt_AAAAAAAAAAAAAAAAAAAAAA".into(),
+                        is_delete: false,
+                        is_purge: false,
+                        value: br#"{"familyName":"Byron"}"#.to_vec(),
+                    },
+                    PrivateWrite {
+                        key: "stale".into(),
+                        is_delete: true,
+                        is_purge: true,
+                        value: vec![],
+                    },
+                ],
+            }],
+        }],
+    };
+    write("private_write_set", "two-writes", &set.encode().unwrap());
+    write(
+        "private_write_set",
+        "empty",
+        &PrivateWriteSet::default().encode().unwrap(),
+    );
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for entry in std::fs::read_dir(root.join("testdata/collections")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            write("collections_json", &name, &std::fs::read(&path).unwrap());
+        }
+    }
+    write(
+        "collections_json",
+        "health-records",
+        &std::fs::read(root.join("contracts/health-records/collections.json")).unwrap(),
+    );
+    let def = serde_json::json!({
+        "name": "health-records", "version": "1.0", "sequence": 1,
+        "packageId": "health-records_1.0:0b1f5c7e3a9d2486f0e1c2b3a4958677a6b5c4d3e2f10987654321fedcba9870",
+        "endorsementPolicy": "OR('Org1MSP.peer','Org2MSP.peer')",
+        "collections": serde_json::from_slice::<serde_json::Value>(
+            &std::fs::read(root.join("contracts/health-records/collections.json")).unwrap()
+        ).unwrap(),
+    });
+    write(
+        "definition_json",
+        "with-collections",
+        def.to_string().as_bytes(),
+    );
+    write(
+        "definition_json",
+        "plain",
+        br#"{"name":"basic","version":"1.0","sequence":1,"packageId":"basic_1.0:00","endorsementPolicy":"MAJORITY Endorsement"}"#,
+    );
+
+    for name in ["health-records", "model-registry", "private-kv"] {
+        let archive =
+            cairn_contract::package_dir(&root.join("contracts").join(name), &format!("{name}_1.0"))
+                .unwrap();
+        write("contract_package", name, &archive);
+    }
+    write("contract_package", "not-gzip", b"package");
+    let jwt: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("testdata/jwt.json")).unwrap()).unwrap();
+    write(
+        "jwks",
+        "rfc7517-a1",
+        jwt["jwks"]["rfc7517_a1_public_keys"].to_string().as_bytes(),
+    );
+    write("jwks", "fuzz-jwks", cairn_fuzz::FUZZ_JWKS.as_bytes());
+    for (i, v) in jwt["vectors"].as_array().unwrap().iter().enumerate() {
+        if let Some(compact) = v["compact"].as_str() {
+            write("jwt", &format!("vector-{i}"), compact.as_bytes());
+        }
+    }
+    write(
+        "jwt",
+        "kid-es256-claims",
+        b"eyJhbGciOiJFUzI1NiIsImtpZCI6InJmYzc1MTUtYTMifQ.eyJpc3MiOiJodHRwczovL2F0dGVzdC5mdXp6IiwiZXhwIjoxMzAwODE5MzgwfQ.AAAA",
+    );
+    let virtual_policy = serde_json::json!({
+        "id": "infer-virtual", "platform": "virtual",
+        "allowed_measurements": ["ab".repeat(48)],
+        "trusted_platform_keys": ["cd".repeat(32)],
+        "token_ttl_secs": 300,
+    });
+    write(
+        "attestation_policy",
+        "virtual",
+        virtual_policy.to_string().as_bytes(),
+    );
+    write(
+        "attestation_policy",
+        "sev-snp",
+        br#"{"id":"snp","platform":"sev-snp","allowed_measurements":["aa"],"min_tcb":{"bootloader":3},"allow_debug":false}"#,
+    );
+    write("attestation_policy", "not-json", b"policy");
 }

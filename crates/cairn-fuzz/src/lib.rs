@@ -16,8 +16,12 @@
     reason = "a fuzz body reports a finding by panicking; libFuzzer catches it"
 )]
 
+use cairn_attest::{AppraisalPolicy, Expectations, Jwks, UnixTime, verify_token};
+use cairn_contract::ContractPackage;
+use cairn_contract::DefinitionArgs;
 use cairn_ledger::block::Block;
 use cairn_ledger::encoding::Canonical;
+use cairn_ledger::private::{PrivateWriteSet, parse_collections_config};
 use cairn_ledger::receipt::Receipt;
 use cairn_ledger::tx::{Envelope, ProposalResponse, SignedProposal};
 use cairn_policy::{ChannelPolicy, SignaturePolicy};
@@ -27,13 +31,20 @@ pub type Body = fn(&[u8]);
 
 /// The fuzz targets, by name (each has `fuzz/fuzz_targets/<name>.rs` and
 /// `fuzz/corpus/<name>/`).
-pub const TARGETS: [(&str, Body); 6] = [
+pub const TARGETS: [(&str, Body); 13] = [
     ("policy", policy),
     ("block", block),
     ("envelope", envelope),
     ("signed_proposal", signed_proposal),
     ("proposal_response", proposal_response),
     ("receipt_json", receipt_json),
+    ("private_write_set", private_write_set),
+    ("collections_json", collections_json),
+    ("definition_json", definition_json),
+    ("jwks", jwks),
+    ("jwt", jwt),
+    ("attestation_policy", attestation_policy),
+    ("contract_package", contract_package),
 ];
 
 /// Fabric's policy language: signature policies and channel (implicit meta) policies.
@@ -55,7 +66,7 @@ pub fn policy(data: &[u8]) {
 
 /// Canonical decoding: a value that decodes re-encodes to exactly the input
 /// (the one-form rule of `docs/encoding.md`).
-fn canonical<T: Canonical + PartialEq + std::fmt::Debug>(data: &[u8]) {
+fn canonical<T: Canonical + PartialEq>(data: &[u8]) {
     if let Ok(v) = T::decode(data) {
         match v.encode() {
             Ok(bytes) if bytes == data => {}
@@ -101,4 +112,74 @@ pub fn receipt_json(data: &[u8]) {
             panic!("a receipt changed through JSON");
         }
     }
+}
+
+/// Private write sets as peers receive them by dissemination and reconciliation.
+pub fn private_write_set(data: &[u8]) {
+    canonical::<PrivateWriteSet>(data);
+}
+
+/// `collections_config.json` as `cairn contract approve` and the lifecycle read
+/// it: a parsed configuration serializes to JSON that parses to the same one.
+pub fn collections_json(data: &[u8]) {
+    if let Ok(configs) = parse_collections_config(data) {
+        let json =
+            serde_json::to_vec(&configs).unwrap_or_else(|e| panic!("cannot re-serialize: {e}"));
+        match parse_collections_config(&json) {
+            Ok(again) if again == configs => {}
+            Ok(_) => panic!("a collection configuration changed through JSON"),
+            Err(e) => panic!("a re-serialized collection configuration does not parse: {e}"),
+        }
+    }
+}
+
+/// Lifecycle definitions (`ApproveChaincodeDefinitionForMyOrg`'s JSON argument).
+pub fn definition_json(data: &[u8]) {
+    if let Ok(d) = serde_json::from_slice::<DefinitionArgs>(data) {
+        let json = serde_json::to_vec(&d).unwrap_or_else(|e| panic!("cannot re-serialize: {e}"));
+        let again: DefinitionArgs = serde_json::from_slice(&json)
+            .unwrap_or_else(|e| panic!("a re-serialized definition does not parse: {e}"));
+        if again != d {
+            panic!("a contract definition changed through JSON");
+        }
+    }
+}
+
+/// JWKS documents as relying parties fetch them.
+pub fn jwks(data: &[u8]) {
+    let _ = Jwks::parse(data);
+}
+
+/// The JWKS [`jwt`] verifies against: RFC 7517 A.1's P-256 key and RFC 7515
+/// A.3's, as `testdata/jwt.json` carries them (with a `kid` added to the latter).
+pub const FUZZ_JWKS: &str = r#"{"keys":[
+  {"kty":"EC","crv":"P-256","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM","use":"sig","kid":"1"},
+  {"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","use":"sig","kid":"rfc7515-a3"}
+]}"#;
+
+/// Attestation tokens (JWS compact) as relying parties receive them: every path
+/// of the verifier returns a refusal or a token, never a panic.
+pub fn jwt(data: &[u8]) {
+    let Ok(token) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(keys) = Jwks::parse(FUZZ_JWKS.as_bytes()) else {
+        panic!("the fuzz JWKS does not parse");
+    };
+    let expect = Expectations::new("https://attest.fuzz")
+        .with_nonce("fuzz-nonce")
+        .allowing_virtual();
+    let _ = verify_token(token, &keys, &expect, UnixTime(1_300_819_300));
+}
+
+/// Attestation (appraisal) policy documents as `cairn attest set-policy` sends them.
+pub fn attestation_policy(data: &[u8]) {
+    let _ = AppraisalPolicy::parse(data);
+}
+
+/// Contract packages (`.tar.gz`) as peers receive them from `cairn contract
+/// install`: paths, links and sizes chosen by an attacker are refused, never
+/// followed, and never panic.
+pub fn contract_package(data: &[u8]) {
+    let _ = ContractPackage::from_archive(data);
 }

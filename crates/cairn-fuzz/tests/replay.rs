@@ -36,3 +36,28 @@ fn valid_inputs_pass_the_round_trip_checks_and_garbage_returns_normally() {
     cairn_fuzz::policy(&[0xff, 0xfe]);
     cairn_fuzz::receipt_json(b"{\"kind\":1}");
 }
+
+#[test]
+fn the_later_targets_seeds_reach_their_round_trip_checks() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
+    let read = |t: &str, f: &str| std::fs::read(corpus.join(t).join(f)).unwrap();
+    // Valid seeds parse, so the bodies run their round trips on them, not just errors.
+    let collections = read("collections_json", "health-records");
+    assert!(cairn_ledger::private::parse_collections_config(&collections).is_ok());
+    let def = read("definition_json", "with-collections");
+    assert!(serde_json::from_slice::<cairn_contract::DefinitionArgs>(&def).is_ok());
+    let set = read("private_write_set", "two-writes");
+    assert!(
+        <cairn_ledger::private::PrivateWriteSet as cairn_ledger::encoding::Canonical>::decode(&set)
+            .is_ok()
+    );
+    assert!(cairn_attest::Jwks::parse(cairn_fuzz::FUZZ_JWKS.as_bytes()).is_ok());
+    assert!(cairn_attest::AppraisalPolicy::parse(&read("attestation_policy", "virtual")).is_ok());
+    let package = read("contract_package", "health-records");
+    assert!(cairn_contract::ContractPackage::from_archive(&package).is_ok());
+    for (name, body) in cairn_fuzz::TARGETS {
+        body(&[]);
+        body(b"\xff\x00{");
+        assert!(!name.is_empty());
+    }
+}
