@@ -1,0 +1,1218 @@
+//! The object store: buckets and versioned objects on the local filesystem.
+//!
+//! Layout of a store directory:
+//! - `meta.redb`: buckets, version records, reference counts, small contents
+//!   (≤ [`INLINE_MAX`] bytes, keyed by SHA-256), the version counter and the
+//!   clock's high-water mark;
+//! - `objects/ab/abcd…`: larger contents, one file per SHA-256 (hex);
+//! - `tmp/`: uploads being written; emptied on open.
+//!
+//! Durability: a content file is written to `tmp/`, fsynced, renamed into
+//! `objects/` and its directory fsynced *before* the metadata transaction
+//! that refers to it commits (redb fsyncs on commit). A version is visible
+//! only through its record, so a crash at any point leaves either the whole
+//! version or nothing (at worst an unreferenced content file).
+//!
+//! Every mutation runs in one redb write transaction under `files` (the
+//! mutex that also orders content-file renames against removals) and asks
+//! [`crate::worm`] first.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::clock::{TimeSource, TrustedClock};
+use crate::error::StoreError;
+use crate::worm::{
+    self, Bypass, ContainerPolicy, DefaultRetention, Now, PolicyChange, Protection, Retention,
+    Timestamp,
+};
+
+/// Contents up to this size live in the metadata database, larger ones in files.
+pub const INLINE_MAX: usize = 64 * 1024;
+
+const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
+const VERSIONS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("versions");
+const INLINE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("inline");
+const REFS: TableDefinition<&[u8], u64> = TableDefinition::new("refs");
+const META: TableDefinition<&str, i64> = TableDefinition::new("meta");
+
+/// One entry of a policy history: what changed, when, by whom.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyEvent {
+    /// When (the trusted clock; 0 when it was unknown).
+    pub at: Timestamp,
+    /// The caller (org/identity).
+    pub by: String,
+    /// What changed, in words (`retention COMPLIANCE until …`, `legal hold ON`).
+    pub change: String,
+}
+
+/// A bucket (an Azure container) and its policies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketInfo {
+    /// Its name.
+    pub name: String,
+    /// When it was created.
+    pub created: Timestamp,
+    /// Whether S3 Object Lock is enabled (only at creation, never disabled).
+    pub object_lock: bool,
+    /// Retention applied to new versions without their own.
+    pub default_retention: Option<DefaultRetention>,
+    /// The Azure-style container policy.
+    pub container_policy: Option<ContainerPolicy>,
+    /// Azure-style container legal-hold tags.
+    pub container_holds: BTreeSet<String>,
+    /// Every policy change on the bucket.
+    pub history: Vec<PolicyEvent>,
+}
+
+/// One object version (or delete marker).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionInfo {
+    /// The bucket.
+    pub bucket: String,
+    /// The key.
+    pub key: String,
+    /// The version id (16 hex digits, increasing across the store).
+    pub version_id: String,
+    /// When it was written.
+    pub created: Timestamp,
+    /// Content length in bytes.
+    pub size: u64,
+    /// SHA-256 of the content, hex.
+    pub sha256: String,
+    /// A delete marker (no content).
+    pub delete_marker: bool,
+    /// The content type given at upload.
+    pub content_type: Option<String>,
+    /// S3 retention.
+    pub retention: Option<Retention>,
+    /// S3 legal hold.
+    pub legal_hold: bool,
+    /// Creation or last append: the container policy counts from here.
+    pub protected_since: Timestamp,
+    /// Who wrote it (org/identity).
+    pub owner: String,
+    /// Whether the content is in the database (else in `objects/`).
+    pub inline: bool,
+    /// Every policy change on this version, oldest first.
+    pub history: Vec<PolicyEvent>,
+}
+
+impl VersionInfo {
+    /// The S3 ETag: the first 128 bits of the SHA-256, quoted (not an MD5).
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", &self.sha256[..32.min(self.sha256.len())])
+    }
+
+    fn seq(&self) -> u64 {
+        u64::from_str_radix(&self.version_id, 16).unwrap_or(0)
+    }
+}
+
+/// What [`Store::put`] needs besides the bytes.
+#[derive(Clone, Debug, Default)]
+pub struct PutOptions {
+    /// The content type to return on reads.
+    pub content_type: Option<String>,
+    /// An explicit retention (else the bucket default, if any).
+    pub retention: Option<Retention>,
+    /// Legal hold at creation.
+    pub legal_hold: bool,
+    /// The caller (org/identity).
+    pub owner: String,
+}
+
+/// What a delete did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeleteOutcome {
+    /// The version removed, or the marker created.
+    pub version_id: String,
+    /// Whether it was (or created) a delete marker.
+    pub delete_marker: bool,
+}
+
+/// One page of a listing.
+#[derive(Clone, Debug, Default)]
+pub struct Listing {
+    /// The entries, by key then newest first; `is_latest` beside each.
+    pub entries: Vec<(VersionInfo, bool)>,
+    /// Prefixes folded by the delimiter.
+    pub common_prefixes: Vec<String>,
+    /// Whether more entries follow.
+    pub truncated: bool,
+    /// The last key returned (the next page starts after it).
+    pub next_marker: Option<String>,
+}
+
+/// What [`Store::verify`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verification {
+    /// The version's record.
+    pub version: VersionInfo,
+    /// SHA-256 of the bytes found on disk (hex), if they could be read.
+    pub actual_sha256: Option<String>,
+    /// Their length.
+    pub actual_size: Option<u64>,
+}
+
+impl Verification {
+    /// Whether the bytes match the record.
+    pub fn intact(&self) -> bool {
+        self.actual_sha256.as_deref() == Some(self.version.sha256.as_str())
+            && self.actual_size == Some(self.version.size)
+    }
+}
+
+/// The store.
+#[derive(Debug)]
+pub struct Store {
+    root: PathBuf,
+    db: Database,
+    clock: TrustedClock,
+    files: Mutex<()>,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `root`, judging time by `source`.
+    pub fn open(root: &Path, source: Box<dyn TimeSource>) -> Result<Store, StoreError> {
+        for dir in [root.to_path_buf(), root.join("objects"), root.join("tmp")] {
+            fs::create_dir_all(&dir).map_err(StoreError::io("creating", &dir))?;
+        }
+        // Partial uploads of a run that died: never referenced, never visible.
+        let tmp = root.join("tmp");
+        for entry in fs::read_dir(&tmp).map_err(StoreError::io("reading", &tmp))? {
+            let entry = entry.map_err(StoreError::io("reading", &tmp))?;
+            let _ = fs::remove_file(entry.path());
+        }
+        let path = root.join("meta.redb");
+        let db = Database::create(&path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
+                path: root.to_path_buf(),
+            },
+            e => StoreError::db("opening the database")(e.into()),
+        })?;
+        let w = db
+            .begin_write()
+            .map_err(|e| StoreError::db("opening")(e.into()))?;
+        let high_water = {
+            for_tables(&w)?;
+            let meta = w
+                .open_table(META)
+                .map_err(|e| StoreError::db("opening")(e.into()))?;
+            let hw = meta
+                .get("clock_hwm")
+                .map_err(|e| StoreError::db("reading the clock")(e.into()))?
+                .map_or(0, |v| v.value());
+            Timestamp(hw)
+        };
+        w.commit()
+            .map_err(|e| StoreError::db("opening")(e.into()))?;
+        Ok(Store {
+            root: root.to_path_buf(),
+            db,
+            clock: TrustedClock::new(source, high_water),
+            files: Mutex::new(()),
+        })
+    }
+
+    /// The trusted time now.
+    pub fn now(&self) -> Now {
+        self.clock.now()
+    }
+
+    /// Creates a bucket, with S3 Object Lock enabled or not (it cannot be enabled later).
+    pub fn create_bucket(
+        &self,
+        name: &str,
+        object_lock: bool,
+        by: &str,
+    ) -> Result<BucketInfo, StoreError> {
+        validate_bucket_name(name)?;
+        self.write("creating a bucket", |w, now| {
+            let mut t = w.open_table(BUCKETS).map_err(dberr("creating a bucket"))?;
+            if t.get(name).map_err(dberr("reading buckets"))?.is_some() {
+                return Err(StoreError::BucketExists {
+                    bucket: name.to_owned(),
+                });
+            }
+            let at = known(now);
+            let info = BucketInfo {
+                name: name.to_owned(),
+                created: at,
+                object_lock,
+                default_retention: None,
+                container_policy: None,
+                container_holds: BTreeSet::new(),
+                history: vec![PolicyEvent {
+                    at,
+                    by: by.to_owned(),
+                    change: format!(
+                        "created, object lock {}",
+                        if object_lock { "enabled" } else { "disabled" }
+                    ),
+                }],
+            };
+            t.insert(name, encode(&info)?.as_slice())
+                .map_err(dberr("writing a bucket"))?;
+            Ok(info)
+        })
+    }
+
+    /// A bucket's record.
+    pub fn bucket(&self, name: &str) -> Result<BucketInfo, StoreError> {
+        let r = self
+            .db
+            .begin_read()
+            .map_err(|e| StoreError::db("reading")(e.into()))?;
+        let t = r.open_table(BUCKETS).map_err(dberr("reading buckets"))?;
+        let v = t
+            .get(name)
+            .map_err(dberr("reading buckets"))?
+            .ok_or_else(|| StoreError::NoSuchBucket {
+                bucket: name.to_owned(),
+            })?;
+        decode(v.value(), name)
+    }
+
+    /// Every bucket, by name.
+    pub fn buckets(&self) -> Result<Vec<BucketInfo>, StoreError> {
+        let r = self
+            .db
+            .begin_read()
+            .map_err(|e| StoreError::db("reading")(e.into()))?;
+        let t = r.open_table(BUCKETS).map_err(dberr("reading buckets"))?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(dberr("listing buckets"))? {
+            let (k, v) = row.map_err(dberr("listing buckets"))?;
+            out.push(decode(v.value(), k.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Deletes an empty bucket.
+    pub fn delete_bucket(&self, name: &str) -> Result<(), StoreError> {
+        self.write("deleting a bucket", |w, _| {
+            let mut t = w.open_table(BUCKETS).map_err(dberr("deleting a bucket"))?;
+            if t.get(name).map_err(dberr("reading buckets"))?.is_none() {
+                return Err(StoreError::NoSuchBucket {
+                    bucket: name.to_owned(),
+                });
+            }
+            let versions = w.open_table(VERSIONS).map_err(dberr("reading versions"))?;
+            let mut range = versions
+                .range((name, "", 0u64)..)
+                .map_err(dberr("reading versions"))?;
+            if let Some(row) = range.next() {
+                let (k, _) = row.map_err(dberr("reading versions"))?;
+                if k.value().0 == name {
+                    return Err(StoreError::BucketNotEmpty {
+                        bucket: name.to_owned(),
+                    });
+                }
+            }
+            t.remove(name).map_err(dberr("deleting a bucket"))?;
+            Ok(())
+        })
+    }
+
+    /// Sets the bucket's object-lock configuration: `enabled` must match how
+    /// the bucket was created (lock is on at creation or never); the default
+    /// retention may change (existing versions keep theirs).
+    pub fn set_lock_configuration(
+        &self,
+        bucket: &str,
+        enabled: bool,
+        default: Option<DefaultRetention>,
+        by: &str,
+    ) -> Result<BucketInfo, StoreError> {
+        self.update_bucket(bucket, by, |b| {
+            worm::check_lock_configuration(b.object_lock, enabled)?;
+            if let Some(d) = default {
+                worm::check_default_retention(d)?;
+            }
+            b.default_retention = default;
+            Ok(match default {
+                Some(d) => format!("default retention {} {} days", d.mode, d.days),
+                None => "default retention removed".to_owned(),
+            })
+        })
+    }
+
+    /// Changes the bucket's Azure-style container policy (create/update, lock, extend, delete).
+    pub fn change_container_policy(
+        &self,
+        bucket: &str,
+        change: PolicyChange,
+        by: &str,
+    ) -> Result<BucketInfo, StoreError> {
+        self.update_bucket(bucket, by, |b| {
+            b.container_policy = worm::apply_policy_change(b.container_policy, change)?;
+            Ok(match (change, b.container_policy) {
+                (PolicyChange::Remove, _) => "container policy removed".to_owned(),
+                (_, Some(p)) => format!(
+                    "container policy {:?} {} days, protected appends {}, extensions {}",
+                    p.state, p.days, p.allow_protected_append, p.extensions
+                ),
+                (_, None) => "container policy removed".to_owned(),
+            })
+        })
+    }
+
+    /// Sets (`on`) or clears a container legal-hold tag (3–23 alphanumerics, as Azure).
+    pub fn set_container_hold(
+        &self,
+        bucket: &str,
+        tag: &str,
+        on: bool,
+        by: &str,
+    ) -> Result<BucketInfo, StoreError> {
+        if !(3..=23).contains(&tag.len()) || !tag.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(StoreError::Invalid(format!(
+                "legal hold tag {tag:?}: a tag is 3 to 23 ASCII letters or digits"
+            )));
+        }
+        self.update_bucket(bucket, by, |b| {
+            if on {
+                b.container_holds.insert(tag.to_owned());
+            } else {
+                b.container_holds.remove(tag);
+            }
+            Ok(format!(
+                "container legal hold {tag} {}",
+                if on { "ON" } else { "OFF" }
+            ))
+        })
+    }
+
+    /// Writes a new version of `key`.
+    pub fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        data: &[u8],
+        opts: PutOptions,
+    ) -> Result<VersionInfo, StoreError> {
+        validate_key(key)?;
+        // Fail before writing content when the bucket is missing.
+        self.bucket(bucket)?;
+        let staged = self.stage(data)?;
+        self.write("writing a version", |w, now| {
+            let b = bucket_in(w, bucket)?;
+            let latest = latest_in(w, bucket, key)?;
+            worm::check_overwrite(
+                latest
+                    .as_ref()
+                    .filter(|v| !v.delete_marker)
+                    .map(|v| protection(&b, v))
+                    .as_ref(),
+            )?;
+            if (opts.retention.is_some() || opts.legal_hold) && !b.object_lock {
+                return Err(worm::Refusal::LockNotEnabled.into());
+            }
+            if let (Some(r), Now::Known(t)) = (opts.retention, now)
+                && r.until <= t
+            {
+                return Err(worm::Refusal::RetainUntilPast { until: r.until }.into());
+            }
+            let created = known(now);
+            let retention = opts.retention.or_else(|| {
+                b.default_retention.map(|d| Retention {
+                    mode: d.mode,
+                    until: created.plus_days(d.days),
+                })
+            });
+            let mut history = Vec::new();
+            if let Some(r) = retention {
+                history.push(event(
+                    created,
+                    &opts.owner,
+                    format!("retention {} until {}", r.mode, r.until),
+                ));
+            }
+            if opts.legal_hold {
+                history.push(event(created, &opts.owner, "legal hold ON".to_owned()));
+            }
+            let v = VersionInfo {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                version_id: next_version_id(w)?,
+                created,
+                size: data.len() as u64,
+                sha256: staged.hex.clone(),
+                delete_marker: false,
+                content_type: opts.content_type.clone(),
+                retention,
+                legal_hold: opts.legal_hold,
+                protected_since: created,
+                owner: opts.owner.clone(),
+                inline: staged.inline,
+                history,
+            };
+            self.commit_content(w, &staged, data)?;
+            insert_version(w, &v)?;
+            Ok(v)
+        })
+    }
+
+    /// Appends `data` to the current version of `key`: a new version whose
+    /// content is the old content followed by `data` (Azure's protected
+    /// append writes; the old version stays as it was).
+    pub fn append(
+        &self,
+        bucket: &str,
+        key: &str,
+        data: &[u8],
+        owner: &str,
+    ) -> Result<VersionInfo, StoreError> {
+        let (old, mut content) = match self.get(bucket, key, None) {
+            Ok(found) => (Some(found.0), found.1),
+            Err(StoreError::NoSuchKey { .. } | StoreError::DeleteMarker { .. }) => {
+                (None, Vec::new())
+            }
+            Err(e) => return Err(e),
+        };
+        content.extend_from_slice(data);
+        let staged = self.stage(&content)?;
+        self.write("appending", |w, now| {
+            let b = bucket_in(w, bucket)?;
+            let latest = latest_in(w, bucket, key)?.filter(|v| !v.delete_marker);
+            if latest.as_ref().map(|v| &v.version_id) != old.as_ref().map(|v| &v.version_id) {
+                return Err(StoreError::Invalid(format!(
+                    "{key} changed while appending; retry the append"
+                )));
+            }
+            worm::check_append(latest.as_ref().map(|v| protection(&b, v)).as_ref())?;
+            let created = known(now);
+            let v = VersionInfo {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                version_id: next_version_id(w)?,
+                created,
+                size: content.len() as u64,
+                sha256: staged.hex.clone(),
+                delete_marker: false,
+                content_type: latest.as_ref().and_then(|l| l.content_type.clone()),
+                retention: latest.as_ref().and_then(|l| l.retention),
+                legal_hold: latest.as_ref().is_some_and(|l| l.legal_hold),
+                protected_since: created,
+                owner: owner.to_owned(),
+                inline: staged.inline,
+                history: vec![event(
+                    created,
+                    owner,
+                    format!("appended {} bytes", data.len()),
+                )],
+            };
+            self.commit_content(w, &staged, &content)?;
+            insert_version(w, &v)?;
+            Ok(v)
+        })
+    }
+
+    /// A version's record: the current one, or the one named.
+    pub fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<VersionInfo, StoreError> {
+        let r = self
+            .db
+            .begin_read()
+            .map_err(|e| StoreError::db("reading")(e.into()))?;
+        let buckets = r.open_table(BUCKETS).map_err(dberr("reading buckets"))?;
+        if buckets
+            .get(bucket)
+            .map_err(dberr("reading buckets"))?
+            .is_none()
+        {
+            return Err(StoreError::NoSuchBucket {
+                bucket: bucket.to_owned(),
+            });
+        }
+        let t = r.open_table(VERSIONS).map_err(dberr("reading versions"))?;
+        match version_id {
+            Some(id) => {
+                let seq = parse_version_id(key, id)?;
+                let v = t
+                    .get((bucket, key, seq))
+                    .map_err(dberr("reading versions"))?
+                    .ok_or_else(|| StoreError::NoSuchVersion {
+                        key: key.to_owned(),
+                        version_id: id.to_owned(),
+                    })?;
+                decode(v.value(), key)
+            }
+            None => {
+                let last = t
+                    .range((bucket, key, 0u64)..=(bucket, key, u64::MAX))
+                    .map_err(dberr("reading versions"))?
+                    .next_back();
+                let Some(row) = last else {
+                    return Err(StoreError::NoSuchKey {
+                        bucket: bucket.to_owned(),
+                        key: key.to_owned(),
+                    });
+                };
+                let (_, v) = row.map_err(dberr("reading versions"))?;
+                let v: VersionInfo = decode(v.value(), key)?;
+                if v.delete_marker {
+                    return Err(StoreError::DeleteMarker {
+                        key: key.to_owned(),
+                        version_id: v.version_id,
+                    });
+                }
+                Ok(v)
+            }
+        }
+    }
+
+    /// A version's record and its content.
+    pub fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<(VersionInfo, Vec<u8>), StoreError> {
+        let v = self.head(bucket, key, version_id)?;
+        if v.delete_marker {
+            return Err(StoreError::MarkerHasNoContent {
+                key: key.to_owned(),
+                version_id: v.version_id,
+            });
+        }
+        let bytes = self.content(&v)?;
+        Ok((v, bytes))
+    }
+
+    /// Deletes: without a version id, hides the key behind a new delete
+    /// marker; with one, removes that version for good if no rule protects it.
+    pub fn delete(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        bypass: Bypass,
+        by: &str,
+    ) -> Result<DeleteOutcome, StoreError> {
+        let mut remove_file = None;
+        let (out, guard) = self.write_locked("deleting", |w, now| {
+            let b = bucket_in(w, bucket)?;
+            let Some(id) = version_id else {
+                let latest = latest_in(w, bucket, key)?.filter(|v| !v.delete_marker);
+                worm::check_delete_marker(
+                    latest.as_ref().map(|v| protection(&b, v)).as_ref(),
+                    now,
+                )?;
+                let at = known(now);
+                let marker = VersionInfo {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                    version_id: next_version_id(w)?,
+                    created: at,
+                    size: 0,
+                    sha256: String::new(),
+                    delete_marker: true,
+                    content_type: None,
+                    retention: None,
+                    legal_hold: false,
+                    protected_since: at,
+                    owner: by.to_owned(),
+                    inline: true,
+                    history: Vec::new(),
+                };
+                insert_version(w, &marker)?;
+                return Ok(DeleteOutcome {
+                    version_id: marker.version_id,
+                    delete_marker: true,
+                });
+            };
+            let seq = parse_version_id(key, id)?;
+            let mut versions = w.open_table(VERSIONS).map_err(dberr("reading versions"))?;
+            let v: VersionInfo = match versions
+                .get((bucket, key, seq))
+                .map_err(dberr("reading versions"))?
+            {
+                Some(v) => decode(v.value(), key)?,
+                None => {
+                    return Err(StoreError::NoSuchVersion {
+                        key: key.to_owned(),
+                        version_id: id.to_owned(),
+                    });
+                }
+            };
+            if !v.delete_marker {
+                worm::check_delete_version(&protection(&b, &v), now, bypass)?;
+            }
+            versions
+                .remove((bucket, key, seq))
+                .map_err(dberr("deleting a version"))?;
+            drop(versions);
+            if !v.delete_marker {
+                remove_file = release_content(w, &v)?.then(|| self.content_path(&v.sha256));
+            }
+            Ok(DeleteOutcome {
+                version_id: v.version_id,
+                delete_marker: v.delete_marker,
+            })
+        })?;
+        // Still under `files`, so no upload of the same content can rename it
+        // in between; a file left by a crash here is merely unreferenced.
+        if let Some(path) = remove_file {
+            let _ = fs::remove_file(path);
+        }
+        drop(guard);
+        Ok(out)
+    }
+
+    /// Sets or removes (`None`) a version's retention.
+    pub fn set_retention(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        new: Option<Retention>,
+        bypass: Bypass,
+        by: &str,
+    ) -> Result<VersionInfo, StoreError> {
+        self.update_version(bucket, key, version_id, by, |b, v, now| {
+            worm::check_set_retention(b.object_lock, v.retention, new, now, bypass)?;
+            v.retention = new;
+            Ok(match new {
+                Some(r) => format!("retention {} until {}", r.mode, r.until),
+                None => "retention removed".to_owned(),
+            })
+        })
+    }
+
+    /// Sets or clears a version's legal hold.
+    pub fn set_legal_hold(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        on: bool,
+        by: &str,
+    ) -> Result<VersionInfo, StoreError> {
+        self.update_version(bucket, key, version_id, by, |b, v, _| {
+            worm::check_set_legal_hold(b.object_lock)?;
+            v.legal_hold = on;
+            Ok(format!("legal hold {}", if on { "ON" } else { "OFF" }))
+        })
+    }
+
+    /// Lists current versions (no delete markers) of keys under `prefix`, after `after`.
+    pub fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: Option<&str>,
+        delimiter: Option<&str>,
+        max: usize,
+    ) -> Result<Listing, StoreError> {
+        let mut listing = self.scan(bucket, prefix, after, delimiter, max, false)?;
+        listing.entries.retain(|(v, _)| !v.delete_marker);
+        Ok(listing)
+    }
+
+    /// Lists every version and delete marker under `prefix`, after the key `after`.
+    pub fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: Option<&str>,
+        delimiter: Option<&str>,
+        max: usize,
+    ) -> Result<Listing, StoreError> {
+        self.scan(bucket, prefix, after, delimiter, max, true)
+    }
+
+    /// Re-reads a version's bytes and hashes them against its record.
+    pub fn verify(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Verification, StoreError> {
+        let v = self.head(bucket, key, version_id)?;
+        let bytes = if v.delete_marker {
+            None
+        } else {
+            self.content(&v).ok()
+        };
+        Ok(Verification {
+            actual_sha256: bytes.as_ref().map(|b| hex::encode(Sha256::digest(b))),
+            actual_size: bytes.as_ref().map(|b| b.len() as u64),
+            version: v,
+        })
+    }
+
+    /// Where a large content lives (for tests and tools that inspect the disk).
+    pub fn content_path(&self, sha256_hex: &str) -> PathBuf {
+        let shard = sha256_hex.get(..2).unwrap_or("00");
+        self.root.join("objects").join(shard).join(sha256_hex)
+    }
+
+    fn content(&self, v: &VersionInfo) -> Result<Vec<u8>, StoreError> {
+        if v.inline {
+            let hash = hex::decode(&v.sha256).map_err(|_| StoreError::Record {
+                what: format!("hash of {}", v.key),
+            })?;
+            let r = self
+                .db
+                .begin_read()
+                .map_err(|e| StoreError::db("reading")(e.into()))?;
+            let t = r.open_table(INLINE).map_err(dberr("reading content"))?;
+            let c = t.get(hash.as_slice()).map_err(dberr("reading content"))?;
+            return c
+                .map(|c| c.value().to_vec())
+                .ok_or_else(|| StoreError::Record {
+                    what: format!("content of {} version {}", v.key, v.version_id),
+                });
+        }
+        let path = self.content_path(&v.sha256);
+        fs::read(&path).map_err(StoreError::io("reading", &path))
+    }
+
+    fn scan(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: Option<&str>,
+        delimiter: Option<&str>,
+        max: usize,
+        all_versions: bool,
+    ) -> Result<Listing, StoreError> {
+        self.bucket(bucket)?;
+        let r = self
+            .db
+            .begin_read()
+            .map_err(|e| StoreError::db("reading")(e.into()))?;
+        let t = r.open_table(VERSIONS).map_err(dberr("listing"))?;
+        let start = match after {
+            Some(a) if a >= prefix => a,
+            _ => prefix,
+        };
+        let mut out = Listing::default();
+        // Versions of one key, oldest first, until the key changes.
+        let mut group: Vec<VersionInfo> = Vec::new();
+        let mut keys = 0usize;
+        let flush = |group: &mut Vec<VersionInfo>, out: &mut Listing, keys: &mut usize| -> bool {
+            let Some(last) = group.last() else {
+                return true;
+            };
+            let key = last.key.clone();
+            if let Some(d) = delimiter.filter(|d| !d.is_empty())
+                && let Some(pos) = key[prefix.len()..].find(d)
+            {
+                let common = key[..prefix.len() + pos + d.len()].to_owned();
+                group.clear();
+                if out.common_prefixes.last() != Some(&common) {
+                    if *keys >= max {
+                        out.truncated = true;
+                        return false;
+                    }
+                    out.common_prefixes.push(common.clone());
+                    out.next_marker = Some(common);
+                    *keys += 1;
+                }
+                return true;
+            }
+            let visible = all_versions || !last.delete_marker;
+            if visible {
+                if *keys >= max {
+                    out.truncated = true;
+                    group.clear();
+                    return false;
+                }
+                *keys += 1;
+            }
+            for (i, v) in group.drain(..).rev().enumerate() {
+                if all_versions || i == 0 {
+                    out.entries.push((v, i == 0));
+                }
+            }
+            out.next_marker = Some(key);
+            true
+        };
+        for row in t.range((bucket, start, 0u64)..).map_err(dberr("listing"))? {
+            let (k, v) = row.map_err(dberr("listing"))?;
+            let (b, key, _) = k.value();
+            if b != bucket || !key.starts_with(prefix) {
+                break;
+            }
+            if after.is_some_and(|a| key <= a) {
+                continue;
+            }
+            if group.last().is_some_and(|g| g.key != key) && !flush(&mut group, &mut out, &mut keys)
+            {
+                return Ok(out);
+            }
+            group.push(decode(v.value(), key)?);
+        }
+        flush(&mut group, &mut out, &mut keys);
+        Ok(out)
+    }
+
+    /// Hashes the content and, when large, writes it durably under `tmp/`.
+    fn stage(&self, data: &[u8]) -> Result<Staged, StoreError> {
+        let hash = Sha256::digest(data);
+        let hex = hex::encode(hash);
+        if data.len() <= INLINE_MAX {
+            return Ok(Staged {
+                hash: hash.to_vec(),
+                hex,
+                inline: true,
+                tmp: None,
+            });
+        }
+        let tmp = self
+            .root
+            .join("tmp")
+            .join(format!("{hex}.{:016x}", rand::random::<u64>()));
+        let mut f = File::create(&tmp).map_err(StoreError::io("creating", &tmp))?;
+        f.write_all(data).map_err(StoreError::io("writing", &tmp))?;
+        f.sync_all().map_err(StoreError::io("syncing", &tmp))?;
+        Ok(Staged {
+            hash: hash.to_vec(),
+            hex,
+            inline: false,
+            tmp: Some(tmp),
+        })
+    }
+
+    /// Inside a write transaction: puts the staged content in place (rename
+    /// and directory fsync, or the inline table) and counts the reference.
+    fn commit_content(
+        &self,
+        w: &WriteTransaction,
+        staged: &Staged,
+        data: &[u8],
+    ) -> Result<(), StoreError> {
+        let mut refs = w.open_table(REFS).map_err(dberr("counting references"))?;
+        let count = refs
+            .get(staged.hash.as_slice())
+            .map_err(dberr("counting references"))?
+            .map_or(0, |v| v.value());
+        refs.insert(staged.hash.as_slice(), count + 1)
+            .map_err(dberr("counting references"))?;
+        if staged.inline {
+            if count == 0 {
+                let mut t = w.open_table(INLINE).map_err(dberr("writing content"))?;
+                t.insert(staged.hash.as_slice(), data)
+                    .map_err(dberr("writing content"))?;
+            }
+            return Ok(());
+        }
+        let Some(tmp) = &staged.tmp else {
+            return Err(StoreError::Invalid(
+                "staged content without a file".to_owned(),
+            ));
+        };
+        let dest = self.content_path(&staged.hex);
+        let dir = dest
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.root.join("objects"));
+        if !dir.is_dir() {
+            fs::create_dir_all(&dir).map_err(StoreError::io("creating", &dir))?;
+            sync_dir(&self.root.join("objects"))?;
+        }
+        // Same name, same bytes: replacing an existing copy also repairs a damaged one.
+        fs::rename(tmp, &dest).map_err(StoreError::io("renaming into", &dest))?;
+        sync_dir(&dir)
+    }
+
+    fn update_bucket(
+        &self,
+        bucket: &str,
+        by: &str,
+        f: impl FnOnce(&mut BucketInfo) -> Result<String, StoreError>,
+    ) -> Result<BucketInfo, StoreError> {
+        self.write("changing a bucket", |w, now| {
+            let mut b = bucket_in(w, bucket)?;
+            let change = f(&mut b)?;
+            b.history.push(event(known(now), by, change));
+            let mut t = w.open_table(BUCKETS).map_err(dberr("writing a bucket"))?;
+            t.insert(bucket, encode(&b)?.as_slice())
+                .map_err(dberr("writing a bucket"))?;
+            Ok(b)
+        })
+    }
+
+    fn update_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        by: &str,
+        f: impl FnOnce(&BucketInfo, &mut VersionInfo, Now) -> Result<String, StoreError>,
+    ) -> Result<VersionInfo, StoreError> {
+        self.write("changing a version", |w, now| {
+            let b = bucket_in(w, bucket)?;
+            let mut v = match version_id {
+                Some(id) => {
+                    let seq = parse_version_id(key, id)?;
+                    let t = w.open_table(VERSIONS).map_err(dberr("reading versions"))?;
+                    let found = t
+                        .get((bucket, key, seq))
+                        .map_err(dberr("reading versions"))?;
+                    match found {
+                        Some(v) => decode::<VersionInfo>(v.value(), key)?,
+                        None => {
+                            return Err(StoreError::NoSuchVersion {
+                                key: key.to_owned(),
+                                version_id: id.to_owned(),
+                            });
+                        }
+                    }
+                }
+                None => latest_in(w, bucket, key)?.ok_or_else(|| StoreError::NoSuchKey {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                })?,
+            };
+            if v.delete_marker {
+                return Err(StoreError::MarkerHasNoContent {
+                    key: key.to_owned(),
+                    version_id: v.version_id,
+                });
+            }
+            let change = f(&b, &mut v, now)?;
+            v.history.push(event(known(now), by, change));
+            insert_version(w, &v)?;
+            Ok(v)
+        })
+    }
+
+    /// Runs `f` in one write transaction under `files`, persisting the clock's
+    /// high-water mark with it; commits only if `f` succeeded.
+    fn write<T>(
+        &self,
+        action: &'static str,
+        f: impl FnOnce(&WriteTransaction, Now) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.write_locked(action, f).map(|(out, _guard)| out)
+    }
+
+    /// [`Store::write`], returning with `files` still held.
+    fn write_locked<T>(
+        &self,
+        action: &'static str,
+        f: impl FnOnce(&WriteTransaction, Now) -> Result<T, StoreError>,
+    ) -> Result<(T, MutexGuard<'_, ()>), StoreError> {
+        let guard = self
+            .files
+            .lock()
+            .map_err(|_| StoreError::Invalid("a writer panicked; restart the store".to_owned()))?;
+        let now = self.clock.now();
+        let w = self
+            .db
+            .begin_write()
+            .map_err(|e| StoreError::db(action)(e.into()))?;
+        let out = f(&w, now)?;
+        {
+            let mut meta = w.open_table(META).map_err(dberr(action))?;
+            meta.insert("clock_hwm", self.clock.high_water().0)
+                .map_err(dberr(action))?;
+        }
+        w.commit().map_err(|e| StoreError::db(action)(e.into()))?;
+        Ok((out, guard))
+    }
+}
+
+/// Content hashed and, if large, durably written under `tmp/`.
+struct Staged {
+    hash: Vec<u8>,
+    hex: String,
+    inline: bool,
+    tmp: Option<PathBuf>,
+}
+
+fn for_tables(w: &WriteTransaction) -> Result<(), StoreError> {
+    w.open_table(BUCKETS).map_err(dberr("creating tables"))?;
+    w.open_table(VERSIONS).map_err(dberr("creating tables"))?;
+    w.open_table(INLINE).map_err(dberr("creating tables"))?;
+    w.open_table(REFS).map_err(dberr("creating tables"))?;
+    w.open_table(META).map_err(dberr("creating tables"))?;
+    Ok(())
+}
+
+fn dberr<E: Into<redb::Error>>(action: &'static str) -> impl FnOnce(E) -> StoreError {
+    move |e| StoreError::db(action)(e.into())
+}
+
+fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Invalid(format!("encoding a record: {e}")))
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|_| StoreError::Record {
+        what: what.to_owned(),
+    })
+}
+
+/// The time to stamp records with (0 when the clock is unknown: the stamp
+/// is informational, the rules use [`Now`]).
+fn known(now: Now) -> Timestamp {
+    match now {
+        Now::Known(t) => t,
+        Now::Unknown => Timestamp(0),
+    }
+}
+
+fn event(at: Timestamp, by: &str, change: String) -> PolicyEvent {
+    PolicyEvent {
+        at,
+        by: by.to_owned(),
+        change,
+    }
+}
+
+fn protection(b: &BucketInfo, v: &VersionInfo) -> Protection {
+    Protection {
+        retention: v.retention,
+        legal_hold: v.legal_hold,
+        container: b.container_policy,
+        container_holds: b.container_holds.clone(),
+        protected_since: Some(v.protected_since),
+    }
+}
+
+fn bucket_in(w: &WriteTransaction, bucket: &str) -> Result<BucketInfo, StoreError> {
+    let t = w.open_table(BUCKETS).map_err(dberr("reading buckets"))?;
+    let v = t
+        .get(bucket)
+        .map_err(dberr("reading buckets"))?
+        .ok_or_else(|| StoreError::NoSuchBucket {
+            bucket: bucket.to_owned(),
+        })?;
+    decode(v.value(), bucket)
+}
+
+fn latest_in(
+    w: &WriteTransaction,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<VersionInfo>, StoreError> {
+    let t = w.open_table(VERSIONS).map_err(dberr("reading versions"))?;
+    let last = t
+        .range((bucket, key, 0u64)..=(bucket, key, u64::MAX))
+        .map_err(dberr("reading versions"))?
+        .next_back();
+    match last {
+        Some(row) => {
+            let (_, v) = row.map_err(dberr("reading versions"))?;
+            Ok(Some(decode(v.value(), key)?))
+        }
+        None => Ok(None),
+    }
+}
+
+fn insert_version(w: &WriteTransaction, v: &VersionInfo) -> Result<(), StoreError> {
+    let mut t = w.open_table(VERSIONS).map_err(dberr("writing a version"))?;
+    t.insert(
+        (v.bucket.as_str(), v.key.as_str(), v.seq()),
+        encode(v)?.as_slice(),
+    )
+    .map_err(dberr("writing a version"))?;
+    Ok(())
+}
+
+/// Drops one reference to a version's content; true when a content file is
+/// now unreferenced and should be removed.
+fn release_content(w: &WriteTransaction, v: &VersionInfo) -> Result<bool, StoreError> {
+    let hash = hex::decode(&v.sha256).map_err(|_| StoreError::Record {
+        what: format!("hash of {}", v.key),
+    })?;
+    let mut refs = w.open_table(REFS).map_err(dberr("counting references"))?;
+    let count = refs
+        .get(hash.as_slice())
+        .map_err(dberr("counting references"))?
+        .map_or(0, |c| c.value());
+    if count > 1 {
+        refs.insert(hash.as_slice(), count - 1)
+            .map_err(dberr("counting references"))?;
+        return Ok(false);
+    }
+    refs.remove(hash.as_slice())
+        .map_err(dberr("counting references"))?;
+    if v.inline {
+        let mut t = w.open_table(INLINE).map_err(dberr("removing content"))?;
+        t.remove(hash.as_slice())
+            .map_err(dberr("removing content"))?;
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+fn next_version_id(w: &WriteTransaction) -> Result<String, StoreError> {
+    let mut meta = w.open_table(META).map_err(dberr("numbering versions"))?;
+    let next = meta
+        .get("next_seq")
+        .map_err(dberr("numbering versions"))?
+        .map_or(1, |v| v.value());
+    meta.insert("next_seq", next + 1)
+        .map_err(dberr("numbering versions"))?;
+    Ok(format!("{next:016x}"))
+}
+
+fn parse_version_id(key: &str, id: &str) -> Result<u64, StoreError> {
+    if id.len() == 16
+        && id.bytes().all(|b| b.is_ascii_hexdigit())
+        && let Ok(seq) = u64::from_str_radix(id, 16)
+    {
+        return Ok(seq);
+    }
+    Err(StoreError::NoSuchVersion {
+        key: key.to_owned(),
+        version_id: id.to_owned(),
+    })
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(StoreError::io("syncing directory", dir))
+}
+
+/// S3's bucket naming rules: 3–63 of `a-z 0-9 . -`, starting and ending with a letter or digit.
+pub fn validate_bucket_name(name: &str) -> Result<(), StoreError> {
+    let ok = (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "bucket name {name:?}: use 3 to 63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit"
+        )))
+    }
+}
+
+fn validate_key(key: &str) -> Result<(), StoreError> {
+    if key.is_empty() || key.len() > 1024 {
+        return Err(StoreError::Invalid(format!(
+            "object key of {} bytes: a key is 1 to 1024 bytes of UTF-8",
+            key.len()
+        )));
+    }
+    Ok(())
+}
