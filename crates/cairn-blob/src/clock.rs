@@ -113,7 +113,9 @@ impl TrustedClock {
             }
             Err(reason) => {
                 tracing::warn!(%reason, "the time source failed; protected objects are treated as locked");
-                Now::Unknown
+                Now::Unknown {
+                    at_least: self.high_water(),
+                }
             }
         }
     }
@@ -140,7 +142,12 @@ mod tests {
         assert_eq!(clock.now(), Now::Known(Timestamp(9_000)));
         assert_eq!(clock.high_water(), Timestamp(9_000));
         source.set(None);
-        assert_eq!(clock.now(), Now::Unknown);
+        assert_eq!(
+            clock.now(),
+            Now::Unknown {
+                at_least: Timestamp(9_000)
+            }
+        );
         assert!(SystemClock.now().is_ok_and(|t| t.0 > 1_700_000_000_000));
     }
 }

@@ -43,12 +43,13 @@ pub(super) fn decode<T: for<'de> Deserialize<'de>>(
     })
 }
 
-/// The time to stamp records with (0 when the clock is unknown: the stamp
-/// is informational, the rules use [`Now`]).
+/// The time to stamp records with: when the clock is unknown, the last time
+/// it was known (never earlier, so a container policy counted from the stamp
+/// cannot have expired already).
 pub(super) fn known(now: Now) -> Timestamp {
     match now {
         Now::Known(t) => t,
-        Now::Unknown => Timestamp(0),
+        Now::Unknown { at_least } => at_least,
     }
 }
 

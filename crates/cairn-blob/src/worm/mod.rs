@@ -87,7 +87,10 @@ pub enum Now {
     /// The time source answered (never earlier than the persisted high-water mark).
     Known(Timestamp),
     /// The time source failed: every retention is treated as still in force.
-    Unknown,
+    Unknown {
+        /// The last time known (the high-water mark): new records are stamped with it.
+        at_least: Timestamp,
+    },
 }
 
 impl Now {
@@ -96,7 +99,7 @@ impl Now {
     pub fn before(self, until: Timestamp) -> bool {
         match self {
             Now::Known(now) => now < until,
-            Now::Unknown => true,
+            Now::Unknown { .. } => true,
         }
     }
 }

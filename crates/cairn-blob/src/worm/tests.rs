@@ -80,7 +80,7 @@ fn unknown_time_keeps_every_retention_in_force() {
         check_delete_version(&p, Now::Known(T0), Bypass::NONE),
         Ok(())
     );
-    assert!(check_delete_version(&p, Now::Unknown, Bypass::NONE).is_err());
+    assert!(check_delete_version(&p, Now::Unknown { at_least: T0 }, Bypass::NONE).is_err());
 }
 
 #[test]
