@@ -133,10 +133,7 @@ impl Model {
     }
 
     fn latest(&self, key: usize) -> Option<&MVersion> {
-        self.versions
-            .iter()
-            .filter(|v| v.alive && v.key == key)
-            .next_back()
+        self.versions.iter().rfind(|v| v.alive && v.key == key)
     }
 
     /// Whether the container (policy or hold) protects `v` now.
