@@ -7,7 +7,8 @@
 //! default retention, Azure container policies and protected appends), the
 //! store ([`store`]: buckets, versions, delete markers, durable content),
 //! the fail-closed clock ([`clock`]), access keys per org identity
-//! ([`keys`]), Signature V4 ([`sigv4`]) and the S3 API server ([`s3`]).
+//! ([`keys`]), Signature V4 ([`sigv4`]), the S3 API server ([`s3`]) and
+//! the client other parts use to write blobs ([`client::BlobClient`]).
 //!
 //! May use: no other Cairn crate (the ledger anchoring client talks to a
 //! peer through the CLI); redb for metadata, axum/tokio for the API.
@@ -40,6 +41,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod clock;
 pub mod error;
 pub mod keys;
