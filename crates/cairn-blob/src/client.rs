@@ -13,6 +13,12 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use http_body_util::{BodyExt, Full};
+use hyper::HeaderMap;
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
 
 use crate::sigv4;
@@ -27,7 +33,7 @@ pub enum ClientError {
     Endpoint(String),
     /// The request did not reach the server or the answer was cut.
     #[error("the blob server did not answer: {0}")]
-    Transport(#[from] reqwest::Error),
+    Transport(String),
     /// The server refused; `code` is S3's.
     #[error("the blob server answered {status} {code}: {message}")]
     S3 {
@@ -54,7 +60,7 @@ pub struct PutAck {
 /// An S3 client bound to one endpoint and one access key.
 #[derive(Clone)]
 pub struct BlobClient {
-    http: reqwest::Client,
+    http: Client<HttpConnector, Full<Bytes>>,
     endpoint: String,
     host: String,
     key_id: String,
@@ -81,7 +87,7 @@ impl BlobClient {
         // HTTP clients leave the default port out of Host, and Host is signed.
         let host = host.strip_suffix(":80").unwrap_or(host).to_owned();
         Ok(BlobClient {
-            http: reqwest::Client::new(),
+            http: Client::builder(TokioExecutor::new()).build_http(),
             endpoint,
             host,
             key_id: key_id.to_owned(),
@@ -111,7 +117,7 @@ impl BlobClient {
             .send("PUT", &object_path(bucket, key), "", Vec::new(), body)
             .await?;
         let header = |name: &str| {
-            resp.headers()
+            resp.0
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default()
@@ -143,7 +149,7 @@ impl BlobClient {
                 Vec::new(),
             )
             .await?;
-        Ok(resp.bytes().await?.to_vec())
+        Ok(resp.1)
     }
 
     /// Every version id under `prefix` (delete markers included), by key then newest first.
@@ -156,7 +162,7 @@ impl BlobClient {
         let resp = self
             .send("GET", &format!("/{bucket}"), &query, Vec::new(), Vec::new())
             .await?;
-        let text = resp.text().await?;
+        let text = String::from_utf8_lossy(&resp.1).into_owned();
         let mut out = Vec::new();
         for tag in ["Version", "DeleteMarker"] {
             for entry in xml::elements(&text, tag) {
@@ -177,7 +183,7 @@ impl BlobClient {
         query: &str,
         extra: Vec<(String, String)>,
         body: Vec<u8>,
-    ) -> Result<reqwest::Response, ClientError> {
+    ) -> Result<(HeaderMap, Vec<u8>), ClientError> {
         let payload = hex::encode(Sha256::digest(&body));
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -203,26 +209,38 @@ impl BlobClient {
             &amz_date,
             &payload,
         );
-        let url = if query.is_empty() {
+        let uri = if query.is_empty() {
             format!("{}{path}", self.endpoint)
         } else {
             format!("{}{path}?{query}", self.endpoint)
         };
-        let method = reqwest::Method::from_bytes(method.as_bytes())
-            .map_err(|_| ClientError::Endpoint(url.clone()))?;
-        let mut builder = self
-            .http
-            .request(method, &url)
+        let mut builder = hyper::Request::builder()
+            .method(method)
+            .uri(&uri)
             .header("authorization", auth);
-        for (name, value) in headers.iter().filter(|(n, _)| n != "host") {
+        for (name, value) in &headers {
             builder = builder.header(name, value);
         }
-        let resp = builder.body(body).send().await?;
-        if resp.status().is_success() {
-            return Ok(resp);
-        }
+        let request = builder
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| ClientError::Endpoint(format!("{uri}: {e}")))?;
+        let resp = self
+            .http
+            .request(request)
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
         let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
+        let (parts, body) = resp.into_parts();
+        let bytes = body
+            .collect()
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?
+            .to_bytes()
+            .to_vec();
+        if (200..300).contains(&status) {
+            return Ok((parts.headers, bytes));
+        }
+        let text = String::from_utf8_lossy(&bytes);
         Err(ClientError::S3 {
             status,
             code: xml::text(&text, "Code").unwrap_or_else(|| status.to_string()),
