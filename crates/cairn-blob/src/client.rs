@@ -152,6 +152,34 @@ impl BlobClient {
         Ok(resp.1)
     }
 
+    /// Sets or clears the legal hold of a version (the current one if `version_id` is `None`).
+    pub async fn set_legal_hold(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        on: bool,
+    ) -> Result<(), ClientError> {
+        let mut query = "legal-hold".to_owned();
+        if let Some(v) = version_id {
+            query = format!("legal-hold&versionId={}", sigv4::uri_encode(v, false));
+        }
+        let body = format!(
+            "<LegalHold xmlns=\"{}\"><Status>{}</Status></LegalHold>",
+            xml::NS,
+            if on { "ON" } else { "OFF" }
+        );
+        self.send(
+            "PUT",
+            &object_path(bucket, key),
+            &query,
+            Vec::new(),
+            body.into_bytes(),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Every version id under `prefix` (delete markers included), by key then newest first.
     pub async fn list_versions(
         &self,

@@ -61,6 +61,7 @@ fn serve(dir: &Path) -> (Child, String) {
     let url = line
         .trim()
         .strip_prefix("listening on ")
+        .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned();
     (child, url)

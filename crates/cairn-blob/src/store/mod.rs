@@ -30,10 +30,12 @@ use crate::clock::{TimeSource, TrustedClock};
 use crate::error::StoreError;
 use crate::worm::{self, Bypass, DefaultRetention, Now, PolicyChange, Retention, Timestamp};
 
+mod anchor;
 mod listing;
 mod records;
 mod tables;
 
+pub use anchor::{AnchorJob, AnchorKind};
 pub use records::{
     BucketInfo, DeleteOutcome, Listing, PolicyEvent, PutOptions, Verification, VersionInfo,
 };
@@ -76,13 +78,22 @@ impl Store {
             .map_err(|e| StoreError::db("opening")(e.into()))?;
         let high_water = {
             for_tables(&w)?;
-            let meta = w
+            let mut meta = w
                 .open_table(META)
                 .map_err(|e| StoreError::db("opening")(e.into()))?;
             let hw = meta
                 .get("clock_hwm")
                 .map_err(|e| StoreError::db("reading the clock")(e.into()))?
                 .map_or(0, |v| v.value());
+            // The id this store's anchors carry on the ledger, made once.
+            let has_id = meta
+                .get("store_id")
+                .map_err(|e| StoreError::db("reading the store id")(e.into()))?
+                .is_some();
+            if !has_id {
+                meta.insert("store_id", rand::random::<i64>())
+                    .map_err(|e| StoreError::db("writing the store id")(e.into()))?;
+            }
             Timestamp(hw)
         };
         w.commit()
@@ -123,17 +134,19 @@ impl Store {
                 default_retention: None,
                 container_policy: None,
                 container_holds: BTreeSet::new(),
-                history: vec![PolicyEvent {
+                history: vec![event(
                     at,
-                    by: by.to_owned(),
-                    change: format!(
+                    by,
+                    format!(
                         "created, object lock {}",
                         if object_lock { "enabled" } else { "disabled" }
                     ),
-                }],
+                )],
             };
             t.insert(name, encode(&info)?.as_slice())
                 .map_err(dberr("writing a bucket"))?;
+            drop(t);
+            anchor::enqueue_bucket_event(w, &info)?;
             Ok(info)
         })
     }
@@ -327,9 +340,11 @@ impl Store {
                 owner: opts.owner.clone(),
                 inline: staged.inline,
                 history,
+                anchor_txid: None,
             };
             self.commit_content(w, &staged, data)?;
             insert_version(w, &v)?;
+            anchor::enqueue_version(w, &v)?;
             Ok(v)
         })
     }
@@ -382,9 +397,11 @@ impl Store {
                     owner,
                     format!("appended {} bytes", data.len()),
                 )],
+                anchor_txid: None,
             };
             self.commit_content(w, &staged, &content)?;
             insert_version(w, &v)?;
+            anchor::enqueue_version(w, &v)?;
             Ok(v)
         })
     }
@@ -500,8 +517,10 @@ impl Store {
                     owner: by.to_owned(),
                     inline: true,
                     history: Vec::new(),
+                    anchor_txid: None,
                 };
                 insert_version(w, &marker)?;
+                anchor::enqueue_version(w, &marker)?;
                 return Ok(DeleteOutcome {
                     version_id: marker.version_id,
                     delete_marker: true,
@@ -531,6 +550,14 @@ impl Store {
             if !v.delete_marker {
                 remove_file = release_content(w, &v)?.then(|| self.content_path(&v.sha256));
             }
+            // The deletion is part of the version's anchored history.
+            let what = if v.delete_marker {
+                "delete marker removed"
+            } else {
+                "version deleted"
+            };
+            let gone = event(known(now), by, what.to_owned());
+            anchor::enqueue_event(w, &v, v.history.len(), &gone)?;
             Ok(DeleteOutcome {
                 version_id: v.version_id,
                 delete_marker: v.delete_marker,
@@ -656,26 +683,41 @@ impl Store {
 
     /// Hashes the content and, when large, writes it durably under `tmp/`.
     fn stage(&self, data: &[u8]) -> Result<Staged, StoreError> {
-        let hash = Sha256::digest(data);
-        let hex = hex::encode(hash);
         if data.len() <= INLINE_MAX {
+            let hash = Sha256::digest(data);
             return Ok(Staged {
                 hash: hash.to_vec(),
-                hex,
+                hex: hex::encode(hash),
                 inline: true,
                 tmp: None,
             });
         }
-        let tmp = self
-            .root
-            .join("tmp")
-            .join(format!("{hex}.{:016x}", rand::random::<u64>()));
-        let mut f = File::create(&tmp).map_err(StoreError::io("creating", &tmp))?;
-        f.write_all(data).map_err(StoreError::io("writing", &tmp))?;
-        f.sync_all().map_err(StoreError::io("syncing", &tmp))?;
+        // Hash on a second thread while this one writes and fsyncs: a large
+        // PUT then costs about the write, not the write plus the hash.
+        let tmp = self.root.join("tmp").join(format!(
+            "{:016x}{:016x}",
+            rand::random::<u64>(),
+            rand::random::<u64>()
+        ));
+        let (hash, written) = std::thread::scope(|s| {
+            let hasher = s.spawn(|| Sha256::digest(data));
+            let written = File::create(&tmp)
+                .map_err(StoreError::io("creating", &tmp))
+                .and_then(|mut f| {
+                    f.write_all(data).map_err(StoreError::io("writing", &tmp))?;
+                    f.sync_all().map_err(StoreError::io("syncing", &tmp))
+                });
+            // The hasher only reads a slice; it cannot panic short of a bug in sha2.
+            let hash = hasher.join().unwrap_or_else(|_| Sha256::digest(data));
+            (hash, written)
+        });
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
         Ok(Staged {
             hash: hash.to_vec(),
-            hex,
+            hex: hex::encode(hash),
             inline: false,
             tmp: Some(tmp),
         })
@@ -736,6 +778,8 @@ impl Store {
             let mut t = w.open_table(BUCKETS).map_err(dberr("writing a bucket"))?;
             t.insert(bucket, encode(&b)?.as_slice())
                 .map_err(dberr("writing a bucket"))?;
+            drop(t);
+            anchor::enqueue_bucket_event(w, &b)?;
             Ok(b)
         })
     }
@@ -781,6 +825,9 @@ impl Store {
             let change = f(&b, &mut v, now)?;
             v.history.push(event(known(now), by, change));
             insert_version(w, &v)?;
+            if let Some(last) = v.history.last() {
+                anchor::enqueue_event(w, &v, v.history.len() - 1, last)?;
+            }
             Ok(v)
         })
     }

@@ -16,6 +16,9 @@ pub struct PolicyEvent {
     pub by: String,
     /// What changed, in words (`retention COMPLIANCE until …`, `legal hold ON`).
     pub change: String,
+    /// The ledger transaction that anchored it, once anchored.
+    #[serde(default)]
+    pub txid: Option<String>,
 }
 
 /// A bucket (an Azure container) and its policies.
@@ -68,6 +71,9 @@ pub struct VersionInfo {
     pub inline: bool,
     /// Every policy change on this version, oldest first.
     pub history: Vec<PolicyEvent>,
+    /// The ledger transaction that anchored its hash and size, once anchored.
+    #[serde(default)]
+    pub anchor_txid: Option<String>,
 }
 
 impl VersionInfo {

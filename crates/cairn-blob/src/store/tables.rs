@@ -16,6 +16,8 @@ pub(super) const VERSIONS: TableDefinition<(&str, &str, u64), &[u8]> =
 pub(super) const INLINE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("inline");
 pub(super) const REFS: TableDefinition<&[u8], u64> = TableDefinition::new("refs");
 pub(super) const META: TableDefinition<&str, i64> = TableDefinition::new("meta");
+/// The anchoring outbox: job number → [`super::AnchorKind`] (JSON).
+pub(super) const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 
 pub(super) fn for_tables(w: &WriteTransaction) -> Result<(), StoreError> {
     w.open_table(BUCKETS).map_err(dberr("creating tables"))?;
@@ -23,6 +25,7 @@ pub(super) fn for_tables(w: &WriteTransaction) -> Result<(), StoreError> {
     w.open_table(INLINE).map_err(dberr("creating tables"))?;
     w.open_table(REFS).map_err(dberr("creating tables"))?;
     w.open_table(META).map_err(dberr("creating tables"))?;
+    w.open_table(OUTBOX).map_err(dberr("creating tables"))?;
     Ok(())
 }
 
@@ -58,6 +61,7 @@ pub(super) fn event(at: Timestamp, by: &str, change: String) -> PolicyEvent {
         at,
         by: by.to_owned(),
         change,
+        txid: None,
     }
 }
 
