@@ -70,8 +70,12 @@ impl Drop for Written<'_> {
 }
 
 fn bench(c: &mut Criterion) {
-    // Under the target directory: the same disk as the build, not a tmpfs /tmp.
-    let base_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/blob-bench");
+    // Under the target directory: the same disk as the build, not a tmpfs /tmp
+    // (CAIRN_BLOB_BENCH_DIR chooses another disk, or a tmpfs to see CPU costs alone).
+    let base_dir = std::env::var_os("CAIRN_BLOB_BENCH_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/blob-bench"),
+        |dir| PathBuf::from(dir).join("blob-bench"),
+    );
     let _ = fs::remove_dir_all(&base_dir);
     fs::create_dir_all(&base_dir).expect("bench dir");
     let tmp = tempfile::tempdir_in(&base_dir).expect("bench dir");
