@@ -92,7 +92,8 @@ pub enum StoreError {
         "a stored record is unreadable ({what}); the store directory was changed outside Cairn"
     )]
     Record {
-        /// Which record.
+        /// Which kind of record, or which version (never an object key: keys
+        /// can be private, and this message reaches the log).
         what: String,
     },
     /// A WORM rule refused the operation.

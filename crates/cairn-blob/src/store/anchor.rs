@@ -185,7 +185,7 @@ impl Store {
                     let mut t = w.open_table(BUCKETS).map_err(dberr("reading buckets"))?;
                     let found: Option<BucketInfo> =
                         match t.get(bucket.as_str()).map_err(dberr("reading buckets"))? {
-                            Some(b) => Some(decode(b.value(), &bucket)?),
+                            Some(b) => Some(decode(b.value(), "a bucket record")?),
                             None => None,
                         };
                     if let Some(mut b) = found {
@@ -288,7 +288,7 @@ fn update_version_record(
         .get((bucket, key, seq))
         .map_err(dberr("reading versions"))?
     {
-        Some(v) => Some(decode(v.value(), key)?),
+        Some(v) => Some(decode(v.value(), "a version record")?),
         None => None,
     };
     // A version deleted since its job was queued has nothing left to mark.

@@ -68,7 +68,7 @@ impl Store {
             .ok_or_else(|| StoreError::NoSuchBucket {
                 bucket: name.to_owned(),
             })?;
-        decode(v.value(), name)
+        decode(v.value(), "a bucket record")
     }
 
     /// Every bucket, by name.
@@ -80,8 +80,8 @@ impl Store {
         let t = r.open_table(BUCKETS).map_err(dberr("reading buckets"))?;
         let mut out = Vec::new();
         for row in t.iter().map_err(dberr("listing buckets"))? {
-            let (k, v) = row.map_err(dberr("listing buckets"))?;
-            out.push(decode(v.value(), k.value())?);
+            let (_, v) = row.map_err(dberr("listing buckets"))?;
+            out.push(decode(v.value(), "a bucket record")?);
         }
         Ok(out)
     }

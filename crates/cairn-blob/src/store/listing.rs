@@ -83,7 +83,7 @@ impl Store {
             {
                 return Ok(out);
             }
-            group.push(decode(v.value(), key)?);
+            group.push(decode(v.value(), "a version record")?);
         }
         flush(&mut group, &mut out, &mut keys);
         Ok(out)

@@ -60,12 +60,9 @@ impl Store {
         for dir in [root.to_path_buf(), root.join("objects"), root.join("tmp")] {
             fs::create_dir_all(&dir).map_err(StoreError::io("creating", &dir))?;
         }
-        // Partial uploads of a run that died: never referenced, never visible.
-        let tmp = root.join("tmp");
-        for entry in fs::read_dir(&tmp).map_err(StoreError::io("reading", &tmp))? {
-            let entry = entry.map_err(StoreError::io("reading", &tmp))?;
-            let _ = fs::remove_file(entry.path());
-        }
+        // Objects can be private: only the store's owner may look inside.
+        fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .map_err(StoreError::io("restricting", root))?;
         let path = root.join("meta.redb");
         let db = Database::create(&path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
@@ -98,6 +95,13 @@ impl Store {
         };
         w.commit()
             .map_err(|e| StoreError::db("opening")(e.into()))?;
+        // Partial uploads of a run that died: never referenced, never visible.
+        // Only now, holding the database: another process's uploads are not ours.
+        let tmp = root.join("tmp");
+        for entry in fs::read_dir(&tmp).map_err(StoreError::io("reading", &tmp))? {
+            let entry = entry.map_err(StoreError::io("reading", &tmp))?;
+            let _ = fs::remove_file(entry.path());
+        }
         Ok(Store {
             root: root.to_path_buf(),
             db,
@@ -272,7 +276,7 @@ impl Store {
                         key: key.to_owned(),
                         version_id: id.to_owned(),
                     })?;
-                decode(v.value(), key)
+                decode(v.value(), "a version record")
             }
             None => {
                 let last = t
@@ -286,7 +290,7 @@ impl Store {
                     });
                 };
                 let (_, v) = row.map_err(dberr("reading versions"))?;
-                let v: VersionInfo = decode(v.value(), key)?;
+                let v: VersionInfo = decode(v.value(), "a version record")?;
                 if v.delete_marker {
                     return Err(StoreError::DeleteMarker {
                         key: key.to_owned(),
@@ -366,7 +370,7 @@ impl Store {
                 .get((bucket, key, seq))
                 .map_err(dberr("reading versions"))?
             {
-                Some(v) => decode(v.value(), key)?,
+                Some(v) => decode(v.value(), "a version record")?,
                 None => {
                     return Err(StoreError::NoSuchVersion {
                         key: key.to_owned(),
@@ -497,7 +501,7 @@ impl Store {
     fn content(&self, v: &VersionInfo) -> Result<Vec<u8>, StoreError> {
         if v.inline {
             let hash = hex::decode(&v.sha256).map_err(|_| StoreError::Record {
-                what: format!("hash of {}", v.key),
+                what: format!("the hash of version {}", v.version_id),
             })?;
             let r = self
                 .db
@@ -508,7 +512,7 @@ impl Store {
             return c
                 .map(|c| c.value().to_vec())
                 .ok_or_else(|| StoreError::Record {
-                    what: format!("content of {} version {}", v.key, v.version_id),
+                    what: format!("the content of version {}", v.version_id),
                 });
         }
         let path = self.content_path(&v.sha256);
@@ -617,7 +621,7 @@ impl Store {
                         .get((bucket, key, seq))
                         .map_err(dberr("reading versions"))?;
                     match found {
-                        Some(v) => decode::<VersionInfo>(v.value(), key)?,
+                        Some(v) => decode::<VersionInfo>(v.value(), "a version record")?,
                         None => {
                             return Err(StoreError::NoSuchVersion {
                                 key: key.to_owned(),

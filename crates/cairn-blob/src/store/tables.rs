@@ -83,7 +83,7 @@ pub(super) fn bucket_in(w: &WriteTransaction, bucket: &str) -> Result<BucketInfo
         .ok_or_else(|| StoreError::NoSuchBucket {
             bucket: bucket.to_owned(),
         })?;
-    decode(v.value(), bucket)
+    decode(v.value(), "a bucket record")
 }
 
 pub(super) fn latest_in(
@@ -99,7 +99,7 @@ pub(super) fn latest_in(
     match last {
         Some(row) => {
             let (_, v) = row.map_err(dberr("reading versions"))?;
-            Ok(Some(decode(v.value(), key)?))
+            Ok(Some(decode(v.value(), "a version record")?))
         }
         None => Ok(None),
     }
@@ -119,7 +119,7 @@ pub(super) fn insert_version(w: &WriteTransaction, v: &VersionInfo) -> Result<()
 /// now unreferenced and should be removed.
 pub(super) fn release_content(w: &WriteTransaction, v: &VersionInfo) -> Result<bool, StoreError> {
     let hash = hex::decode(&v.sha256).map_err(|_| StoreError::Record {
-        what: format!("hash of {}", v.key),
+        what: format!("the hash of version {}", v.version_id),
     })?;
     let mut refs = w.open_table(REFS).map_err(dberr("counting references"))?;
     let count = refs
