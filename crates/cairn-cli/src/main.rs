@@ -65,6 +65,9 @@ enum Command {
     /// hospital's web portal.
     #[command(subcommand)]
     Health(cmd::health::HealthCmd),
+    /// Immutable blob storage: the S3-compatible WORM store, access keys, verification.
+    #[command(subcommand)]
+    Blob(cmd::blob::BlobCmd),
     /// Start a local network (3 orgs: orderers and peers as separate
     /// processes), set up a channel and a contract, and stay up until Ctrl-C.
     Up(cmd::up::UpArgs),
@@ -140,6 +143,7 @@ fn main() -> ExitCode {
         Command::Attest(c) => cmd::attest::run(c),
         Command::Infer(c) => cmd::infer::run(c),
         Command::Health(c) => cmd::health::run(c),
+        Command::Blob(c) => cmd::blob::run(c),
     };
     match result {
         Ok(code) => code,

@@ -2,6 +2,7 @@
 
 pub mod attest;
 pub mod bench;
+pub mod blob;
 pub mod channel_create;
 pub mod client;
 pub mod crypto;
