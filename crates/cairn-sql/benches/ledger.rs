@@ -1,0 +1,3 @@
+//! Ledger-table benchmarks.
+
+fn main() {}
