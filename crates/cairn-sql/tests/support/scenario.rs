@@ -18,26 +18,26 @@ pub const TABLES: [(&str, &str, &str); 2] = [
 
 /// One entry per ledger transaction; each runs as one database transaction.
 pub const TRANSACTIONS: [&str; 4] = [
-    "INSERT INTO accounts (id, name, balance) VALUES (1, 'Ana', 50), (2, 'Bo', 20); \
+    "INSERT INTO accounts (id, name, balance) VALUES (1, 'Anabel', 50), (2, 'Bo', 20); \
      INSERT INTO audit (id, msg, amount, ok, note) VALUES (1, 'opened 1 and 2', 70.5, true, {BLOB});",
     "UPDATE accounts SET balance = 100 WHERE id = 1; \
      INSERT INTO audit (id, msg, amount, ok) VALUES (2, 'deposit 1', 50.0, false);",
     "DELETE FROM accounts WHERE id = 2;",
-    "INSERT INTO accounts (id, name, balance) VALUES (3, 'Cy', NULL); \
-     UPDATE accounts SET name = 'Ann' WHERE id = 1;",
+    "INSERT INTO accounts (id, name, balance) VALUES (3, 'Cyrus', NULL); \
+     UPDATE accounts SET name = 'Annabel' WHERE id = 1;",
 ];
 
 /// The ledger view of `accounts` after the scenario: id, name, balance, transaction,
 /// sequence number, operation, description. An UPDATE is a DELETE then an INSERT.
 pub const ACCOUNTS_VIEW: &str = "\
-1,Ana,50,1,0,1,INSERT
+1,Anabel,50,1,0,1,INSERT
 2,Bo,20,1,1,1,INSERT
-1,Ana,50,2,0,2,DELETE
-1,Ana,100,2,1,1,INSERT
+1,Anabel,50,2,0,2,DELETE
+1,Anabel,100,2,1,1,INSERT
 2,Bo,20,3,0,2,DELETE
-3,Cy,,4,0,1,INSERT
-1,Ana,100,4,1,2,DELETE
-1,Ann,100,4,2,1,INSERT
+3,Cyrus,,4,0,1,INSERT
+1,Anabel,100,4,1,2,DELETE
+1,Annabel,100,4,2,1,INSERT
 ";
 
 /// The ledger view of `audit` (append-only: INSERTs only).
