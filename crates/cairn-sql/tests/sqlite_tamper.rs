@@ -71,7 +71,7 @@ fn every_flipped_value_history_row_and_hidden_column_is_found_and_named() {
         let mut stmt = conn
             .prepare(&format!("SELECT rowid, * FROM {physical}"))
             .unwrap();
-        let names: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
+        let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
         let key_index = names.iter().position(|n| n == key).unwrap();
         let rows: Vec<Vec<Sql>> = stmt
             .query_map([], |r| {
@@ -123,10 +123,10 @@ fn every_flipped_value_history_row_and_hidden_column_is_found_and_named() {
                 let report = ledger.verify(std::slice::from_ref(&digest)).unwrap();
                 assert!(!report.is_ok(), "not detected: {what}");
                 let mut keys = vec![format!("{{\"{key}\":{original_key}}}")];
-                if column == key {
-                    if let Sql::Integer(k) = flipped {
-                        keys.push(format!("{{\"{key}\":{k}}}"));
-                    }
+                if column == key
+                    && let Sql::Integer(k) = flipped
+                {
+                    keys.push(format!("{{\"{key}\":{k}}}"));
                 }
                 for i in &report.inconsistencies {
                     assert_eq!(i.table.as_deref(), Some(table), "{what}: {i:?}");
