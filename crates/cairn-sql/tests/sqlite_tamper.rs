@@ -218,3 +218,97 @@ fn bytes_flipped_in_the_file_are_found_and_named() {
         report.inconsistencies
     );
 }
+
+/// Runs `sql` on a copy of `clean` with every trigger dropped, then verifies it.
+fn tampered(dir: &Path, clean: &Path, sql: &str, digests: &[Digest]) -> cairn_sql::Report {
+    let copy = dir.join("ledger-tamper.db");
+    std::fs::copy(clean, &copy).unwrap();
+    let raw = rusqlite::Connection::open(&copy).unwrap();
+    let triggers: Vec<String> = raw
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for t in triggers {
+        raw.execute_batch(&format!("DROP TRIGGER {t}")).unwrap();
+    }
+    raw.execute_batch(sql).unwrap();
+    drop(raw);
+    Ledger::open(&format!("sqlite:{}", copy.display())).unwrap().verify(digests).unwrap()
+}
+
+fn kinds(report: &cairn_sql::Report) -> Vec<(Kind, Option<i64>, Option<String>, Option<i64>, Option<String>)> {
+    report
+        .inconsistencies
+        .iter()
+        .map(|i| (i.kind, i.block_id, i.table.clone(), i.transaction_id, i.row_key.clone()))
+        .collect()
+}
+
+#[test]
+fn changes_to_the_ledger_itself_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.db");
+    let d0 = build(&clean);
+    let d1 = {
+        let mut ledger = Ledger::open(&format!("sqlite:{}", clean.display())).unwrap();
+        ledger.exec("INSERT INTO accounts (id, name) VALUES (4, 'Dora')").unwrap();
+        ledger.digest().unwrap()
+    };
+    assert_eq!(d1.block_id, 1);
+    let both = [d0.clone(), d1.clone()];
+    let dir = dir.path();
+    let s = |x: &str| Some(x.to_owned());
+
+    // Positive control.
+    let report = tampered(dir, &clean, "SELECT 1", &both);
+    assert!(report.is_ok(), "{:#?}", report.inconsistencies);
+    assert_eq!((report.last_verified_block_id, report.last_anchored_block_id), (Some(1), Some(1)));
+
+    let report = tampered(dir, &clean, "UPDATE cairn_ledger_blocks SET previous_block_hash = zeroblob(32) WHERE block_id = 1", &both);
+    assert_eq!(kinds(&report), vec![(Kind::BlockChainBroken, Some(1), None, None, None), (Kind::DigestMismatch, Some(1), None, None, None)]);
+    assert_eq!((report.last_verified_block_id, report.last_anchored_block_id), (Some(0), Some(0)));
+
+    let report = tampered(dir, &clean, "UPDATE cairn_ledger_transactions SET commit_time = '2020-01-01T00:00:00.000Z' WHERE transaction_id = 2", &both);
+    assert_eq!(kinds(&report), vec![(Kind::TransactionsRootMismatch, Some(0), None, None, None)]);
+    assert_eq!(report.last_verified_block_id, None);
+
+    let report = tampered(
+        dir,
+        &clean,
+        "UPDATE cairn_ledger_row_hashes SET hash = zeroblob(32) WHERE transaction_id = 3 AND sequence_number = 0",
+        &both,
+    );
+    assert_eq!(
+        kinds(&report),
+        vec![
+            (Kind::TableHashMismatch, Some(0), s("accounts"), Some(3), None),
+            (Kind::RowChanged, Some(0), s("accounts"), Some(3), s("{\"id\":2}")),
+        ]
+    );
+
+    let mut wrong = d0.clone();
+    wrong.hash = format!("0x{}", "AB".repeat(32));
+    let report = tampered(dir, &clean, "SELECT 1", &[wrong, d1.clone()]);
+    assert_eq!(kinds(&report), vec![(Kind::DigestMismatch, Some(0), None, None, None)]);
+
+    let report = tampered(dir, &clean, "DELETE FROM accounts_history WHERE id = 2", &both);
+    assert_eq!(
+        kinds(&report),
+        vec![
+            (Kind::RowMissing, Some(0), s("accounts"), Some(1), s("{\"id\":2}")),
+            (Kind::HistoryMissing, Some(0), s("accounts"), Some(3), s("{\"id\":2}")),
+        ]
+    );
+
+    let report = tampered(dir, &clean, "INSERT INTO accounts (id, name) VALUES (77, 'Mallory')", &both);
+    assert_eq!(kinds(&report), vec![(Kind::UnexpectedRow, None, s("accounts"), None, s("{\"id\":77}"))]);
+    assert_eq!(report.last_anchored_block_id, Some(1), "rows outside the ledger do not touch its blocks");
+
+    let report = tampered(dir, &clean, "DROP TABLE audit", &both);
+    let found = kinds(&report);
+    assert!(found.contains(&(Kind::TableMissing, None, s("audit"), None, None)), "{found:?}");
+    assert_eq!(found.iter().filter(|k| k.0 == Kind::RowMissing && k.2 == s("audit")).count(), 2, "{found:?}");
+}
