@@ -236,14 +236,33 @@ fn tampered(dir: &Path, clean: &Path, sql: &str, digests: &[Digest]) -> cairn_sq
     }
     raw.execute_batch(sql).unwrap();
     drop(raw);
-    Ledger::open(&format!("sqlite:{}", copy.display())).unwrap().verify(digests).unwrap()
+    Ledger::open(&format!("sqlite:{}", copy.display()))
+        .unwrap()
+        .verify(digests)
+        .unwrap()
 }
 
-fn kinds(report: &cairn_sql::Report) -> Vec<(Kind, Option<i64>, Option<String>, Option<i64>, Option<String>)> {
+fn kinds(
+    report: &cairn_sql::Report,
+) -> Vec<(
+    Kind,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+)> {
     report
         .inconsistencies
         .iter()
-        .map(|i| (i.kind, i.block_id, i.table.clone(), i.transaction_id, i.row_key.clone()))
+        .map(|i| {
+            (
+                i.kind,
+                i.block_id,
+                i.table.clone(),
+                i.transaction_id,
+                i.row_key.clone(),
+            )
+        })
         .collect()
 }
 
@@ -254,7 +273,9 @@ fn changes_to_the_ledger_itself_are_named() {
     let d0 = build(&clean);
     let d1 = {
         let mut ledger = Ledger::open(&format!("sqlite:{}", clean.display())).unwrap();
-        ledger.exec("INSERT INTO accounts (id, name) VALUES (4, 'Dora')").unwrap();
+        ledger
+            .exec("INSERT INTO accounts (id, name) VALUES (4, 'Dora')")
+            .unwrap();
         ledger.digest().unwrap()
     };
     assert_eq!(d1.block_id, 1);
@@ -265,14 +286,39 @@ fn changes_to_the_ledger_itself_are_named() {
     // Positive control.
     let report = tampered(dir, &clean, "SELECT 1", &both);
     assert!(report.is_ok(), "{:#?}", report.inconsistencies);
-    assert_eq!((report.last_verified_block_id, report.last_anchored_block_id), (Some(1), Some(1)));
+    assert_eq!(
+        (report.last_verified_block_id, report.last_anchored_block_id),
+        (Some(1), Some(1))
+    );
 
-    let report = tampered(dir, &clean, "UPDATE cairn_ledger_blocks SET previous_block_hash = zeroblob(32) WHERE block_id = 1", &both);
-    assert_eq!(kinds(&report), vec![(Kind::BlockChainBroken, Some(1), None, None, None), (Kind::DigestMismatch, Some(1), None, None, None)]);
-    assert_eq!((report.last_verified_block_id, report.last_anchored_block_id), (Some(0), Some(0)));
+    let report = tampered(
+        dir,
+        &clean,
+        "UPDATE cairn_ledger_blocks SET previous_block_hash = zeroblob(32) WHERE block_id = 1",
+        &both,
+    );
+    assert_eq!(
+        kinds(&report),
+        vec![
+            (Kind::BlockChainBroken, Some(1), None, None, None),
+            (Kind::DigestMismatch, Some(1), None, None, None)
+        ]
+    );
+    assert_eq!(
+        (report.last_verified_block_id, report.last_anchored_block_id),
+        (Some(0), Some(0))
+    );
 
-    let report = tampered(dir, &clean, "UPDATE cairn_ledger_transactions SET commit_time = '2020-01-01T00:00:00.000Z' WHERE transaction_id = 2", &both);
-    assert_eq!(kinds(&report), vec![(Kind::TransactionsRootMismatch, Some(0), None, None, None)]);
+    let report = tampered(
+        dir,
+        &clean,
+        "UPDATE cairn_ledger_transactions SET commit_time = '2020-01-01T00:00:00.000Z' WHERE transaction_id = 2",
+        &both,
+    );
+    assert_eq!(
+        kinds(&report),
+        vec![(Kind::TransactionsRootMismatch, Some(0), None, None, None)]
+    );
     assert_eq!(report.last_verified_block_id, None);
 
     let report = tampered(
@@ -284,31 +330,91 @@ fn changes_to_the_ledger_itself_are_named() {
     assert_eq!(
         kinds(&report),
         vec![
-            (Kind::TableHashMismatch, Some(0), s("accounts"), Some(3), None),
-            (Kind::RowChanged, Some(0), s("accounts"), Some(3), s("{\"id\":2}")),
+            (
+                Kind::TableHashMismatch,
+                Some(0),
+                s("accounts"),
+                Some(3),
+                None
+            ),
+            (
+                Kind::RowChanged,
+                Some(0),
+                s("accounts"),
+                Some(3),
+                s("{\"id\":2}")
+            ),
         ]
     );
 
     let mut wrong = d0.clone();
     wrong.hash = format!("0x{}", "AB".repeat(32));
     let report = tampered(dir, &clean, "SELECT 1", &[wrong, d1.clone()]);
-    assert_eq!(kinds(&report), vec![(Kind::DigestMismatch, Some(0), None, None, None)]);
+    assert_eq!(
+        kinds(&report),
+        vec![(Kind::DigestMismatch, Some(0), None, None, None)]
+    );
 
-    let report = tampered(dir, &clean, "DELETE FROM accounts_history WHERE id = 2", &both);
+    let report = tampered(
+        dir,
+        &clean,
+        "DELETE FROM accounts_history WHERE id = 2",
+        &both,
+    );
     assert_eq!(
         kinds(&report),
         vec![
-            (Kind::RowMissing, Some(0), s("accounts"), Some(1), s("{\"id\":2}")),
-            (Kind::HistoryMissing, Some(0), s("accounts"), Some(3), s("{\"id\":2}")),
+            (
+                Kind::RowMissing,
+                Some(0),
+                s("accounts"),
+                Some(1),
+                s("{\"id\":2}")
+            ),
+            (
+                Kind::HistoryMissing,
+                Some(0),
+                s("accounts"),
+                Some(3),
+                s("{\"id\":2}")
+            ),
         ]
     );
 
-    let report = tampered(dir, &clean, "INSERT INTO accounts (id, name) VALUES (77, 'Mallory')", &both);
-    assert_eq!(kinds(&report), vec![(Kind::UnexpectedRow, None, s("accounts"), None, s("{\"id\":77}"))]);
-    assert_eq!(report.last_anchored_block_id, Some(1), "rows outside the ledger do not touch its blocks");
+    let report = tampered(
+        dir,
+        &clean,
+        "INSERT INTO accounts (id, name) VALUES (77, 'Mallory')",
+        &both,
+    );
+    assert_eq!(
+        kinds(&report),
+        vec![(
+            Kind::UnexpectedRow,
+            None,
+            s("accounts"),
+            None,
+            s("{\"id\":77}")
+        )]
+    );
+    assert_eq!(
+        report.last_anchored_block_id,
+        Some(1),
+        "rows outside the ledger do not touch its blocks"
+    );
 
     let report = tampered(dir, &clean, "DROP TABLE audit", &both);
     let found = kinds(&report);
-    assert!(found.contains(&(Kind::TableMissing, None, s("audit"), None, None)), "{found:?}");
-    assert_eq!(found.iter().filter(|k| k.0 == Kind::RowMissing && k.2 == s("audit")).count(), 2, "{found:?}");
+    assert!(
+        found.contains(&(Kind::TableMissing, None, s("audit"), None, None)),
+        "{found:?}"
+    );
+    assert_eq!(
+        found
+            .iter()
+            .filter(|k| k.0 == Kind::RowMissing && k.2 == s("audit"))
+            .count(),
+        2,
+        "{found:?}"
+    );
 }
