@@ -16,7 +16,10 @@ fn columns() -> Vec<Column> {
         .unwrap()
 }
 
-fn events() -> Vec<(String, u32, Stamp, Option<Stamp>, Vec<Value>)> {
+/// `(case, table id, start, end, values)`.
+type EventCase = (String, u32, Stamp, Option<Stamp>, Vec<Value>);
+
+fn events() -> Vec<EventCase> {
     let s = |t, q| Stamp {
         transaction_id: t,
         sequence_number: q,

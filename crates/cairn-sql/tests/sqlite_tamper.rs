@@ -242,15 +242,16 @@ fn tampered(dir: &Path, clean: &Path, sql: &str, digests: &[Digest]) -> cairn_sq
         .unwrap()
 }
 
-fn kinds(
-    report: &cairn_sql::Report,
-) -> Vec<(
+/// `(kind, block, table, transaction, row key)` of each inconsistency.
+type Found = (
     Kind,
     Option<i64>,
     Option<String>,
     Option<i64>,
     Option<String>,
-)> {
+);
+
+fn kinds(report: &cairn_sql::Report) -> Vec<Found> {
     report
         .inconsistencies
         .iter()
