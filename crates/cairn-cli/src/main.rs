@@ -65,6 +65,10 @@ enum Command {
     /// hospital's web portal.
     #[command(subcommand)]
     Health(cmd::health::HealthCmd),
+    /// Ledger tables on SQLite and PostgreSQL: history, ledger views, digests
+    /// anchored on a channel, verification naming every tampered row.
+    #[command(subcommand)]
+    Sql(cmd::sql::SqlCmd),
     /// Start a local network (3 orgs: orderers and peers as separate
     /// processes), set up a channel and a contract, and stay up until Ctrl-C.
     Up(cmd::up::UpArgs),
@@ -140,6 +144,7 @@ fn main() -> ExitCode {
         Command::Attest(c) => cmd::attest::run(c),
         Command::Infer(c) => cmd::infer::run(c),
         Command::Health(c) => cmd::health::run(c),
+        Command::Sql(c) => cmd::sql::run(c),
     };
     match result {
         Ok(code) => code,

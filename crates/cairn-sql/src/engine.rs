@@ -290,7 +290,8 @@ fn insert_table_meta(db: &mut dyn Backend, t: &TableSchema) -> Result<(), SqlErr
     Ok(())
 }
 
-fn text(v: Option<&Value>) -> String {
+/// A stored text (or number) as text.
+pub(crate) fn text_value(v: Option<&Value>) -> String {
     match v {
         Some(Value::Text(t)) => t.clone(),
         Some(Value::Integer(i)) => i.to_string(),
@@ -298,14 +299,16 @@ fn text(v: Option<&Value>) -> String {
     }
 }
 
-fn int(v: Option<&Value>) -> Option<i64> {
+/// A stored integer.
+pub(crate) fn int_value(v: Option<&Value>) -> Option<i64> {
     match v {
         Some(Value::Integer(i)) => Some(*i),
         _ => None,
     }
 }
 
-fn hash(v: Option<&Value>) -> Hash {
+/// A stored hash ([`BAD_HASH`] unless 32 bytes).
+pub(crate) fn hash_value(v: Option<&Value>) -> Hash {
     match v {
         Some(Value::Blob(b)) => <[u8; 32]>::try_from(b.as_slice()).map_or(BAD_HASH, Hash::new),
         _ => BAD_HASH,
@@ -320,26 +323,26 @@ fn read_tables(db: &mut dyn Backend) -> Result<Vec<TableSchema>, SqlError> {
     rows.rows
         .iter()
         .map(|r| {
-            let id = int(r.first())
+            let id = int_value(r.first())
                 .and_then(|i| u32::try_from(i).ok())
                 .ok_or_else(|| SqlError::Corrupt("a table id is not a number".into()))?;
-            let columns: Vec<Column> = serde_json::from_str(&text(r.get(3)))
+            let columns: Vec<Column> = serde_json::from_str(&text_value(r.get(3)))
                 .map_err(|e| SqlError::Corrupt(format!("the columns of table #{id}: {e}")))?;
             Ok(TableSchema {
                 table_id: id,
-                name: text(r.get(1)),
-                kind: TableKind::parse(&text(r.get(2)))?,
+                name: text_value(r.get(1)),
+                kind: TableKind::parse(&text_value(r.get(2)))?,
                 columns,
-                table_name: text(r.get(4)),
-                history_name: text(r.get(5)),
-                view_name: text(r.get(6)),
-                dropped: int(r.get(7)) == Some(1),
+                table_name: text_value(r.get(4)),
+                history_name: text_value(r.get(5)),
+                view_name: text_value(r.get(6)),
+                dropped: int_value(r.get(7)) == Some(1),
             })
         })
         .collect()
 }
 
-fn read_blocks(db: &mut dyn Backend) -> Result<Vec<Block>, SqlError> {
+pub(crate) fn read_blocks(db: &mut dyn Backend) -> Result<Vec<Block>, SqlError> {
     let rows = db.query(
         "SELECT block_id, transactions_root_hash, block_size, previous_block_hash FROM cairn_ledger_blocks ORDER BY block_id",
         &[],
@@ -348,10 +351,10 @@ fn read_blocks(db: &mut dyn Backend) -> Result<Vec<Block>, SqlError> {
         .rows
         .iter()
         .map(|r| Block {
-            block_id: int(r.first()).unwrap_or(-1),
-            transactions_root_hash: hash(r.get(1)),
-            block_size: int(r.get(2)).unwrap_or(-1),
-            previous_block_hash: hash(r.get(3)),
+            block_id: int_value(r.first()).unwrap_or(-1),
+            transactions_root_hash: hash_value(r.get(1)),
+            block_size: int_value(r.get(2)).unwrap_or(-1),
+            previous_block_hash: hash_value(r.get(3)),
         })
         .collect())
 }
@@ -435,7 +438,7 @@ fn split_row(t: &TableSchema, mut r: Vec<Value>, n: usize) -> (Vec<Value>, Vec<V
 
 /// SQLite stores booleans as 0/1 integers; anything else stays what it is, so a tampered
 /// value is encoded as what it really is and its hash differs.
-fn normalize(ty: ColumnType, v: Value) -> Value {
+pub(crate) fn normalize(ty: ColumnType, v: Value) -> Value {
     match (ty, v) {
         (ColumnType::Boolean, Value::Integer(0)) => Value::Boolean(false),
         (ColumnType::Boolean, Value::Integer(1)) => Value::Boolean(true),
@@ -495,7 +498,13 @@ fn close_block_in(db: &mut dyn Backend) -> Result<Option<ClosedBlock>, SqlError>
     let pending: Vec<(i64, String, String)> = pending
         .rows
         .iter()
-        .filter_map(|r| Some((int(r.first())?, text(r.get(1)), text(r.get(2)))))
+        .filter_map(|r| {
+            Some((
+                int_value(r.first())?,
+                text_value(r.get(1)),
+                text_value(r.get(2)),
+            ))
+        })
         .collect();
     let Some(lo) = pending.first().map(|p| p.0) else {
         return Ok(None);
@@ -597,11 +606,11 @@ fn read_snapshot(db: &mut dyn Backend) -> Result<Snapshot, SqlError> {
         .iter()
         .filter_map(|r| {
             Some(StoredTransaction {
-                transaction_id: int(r.first())?,
-                commit_time: text(r.get(1)),
-                principal_name: text(r.get(2)),
-                block_id: int(r.get(3)),
-                transactional_ordinal: int(r.get(4)),
+                transaction_id: int_value(r.first())?,
+                commit_time: text_value(r.get(1)),
+                principal_name: text_value(r.get(2)),
+                block_id: int_value(r.get(3)),
+                transactional_ordinal: int_value(r.get(4)),
             })
         })
         .collect();
@@ -614,9 +623,9 @@ fn read_snapshot(db: &mut dyn Backend) -> Result<Snapshot, SqlError> {
         .iter()
         .filter_map(|r| {
             Some((
-                int(r.first())?,
-                u32::try_from(int(r.get(1))?).ok()?,
-                hash(r.get(2)),
+                int_value(r.first())?,
+                u32::try_from(int_value(r.get(1))?).ok()?,
+                hash_value(r.get(2)),
             ))
         })
         .collect();
@@ -629,12 +638,12 @@ fn read_snapshot(db: &mut dyn Backend) -> Result<Snapshot, SqlError> {
         .iter()
         .filter_map(|r| {
             Some(StoredLeaf {
-                table_id: u32::try_from(int(r.first())?).ok()?,
-                transaction_id: int(r.get(1))?,
-                sequence_number: int(r.get(2))?,
-                operation: int(r.get(3))?,
-                row_key: text(r.get(4)),
-                hash: hash(r.get(5)),
+                table_id: u32::try_from(int_value(r.first())?).ok()?,
+                transaction_id: int_value(r.get(1))?,
+                sequence_number: int_value(r.get(2))?,
+                operation: int_value(r.get(3))?,
+                row_key: text_value(r.get(4)),
+                hash: hash_value(r.get(5)),
             })
         })
         .collect();

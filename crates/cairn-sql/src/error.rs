@@ -26,20 +26,21 @@ pub enum SqlError {
         reason: String,
     },
     /// SQLite refused or failed a statement.
-    #[error("SQLite: {context}: {source}")]
+    // The database's message is in the text (not a `source`), so it shows once.
+    #[error("SQLite: {context}: {cause}")]
     Sqlite {
         /// What the engine was doing.
         context: String,
         /// SQLite's error (for a refused write it names the table and the rule).
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
     /// PostgreSQL refused or failed a statement.
-    #[error("PostgreSQL: {context}: {}", pg_message(.source))]
+    #[error("PostgreSQL: {context}: {}", pg_message(.cause))]
     Postgres {
         /// What the engine was doing.
         context: String,
         /// The server's or client's error.
-        source: postgres::Error,
+        cause: postgres::Error,
     },
     /// The stored ledger metadata is not readable (e.g. it was altered by hand).
     #[error("the ledger metadata is damaged: {0}; run `cairn sql verify` to see what changed")]
@@ -67,12 +68,12 @@ impl SqlError {
     /// Wraps a SQLite error with what was being done.
     pub fn sqlite(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Self {
         let context = context.into();
-        move |source| Self::Sqlite { context, source }
+        move |cause| Self::Sqlite { context, cause }
     }
 
     /// Wraps a PostgreSQL error with what was being done.
     pub fn postgres(context: impl Into<String>) -> impl FnOnce(postgres::Error) -> Self {
         let context = context.into();
-        move |source| Self::Postgres { context, source }
+        move |cause| Self::Postgres { context, cause }
     }
 }

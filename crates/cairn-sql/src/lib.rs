@@ -42,6 +42,8 @@ pub mod digest;
 pub mod encoding;
 mod engine;
 mod error;
+pub mod proof;
+mod prove;
 pub mod schema;
 pub mod verify;
 
@@ -49,5 +51,6 @@ pub use backend::{Backend, PostgresBackend, Rows, SqliteBackend};
 pub use digest::Digest;
 pub use engine::{ClosedBlock, Ledger};
 pub use error::SqlError;
+pub use proof::{ProofError, RowProof};
 pub use schema::{ColumnType, TableKind, TableSchema, Value};
 pub use verify::{Inconsistency, Kind, Report};

@@ -213,3 +213,72 @@ fn another_sqlite_client_is_ledgered_too() {
     assert!(report.is_ok(), "{:#?}", report.inconsistencies);
     assert_eq!(report.row_events, 6);
 }
+
+#[test]
+fn a_row_with_its_proof_checks_against_the_digest_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ledger, _) = ledger(&dir);
+    for txn in scenario::transactions("x'00ff'") {
+        ledger.exec(&txn).unwrap();
+    }
+    let d0 = ledger.digest().unwrap();
+    let key = serde_json::json!({"id": 1});
+    let proof = ledger.row_proof("accounts", &key, &d0).unwrap();
+    assert_eq!(
+        proof.values,
+        vec![
+            Value::Integer(1),
+            Value::Text("Annabel".into()),
+            Value::Integer(100)
+        ]
+    );
+    proof.verify(&d0).unwrap();
+    // Through JSON, as `cairn sql get --verify` writes it.
+    let copy: cairn_sql::RowProof =
+        serde_json::from_str(&serde_json::to_string(&proof).unwrap()).unwrap();
+    copy.verify(&d0).unwrap();
+
+    // Any changed field fails.
+    let mut bad = proof.clone();
+    bad.values[2] = Value::Integer(1000);
+    assert!(matches!(
+        bad.verify(&d0),
+        Err(cairn_sql::ProofError::Row { .. })
+    ));
+    let mut bad = proof.clone();
+    bad.start_sequence_number += 1;
+    assert!(bad.verify(&d0).is_err());
+    let mut bad = proof.clone();
+    bad.commit_time.push('0');
+    assert!(matches!(
+        bad.verify(&d0),
+        Err(cairn_sql::ProofError::Transaction { .. })
+    ));
+    let mut wrong = d0.clone();
+    wrong.hash = format!("0x{}", "00".repeat(32));
+    assert!(matches!(
+        proof.verify(&wrong),
+        Err(cairn_sql::ProofError::Digest { .. })
+    ));
+
+    // A later digest: the proof chains through the next block.
+    ledger
+        .exec("INSERT INTO accounts (id, name) VALUES (8, 'Hal')")
+        .unwrap();
+    let d1 = ledger.digest().unwrap();
+    let proof = ledger.row_proof("accounts", &key, &d1).unwrap();
+    assert_eq!(proof.blocks.len(), 2);
+    proof.verify(&d1).unwrap();
+    assert!(proof.verify(&d0).is_err());
+    // An append-only row, and a key that is not there.
+    ledger
+        .row_proof("audit", &serde_json::json!({"id": 2}), &d1)
+        .unwrap()
+        .verify(&d1)
+        .unwrap();
+    let err = ledger
+        .row_proof("accounts", &serde_json::json!({"id": 2}), &d1)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no row"), "{err}");
+}
