@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, reason = "a benchmark that cannot set up fails")]
 
 #[path = "../tests/support/pg.rs"]
+#[allow(dead_code, reason = "the benchmarks use the cluster, not psql")]
 mod pg;
 
 use std::hint::black_box;
