@@ -401,7 +401,7 @@ fn get(args: GetArgs) -> anyhow::Result<()> {
             })
             .and_then(|r| r.get("txid").and_then(|t| t.as_str()).map(str::to_owned));
         if let (Some(txid), Some(out)) = (&receipt_txid, &args.receipt_out) {
-            super::client::receipt_get(&args.net.client, txid, Some(out.clone()))?;
+            write_receipt(&args.net.client, txid, out)?;
         }
     }
     let row: serde_json::Map<String, serde_json::Value> = proof
@@ -419,6 +419,33 @@ fn get(args: GetArgs) -> anyhow::Result<()> {
         "proof": proof,
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+/// Writes a transaction's receipt through `cairn receipt get` (run as a child, so that
+/// its progress line stays off this command's standard output, which is the JSON).
+fn write_receipt(client: &ClientOpts, txid: &str, out: &std::path::Path) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("cannot find the cairn executable")?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["receipt", "get", "--dir"])
+        .arg(&client.dir)
+        .args(["--org", &client.org, "--user", &client.user]);
+    if let Some(peer) = &client.peer {
+        cmd.args(["--peer", peer]);
+    }
+    let done = cmd
+        .arg(txid)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .context("cannot run cairn receipt get")?;
+    if !done.status.success() {
+        bail!(
+            "cannot get the receipt of the anchoring transaction {txid}: {}",
+            String::from_utf8_lossy(&done.stderr).trim()
+        );
+    }
+    eprint!("{}", String::from_utf8_lossy(&done.stdout));
     Ok(())
 }
 
