@@ -112,6 +112,18 @@ fn scenario_by_psql_and_psycopg_matches_sqlite_and_verifies() {
             "DELETE FROM cairn_ledger_blocks",
             ["cairn_ledger_blocks", "append-only", "blocks"],
         ),
+        (
+            "DROP TABLE audit CASCADE",
+            [
+                "ledger table audit",
+                "DROP is refused",
+                "cairn sql drop-table",
+            ],
+        ),
+        (
+            "DROP TRIGGER accounts__ledger ON accounts",
+            ["accounts__ledger", "DROP is refused", "ledgered"],
+        ),
     ] {
         let err = cluster.psql("postgres", sql).unwrap_err();
         for w in words {

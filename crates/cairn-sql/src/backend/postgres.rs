@@ -2,9 +2,8 @@
 //!
 //! Row-level BEFORE triggers in PL/pgSQL stamp every new row version and copy every old
 //! one into the history table, for any client's writes (psql, psycopg, an ORM). The
-//! ledger transaction is the database transaction: `cairn_ledger_stamp()` finds the row of
-//! `pg_current_xact_id()` in `cairn_ledger_transactions` (creating it on the first write)
-//! and hands out its sequence numbers. A transaction's row becomes visible only when it
+//! ledger transaction is the database transaction: `cairn_ledger_stamp()` records it in
+//! `cairn_ledger_transactions` on its first write and hands out its sequence numbers. A transaction's row becomes visible only when it
 //! commits, so a block collects exactly the committed transactions.
 //!
 //! Row hashes are not computed in the triggers (pgcrypto could): the Rust engine
@@ -189,7 +188,9 @@ impl Backend for PostgresBackend {
     }
 
     fn drop_table_ddl(&self, table: &TableSchema, new: &TableSchema) -> String {
-        let mut sql = format!("DROP VIEW {};\n", table.view_name);
+        // Lets this transaction past the drop guard (see ENABLE_DDL).
+        let mut sql = "SET LOCAL cairn.ledger_ddl = 'on';\n".to_owned();
+        sql.push_str(&format!("DROP VIEW {};\n", table.view_name));
         sql.push_str(&format!(
             "ALTER TABLE {} RENAME TO {};\n",
             table.table_name, new.table_name
@@ -220,6 +221,7 @@ impl Backend for PostgresBackend {
         }
         sql.push_str(&triggers_ddl(new));
         sql.push_str(&view_ddl(new, new.kind == TableKind::Updatable));
+        sql.push_str("SET LOCAL cairn.ledger_ddl = 'off';\n");
         sql
     }
 
@@ -246,7 +248,6 @@ CREATE TABLE IF NOT EXISTS cairn_ledger_transactions (
   xid xid8 NOT NULL UNIQUE DEFAULT pg_current_xact_id(),
   commit_time text NOT NULL,
   principal_name text NOT NULL,
-  next_seq bigint NOT NULL DEFAULT 0,
   block_id bigint,
   transactional_ordinal bigint
 );
@@ -281,16 +282,25 @@ CREATE TABLE IF NOT EXISTS cairn_ledger_tables (
   view_name text NOT NULL,
   dropped bigint NOT NULL
 );
+-- The ledger transaction of the current database transaction and its next sequence
+-- number live in transaction-local settings (reset at commit or rollback, and undone
+-- with a rolled-back savepoint, like the row that records the transaction); the
+-- xid check makes a stale or hand-set value start a new ledger transaction.
 CREATE OR REPLACE FUNCTION cairn_ledger_stamp() RETURNS bigint[] LANGUAGE plpgsql AS $$
-DECLARE t bigint; s bigint;
+DECLARE t bigint; s bigint; x text := pg_current_xact_id()::text;
 BEGIN
-  UPDATE cairn_ledger_transactions SET next_seq = next_seq + 1
-    WHERE xid = pg_current_xact_id() RETURNING transaction_id, next_seq - 1 INTO t, s;
-  IF NOT FOUND THEN
-    INSERT INTO cairn_ledger_transactions (commit_time, principal_name, next_seq)
-      VALUES (to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), session_user, 1)
-      RETURNING transaction_id, 0 INTO t, s;
+  IF current_setting('cairn.ledger_xid', true) IS DISTINCT FROM x THEN
+    INSERT INTO cairn_ledger_transactions (commit_time, principal_name)
+      VALUES (to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), session_user)
+      RETURNING transaction_id INTO t;
+    s := 0;
+    PERFORM set_config('cairn.ledger_xid', x, true);
+    PERFORM set_config('cairn.ledger_txn', t::text, true);
+  ELSE
+    t := current_setting('cairn.ledger_txn')::bigint;
+    s := current_setting('cairn.ledger_seq')::bigint;
   END IF;
+  PERFORM set_config('cairn.ledger_seq', (s + 1)::text, true);
   RETURN ARRAY[t, s];
 END $$;
 CREATE OR REPLACE FUNCTION cairn_ledger_frozen() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -300,6 +310,28 @@ END $$;
 DROP TRIGGER IF EXISTS cairn_ledger_blocks_frozen ON cairn_ledger_blocks;
 CREATE TRIGGER cairn_ledger_blocks_frozen BEFORE UPDATE OR DELETE OR TRUNCATE ON cairn_ledger_blocks
   FOR EACH STATEMENT EXECUTE FUNCTION cairn_ledger_frozen('cairn_ledger_blocks is append-only: closed blocks cannot change');
+-- Dropping a ledger table, its history or one of its triggers from any client is refused;
+-- Cairn's own drop (a rename) sets cairn.ledger_ddl for its transaction.
+CREATE OR REPLACE FUNCTION cairn_ledger_guard_drop() RETURNS event_trigger LANGUAGE plpgsql AS $$
+DECLARE o record;
+BEGIN
+  IF coalesce(current_setting('cairn.ledger_ddl', true), '') = 'on' THEN
+    RETURN;
+  END IF;
+  FOR o IN SELECT * FROM pg_event_trigger_dropped_objects() LOOP
+    IF o.object_type = 'table' AND EXISTS (SELECT 1 FROM cairn_ledger_tables
+         WHERE o.object_name IN (table_name, history_name)) THEN
+      RAISE EXCEPTION 'ledger table %: DROP is refused; use `cairn sql drop-table`, which renames and keeps it', o.object_name
+        USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF o.object_type = 'trigger' AND o.object_identity LIKE '%\_\_ledger%' THEN
+      RAISE EXCEPTION 'trigger % keeps a ledger table ledgered: DROP is refused', o.object_identity
+        USING ERRCODE = 'insufficient_privilege';
+    END IF;
+  END LOOP;
+END $$;
+DROP EVENT TRIGGER IF EXISTS cairn_ledger_guard_drop;
+CREATE EVENT TRIGGER cairn_ledger_guard_drop ON sql_drop EXECUTE FUNCTION cairn_ledger_guard_drop();
 DROP TRIGGER IF EXISTS cairn_ledger_row_hashes_frozen ON cairn_ledger_row_hashes;
 CREATE TRIGGER cairn_ledger_row_hashes_frozen BEFORE UPDATE OR DELETE OR TRUNCATE ON cairn_ledger_row_hashes
   FOR EACH STATEMENT EXECUTE FUNCTION cairn_ledger_frozen('cairn_ledger_row_hashes is append-only');

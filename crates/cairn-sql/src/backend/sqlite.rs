@@ -337,15 +337,18 @@ fn create_table_ddl(table: &TableSchema) -> String {
 fn triggers_ddl(table: &TableSchema) -> String {
     let t = &table.table_name;
     let h = &table.history_name;
+    // Opens a ledger transaction if none is open and raises the stamping flag, in one
+    // statement (the right-hand sides all see the row as it was).
     let stamp = format!(
-        "UPDATE cairn_ledger_state SET stamping = 1 WHERE id = 1;
+        "UPDATE cairn_ledger_state SET stamping = 1, current_txn = coalesce(current_txn, next_txn),
+    next_txn = CASE WHEN current_txn IS NULL THEN next_txn + 1 ELSE next_txn END,
+    next_seq = CASE WHEN current_txn IS NULL THEN 0 ELSE next_seq END WHERE id = 1;
   UPDATE {t} SET {START_TXN} = (SELECT current_txn FROM cairn_ledger_state WHERE id = 1),
     {START_SEQ} = (SELECT next_seq FROM cairn_ledger_state WHERE id = 1) WHERE rowid = NEW.rowid;
   UPDATE cairn_ledger_state SET stamping = 0, next_seq = next_seq + 1 WHERE id = 1;"
     );
     let mut sql = format!(
         "CREATE TRIGGER {t}__ledger_insert AFTER INSERT ON {t} BEGIN
-  {OPEN}
   {stamp}
 END;
 CREATE TRIGGER {t}__ledger_hidden BEFORE UPDATE OF {START_TXN}, {START_SEQ} ON {t} WHEN {NOT_STAMPING} BEGIN
