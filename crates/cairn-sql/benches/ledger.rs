@@ -139,7 +139,10 @@ fn sqlite(c: &mut Criterion) {
         &mut ledger,
         "CREATE TABLE plain (id INTEGER NOT NULL, name TEXT NOT NULL, balance INTEGER, PRIMARY KEY (id)) STRICT;",
     );
-    bench_backend(c, "sqlite", &mut ledger);
+    bench_writes(c, "sqlite", &mut ledger);
+    let mut fresh =
+        Ledger::open(&format!("sqlite:{}", dir.path().join("verify.db").display())).unwrap();
+    bench_verify(c, "sqlite", &mut fresh);
 }
 
 fn postgres(c: &mut Criterion) {
@@ -149,7 +152,10 @@ fn postgres(c: &mut Criterion) {
         &mut ledger,
         "CREATE TABLE plain (id bigint PRIMARY KEY, name text NOT NULL, balance bigint);",
     );
-    bench_backend(c, "postgres", &mut ledger);
+    bench_writes(c, "postgres", &mut ledger);
+    ledger.backend().batch("CREATE DATABASE verify").unwrap();
+    let mut fresh = Ledger::open(&cluster.url("verify")).unwrap();
+    bench_verify(c, "postgres", &mut fresh);
 }
 
 criterion_group!(benches, sqlite, postgres);
