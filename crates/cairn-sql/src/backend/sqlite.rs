@@ -94,9 +94,12 @@ impl Backend for SqliteBackend {
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, SqlError> {
+        // Cached: a statement on a ledger table compiles its triggers into its program,
+        // which costs more than running it.
         let n = self
             .conn
-            .execute(sql, params_from_iter(params.iter().map(to_sql)))
+            .prepare_cached(sql)
+            .and_then(|mut stmt| stmt.execute(params_from_iter(params.iter().map(to_sql))))
             .map_err(SqlError::sqlite(format!("running {}", first_words(sql))))?;
         Ok(n as u64)
     }
