@@ -330,8 +330,15 @@ BEGIN
     END IF;
   END LOOP;
 END $$;
-DROP EVENT TRIGGER IF EXISTS cairn_ledger_guard_drop;
-CREATE EVENT TRIGGER cairn_ledger_guard_drop ON sql_drop EXECUTE FUNCTION cairn_ledger_guard_drop();
+-- Event triggers need a superuser; without one the guard is skipped (verification
+-- still reports a dropped table as table_missing).
+DO $$
+BEGIN
+  IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    DROP EVENT TRIGGER IF EXISTS cairn_ledger_guard_drop;
+    CREATE EVENT TRIGGER cairn_ledger_guard_drop ON sql_drop EXECUTE FUNCTION cairn_ledger_guard_drop();
+  END IF;
+END $$;
 DROP TRIGGER IF EXISTS cairn_ledger_row_hashes_frozen ON cairn_ledger_row_hashes;
 CREATE TRIGGER cairn_ledger_row_hashes_frozen BEFORE UPDATE OR DELETE OR TRUNCATE ON cairn_ledger_row_hashes
   FOR EACH STATEMENT EXECUTE FUNCTION cairn_ledger_frozen('cairn_ledger_row_hashes is append-only');
