@@ -68,6 +68,10 @@ enum Command {
     /// Immutable blob storage: the S3-compatible WORM store, access keys, verification.
     #[command(subcommand)]
     Blob(cmd::blob::BlobCmd),
+    /// Ledger tables on SQLite and PostgreSQL: history, ledger views, digests
+    /// anchored on a channel, verification naming every tampered row.
+    #[command(subcommand)]
+    Sql(cmd::sql::SqlCmd),
     /// Start a local network (3 orgs: orderers and peers as separate
     /// processes), set up a channel and a contract, and stay up until Ctrl-C.
     Up(cmd::up::UpArgs),
@@ -144,6 +148,7 @@ fn main() -> ExitCode {
         Command::Infer(c) => cmd::infer::run(c),
         Command::Health(c) => cmd::health::run(c),
         Command::Blob(c) => cmd::blob::run(c),
+        Command::Sql(c) => cmd::sql::run(c),
     };
     match result {
         Ok(code) => code,

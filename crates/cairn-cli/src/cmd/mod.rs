@@ -14,5 +14,6 @@ pub mod node;
 pub mod node_attest;
 pub mod policy;
 pub mod receipt;
+pub mod sql;
 pub mod transient;
 pub mod up;
