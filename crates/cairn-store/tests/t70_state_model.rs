@@ -254,4 +254,7 @@ fn each_mvcc_rule_is_exercised_by_a_fixed_case() {
             writes: vec![w(1, 6)],
         }],
     ]);
+    // Valid: block 1's write, block 2's first and fourth, block 3's. Conflicts: the
+    // read overtaken within the block and the deliberately stale read.
+    assert_eq!((valid, conflicts), (4, 2));
 }
