@@ -558,6 +558,10 @@ fn write_compacted(path: &Path, mem: &Mem) -> Result<(Arc<File>, u64), Transient
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+mod model_tests;
+
+#[cfg(test)]
 mod tests {
     use cairn_crypto::Digest;
     use cairn_ledger::private::PrivateWrite;
