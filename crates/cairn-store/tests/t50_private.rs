@@ -3,7 +3,8 @@
 //! `PDC2 = OR('Org3MSP.member','Org4MSP.member')`): hashes everywhere,
 //! cleartext only on member ledgers and only when it matches the block,
 //! missing data and reconciliation, MVCC on hashed reads, collection
-//! endorsement policies, blockToLive and purge, across restarts.
+//! endorsement policies, blockToLive and purge, across restarts; and blockToLive,
+//! delete and purge against a model over random blocks.
 
 #![allow(
     clippy::unwrap_used,
@@ -568,4 +569,139 @@ fn verification_rebuilds_the_hashed_state() {
     let report = cairn_store::verify::verify_ledger(&dir, |_, _| {}).unwrap();
     assert_eq!(report.blocks, 3);
     drop(dirs);
+}
+
+/// One block of the model test: a transaction writing PDC3 (blockToLive 3), or a
+/// block with only another collection's write.
+#[derive(Clone, Debug)]
+enum PdcStep {
+    /// (key index, what): `Some(Some(v))` put, `Some(None)` delete, `None` purge.
+    Write(Vec<(usize, Option<Option<u8>>)>),
+    Filler,
+}
+
+fn pdc_step() -> impl proptest::strategy::Strategy<Value = PdcStep> {
+    use proptest::prelude::*;
+    prop_oneof![
+        3 => prop::collection::vec(
+            (0usize..3, prop::option::weighted(0.85, prop::option::weighted(0.8, any::<u8>()))),
+            1..3,
+        )
+        .prop_map(PdcStep::Write),
+        1 => Just(PdcStep::Filler),
+    ]
+}
+
+/// Collection purge against a model of what must remain (issue 17 item 2): on
+/// the member's ledger a value lives from the block that last wrote it until
+/// blockToLive more blocks have committed, a delete or a purge removes it at
+/// once; the hash stays until a delete or purge removes it; the non-member
+/// never holds a value and holds the same hashes.
+fn run_pdc_model(steps: Vec<PdcStep>) {
+    const BTL: u64 = 3;
+    let w = World::new();
+    let keys = ["a", "b", "c"];
+    // key → (value, block written); key → value hash.
+    let mut values: std::collections::BTreeMap<&str, (Vec<u8>, u64)> = Default::default();
+    let mut hashes: std::collections::BTreeMap<&str, cairn_crypto::Digest> = Default::default();
+    for (i, step) in steps.iter().enumerate() {
+        let block = match step {
+            PdcStep::Filler => {
+                let (_, filler, _) = private_tx(
+                    &w,
+                    &[("PDC1", put(&format!("f{i}"), b"x"))],
+                    &[],
+                    &[w.peer(0)],
+                );
+                w.block(vec![filler], &PrivateData::new())
+            }
+            PdcStep::Write(writes) => {
+                // One write per key per transaction (the last one given wins).
+                let mut per_key: std::collections::BTreeMap<usize, Option<Option<u8>>> =
+                    Default::default();
+                for (k, what) in writes {
+                    per_key.insert(*k, *what);
+                }
+                let list: Vec<(&str, PrivateWrite)> = per_key
+                    .iter()
+                    .map(|(k, what)| {
+                        let write = match what {
+                            Some(Some(v)) => put(keys[*k], &[b'v', *v]),
+                            Some(None) => PrivateWrite {
+                                key: keys[*k].into(),
+                                is_delete: true,
+                                is_purge: false,
+                                value: Vec::new(),
+                            },
+                            None => purge(keys[*k]),
+                        };
+                        ("PDC3", write)
+                    })
+                    .collect();
+                let (id, tx, set) = private_tx(&w, &list, &[], &[w.peer(2)]);
+                let b = w.block(vec![tx], &[(id, set)].into_iter().collect());
+                for (k, what) in &per_key {
+                    match what {
+                        Some(Some(v)) => {
+                            values.insert(keys[*k], (vec![b'v', *v], b.header.number));
+                            hashes.insert(keys[*k], value_hash(&[b'v', *v]));
+                        }
+                        _ => {
+                            values.remove(keys[*k]);
+                            hashes.remove(keys[*k]);
+                        }
+                    }
+                }
+                b
+            }
+        };
+        let n = block.header.number;
+        values.retain(|_, (_, written)| *written + BTL >= n);
+        for key in keys {
+            let when = format!("after block {n} (step {i}: {step:?}), key {key}");
+            assert_eq!(
+                value(&w.peers[2], "PDC3", key),
+                values.get(key).map(|(v, _)| v.clone()),
+                "member value {when}"
+            );
+            assert_eq!(
+                hash(&w.peers[2], "PDC3", key),
+                hashes.get(key).copied(),
+                "member hash {when}"
+            );
+            assert_eq!(
+                value(&w.peers[0], "PDC3", key),
+                None,
+                "non-member value {when}"
+            );
+            assert_eq!(
+                hash(&w.peers[0], "PDC3", key),
+                hashes.get(key).copied(),
+                "non-member hash {when}"
+            );
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+    #[test]
+    fn collection_purge_matches_the_model(steps in proptest::collection::vec(pdc_step(), 1..12)) {
+        run_pdc_model(steps);
+    }
+}
+
+#[test]
+fn collection_purge_model_fixed_case_rewrite_resets_the_clock() {
+    run_pdc_model(vec![
+        PdcStep::Write(vec![(0, Some(Some(1)))]),
+        PdcStep::Filler,
+        PdcStep::Write(vec![(0, Some(Some(2))), (1, Some(Some(3)))]),
+        PdcStep::Filler,
+        PdcStep::Filler,
+        PdcStep::Filler,
+        PdcStep::Write(vec![(1, None)]),
+        PdcStep::Filler,
+    ]);
 }
