@@ -146,6 +146,39 @@ fn more_seeds() {
         write("contract_package", name, &archive);
     }
     write("contract_package", "not-gzip", b"package");
+    use base64::Engine as _;
+    let snp: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("testdata/sev_snp.json")).unwrap())
+            .unwrap();
+    for c in snp["cases"].as_array().unwrap() {
+        let Some(report) = c["report_hex"].as_str() else {
+            continue;
+        };
+        let mut bytes = hex::decode(report).unwrap();
+        write(
+            "snp_report",
+            &format!("{}-report", c["id"].as_str().unwrap()),
+            &bytes,
+        );
+        if let Some(der) = c["vcek"]["der_b64"].as_str() {
+            bytes.extend(
+                base64::engine::general_purpose::STANDARD
+                    .decode(der)
+                    .unwrap(),
+            );
+            write(
+                "snp_report",
+                &format!("{}-with-vcek", c["id"].as_str().unwrap()),
+                &bytes,
+            );
+        }
+    }
+    let dcap: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("testdata/dcap.json")).unwrap()).unwrap();
+    for c in dcap["cases"].as_array().unwrap() {
+        let quote = hex::decode(c["quote_hex"].as_str().unwrap()).unwrap();
+        write("dcap_quote", c["id"].as_str().unwrap(), &quote);
+    }
     let jwt: serde_json::Value =
         serde_json::from_slice(&std::fs::read(root.join("testdata/jwt.json")).unwrap()).unwrap();
     write(

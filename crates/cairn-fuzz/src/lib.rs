@@ -31,7 +31,7 @@ pub type Body = fn(&[u8]);
 
 /// The fuzz targets, by name (each has `fuzz/fuzz_targets/<name>.rs` and
 /// `fuzz/corpus/<name>/`).
-pub const TARGETS: [(&str, Body); 13] = [
+pub const TARGETS: [(&str, Body); 15] = [
     ("policy", policy),
     ("block", block),
     ("envelope", envelope),
@@ -45,6 +45,8 @@ pub const TARGETS: [(&str, Body); 13] = [
     ("jwt", jwt),
     ("attestation_policy", attestation_policy),
     ("contract_package", contract_package),
+    ("snp_report", snp_report),
+    ("dcap_quote", dcap_quote),
 ];
 
 /// Fabric's policy language: signature policies and channel (implicit meta) policies.
@@ -182,4 +184,26 @@ pub fn attestation_policy(data: &[u8]) {
 /// followed, and never panic.
 pub fn contract_package(data: &[u8]) {
     let _ = ContractPackage::from_archive(data);
+}
+
+/// The size of an SEV-SNP attestation report.
+const SNP_REPORT_LEN: usize = 1184;
+
+/// SEV-SNP evidence: the first 1,184 bytes are the report, the rest the VCEK
+/// certificate (DER), checked as of a fixed time without collateral; every
+/// path refuses or accepts, never panics.
+pub fn snp_report(data: &[u8]) {
+    let verifier = cairn_attest_hw::SnpVerifier::new(None);
+    let at = UnixTime(1_752_919_277);
+    let (report, vek) = data.split_at(data.len().min(SNP_REPORT_LEN));
+    let vek = (!vek.is_empty()).then_some(vek);
+    let _ = verifier.verify_parts(report, vek, None, None, None, at);
+}
+
+/// Intel DCAP quotes (SGX and TDX) without collateral: parsing, the canonical
+/// bytes check and the PCK chain never panic.
+pub fn dcap_quote(data: &[u8]) {
+    let at = UnixTime(1_752_919_277);
+    let _ = cairn_attest_hw::DcapVerifier::sgx(None).verify_quote(data, None, at);
+    let _ = cairn_attest_hw::DcapVerifier::tdx(None).verify_quote(data, None, at);
 }
