@@ -179,6 +179,33 @@ fn more_seeds() {
         let quote = hex::decode(c["quote_hex"].as_str().unwrap()).unwrap();
         write("dcap_quote", c["id"].as_str().unwrap(), &quote);
     }
+    write(
+        "peer_json",
+        "invoke",
+        br#"{"contract":"basic","function":"CreateAsset","args":["asset9","red","3","Ana","100"],"transient":{"secret":"v"}}"#,
+    );
+    let net = cairn_testkit::TestNet::new(2);
+    let (_, env) = net.endorsed_tx(
+        &net.orgs[0].user,
+        "basic",
+        cairn_testkit::write_set("basic", &[("asset1", b"{}")]),
+        &[&net.orgs[0].peer, &net.orgs[1].peer],
+    );
+    let envelope = cairn_ledger::tx::Envelope::decode(&env).unwrap();
+    let signed = serde_json::json!({
+        "transaction": hex::encode(&envelope.payload),
+        "signature": hex::encode(&envelope.signature),
+    });
+    write(
+        "peer_json",
+        "signed-transaction",
+        signed.to_string().as_bytes(),
+    );
+    write(
+        "peer_json",
+        "signed-proposal-shape",
+        br#"{"proposal":"00","signature":"00","endorsing_orgs":["Org1MSP"]}"#,
+    );
     let jwt: serde_json::Value =
         serde_json::from_slice(&std::fs::read(root.join("testdata/jwt.json")).unwrap()).unwrap();
     write(

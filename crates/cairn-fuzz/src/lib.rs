@@ -31,7 +31,7 @@ pub type Body = fn(&[u8]);
 
 /// The fuzz targets, by name (each has `fuzz/fuzz_targets/<name>.rs` and
 /// `fuzz/corpus/<name>/`).
-pub const TARGETS: [(&str, Body); 15] = [
+pub const TARGETS: [(&str, Body); 16] = [
     ("policy", policy),
     ("block", block),
     ("envelope", envelope),
@@ -47,6 +47,7 @@ pub const TARGETS: [(&str, Body); 15] = [
     ("contract_package", contract_package),
     ("snp_report", snp_report),
     ("dcap_quote", dcap_quote),
+    ("peer_json", peer_json),
 ];
 
 /// Fabric's policy language: signature policies and channel (implicit meta) policies.
@@ -206,4 +207,43 @@ pub fn dcap_quote(data: &[u8]) {
     let at = UnixTime(1_752_919_277);
     let _ = cairn_attest_hw::DcapVerifier::sgx(None).verify_quote(data, None, at);
     let _ = cairn_attest_hw::DcapVerifier::tdx(None).verify_quote(data, None, at);
+}
+
+/// The peer's JSON API bodies (`/api/v1/...`): a contract call, a signed
+/// proposal, a signed transaction. Each parses as axum's `Json` extractor would,
+/// round-trips through JSON, and its hex fields decode to what the gateway then
+/// decodes (a proposal, a transaction), never panicking.
+pub fn peer_json(data: &[u8]) {
+    use cairn_ledger::tx::{Proposal, Transaction};
+    use cairn_peer::http::{InvokeDoc, SignedProposalDoc, SignedTransactionDoc};
+    fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(v: &T) -> T {
+        let json = serde_json::to_vec(v).unwrap_or_else(|e| panic!("cannot re-serialize: {e}"));
+        serde_json::from_slice(&json)
+            .unwrap_or_else(|e| panic!("a re-serialized body does not parse: {e}"))
+    }
+    if let Ok(call) = serde_json::from_slice::<InvokeDoc>(data) {
+        let again = round_trip(&call);
+        if (again.contract, again.function, again.args, again.transient)
+            != (call.contract, call.function, call.args, call.transient)
+        {
+            panic!("a contract call changed through JSON");
+        }
+    }
+    if let Ok(doc) = serde_json::from_slice::<SignedProposalDoc>(data) {
+        let again = round_trip(&doc);
+        if (again.proposal.as_str(), again.signature.as_str())
+            != (doc.proposal.as_str(), doc.signature.as_str())
+        {
+            panic!("a signed proposal changed through JSON");
+        }
+        if let Ok(bytes) = hex::decode(doc.proposal.trim()) {
+            canonical::<Proposal>(&bytes);
+        }
+    }
+    if let Ok(doc) = serde_json::from_slice::<SignedTransactionDoc>(data) {
+        let _ = round_trip(&doc);
+        if let Ok(bytes) = hex::decode(doc.transaction.trim()) {
+            canonical::<Transaction>(&bytes);
+        }
+    }
 }
