@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use cairn_attest::jwk::b64url_decode;
 use cairn_attest::{Expectations, Jwks, UnixTime, verify_token};
-use common::{cairn, files_containing, stdout, text};
+use common::{cairn, files_containing, text};
 use rand::Rng;
 use serde_json::{Value, json};
 
@@ -320,26 +320,10 @@ fn the_healthcare_scenario_end_to_end_with_its_audit_and_no_leak() {
     let receipt_path = tmp.path().join("audit-receipt.json");
     std::fs::write(&receipt_path, &receipt).unwrap();
     let net = PathBuf::from(demo.facts["network"].as_str().unwrap());
-    let verified = ["org1", "org2", "org3"]
-        .iter()
-        .map(|o| {
-            let ca = net.join(format!("crypto/{o}/ca/ca.pem"));
-            cairn(&[
-                "receipt",
-                "verify",
-                receipt_path.to_str().unwrap(),
-                "--ca",
-                ca.to_str().unwrap(),
-                "--show-writes",
-            ])
-        })
-        .find(|o| o.status.success())
-        .expect("the receipt verifies with one org's CA");
-    let write: Value = stdout(&verified)
-        .lines()
-        .find_map(|l| serde_json::from_str::<Value>(l).ok())
-        .unwrap();
-    assert_eq!(write["namespace"], "health-records");
+    let write = common::proven_writes(&net, &receipt_path)
+        .into_iter()
+        .find(|w| w["namespace"] == "health-records")
+        .expect("the receipt proves a health-records write");
     let proven: Value = serde_json::from_str(write["value"].as_str().unwrap()).unwrap();
     assert_eq!(&proven, audit);
     // One altered envelope byte and it no longer verifies.

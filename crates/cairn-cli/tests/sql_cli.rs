@@ -291,26 +291,10 @@ fn digests_anchored_on_a_channel_have_receipts_and_are_trusted_from_there() {
     ]))
     .unwrap();
     assert_eq!(got["digest"]["block_id"], 1);
-    let verified = ["org1", "org2", "org3"]
-        .iter()
-        .map(|o| {
-            let ca = net.join(format!("crypto/{o}/ca/ca.pem"));
-            cairn(&[
-                "receipt",
-                "verify",
-                receipt.to_str().unwrap(),
-                "--ca",
-                ca.to_str().unwrap(),
-                "--show-writes",
-            ])
-        })
-        .find(|o| o.status.success())
-        .expect("the receipt verifies with one org's CA");
-    let write: Value = stdout(&verified)
-        .lines()
-        .find_map(|l| serde_json::from_str::<Value>(l).ok())
-        .unwrap();
-    assert_eq!(write["namespace"], "digest-anchor");
+    let write = common::proven_writes(&net, &receipt)
+        .into_iter()
+        .find(|w| w["namespace"] == "digest-anchor")
+        .expect("the receipt proves a digest-anchor write");
     let proven: Value = serde_json::from_str(write["value"].as_str().unwrap()).unwrap();
     assert_eq!(
         (&proven["hash"], &proven["block_id"]),

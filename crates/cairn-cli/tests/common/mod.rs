@@ -106,3 +106,29 @@ pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
     }
     found
 }
+
+/// Verifies a transaction receipt offline with `cairn receipt verify
+/// --show-writes`, trying each org CA of the `cairn up` network `net` (the block's
+/// orderer org is the one that verifies), and answers the public writes the
+/// receipt proves. Panics if no org's CA verifies it.
+pub fn proven_writes(net: &Path, receipt: &Path) -> Vec<serde_json::Value> {
+    let verified = ["org1", "org2", "org3"]
+        .iter()
+        .map(|o| {
+            let ca = net.join(format!("crypto/{o}/ca/ca.pem"));
+            cairn(&[
+                "receipt",
+                "verify",
+                receipt.to_str().unwrap(),
+                "--ca",
+                ca.to_str().unwrap(),
+                "--show-writes",
+            ])
+        })
+        .find(|o| o.status.success())
+        .expect("the receipt verifies with one org's CA");
+    stdout(&verified)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
