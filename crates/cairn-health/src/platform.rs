@@ -257,15 +257,21 @@ fn gateway_error(what: &str, e: GatewayError) -> ApiError {
     ApiError(StatusCode::BAD_GATEWAY, format!("{what} failed: {e}"))
 }
 
-/// `prefix` + 128 random bits, base64url (22 characters).
-fn opaque_id(prefix: &str) -> Result<String, ApiError> {
-    let mut bytes = [0u8; 16];
+/// `N` bytes from the OS random source.
+fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
+    let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).map_err(|e| {
         ApiError(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("OS random source: {e}"),
         )
     })?;
+    Ok(bytes)
+}
+
+/// `prefix` + 128 random bits, base64url (22 characters).
+fn opaque_id(prefix: &str) -> Result<String, ApiError> {
+    let bytes = random_bytes::<16>()?;
     Ok(format!(
         "{prefix}{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -528,13 +534,7 @@ async fn diagnose_handler(
     });
     // A secret salt seed: without it the audit's salt would follow from public data
     // (txid, diagnosis id) and the hashes could be tested against guesses.
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| {
-        ApiError(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("OS random source: {e}"),
-        )
-    })?;
+    let seed = random_bytes::<32>()?;
     let (committed, recorded) = p
         .submit(
             "RecordDiagnosis",
