@@ -96,6 +96,9 @@ enum Command {
     Contract(cmd::client::ContractCmd),
     /// Drive a network with load and report throughput, latency and CPU per transaction.
     Bench(cmd::bench::BenchArgs),
+    /// Inject faults at random (kill, pause, disk full, a damaged block) under
+    /// load, then check that nothing committed was lost or forked.
+    Chaos(cmd::chaos::ChaosArgs),
     /// Run one node (orderer or peer) from its TOML config until SIGTERM.
     Node(cmd::node::NodeArgs),
     /// Inspect and verify a stored ledger.
@@ -138,6 +141,7 @@ fn main() -> ExitCode {
         Command::Status(a) => cmd::up::status(a),
         Command::Node(a) => cmd::node::run(a),
         Command::Bench(a) => cmd::bench::run(a),
+        Command::Chaos(a) => cmd::chaos::run(a),
         Command::Invoke(a) => cmd::client::invoke(a),
         Command::Query(a) => cmd::client::query(a),
         Command::Events(a) => cmd::client::events(a),

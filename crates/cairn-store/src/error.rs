@@ -37,6 +37,21 @@ pub enum StoreError {
         /// The ledger directory.
         path: String,
     },
+    /// A stored block's bytes no longer hash to the record committed with
+    /// them (a damaged disk or file): the node must not use the ledger.
+    #[error(
+        "block {number} of the ledger in {path} is damaged: {reason}{more}. The node will not use this ledger until it is repaired: with the node stopped, `cairn node repair NAME --dir DIR` (a `cairn up` network) fetches the committed block from the orderers, or restore the node's data from a backup"
+    )]
+    DamagedBlock {
+        /// The ledger directory.
+        path: String,
+        /// The first damaged block.
+        number: u64,
+        /// What is wrong with it.
+        reason: String,
+        /// Says how many more blocks are damaged, if any.
+        more: String,
+    },
     /// A stored record does not decode: the store is corrupted.
     #[error("stored {what} is corrupted: {reason}")]
     Corrupt {

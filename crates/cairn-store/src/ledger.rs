@@ -19,8 +19,9 @@ use tracing::info;
 use crate::error::{StoreError, WriteError};
 use crate::private::{PrivateCommitStats, write_private};
 use crate::tables::{
-    BLOCKS, HISTORY, META, METADATA, MetaKey, PVT_BY_KEY, PVT_DATA, PVT_EXPIRY, PVT_HASHED,
-    PVT_KEYS, PVT_MISSING, PVT_STATE, STATE, TREE, TXIDS, TxLocation, history_key, state_key,
+    BLOCK_SUMS, BLOCKS, HISTORY, META, METADATA, MetaKey, PVT_BY_KEY, PVT_DATA, PVT_EXPIRY,
+    PVT_HASHED, PVT_KEYS, PVT_MISSING, PVT_STATE, STATE, TREE, TXIDS, TxLocation, history_key,
+    state_key,
 };
 use crate::view::Snapshot;
 
@@ -120,6 +121,18 @@ impl Ledger {
         let db = open_db(&path, false)?;
         // Ledgers created before private data have no private tables yet.
         create_private_tables(&db)?;
+        let damage = crate::integrity::scan(&db)?;
+        if let Some(first) = damage.first() {
+            return Err(StoreError::DamagedBlock {
+                path: dir.display().to_string(),
+                number: first.number,
+                reason: first.reason.clone(),
+                more: match damage.len() {
+                    1 => String::new(),
+                    n => format!(" ({} more damaged blocks)", n - 1),
+                },
+            });
+        }
         let tip = load_tip(&db)?;
         let member_org = load_member_org(&db)?;
         info!(path = %dir.display(), height = tip.height, "ledger opened");
@@ -528,8 +541,10 @@ fn write_block(
     nodes: &[Node],
 ) -> Result<(), WriteError> {
     let n = block.header.number;
-    w.open_table(BLOCKS)?
-        .insert(n, block.encode()?.as_slice())?;
+    let bytes = block.encode()?;
+    w.open_table(BLOCK_SUMS)?
+        .insert(n, cairn_crypto::sha256(&bytes).as_bytes().as_slice())?;
+    w.open_table(BLOCKS)?.insert(n, bytes.as_slice())?;
     let mut txids = w.open_table(TXIDS)?;
     let mut state = w.open_table(STATE)?;
     let mut metadata = w.open_table(METADATA)?;

@@ -18,6 +18,9 @@
 //!   codes and tree root as the block carries, and an orderer of the channel
 //!   signed its header;
 //! - [`verify::verify_ledger`] re-derives every table from the blocks alone;
+//! - every stored block's bytes hash to the record committed with them, and
+//!   [`Ledger::open`] refuses a ledger where one does not, naming the block
+//!   ([`integrity`]; a good copy from another node repairs it);
 //! - the ledger file holds private data, so [`Ledger::create`] makes it 0600
 //!   (its directory 0700) before redb writes to it, and [`Ledger::open`]
 //!   narrows a wider one, both through `cairn_crypto::private_file`.
@@ -31,6 +34,7 @@
 mod check;
 pub mod error;
 pub mod genesis;
+pub mod integrity;
 pub mod ledger;
 pub mod private;
 mod tables;

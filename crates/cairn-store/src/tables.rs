@@ -3,6 +3,7 @@
 //! | table | key | value |
 //! |---|---|---|
 //! | `blocks` | block number | encoded `Block` |
+//! | `block_sums` | block number | SHA-256 of the `blocks` value (the integrity check at open) |
 //! | `txids` | 32-byte txid | encoded [`TxLocation`] (first occurrence only) |
 //! | `state` | `namespace 0x00 key` | encoded `VersionedValue` |
 //! | `metadata` | `namespace 0x00 key` | encoded `Vec<MetadataEntry>` |
@@ -31,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use cairn_ledger::validation::ValidationCode;
 
 pub(crate) const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+pub(crate) const BLOCK_SUMS: TableDefinition<u64, &[u8]> = TableDefinition::new("block_sums");
 pub(crate) const TXIDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("txids");
 pub(crate) const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 pub(crate) const METADATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("metadata");

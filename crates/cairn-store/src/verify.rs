@@ -1,7 +1,8 @@
 //! `cairn ledger verify`: re-derive everything in a stored ledger from its
 //! blocks and compare, naming the first bad block.
 //!
-//! Checks, block by block: it decodes; numbers are contiguous; the hash chain;
+//! Checks, block by block: its bytes hash to the record committed with
+//! them ([`crate::integrity`]); it decodes; numbers are contiguous; the hash chain;
 //! the data hash; an orderer signature under the channel config in force;
 //! validation from scratch gives the stored codes; the rebuilt transaction
 //! tree gives the header's size and root. Then every stored table (state,
@@ -103,6 +104,9 @@ pub fn verify_database(
     db: &redb::Database,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<VerifyReport, VerifyError> {
+    if let Some(d) = crate::integrity::scan(db)?.into_iter().next() {
+        return Err(bad(d.number, format!("damaged: {}", d.reason)));
+    }
     let r = db.begin_read().map_err(dberr)?;
     let blocks = r.open_table(BLOCKS).map_err(dberr)?;
     let total = blocks.len().map_err(dberr)?;

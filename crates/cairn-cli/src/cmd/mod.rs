@@ -4,6 +4,7 @@ pub mod attest;
 pub mod bench;
 pub mod blob;
 pub mod channel_create;
+pub mod chaos;
 pub mod client;
 pub mod crypto;
 pub mod demo;

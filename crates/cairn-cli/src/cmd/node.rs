@@ -30,7 +30,7 @@ pub struct NodeArgs {
     pub attest: super::node_attest::AttestArgs,
 }
 
-/// `cairn node start|stop NAME --dir DIR`.
+/// `cairn node start|stop|repair NAME --dir DIR`.
 #[derive(clap::Subcommand, Debug)]
 pub enum NodeAction {
     /// Start one node of a `cairn up` network that is down, in the
@@ -38,6 +38,10 @@ pub enum NodeAction {
     Start(NodeRef),
     /// Stop one node of a `cairn up` network (SIGTERM, then SIGKILL after 10 s).
     Stop(NodeRef),
+    /// Put back the damaged blocks of a stopped node's ledgers (a node
+    /// refuses to start on one, naming it) from the other nodes' copies;
+    /// only the block the node committed is accepted.
+    Repair(NodeRef),
 }
 
 /// One node of a `cairn up` network.
@@ -115,6 +119,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
     match &args.action {
         Some(NodeAction::Start(r)) => return super::up::start_one(&r.dir, &r.name),
         Some(NodeAction::Stop(r)) => return super::up::stop_one(&r.dir, &r.name),
+        Some(NodeAction::Repair(r)) => return super::up::repair::repair_one(&r.dir, &r.name),
         None => {}
     }
     let Some(config_path) = args.config.clone() else {

@@ -29,8 +29,11 @@ pub(crate) mod deploy;
 mod load;
 mod report;
 
+pub(crate) use load::VALUE_BYTES;
+
 /// The benchmark contract package deployed when `--contract` is not given.
-const DEFAULT_CONTRACT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../contracts/bench-kv");
+pub(crate) const DEFAULT_CONTRACT: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../contracts/bench-kv");
 /// How long to wait for outstanding commits after the clients stop.
 const DRAIN: Duration = Duration::from_secs(30);
 
@@ -123,7 +126,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 
 /// Loads the network of `dir`, starting it (`cairn up --detach`) if no node
 /// runs. Answers whether this call started it.
-fn ensure_network(dir: &Path, base_port: u16) -> anyhow::Result<(Network, bool)> {
+pub(crate) fn ensure_network(dir: &Path, base_port: u16) -> anyhow::Result<(Network, bool)> {
     if let Ok(net) = Network::load(dir) {
         let running = net
             .nodes
@@ -175,7 +178,7 @@ fn ensure_network(dir: &Path, base_port: u16) -> anyhow::Result<(Network, bool)>
 }
 
 /// Stops every node of the network, peers first.
-fn stop_network(net: &Network) {
+pub(crate) fn stop_network(net: &Network) {
     for n in net.peers().chain(net.orderers()) {
         match process::stop(&net.files(n)) {
             Ok(Some(true)) => eprintln!("warning: {} ignored SIGTERM and was killed", n.name),
@@ -351,7 +354,7 @@ fn clients(net: &Network, n: usize) -> anyhow::Result<Vec<Arc<cairn_peer::Gatewa
 }
 
 /// The name of the orderer the Raft cluster follows, if one answers.
-async fn raft_leader(net: &Network) -> Option<String> {
+pub(crate) async fn raft_leader(net: &Network) -> Option<String> {
     for o in net.orderers() {
         let Ok(client) = setup::transport(net, o, "admins/admin") else {
             continue;

@@ -28,6 +28,7 @@ use layout::{Network, Node, Role};
 pub mod attested;
 pub mod layout;
 pub mod process;
+pub mod repair;
 pub mod setup;
 
 /// The sample contract `cairn up` deploys when `--contract` is not given.
@@ -191,56 +192,66 @@ fn named(net: &Network, name: &str) -> anyhow::Result<(Option<Node>, process::No
 pub fn start_one(dir: &Path, name: &str) -> anyhow::Result<ExitCode> {
     let dir = std::path::absolute(dir)?;
     let net = Network::load(&dir)?;
-    let (node, files) = named(&net, name)?;
-    if let Some(pid) = process::running(&files) {
-        bail!(
-            "{name} is already running (pid {pid}); stop it first with `cairn node stop {name} --dir {}`",
-            dir.display()
-        );
-    }
-    let mut child = process::spawn(&files)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    if let Some(node) = node {
-        let client = rt.block_on(admin_client(&net))?;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = child.try_wait()? {
-                bail!(
-                    "{name} exited ({status}) while starting; see {}",
-                    files.log.display()
-                );
-            }
-            let answers = match node.role {
-                Role::Orderer => rt
-                    .block_on(cairn_orderer::api::status(&client, &node.url()))
-                    .is_ok(),
-                Role::Peer => rt.block_on(async {
-                    match setup::transport(&net, &node, "admins/admin") {
-                        Ok(t) => cairn_peer::api::channels(&t, &node.url()).await.is_ok(),
-                        Err(_) => false,
-                    }
-                }),
-            };
-            if answers {
-                break;
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "{name} did not answer within 30 s; see {}",
-                    files.log.display()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
+    let (child, files) = start_node(&net, name)?;
     println!(
         "started {name} (pid {}); log: {}",
         child.id(),
         files.log.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts node `name` of `net` in the background and waits (30 s at most)
+/// until it answers; fails, pointing at its log, if it exits first.
+pub fn start_node(
+    net: &Network,
+    name: &str,
+) -> anyhow::Result<(std::process::Child, process::NodeFiles)> {
+    let (node, files) = named(net, name)?;
+    if let Some(pid) = process::running(&files) {
+        bail!(
+            "{name} is already running (pid {pid}); stop it first with `cairn node stop {name} --dir {}`",
+            net.dir().display()
+        );
+    }
+    let mut child = process::spawn(&files)?;
+    let Some(node) = node else {
+        return Ok((child, files));
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let client = rt.block_on(admin_client(net))?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            bail!(
+                "{name} exited ({status}) while starting; see {}",
+                files.log.display()
+            );
+        }
+        let answers = match node.role {
+            Role::Orderer => rt
+                .block_on(cairn_orderer::api::status(&client, &node.url()))
+                .is_ok(),
+            Role::Peer => rt.block_on(async {
+                match setup::transport(net, &node, "admins/admin") {
+                    Ok(t) => cairn_peer::api::channels(&t, &node.url()).await.is_ok(),
+                    Err(_) => false,
+                }
+            }),
+        };
+        if answers {
+            return Ok((child, files));
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "{name} did not answer within 30 s; see {}",
+                files.log.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// `cairn node stop NAME --dir`: stops one node (SIGTERM, then SIGKILL after the grace).
