@@ -379,21 +379,21 @@ fn t83_refusals_name_the_field_or_the_rule() {
         &batch("B-9"),
         &[],
     );
-    let cases: Vec<(usize, &str, String, &[(&str, &[u8])], &str)> =
+    let cases: Vec<(usize, &str, String, Option<&str>, &str)> =
         vec![
         (
             MANUFACTURER,
             "CreateBatch",
             batch("B-2"),
-            &[],
+            None,
             "only the supplier (Org1MSP) may create a batch; the client is of Org2MSP",
         ),
-        (SUPPLIER, "CreateBatch", batch("B-9"), &[], "batch B-9 already exists"),
+        (SUPPLIER, "CreateBatch", batch("B-9"), None, "batch B-9 already exists"),
         (
             SUPPLIER,
             "CreateBatch",
             json!({"id": "B-3", "material": "steel", "quantity": -1, "measure": "t"}).to_string(),
-            &[],
+            None,
             "batch.quantity must be a positive number",
         ),
         (
@@ -401,7 +401,7 @@ fn t83_refusals_name_the_field_or_the_rule() {
             "CreateBatch",
             json!({"id": "B-3", "material": "steel", "quantity": 1, "measure": "t", "price": 5})
                 .to_string(),
-            &[],
+            None,
             "batch.price is not a field",
         ),
         (
@@ -411,7 +411,7 @@ fn t83_refusals_name_the_field_or_the_rule() {
                    "documents": [{"name": "x", "kind": "k", "sha256": "abc", "size": 1,
                                   "bucket": "supply-docs", "key": "k", "versionId": "v"}]})
             .to_string(),
-            &[],
+            None,
             "batch.documents[0].sha256 must be a SHA-256",
         ),
         (
@@ -419,7 +419,7 @@ fn t83_refusals_name_the_field_or_the_rule() {
             "CreateShipment",
             json!({"id": "S-9", "to": msp(SHIPPER), "items": [{"type": "batch", "id": "B-9"}]})
                 .to_string(),
-            &[],
+            None,
             "batch B-9 is held by Org1MSP, not Org2MSP",
         ),
         (
@@ -427,7 +427,7 @@ fn t83_refusals_name_the_field_or_the_rule() {
             "CreateShipment",
             json!({"id": "S-9", "to": msp(SUPPLIER), "items": [{"type": "batch", "id": "B-9"}]})
                 .to_string(),
-            &[],
+            None,
             "a shipment goes to another org",
         ),
         (
@@ -435,14 +435,14 @@ fn t83_refusals_name_the_field_or_the_rule() {
             "CreateShipment",
             json!({"id": "S-9", "to": msp(WAREHOUSE), "items": [{"type": "batch", "id": "B-9"}]})
                 .to_string(),
-            &[("terms", br#"{"price":"1"}"#)],
+            Some(r#"{"price":"1"}"#),
             "no collection holds terms between the supplier and the warehouse",
         ),
         (
             MANUFACTURER,
             "ProduceUnit",
             json!({"id": "U-9", "product": "p", "batches": ["B-9"]}).to_string(),
-            &[],
+            None,
             "batch B-9 is held by Org1MSP, not Org2MSP: receive it first",
         ),
         (
@@ -451,19 +451,21 @@ fn t83_refusals_name_the_field_or_the_rule() {
             json!({"supplier": "A", "manufacturer": "B", "shipper": "C", "warehouse": "D",
                    "retailer": "E"})
             .to_string(),
-            &[],
+            None,
             "the participants are already set and never change",
         ),
         (
             RETAILER,
             "SellUnit",
             json!({"id": "U-404", "saleId": "X"}).to_string(),
-            &[],
+            None,
             "unit U-404 does not exist",
         ),
     ];
-    for (client, function, arg, transient, want) in cases {
-        let e = call(&chain, client, function, &arg, transient);
+    for (client, function, arg, terms, want) in cases {
+        let transient: Vec<(&str, &[u8])> =
+            terms.map(|t| ("terms", t.as_bytes())).into_iter().collect();
+        let e = call(&chain, client, function, &arg, &transient);
         let got = refusal(&e);
         assert!(
             got.contains(want),
