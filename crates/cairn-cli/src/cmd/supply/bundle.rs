@@ -202,7 +202,8 @@ pub fn check(unit: &str, proven: &[ProvenRecord], documents: &[DocumentBytes]) -
     }
     wanted.extend(shipments.into_iter().map(|s| ("shipment".to_owned(), s)));
 
-    let mut lines: BTreeMap<(String, String), String> = BTreeMap::new();
+    // One line per transaction (in time order): who, and what it did to which record.
+    let mut lines: BTreeMap<(String, String), (String, Vec<String>)> = BTreeMap::new();
     let mut docs: BTreeMap<(String, String, String), Value> = BTreeMap::new();
     for k in &wanted {
         let Some(r) = latest.get(k) else {
@@ -225,7 +226,7 @@ pub fn check(unit: &str, proven: &[ProvenRecord], documents: &[DocumentBytes]) -
                 continue;
             };
             let mut extra = String::new();
-            if let Some(sh) = s["shipment"].as_str() {
+            if let Some(sh) = s["shipment"].as_str().filter(|_| k.0 != "shipment") {
                 extra = format!(" (shipment {sh})");
             } else if let Some(sale) = s["saleId"].as_str() {
                 extra = format!(" (sale {sale})");
@@ -233,25 +234,31 @@ pub fn check(unit: &str, proven: &[ProvenRecord], documents: &[DocumentBytes]) -
                 extra = format!(" (into unit {unit})");
             }
             let at = s["at"].as_str().unwrap_or_default().to_owned();
-            lines.insert(
-                (at.clone(), format!("{}{}{txid}", k.0, k.1)),
-                format!(
-                    "{at}  {} {}: {step}{extra} by {} ({})  tx {txid} block {}, receipt verified (signed by {})",
-                    k.0,
-                    k.1,
-                    s["org"].as_str().unwrap_or("?"),
-                    s["role"].as_str().unwrap_or("?"),
-                    p.block,
-                    p.signers.join(", ")
-                ),
+            let head = format!(
+                "{at}  {} ({})  tx {txid} in block {}, receipt verified (header signed by {})",
+                s["org"].as_str().unwrap_or("?"),
+                s["role"].as_str().unwrap_or("?"),
+                p.block,
+                p.signers
+                    .iter()
+                    .map(|n| common_name(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
+            let entry = lines
+                .entry((at, txid.to_owned()))
+                .or_insert_with(|| (head, Vec::new()));
+            entry.1.push(format!("{} {}: {step}{extra}", k.0, k.1));
         }
         for d in r.record["documents"].as_array().into_iter().flatten() {
             let loc = |f: &str| d[f].as_str().unwrap_or_default().to_owned();
             docs.insert((loc("bucket"), loc("key"), loc("versionId")), d.clone());
         }
     }
-    report.timeline = lines.into_values().collect();
+    report.timeline = lines
+        .into_values()
+        .map(|(head, what)| format!("{head}\n      {}", what.join("; ")))
+        .collect();
 
     for ((bucket, key, version), d) in &docs {
         let name = d["name"].as_str().unwrap_or("?");
@@ -292,6 +299,14 @@ pub fn check(unit: &str, proven: &[ProvenRecord], documents: &[DocumentBytes]) -
         ));
     }
     report
+}
+
+/// The CN of a subject such as `CN=orderer0.org1.cairn,OU=orderer,O=Org1`, or the whole subject.
+fn common_name(subject: &str) -> &str {
+    subject
+        .split(',')
+        .find_map(|p| p.trim().strip_prefix("CN="))
+        .unwrap_or(subject)
 }
 
 fn steps(record: &Value) -> Vec<Value> {
@@ -361,11 +376,13 @@ mod tests {
         let (d, bytes) = doc(b"quality certificate");
         let r = check("U", &history(d), &[bytes]);
         assert!(r.problems.is_empty(), "{:?}", r.problems);
-        assert_eq!(r.timeline.len(), 4, "{:?}", r.timeline);
+        // Three transactions; t2 wrote the batch and the shipment.
+        assert_eq!(r.timeline.len(), 3, "{:?}", r.timeline);
         assert!(
+            r.timeline.iter().any(|l| l.contains("tx t2 in block 3")
+                && l.ends_with("batch B: shipped (shipment S); shipment S: shipped")),
+            "{:?}",
             r.timeline
-                .iter()
-                .any(|l| l.contains("batch B: shipped (shipment S)"))
         );
         assert_eq!(r.documents.len(), 1);
     }
