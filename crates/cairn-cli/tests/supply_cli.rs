@@ -72,12 +72,14 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn verify(bundle: &Path, net: &Path) -> std::process::Output {
-    let mut args = vec![
-        "supply".to_owned(),
-        "verify".to_owned(),
-        bundle.display().to_string(),
-    ];
+/// `cairn supply verify BUNDLE` (or the top-level `cairn verify BUNDLE`) with every orderer org's CA.
+fn verify(bundle: &Path, net: &Path, top_level: bool) -> std::process::Output {
+    let mut args: Vec<String> = if top_level {
+        vec!["verify".into()]
+    } else {
+        vec!["supply".into(), "verify".into()]
+    };
+    args.push(bundle.display().to_string());
     for o in ORGS {
         args.push("--ca".into());
         args.push(
@@ -131,7 +133,7 @@ fn a_product_life_on_five_orgs_verifies_offline_and_keeps_the_price_private() {
         bundle.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out));
-    let ok = verify(&bundle, &net);
+    let ok = verify(&bundle, &net, false);
     let report = stdout(&ok);
     assert!(ok.status.success(), "{}", text(&ok));
     assert!(report.contains("provenance verifies"), "{report}");
@@ -152,6 +154,30 @@ fn a_product_life_on_five_orgs_verifies_offline_and_keeps_the_price_private() {
         "the price is in the bundle"
     );
 
+    // Trusting another network's CA only: no receipt verifies.
+    let other = tmp.path().join("other");
+    let made = cairn(&[
+        "crypto",
+        "generate",
+        "--orgs",
+        "Other",
+        "--out",
+        other.to_str().unwrap(),
+    ]);
+    assert!(made.status.success(), "{}", text(&made));
+    let foreign = cairn(&[
+        "verify",
+        bundle.to_str().unwrap(),
+        "--ca",
+        other.join("other/ca/ca.pem").to_str().unwrap(),
+    ]);
+    assert_eq!(foreign.status.code(), Some(1), "{}", text(&foreign));
+    assert!(
+        stdout(&foreign).contains("does NOT verify with the trusted CA(s)"),
+        "{}",
+        text(&foreign)
+    );
+
     // One document's bytes changed: named, with both hashes.
     let mut b: Value = serde_json::from_slice(&bytes).unwrap();
     let engine = base64::engine::general_purpose::STANDARD;
@@ -164,7 +190,7 @@ fn a_product_life_on_five_orgs_verifies_offline_and_keeps_the_price_private() {
     let key = b["documents"][0]["key"].as_str().unwrap().to_owned();
     let tampered = tmp.path().join("tampered.json");
     std::fs::write(&tampered, b.to_string()).unwrap();
-    let bad = verify(&tampered, &net);
+    let bad = verify(&tampered, &net, true);
     let report = stdout(&bad);
     assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
     assert!(report.contains("is TAMPERED"), "{report}");
