@@ -85,6 +85,8 @@ pub struct Report {
 pub fn prove(bundle: &Bundle, cas: &[String]) -> (Vec<ProvenRecord>, Vec<String>) {
     let mut records = Vec::new();
     let mut problems = Vec::new();
+    // One history is on one channel: the first verified receipt names it.
+    let mut channel: Option<String> = None;
     for r in &bundle.receipts {
         let mut last = None;
         let verified = cas.iter().find_map(|ca| match r.verify(ca) {
@@ -102,6 +104,17 @@ pub fn prove(bundle: &Bundle, cas: &[String]) -> (Vec<ProvenRecord>, Vec<String>
             ));
             continue;
         };
+        match &channel {
+            None => channel = Some(v.channel.clone()),
+            Some(c) if *c != v.channel => {
+                problems.push(format!(
+                    "transaction {} is on channel {}, the rest of the history on {c}",
+                    v.txid, v.channel
+                ));
+                continue;
+            }
+            Some(_) => {}
+        }
         if v.code != ValidationCode::Valid {
             problems.push(format!(
                 "transaction {} is on the ledger as {}, not VALID: it proves nothing",

@@ -352,7 +352,7 @@ fn life(dir: &Path, net_dir: &Path, blobs: &NodeFiles, port: u16) -> anyhow::Res
     let ships: Vec<String> = (1..=4).map(|i| format!("S-{run}-{i}")).collect();
     let sale = format!("SALE-{run}");
 
-    let facts = rt.block_on(async {
+    let lived = rt.block_on(async {
         let p = &parties;
         println!("==> the participants (once)");
         let roles = json!({
@@ -412,7 +412,7 @@ fn life(dir: &Path, net_dir: &Path, blobs: &NodeFiles, port: u16) -> anyhow::Res
         p.submit("Retailer", "SellUnit", &json!({"id": unit, "saleId": sale}), &[], &[]).await?;
         anyhow::Ok(())
     });
-    facts?;
+    lived?;
 
     println!(
         "==> Retailer: the sale in its ledger table `sales`, the digest anchored on the channel"
