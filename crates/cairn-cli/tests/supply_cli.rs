@@ -6,8 +6,10 @@
 //!
 //! - the unit's provenance bundle (`cairn supply provenance`) verifies offline
 //!   with the orderer orgs' CAs alone (`cairn supply verify`), every step
-//!   listed; a bundle with one document's bytes changed is refused, naming
-//!   the document and both hashes;
+//!   listed (also as `cairn verify BUNDLE`); a bundle with one document's
+//!   bytes changed is refused, naming the document and both hashes; so are a
+//!   bundle checked against another network's CA and one carrying the
+//!   receipt of an invalid transaction;
 //! - a handover endorsed by the receiver only is recorded on the ledger as
 //!   ENDORSEMENT_POLICY_FAILURE (its receipt verifies and says so) and moves
 //!   nothing; the same handover endorsed by both orgs is valid;
@@ -287,6 +289,18 @@ fn a_product_life_on_five_orgs_verifies_offline_and_keeps_the_price_private() {
             .any(|o| o.contains("receipt verifies") && o.contains("ENDORSEMENT_POLICY_FAILURE")),
         "{checked:?}"
     );
+    // That receipt slipped into a bundle proves nothing: named as not VALID.
+    let mut b: Value = serde_json::from_slice(&bytes).unwrap();
+    let invalid: Value = serde_json::from_slice(&std::fs::read(&receipt).unwrap()).unwrap();
+    b["receipts"].as_array_mut().unwrap().push(invalid);
+    let mixed = tmp.path().join("mixed.json");
+    std::fs::write(&mixed, b.to_string()).unwrap();
+    let out = verify(&mixed, &net, false);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let want =
+        format!("transaction {txid} is on the ledger as ENDORSEMENT_POLICY_FAILURE, not VALID");
+    assert!(stdout(&out).contains(&want), "{}", text(&out));
+
     let still = query("Retailer", &["GetShipment", "S-e2e"]);
     assert!(
         stdout(&still).contains("\"status\":\"in transit\""),
