@@ -72,6 +72,12 @@ enum Command {
     /// anchored on a channel, verification naming every tampered row.
     #[command(subcommand)]
     Sql(cmd::sql::SqlCmd),
+    /// The supply-chain scenario: export a unit's provenance (receipts and
+    /// documents) as one bundle, and check a bundle offline.
+    #[command(subcommand)]
+    Supply(cmd::supply::SupplyCmd),
+    /// Check a provenance bundle offline (the same as `cairn supply verify`).
+    Verify(cmd::supply::VerifyArgs),
     /// Start a local network (3 orgs: orderers and peers as separate
     /// processes), set up a channel and a contract, and stay up until Ctrl-C.
     Up(cmd::up::UpArgs),
@@ -151,6 +157,8 @@ fn main() -> ExitCode {
         Command::Attest(c) => cmd::attest::run(c),
         Command::Infer(c) => cmd::infer::run(c),
         Command::Health(c) => cmd::health::run(c),
+        Command::Supply(c) => cmd::supply::run(c),
+        Command::Verify(a) => cmd::supply::run(cmd::supply::SupplyCmd::Verify(a)),
         Command::Blob(c) => cmd::blob::run(c),
         Command::Sql(c) => cmd::sql::run(c),
     };

@@ -63,6 +63,11 @@ pub enum Scenario {
     /// one network and processes of their own; prints the portal's URL and stays up
     /// until Ctrl-C.
     Healthcare(super::health::demo::HealthDemoArgs),
+    /// The supply-chain scenario: five orgs (Supplier, Manufacturer, Shipper,
+    /// Warehouse, Retailer) follow a product from raw material to sale, with
+    /// two-sided handovers, private terms, documents in an immutable blob
+    /// store and the retailer's sales in a ledger table.
+    SupplyChain(super::supply::demo::SupplyDemoArgs),
 }
 
 /// One org's peer: its identity, ledger, package store and contract runtime.
@@ -86,8 +91,10 @@ struct Demo {
 
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    if let Some(Scenario::Healthcare(a)) = args.scenario {
-        return super::health::demo::run(a);
+    match args.scenario {
+        Some(Scenario::Healthcare(a)) => return super::health::demo::run(a),
+        Some(Scenario::SupplyChain(a)) => return super::supply::demo::run(a),
+        None => {}
     }
     let dir = &args.dir;
     if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {

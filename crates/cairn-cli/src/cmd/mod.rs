@@ -16,5 +16,6 @@ pub mod node_attest;
 pub mod policy;
 pub mod receipt;
 pub mod sql;
+pub mod supply;
 pub mod transient;
 pub mod up;

@@ -155,6 +155,7 @@ pub fn run(args: HealthDemoArgs) -> anyhow::Result<ExitCode> {
     let code = up_cmd::up(UpArgs {
         dir: net_dir.clone(),
         orgs: 3,
+        org_names: Vec::new(),
         peers_per_org: 1,
         base_port: base,
         channel: "mychannel".into(),

@@ -82,22 +82,50 @@ pub struct Network {
     dir: PathBuf,
 }
 
+/// `Org1`..`OrgN`, the default names.
+pub fn numbered_orgs(orgs: u32) -> anyhow::Result<Vec<String>> {
+    if !(1..=9).contains(&orgs) {
+        bail!("--orgs must be between 1 and 9");
+    }
+    Ok((1..=orgs).map(|i| format!("Org{i}")).collect())
+}
+
+/// Checks `--org-names`: each a letter then letters or digits (it names a
+/// directory and, with `MSP`, the org's MSP id), no two the same ignoring case.
+pub fn check_org_names(names: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut seen = std::collections::BTreeSet::new();
+    for n in names {
+        let ok = n.len() <= 32
+            && n.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && n.chars().all(|c| c.is_ascii_alphanumeric());
+        if !ok {
+            bail!(
+                "--org-names: {n:?} is not an org name (a letter, then up to 31 letters or digits)"
+            );
+        }
+        if !seen.insert(n.to_lowercase()) {
+            bail!("--org-names: {n} is named twice (names are compared ignoring case)");
+        }
+    }
+    Ok(names.to_vec())
+}
+
 impl Network {
-    /// Plans a network of `orgs` orgs with one orderer and `peers` peers each.
+    /// Plans a network of the orgs `names` with one orderer and `peers` peers each.
     pub fn plan(
         dir: &Path,
         channel: &str,
-        orgs: u32,
+        names: &[String],
         peers: u32,
         base_port: u16,
     ) -> anyhow::Result<Network> {
-        if !(1..=9).contains(&orgs) || !(1..=9).contains(&peers) {
-            bail!("--orgs and --peers-per-org must be between 1 and 9");
+        if !(1..=9).contains(&names.len()) || !(1..=9).contains(&peers) {
+            bail!("--orgs (or --org-names) and --peers-per-org must be between 1 and 9");
         }
         if base_port > u16::MAX - 300 {
             bail!("--base-port {base_port} leaves no room for the network's ports");
         }
-        let names: Vec<String> = (1..=orgs).map(|i| format!("Org{i}")).collect();
+        let names = names.to_vec();
         let mut nodes = Vec::new();
         for (i, org) in names.iter().enumerate() {
             let i = i as u16;
@@ -273,5 +301,44 @@ impl Network {
             log: self.dir.join("logs").join("attest.log"),
             pid: self.dir.join("run").join("attest.pid"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+    use super::*;
+
+    #[test]
+    fn org_names_name_the_msp_ids_and_directories() {
+        let names = check_org_names(&["Supplier".into(), "Retailer2".into()]).unwrap();
+        let net = Network::plan(Path::new("/tmp/x"), "ch", &names, 1, 7000).unwrap();
+        let peers: Vec<(&str, &str, &str)> = net
+            .peers()
+            .map(|p| (p.name.as_str(), p.msp_id.as_str(), p.org_dir.as_str()))
+            .collect();
+        assert_eq!(
+            peers,
+            [
+                ("peer0.supplier", "SupplierMSP", "supplier"),
+                ("peer0.retailer2", "Retailer2MSP", "retailer2")
+            ]
+        );
+        assert_eq!(numbered_orgs(3).unwrap(), ["Org1", "Org2", "Org3"]);
+    }
+
+    #[test]
+    fn bad_org_names_are_refused_naming_them() {
+        for (names, want) in [
+            (vec!["Supp lier"], "\"Supp lier\" is not an org name"),
+            (vec!["1st"], "\"1st\" is not an org name"),
+            (vec!["Shop", "shop"], "shop is named twice"),
+        ] {
+            let names: Vec<String> = names.into_iter().map(String::from).collect();
+            let e = check_org_names(&names).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+        assert!(numbered_orgs(10).is_err());
     }
 }

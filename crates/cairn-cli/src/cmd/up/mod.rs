@@ -46,6 +46,10 @@ pub struct UpArgs {
     /// Number of organizations (each runs one orderer), when the network is new.
     #[arg(long, default_value_t = 3)]
     pub orgs: u32,
+    /// The orgs' names instead of Org1..OrgN, when the network is new
+    /// (comma-separated, e.g. `Supplier,Manufacturer`; MSP ids are NAME + `MSP`).
+    #[arg(long = "org-names", value_delimiter = ',', conflicts_with = "orgs")]
+    pub org_names: Vec<String>,
     /// Peers per organization, when the network is new.
     #[arg(long, default_value_t = 1)]
     pub peers_per_org: u32,
@@ -357,10 +361,15 @@ fn generate(
             dir.display()
         );
     }
+    let names = if args.org_names.is_empty() {
+        layout::numbered_orgs(args.orgs)?
+    } else {
+        layout::check_org_names(&args.org_names)?
+    };
     let mut net = Network::plan(
         dir,
         &args.channel,
-        args.orgs,
+        &names,
         args.peers_per_org,
         args.base_port,
     )?;
