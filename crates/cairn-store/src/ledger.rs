@@ -14,7 +14,7 @@ use cairn_ledger::receipt::Receipt;
 use cairn_ledger::validate::{BlockResult, ChannelContext, validate_block, validate_sealed_block};
 use cairn_merkle::{ConsistencyProof, Hash, Node, NodeStore};
 use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::error::{StoreError, WriteError};
 use crate::private::{PrivateCommitStats, write_private};
@@ -39,7 +39,8 @@ struct Tip {
 
 /// One channel's ledger on disk.
 pub struct Ledger {
-    pub(crate) db: Database,
+    /// `None` only while the database is being reopened after an I/O error.
+    db: RwLock<Option<Arc<Database>>>,
     path: PathBuf,
     tip: RwLock<Tip>,
     /// The org whose collections' cleartext this ledger keeps.
@@ -93,7 +94,7 @@ impl Ledger {
         w.commit().map_err(|e| StoreError::db("commit", e))?;
         create_private_tables(&db)?;
         let ledger = Ledger {
-            db,
+            db: RwLock::new(Some(Arc::new(db))),
             path: dir.to_path_buf(),
             tip: RwLock::new(Tip {
                 height: 0,
@@ -137,11 +138,72 @@ impl Ledger {
         let member_org = load_member_org(&db)?;
         info!(path = %dir.display(), height = tip.height, "ledger opened");
         Ok(Ledger {
-            db,
+            db: RwLock::new(Some(Arc::new(db))),
             path: dir.to_path_buf(),
             tip: RwLock::new(tip),
             member_org: RwLock::new(member_org),
         })
+    }
+
+    /// The open database, reopening it first if an I/O error closed it.
+    pub(crate) fn db(&self) -> Result<Arc<Database>, StoreError> {
+        if let Some(db) = self.db.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            return Ok(db.clone());
+        }
+        self.reopen()
+    }
+
+    /// After a failed write: redb refuses every later transaction once an
+    /// I/O error (a full disk) interrupted one, until the database is
+    /// reopened. Reopen it, so the node commits again once the cause is
+    /// gone, without a restart.
+    fn heal_after_failed_write(&self) {
+        let Ok(db) = self.db() else { return };
+        let poisoned = match db.begin_write() {
+            Ok(_) => false,
+            Err(e) => matches!(redb::Error::from(e), redb::Error::PreviousIo),
+        };
+        drop(db);
+        if poisoned {
+            let mut guard = self.db.write().unwrap_or_else(|p| p.into_inner());
+            *guard = None;
+            drop(guard);
+            match self.reopen() {
+                Ok(_) => {
+                    info!(path = %self.path.display(), "ledger database reopened after an I/O error")
+                }
+                Err(e) => {
+                    warn!(path = %self.path.display(), error = %e, "reopening the ledger database after an I/O error failed; will retry")
+                }
+            }
+        }
+    }
+
+    /// Opens the database again (redb then recovers to its last durable
+    /// commit) and reloads the tip from it.
+    fn reopen(&self) -> Result<Arc<Database>, StoreError> {
+        let mut guard = self.db.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(db) = guard.as_ref() {
+            return Ok(db.clone());
+        }
+        // redb holds the file lock until the last transaction on the old
+        // handle is gone; readers finish quickly.
+        let path = self.path.join(LEDGER_FILE);
+        let mut tries = 0;
+        let db = loop {
+            match open_db(&path, false) {
+                Ok(db) => break Arc::new(db),
+                Err(StoreError::InUse { .. }) if tries < 50 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let tip = load_tip(&db)?;
+        *self.tip.write().unwrap_or_else(|p| p.into_inner()) = tip;
+        *guard = Some(db.clone());
+        Ok(db)
     }
 
     /// The directory holding this ledger.
@@ -172,7 +234,7 @@ impl Ledger {
     /// A consistent read snapshot of everything committed so far.
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
         let txn = self
-            .db
+            .db()?
             .begin_read()
             .map_err(|e| StoreError::db("begin read", e))?;
         let meta_height = txn
@@ -349,16 +411,27 @@ impl Ledger {
             .new_config()
             .map(|c| ChannelContext::new(c.clone()).map(Arc::new))
             .transpose()?;
-        let w = self
-            .db
-            .begin_write()
-            .map_err(|e| StoreError::db("begin write", e))?;
-        write_block(&w, block, &result, tip.tree_size, &nodes)
-            .map_err(|e| e.into_store("write block"))?;
-        let member_org = self.member_org();
-        let private = write_private(&w, n, &result, private, member_org.as_deref())
-            .map_err(|e| e.into_store("write private data"))?;
-        w.commit().map_err(|e| StoreError::db("commit", e))?;
+        let db = self.db()?;
+        let written = (|| {
+            let w = db
+                .begin_write()
+                .map_err(|e| StoreError::db("begin write", e))?;
+            write_block(&w, block, &result, tip.tree_size, &nodes)
+                .map_err(|e| e.into_store("write block"))?;
+            let member_org = self.member_org();
+            let private = write_private(&w, n, &result, private, member_org.as_deref())
+                .map_err(|e| e.into_store("write private data"))?;
+            w.commit().map_err(|e| StoreError::db("commit", e))?;
+            Ok::<_, StoreError>(private)
+        })();
+        let private = match written {
+            Ok(p) => p,
+            Err(e) => {
+                drop(db);
+                self.heal_after_failed_write();
+                return Err(e);
+            }
+        };
         let valid = result.valid_count();
         let hash = block.header.hash()?;
         {

@@ -66,7 +66,7 @@ impl Ledger {
             });
         }
         let w = self
-            .db
+            .db()?
             .begin_write()
             .map_err(|e| StoreError::db("begin write", e))?;
         {
@@ -98,7 +98,7 @@ impl Ledger {
         limit: usize,
     ) -> Result<Vec<MissingPrivateData>, StoreError> {
         let r = self
-            .db
+            .db()?
             .begin_read()
             .map_err(|e| StoreError::db("begin read", e))?;
         let t = r
@@ -157,7 +157,7 @@ impl Ledger {
         let version = Version { block, tx };
         let mut report = ReconcileReport::default();
         let w = self
-            .db
+            .db()?
             .begin_write()
             .map_err(|e| StoreError::db("begin write", e))?;
         {
@@ -232,7 +232,7 @@ impl Ledger {
         tx: Option<u32>,
     ) -> Result<BTreeMap<u32, PrivateWriteSet>, StoreError> {
         let r = self
-            .db
+            .db()?
             .begin_read()
             .map_err(|e| StoreError::db("begin read", e))?;
         let t = r

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use cairn_crypto::Digest;
 use cairn_ledger::encoding::Canonical;
+use cairn_ledger::ids::TxId;
 use cairn_ledger::validation::ValidationCode;
 use cairn_store::Ledger;
 use serde::Serialize;
@@ -51,6 +52,38 @@ fn state_hash(l: &Ledger) -> anyhow::Result<Digest> {
     Ok(cairn_crypto::sha256(&bytes))
 }
 
+/// For each ledger lacking some of `txids` (or holding one not valid): a line
+/// naming it, how many, and one example.
+fn lacking(ledgers: &[(&str, &Ledger)], txids: &[TxId]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, l) in ledgers {
+        let bad: Vec<&TxId> = txids
+            .iter()
+            .filter(|t| !matches!(l.tx(t), Ok(Some(loc)) if loc.code == ValidationCode::Valid))
+            .collect();
+        if let Some(first) = bad.first() {
+            out.push(format!("{name} lacks {}, e.g. {first}", bad.len()));
+        }
+    }
+    out
+}
+
+/// The block numbers at which two ledgers hold different blocks.
+fn forks(ledgers: &[(&str, &Ledger)]) -> Vec<u64> {
+    let max = ledgers.iter().map(|(_, l)| l.height()).max().unwrap_or(0);
+    (0..max)
+        .filter(|n| {
+            let seen: BTreeSet<Digest> = ledgers
+                .iter()
+                .filter_map(|(_, l)| l.block(*n).ok().flatten())
+                .filter_map(|b| b.encode().ok())
+                .map(|bytes| cairn_crypto::sha256(&bytes))
+                .collect();
+            seen.len() > 1
+        })
+        .collect()
+}
+
 /// Runs every check; `progress` gets a line per step.
 pub fn run(net: &Network, committed: &[Committed], mut progress: impl FnMut(&str)) -> Vec<Check> {
     let mut checks = Vec::new();
@@ -75,57 +108,29 @@ pub fn run(net: &Network, committed: &[Committed], mut progress: impl FnMut(&str
     });
 
     progress("looking for every committed transaction on every peer");
-    let mut missing = Vec::new();
-    for (name, (role, l)) in &ledgers {
-        if *role != Role::Peer {
-            continue;
-        }
-        let mut lacking = 0usize;
-        let mut example = None;
-        for c in committed {
-            let ok = matches!(l.tx(&c.txid), Ok(Some(loc)) if loc.code == ValidationCode::Valid);
-            if !ok {
-                lacking += 1;
-                example.get_or_insert(c.txid);
-            }
-        }
-        if let Some(txid) = example {
-            missing.push(format!("{name} lacks {lacking}, e.g. {txid}"));
-        }
-    }
+    let peers: Vec<(&str, &Ledger)> = ledgers
+        .iter()
+        .filter(|(_, (role, _))| *role == Role::Peer)
+        .map(|(n, (_, l))| (n.as_str(), l))
+        .collect();
+    let txids: Vec<TxId> = committed.iter().map(|c| c.txid).collect();
+    let missing = lacking(&peers, &txids);
     checks.push(Check {
         name: "every transaction reported committed is valid on every peer".into(),
         passed: missing.is_empty(),
         detail: if missing.is_empty() {
-            format!(
-                "{} transactions on {} peers",
-                committed.len(),
-                net.peers().count()
-            )
+            format!("{} transactions on {} peers", committed.len(), peers.len())
         } else {
             missing.join("; ")
         },
     });
 
     progress("comparing blocks across nodes");
-    let max = ledgers.values().map(|(_, l)| l.height()).max().unwrap_or(0);
-    let mut forks = Vec::new();
-    for number in 0..max {
-        let mut seen: BTreeSet<Digest> = BTreeSet::new();
-        for (_, l) in ledgers.values() {
-            if let Ok(Some(b)) = l.block(number)
-                && let Ok(bytes) = b.encode()
-            {
-                seen.insert(cairn_crypto::sha256(&bytes));
-            }
-        }
-        if seen.len() > 1 {
-            forks.push(number);
-        }
-    }
-    let heights: Vec<String> = ledgers
+    let all: Vec<(&str, &Ledger)> = ledgers.iter().map(|(n, (_, l))| (n.as_str(), l)).collect();
+    let forks = forks(&all);
+    let heights: Vec<String> = all
         .iter()
-        .map(|(n, (_, l))| format!("{n} {}", l.height()))
+        .map(|(n, l)| format!("{n} {}", l.height()))
         .collect();
     checks.push(Check {
         name: "no block number holds two different blocks".into(),
@@ -180,4 +185,57 @@ pub fn run(net: &Network, committed: &[Committed], mut progress: impl FnMut(&str
         },
     });
     checks
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+    use cairn_testkit::{TestNet, now, write_set};
+
+    use super::*;
+
+    fn tx(net: &TestNet, key: &str) -> (TxId, Vec<u8>) {
+        net.endorsed_tx(
+            &net.orgs[1].user,
+            "asset",
+            write_set("asset", &[(key, b"v".as_slice())]),
+            &[&net.orgs[0].peer, &net.orgs[1].peer],
+        )
+    }
+
+    #[test]
+    fn the_checks_find_a_missing_transaction_and_a_forked_block() {
+        let net = TestNet::new(2);
+        let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+        let first = net.ledger(dirs[0].path());
+        let genesis = first.block(0).unwrap().unwrap();
+        let mut ls = vec![first];
+        for d in &dirs[1..] {
+            ls.push(Ledger::create(d.path(), &genesis).unwrap());
+        }
+        let (_, def) = net.define_contract_tx("asset", "");
+        let b1 = ls[0].append(vec![def], now(), net.orderer()).unwrap();
+        ls[1].commit(&b1).unwrap();
+        ls[2].commit(&b1).unwrap();
+        let (in_both, shared) = tx(&net, "shared");
+        let b2 = ls[0].append(vec![shared], now(), net.orderer()).unwrap();
+        ls[1].commit(&b2).unwrap();
+        // The third ledger gets a different block 2.
+        ls[2]
+            .append(vec![tx(&net, "other").1], now(), net.orderer())
+            .unwrap();
+        let (only_a, late) = tx(&net, "late");
+        ls[0].append(vec![late], now(), net.orderer()).unwrap();
+
+        let same = [("a", &ls[0]), ("b", &ls[1])];
+        assert!(forks(&same).is_empty(), "positive control: equal ledgers");
+        let all = [("a", &ls[0]), ("b", &ls[1]), ("c", &ls[2])];
+        assert_eq!(forks(&all), vec![2]);
+
+        assert!(lacking(&same, &[in_both]).is_empty(), "positive control");
+        let found = lacking(&same, &[in_both, only_a]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("b lacks 1"), "{found:?}");
+    }
 }
