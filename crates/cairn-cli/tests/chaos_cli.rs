@@ -13,16 +13,9 @@
 mod common;
 
 use cairn_ledger::state::StateView;
-use common::{cairn, text};
+use common::{Down, cairn, text};
 use rand::Rng;
 use serde_json::Value;
-
-struct Down(std::path::PathBuf);
-impl Drop for Down {
-    fn drop(&mut self) {
-        let _ = cairn(&["down", "--dir", self.0.to_str().unwrap()]);
-    }
-}
 
 #[test]
 fn a_minute_of_every_fault_loses_nothing_and_forks_nothing() {

@@ -25,19 +25,12 @@ use cairn_ledger::state::StateView;
 use cairn_net::{Client, TlsIdentity, Trust};
 use cairn_peer::GatewayClient;
 use cairn_store::Ledger;
-use common::{cairn, text};
+use common::{Down, cairn, text};
 use rand::Rng;
 use serde_json::Value;
 
 const TXS: usize = 10_000;
 const CLIENTS: usize = 200;
-
-struct Down(PathBuf);
-impl Drop for Down {
-    fn drop(&mut self) {
-        let _ = cairn(&["down", "--dir", self.0.to_str().unwrap()]);
-    }
-}
 
 /// The network directory as the test sees it.
 struct Net {

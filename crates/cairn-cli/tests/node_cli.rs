@@ -9,20 +9,10 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::{cairn, stdout, text};
+use common::{Down, cairn, stdout, text};
 use rand::Rng;
 
 /// Stops the network even when an assertion fails.
-struct Down(PathBuf);
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        let _ = cairn(&["down", "--dir", self.0.to_str().unwrap()]);
-    }
-}
-
 /// The `cairn status` line of `name`.
 fn status_line(d: &str, name: &str) -> String {
     let out = cairn(&["status", "--dir", d]);

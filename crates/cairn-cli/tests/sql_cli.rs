@@ -11,9 +11,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::{cairn, deploy, stderr, stdout, text};
+use common::{Down, cairn, deploy, stderr, stdout, text};
 use rand::Rng;
 use serde_json::Value;
 
@@ -215,14 +213,6 @@ fn worked_example_on_sqlite_names_the_tampered_row() {
 }
 
 /// Stops the network even when an assertion fails.
-struct Down(PathBuf);
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        let _ = cairn(&["down", "--dir", self.0.to_str().unwrap()]);
-    }
-}
-
 #[test]
 fn digests_anchored_on_a_channel_have_receipts_and_are_trusted_from_there() {
     let tmp = tempfile::tempdir().unwrap();

@@ -11,9 +11,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{cairn, text};
+use common::{Down, cairn, text};
 use rand::Rng;
 
 /// Pids of `cairn node` processes whose command line mentions `dir`.
@@ -45,13 +45,6 @@ fn node_processes(dir: &Path) -> Vec<u32> {
 }
 
 /// Stops the network even when an assertion fails half way.
-struct Down(PathBuf);
-impl Drop for Down {
-    fn drop(&mut self) {
-        let _ = cairn(&["down", "--dir", self.0.to_str().unwrap()]);
-    }
-}
-
 #[test]
 fn up_runs_a_network_of_processes_and_down_leaves_nothing_behind() {
     let tmp = tempfile::tempdir().unwrap();

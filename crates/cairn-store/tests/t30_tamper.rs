@@ -17,27 +17,7 @@ const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 fn build() -> (TestNet, tempfile::TempDir) {
     let net = TestNet::new(2);
     let dir = tempfile::tempdir().unwrap();
-    let ledger = net.ledger(dir.path());
-    let (_, def) = net.define_contract_tx("asset", "");
-    ledger.append(vec![def], now(), net.orderer()).unwrap();
-    for b in 0..2 {
-        let txs = (0..3)
-            .map(|i| {
-                let key = format!("key{b}{i}");
-                net.endorsed_tx(
-                    &net.orgs[1].user,
-                    "asset",
-                    write_set(
-                        "asset",
-                        &[(key.as_str(), format!("value {b} {i}").as_bytes())],
-                    ),
-                    &[&net.orgs[0].peer, &net.orgs[1].peer],
-                )
-                .1
-            })
-            .collect();
-        ledger.append(txs, now(), net.orderer()).unwrap();
-    }
+    let ledger = net.sample_ledger(dir.path(), 2);
     let (_, one) = net.endorsed_tx(
         &net.orgs[0].user,
         "asset",

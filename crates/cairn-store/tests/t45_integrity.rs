@@ -11,7 +11,7 @@ use cairn_ledger::encoding::Canonical;
 use cairn_store::integrity::{Repaired, damaged_blocks, repair_block};
 use cairn_store::verify::verify_ledger;
 use cairn_store::{LEDGER_FILE, Ledger, StoreError};
-use cairn_testkit::{TestNet, now, write_set};
+use cairn_testkit::TestNet;
 use redb::TableDefinition;
 
 const BLOCK_SUMS: TableDefinition<u64, &[u8]> = TableDefinition::new("block_sums");
@@ -20,24 +20,7 @@ const BLOCK_SUMS: TableDefinition<u64, &[u8]> = TableDefinition::new("block_sums
 fn build() -> (TestNet, tempfile::TempDir) {
     let net = TestNet::new(2);
     let dir = tempfile::tempdir().unwrap();
-    let ledger = net.ledger(dir.path());
-    let (_, def) = net.define_contract_tx("asset", "");
-    ledger.append(vec![def], now(), net.orderer()).unwrap();
-    for b in 0..2 {
-        let txs = (0..3)
-            .map(|i| {
-                let key = format!("key{b}{i}");
-                net.endorsed_tx(
-                    &net.orgs[1].user,
-                    "asset",
-                    write_set("asset", &[(key.as_str(), format!("v{b}{i}").as_bytes())]),
-                    &[&net.orgs[0].peer, &net.orgs[1].peer],
-                )
-                .1
-            })
-            .collect();
-        ledger.append(txs, now(), net.orderer()).unwrap();
-    }
+    drop(net.sample_ledger(dir.path(), 2));
     (net, dir)
 }
 

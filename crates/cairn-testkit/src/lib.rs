@@ -104,6 +104,38 @@ impl TestNet {
         Ledger::create(dir, &self.genesis()).expect("create ledger")
     }
 
+    /// A ledger in `dir` with the contract `asset` defined (block 1) and
+    /// `blocks` blocks of three writes each after it (keys `key{b}{i}`),
+    /// endorsed by the first two orgs' peers.
+    pub fn sample_ledger(&self, dir: &Path, blocks: usize) -> Ledger {
+        let ledger = self.ledger(dir);
+        let (_, def) = self.define_contract_tx("asset", "");
+        ledger
+            .append(vec![def], now(), self.orderer())
+            .expect("append definition");
+        for b in 0..blocks {
+            let txs = (0..3)
+                .map(|i| {
+                    let key = format!("key{b}{i}");
+                    self.endorsed_tx(
+                        &self.orgs[1].user,
+                        "asset",
+                        write_set(
+                            "asset",
+                            &[(key.as_str(), format!("value {b} {i}").as_bytes())],
+                        ),
+                        &[&self.orgs[0].peer, &self.orgs[1].peer],
+                    )
+                    .1
+                })
+                .collect();
+            ledger
+                .append(txs, now(), self.orderer())
+                .expect("append block");
+        }
+        ledger
+    }
+
     /// The orderer that signs blocks in tests.
     pub fn orderer(&self) -> &SigningIdentity {
         &self.orgs[0].orderer

@@ -132,3 +132,13 @@ pub fn proven_writes(net: &Path, receipt: &Path) -> Vec<serde_json::Value> {
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect()
 }
+
+/// Stops the `cairn up` network in the directory when dropped, so a failing
+/// test leaves no nodes running.
+pub struct Down(pub PathBuf);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let _ = cairn(&["down", "--dir", &self.0.to_string_lossy()]);
+    }
+}
