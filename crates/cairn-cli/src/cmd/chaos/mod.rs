@@ -13,6 +13,7 @@
 //! previous one is healed and the network has caught up (or the wait for it
 //! timed out, which is itself reported as a problem).
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -236,8 +237,23 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         if let Err(e) = rt.block_on(caught_up(&net)) {
             outcome.problems.push(format!("{e:#}"));
         }
+        // Without a terminal the bar is hidden: a line per fault instead.
+        let tty = std::io::stderr().is_terminal();
+        if !tty {
+            eprintln!(
+                "[{:>5} s] {kind:?} {label}: {} ({} committed so far)",
+                at.saturating_duration_since(started).as_secs(),
+                outcome.detail,
+                shared.committed_count()
+            );
+        }
         for p in &outcome.problems {
-            bar.println(format!("problem after {kind:?} {label}: {p}"));
+            let line = format!("problem after {kind:?} {label}: {p}");
+            if tty {
+                bar.println(line);
+            } else {
+                eprintln!("{line}");
+            }
         }
         records.push(FaultRecord {
             kind,
