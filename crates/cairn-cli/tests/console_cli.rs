@@ -1,0 +1,350 @@
+//! The web console (issue 18) in a real headless Chromium, on the
+//! supply-chain network of processes (`cairn demo supply-chain --detach`,
+//! whose `cairn up` prints each peer's console URL and certificate pin):
+//!
+//! - Chromium trusts each console only through its pinned key
+//!   (`--ignore-certificate-errors-spki-list`), and logs in with an org
+//!   user's key file and certificate (the page signs the peer's challenge);
+//! - logged in as the Supplier on its peer, the provenance page shows one
+//!   timeline step per transaction of the unit's life (as many as the
+//!   contract's `GetProvenance` names), each receipt verified in the page,
+//!   and the price agreed with the Manufacturer, whose SHA-256 the page
+//!   checks against the ledger's value hash;
+//! - the page's receipt check fails, naming the check, for a receipt with a
+//!   changed header field, a changed validation code, a changed envelope, or
+//!   without the orderer CAs;
+//! - logged in as the Retailer, on its own peer and on the Supplier's: the
+//!   same timeline verified, the terms as the ledger's value hash only; the
+//!   price is in no byte of those pages (positive control: the Supplier's
+//!   page), nor of the Retailer peer's directory and log (positive control:
+//!   the Supplier peer's directory).
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cairn_testkit::browser::fantoccini::Locator;
+use cairn_testkit::browser::{Browser, spki_pin_flag};
+use common::{cairn, files_containing, stdout, text};
+use rand::Rng;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const CHANNEL: &str = "supplychain";
+
+/// Stops the network and the blob store even when an assertion fails.
+struct Cleanup {
+    dir: PathBuf,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("pids/blobs.pid"))
+            && let Ok(pid) = pid.trim().parse::<i32>()
+        {
+            let _ = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status();
+        }
+        let _ = cairn(&["down", "--dir", self.dir.join("net").to_str().unwrap()]);
+    }
+}
+
+/// `peer0.ORG -> (console URL, certificate pin)` from `cairn up`'s output lines
+/// `peer0.supplier   console: https://127.0.0.1:P/  (certificate pin sha256/B64)`.
+fn consoles(out: &str) -> BTreeMap<String, (String, String)> {
+    out.lines()
+        .filter_map(|l| {
+            let (name, rest) = l.trim().split_once(" console: ")?;
+            let (url, pin) = rest.split_once("(certificate pin sha256/")?;
+            Some((
+                name.trim().to_string(),
+                (
+                    url.trim().to_string(),
+                    pin.trim_end_matches(')').to_string(),
+                ),
+            ))
+        })
+        .collect()
+}
+
+/// Logs `user_dir`'s identity in at the console `url` (signing out first).
+async fn login(b: &Browser, url: &str, user_dir: &Path, msp: &str) {
+    let c = b.client();
+    c.goto(url).await.unwrap();
+    b.wait_until(
+        "document.readyState === 'complete'",
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    c.execute_async(
+        "const done = arguments[0]; fetch('/console/logout', {method: 'POST'}).then(() => done(true), () => done(false));",
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    c.goto(url).await.unwrap();
+    b.wait_until(
+        "document.querySelector('#login') && !document.querySelector('#login').hidden",
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    for (id, file) in [("key-file", "key.pem"), ("cert-file", "cert.pem")] {
+        c.find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(user_dir.join(file).to_str().unwrap())
+            .await
+            .unwrap();
+    }
+    c.find(Locator::Id("login-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let logged_in = format!("document.querySelector('#whoami').dataset.msp === '{msp}'");
+    if let Err(e) = b.wait_until(&logged_in, Duration::from_secs(30)).await {
+        let error = c
+            .execute(
+                "return document.querySelector('#login-error').textContent;",
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        panic!("{e}; the page says {error}");
+    }
+}
+
+/// Opens the unit's provenance page and waits until every receipt was
+/// checked; returns (steps, steps verified, page HTML).
+async fn provenance(b: &Browser, url: &str, unit: &str) -> (u64, u64, String) {
+    let c = b.client();
+    c.goto(&format!("{url}#/provenance/{CHANNEL}/supply-chain/{unit}"))
+        .await
+        .unwrap();
+    b.wait_until(
+        "document.querySelector('#provenance-status') && ['done', 'error'].includes(document.querySelector('#provenance-status').dataset.state)",
+        Duration::from_secs(120),
+    )
+    .await
+    .unwrap();
+    let status = c
+        .execute(
+            "const s = document.querySelector('#provenance-status'); return [s.dataset.state, s.textContent, s.dataset.steps, s.dataset.verified, document.querySelectorAll('#timeline > li.step[data-verified=\"true\"]').length];",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status[0], "done", "{status}");
+    let num = |v: &Value| v.as_str().unwrap().parse::<u64>().unwrap();
+    let (steps, verified) = (num(&status[2]), num(&status[3]));
+    assert_eq!(status[4].as_u64().unwrap(), verified, "{status}");
+    (steps, verified, c.source().await.unwrap())
+}
+
+/// The page's receipt check on one receipt as served and altered four
+/// ways: the names of the checks that failed, per case.
+async fn tampered_receipts(b: &Browser, txid: &str) -> Value {
+    let script = r#"
+const [channel, txid, done] = arguments;
+(async () => {
+  const r = await (await fetch(`/api/v1/channels/${channel}/transactions/${txid}/receipt`)).json();
+  const cfg = await (await fetch(`/api/v1/channels/${channel}/config`)).json();
+  const cas = cfg.orgs.filter((o) => cfg.orderer_orgs.includes(o.msp_id)).map((o) => ({ msp_id: o.msp_id, ca_pem: o.ca_pem }));
+  const failed = async (receipt, trusted) => (await CairnReceipt.verify(receipt, trusted, txid)).checks.filter((c) => !c.ok).map((c) => c.name);
+  const header = structuredClone(r); header.header.timestamp.nanos = (header.header.timestamp.nanos + 1) % 1000000000;
+  const code = structuredClone(r); code.code = 10;
+  const envelope = structuredClone(r);
+  const last = envelope.envelope.slice(-1);
+  envelope.envelope = envelope.envelope.slice(0, -1) + (last === '0' ? '1' : '0');
+  return {
+    as_served: await failed(r, cas),
+    header: await failed(header, cas),
+    code: await failed(code, cas),
+    envelope: await failed(envelope, cas),
+    no_ca: await failed(r, []),
+  };
+})().then(done, (e) => done({ error: e.message }));
+"#;
+    b.client()
+        .execute_async(script, vec![Value::from(CHANNEL), Value::from(txid)])
+        .await
+        .unwrap()
+}
+
+async fn screenshot(b: &Browser, dir: &Path, name: &str) {
+    let path = dir.join(format!("{name}.png"));
+    b.screenshot(&path).await.unwrap();
+    assert!(std::fs::read(&path).unwrap().starts_with(b"\x89PNG"));
+    if std::env::var_os("CAIRN_UPDATE_SCREENSHOTS").is_some() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::copy(&path, docs.join(format!("{name}.png"))).unwrap();
+    }
+}
+
+fn has(html: &str, needle: &str) -> bool {
+    html.contains(needle)
+}
+
+#[test]
+fn two_orgs_see_the_provenance_verified_in_the_browser_and_only_members_see_the_price() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let _cleanup = Cleanup { dir: dir.clone() };
+    let port = rand::rng().random_range(10_000u16..31_000).to_string();
+    let demo = cairn(&[
+        "demo",
+        "supply-chain",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--base-port",
+        &port,
+        "--detach",
+    ]);
+    assert!(demo.status.success(), "{}", text(&demo));
+    let urls = consoles(&stdout(&demo));
+    for org in ["supplier", "retailer"] {
+        assert!(
+            urls.contains_key(&format!("peer0.{org}")),
+            "no console URL printed for {org}: {}",
+            stdout(&demo)
+        );
+    }
+    let facts: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("demo.json")).unwrap()).unwrap();
+    let net = dir.join("net");
+    let n = net.to_str().unwrap();
+    let unit = facts["unit"].as_str().unwrap();
+    let price = facts["supplier_manufacturer_price"].as_str().unwrap();
+    let shipment = facts["shipments"][0].as_str().unwrap();
+
+    // What the pages must show, found independently with the CLI: one step per
+    // transaction that wrote the unit, its batches or its shipments ...
+    let out = cairn(&[
+        "query",
+        "--dir",
+        n,
+        "--org",
+        "Retailer",
+        "--contract",
+        "supply-chain",
+        "GetProvenance",
+        unit,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let p: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let mut txids = BTreeSet::new();
+    let records = p["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(p["shipments"].as_array().unwrap())
+        .chain([&p["unit"]]);
+    for r in records {
+        for s in r["steps"].as_array().unwrap() {
+            txids.insert(s["txid"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(
+        txids.len() >= 8,
+        "a product's life has many steps: {txids:?}"
+    );
+    // ... and the terms, whose SHA-256 is the value hash every peer keeps.
+    let out = cairn(&[
+        "query",
+        "--dir",
+        n,
+        "--org",
+        "Manufacturer",
+        "--contract",
+        "supply-chain",
+        "GetTerms",
+        shipment,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let terms = stdout(&out).trim_end_matches('\n').to_string();
+    assert!(terms.contains(price), "{terms}");
+    let value_hash = hex::encode(Sha256::digest(terms.as_bytes()));
+
+    let shots = tmp.path().join("shots");
+    let crypto = net.join("crypto");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pins: Vec<String> = urls.values().map(|(_, pin)| pin.clone()).collect();
+        let b = Browser::start_with_args(&[spki_pin_flag(&pins)]).await.unwrap_or_else(|e| panic!("{e}"));
+        let supplier_url = &urls["peer0.supplier"].0;
+        let retailer_url = &urls["peer0.retailer"].0;
+
+        // The Supplier, on its own peer: every step verified, the price shown
+        // and checked against the ledger's hash.
+        login(&b, supplier_url, &crypto.join("supplier/users/user1"), "SupplierMSP").await;
+        let (steps, verified, html) = provenance(&b, supplier_url, unit).await;
+        assert_eq!(steps, txids.len() as u64, "one timeline step per transaction");
+        assert_eq!(verified, steps, "every step's receipt verified in the page");
+        assert!(has(&html, price), "positive control: the Supplier's page shows the price");
+        let matches = b.client().execute(
+            &format!("const t = document.querySelector('.terms[data-shipment=\"{shipment}\"] .terms-value'); return t ? t.dataset.matches : null;"),
+            Vec::new(),
+        ).await.unwrap();
+        assert_eq!(matches, "true", "the terms hash to the ledger's value hash");
+        screenshot(&b, &shots, "console-provenance-supplier").await;
+
+        // The page's check is the one that fails, by name, when a receipt is altered.
+        let first = txids.iter().next().unwrap();
+        let t = tampered_receipts(&b, first).await;
+        assert_eq!(t["as_served"], serde_json::json!([]), "{t}");
+        assert_eq!(t["header"], serde_json::json!(["header signed by a trusted orderer"]), "{t}");
+        assert_eq!(t["code"], serde_json::json!(["Merkle inclusion (RFC 9162)"]), "{t}");
+        assert_eq!(t["envelope"], serde_json::json!(["transaction in the envelope"]), "{t}");
+        assert_eq!(t["no_ca"], serde_json::json!(["header signed by a trusted orderer"]), "{t}");
+
+        // The Retailer, on its own peer and on the Supplier's: the same
+        // timeline verified, the terms as a hash only.
+        for (url, name) in [(retailer_url, "console-provenance-retailer"), (supplier_url, "console-retailer-on-supplier-peer")] {
+            login(&b, url, &crypto.join("retailer/users/user1"), "RetailerMSP").await;
+            let (steps, verified, html) = provenance(&b, url, unit).await;
+            assert_eq!((steps, verified), (txids.len() as u64, txids.len() as u64), "{url}");
+            assert!(!has(&html, price), "the price reached the Retailer's page at {url}");
+            assert!(has(&html, &value_hash), "the Retailer sees the terms' value hash at {url}");
+            let hash_only = b.client().execute(
+                &format!("return !!document.querySelector('.terms[data-shipment=\"{shipment}\"] .terms-hash') && !document.querySelector('.terms[data-shipment=\"{shipment}\"] .terms-value');"),
+                Vec::new(),
+            ).await.unwrap();
+            assert_eq!(hash_only, true, "{url}");
+            screenshot(&b, &shots, name).await;
+        }
+        b.close().await;
+    });
+
+    // Nor in the Retailer peer's storage or log; positive control: the Supplier's peer.
+    let node = |name: &str| net.join("nodes").join(name);
+    assert!(
+        !files_containing(&node("peer0.supplier"), price.as_bytes()).is_empty(),
+        "positive control: the Supplier peer stores the price"
+    );
+    let leaked = files_containing(&node("peer0.retailer"), price.as_bytes());
+    assert!(
+        leaked.is_empty(),
+        "the price is in the Retailer peer's files {leaked:?}"
+    );
+    let log = std::fs::read(net.join("logs/peer0.retailer.log")).unwrap();
+    assert!(!log.is_empty(), "the Retailer peer logs");
+    assert!(
+        !log.windows(price.len()).any(|w| w == price.as_bytes()),
+        "the price is in the Retailer peer's log"
+    );
+}
