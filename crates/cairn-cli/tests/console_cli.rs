@@ -17,7 +17,16 @@
 //!   same timeline verified, the terms as the ledger's value hash only; the
 //!   price is in no byte of those pages (positive control: the Supplier's
 //!   page), nor of the Retailer peer's directory and log (positive control:
-//!   the Supplier peer's directory).
+//!   the Supplier peer's directory);
+//! - the other pages, as the Retailer: the network (five orderers, one Raft
+//!   leader), the channel's orgs with their CA fingerprints, the committed
+//!   contracts with their collections, the blocks with a handover endorsed by
+//!   one side only shown as ENDORSEMENT_POLICY_FAILURE (its receipt verified
+//!   in the page all the same), the shipment's transaction with the terms'
+//!   hash and not the price;
+//! - the console only reads (a submit is refused with 405), nothing without
+//!   a session (401; control: 200 with one), and a key file that is not the
+//!   certificate's does not log in ("does not verify").
 
 #![allow(
     clippy::unwrap_used,
@@ -77,6 +86,20 @@ fn consoles(out: &str) -> BTreeMap<String, (String, String)> {
 
 /// Logs `user_dir`'s identity in at the console `url` (signing out first).
 async fn login(b: &Browser, url: &str, user_dir: &Path, msp: &str) {
+    let (key, cert) = (user_dir.join("key.pem"), user_dir.join("cert.pem"));
+    if let Err(e) = try_login(b, url, &key, &cert, msp).await {
+        panic!("{e}");
+    }
+}
+
+/// Signs out, then in with `key` and `cert`; the page's error if it refuses.
+async fn try_login(
+    b: &Browser,
+    url: &str,
+    key: &Path,
+    cert: &Path,
+    msp: &str,
+) -> Result<(), String> {
     let c = b.client();
     c.goto(url).await.unwrap();
     b.wait_until(
@@ -98,11 +121,11 @@ async fn login(b: &Browser, url: &str, user_dir: &Path, msp: &str) {
     )
     .await
     .unwrap();
-    for (id, file) in [("key-file", "key.pem"), ("cert-file", "cert.pem")] {
+    for (id, file) in [("key-file", key), ("cert-file", cert)] {
         c.find(Locator::Id(id))
             .await
             .unwrap()
-            .send_keys(user_dir.join(file).to_str().unwrap())
+            .send_keys(file.to_str().unwrap())
             .await
             .unwrap();
     }
@@ -112,17 +135,48 @@ async fn login(b: &Browser, url: &str, user_dir: &Path, msp: &str) {
         .click()
         .await
         .unwrap();
-    let logged_in = format!("document.querySelector('#whoami').dataset.msp === '{msp}'");
-    if let Err(e) = b.wait_until(&logged_in, Duration::from_secs(30)).await {
-        let error = c
-            .execute(
-                "return document.querySelector('#login-error').textContent;",
-                Vec::new(),
-            )
-            .await
-            .unwrap();
-        panic!("{e}; the page says {error}");
+    let done = format!(
+        "document.querySelector('#whoami').dataset.msp === '{msp}' || document.querySelector('#login-error').textContent !== ''"
+    );
+    b.wait_until(&done, Duration::from_secs(30)).await.unwrap();
+    let error = c
+        .execute(
+            "return document.querySelector('#login-error').textContent;",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    match error.as_str() {
+        Some("") => Ok(()),
+        _ => Err(format!("the page says {error}")),
     }
+}
+
+/// Opens `hash` at the console `url`, waits for `ready` (JavaScript), and
+/// returns the page's HTML.
+async fn page(b: &Browser, url: &str, hash: &str, ready: &str) -> String {
+    let c = b.client();
+    c.goto(&format!("{url}{hash}")).await.unwrap();
+    let cond = format!("({ready}) || !!document.querySelector('#page-error')");
+    b.wait_until(&cond, Duration::from_secs(60)).await.unwrap();
+    let html = c.source().await.unwrap();
+    assert!(!html.contains("id=\"page-error\""), "{hash}: {html}");
+    html
+}
+
+/// `fetch(path, {method})` in the page: the HTTP status.
+async fn status_of(b: &Browser, method: &str, path: &str) -> u64 {
+    let script = "const [m, p, done] = arguments; fetch(p, {method: m, headers: {'content-type': 'application/json'}, body: m === 'GET' ? undefined : '{}'}).then((r) => done(r.status), () => done(0));";
+    b.client()
+        .execute_async(script, vec![Value::from(method), Value::from(path)])
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap()
+}
+
+async fn js(b: &Browser, script: &str) -> Value {
+    b.client().execute(script, Vec::new()).await.unwrap()
 }
 
 /// Opens the unit's provenance page and waits until every receipt was
@@ -191,6 +245,17 @@ async fn screenshot(b: &Browser, dir: &Path, name: &str) {
         std::fs::create_dir_all(&docs).unwrap();
         std::fs::copy(&path, docs.join(format!("{name}.png"))).unwrap();
     }
+}
+
+/// Polls `check` for up to 20 s (another org's peer may be a block behind).
+fn eventually(mut check: impl FnMut() -> bool) {
+    for _ in 0..80 {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("the condition did not hold within 20 s");
 }
 
 fn has(html: &str, needle: &str) -> bool {
@@ -276,6 +341,77 @@ fn two_orgs_see_the_provenance_verified_in_the_browser_and_only_members_see_the_
     let terms = stdout(&out).trim_end_matches('\n').to_string();
     assert!(terms.contains(price), "{terms}");
     let value_hash = hex::encode(Sha256::digest(terms.as_bytes()));
+    let shipment_tx = p["shipments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == shipment)
+        .unwrap()["steps"][0]["txid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // A handover endorsed by the receiver only: on the ledger, invalid.
+    let invoke = |org: &str, endorsers: &[&str], args: &[&str]| {
+        let mut a = vec![
+            "invoke",
+            "--dir",
+            n,
+            "--org",
+            org,
+            "--contract",
+            "supply-chain",
+        ];
+        for e in endorsers {
+            a.extend(["--endorsing-org", e]);
+        }
+        a.extend(args);
+        cairn(&a)
+    };
+    let batch =
+        serde_json::json!({"id": "B-console", "material": "steel", "quantity": 2, "measure": "t"});
+    let out = invoke("Supplier", &[], &["CreateBatch", &batch.to_string()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let ship = serde_json::json!({"id": "S-console", "to": "ManufacturerMSP", "items": [{"type": "batch", "id": "B-console"}]});
+    let out = invoke("Supplier", &[], &["CreateShipment", &ship.to_string()]);
+    assert!(out.status.success(), "{}", text(&out));
+    eventually(|| {
+        cairn(&[
+            "query",
+            "--dir",
+            n,
+            "--org",
+            "Manufacturer",
+            "--contract",
+            "supply-chain",
+            "GetShipment",
+            "S-console",
+        ])
+        .status
+        .success()
+    });
+    let one_sided = invoke(
+        "Manufacturer",
+        &["ManufacturerMSP"],
+        &["ReceiveShipment", r#"{"id":"S-console"}"#],
+    );
+    let said = text(&one_sided);
+    assert!(said.contains("ENDORSEMENT_POLICY_FAILURE"), "{said}");
+    let invalid_tx = said
+        .split_whitespace()
+        .skip_while(|w| *w != "transaction")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let supplier_ca = {
+        use base64::Engine as _;
+        let pem = std::fs::read_to_string(net.join("crypto/supplier/ca/ca.pem")).unwrap();
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap();
+        hex::encode(Sha256::digest(der))
+    };
 
     let shots = tmp.path().join("shots");
     let crypto = net.join("crypto");
@@ -302,6 +438,8 @@ fn two_orgs_see_the_provenance_verified_in_the_browser_and_only_members_see_the_
         ).await.unwrap();
         assert_eq!(matches, "true", "the terms hash to the ledger's value hash");
         screenshot(&b, &shots, "console-provenance-supplier").await;
+        js(&b, "document.querySelector('#terms').scrollIntoView(); return true;").await;
+        screenshot(&b, &shots, "console-terms-supplier").await;
 
         // The page's check is the one that fails, by name, when a receipt is altered.
         let first = txids.iter().next().unwrap();
@@ -326,7 +464,51 @@ fn two_orgs_see_the_provenance_verified_in_the_browser_and_only_members_see_the_
             ).await.unwrap();
             assert_eq!(hash_only, true, "{url}");
             screenshot(&b, &shots, name).await;
+            if url == retailer_url {
+                js(&b, "document.querySelector('#terms').scrollIntoView(); return true;").await;
+                screenshot(&b, &shots, "console-terms-retailer").await;
+            }
         }
+
+        // The other pages, as the Retailer on its own peer.
+        login(&b, retailer_url, &crypto.join("retailer/users/user1"), "RetailerMSP").await;
+        page(&b, retailer_url, "#/network", "document.querySelectorAll('table.orderers tr[data-leader]').length === 5").await;
+        let leaders = js(&b, "return document.querySelectorAll('table.orderers tr[data-leader=\"true\"]').length;").await;
+        assert_eq!(leaders, 1, "the network page names one Raft leader");
+        screenshot(&b, &shots, "console-network").await;
+        page(&b, retailer_url, &format!("#/channel/{CHANNEL}"), "document.querySelectorAll('#orgs tr[data-msp]').length === 5").await;
+        let shown = js(&b, "return document.querySelector('#orgs tr[data-msp=\"SupplierMSP\"] td.hash').textContent;").await;
+        assert_eq!(shown, supplier_ca.as_str(), "the channel page shows the Supplier CA's fingerprint");
+        page(&b, retailer_url, &format!("#/contracts/{CHANNEL}"), "!!document.querySelector('tr[data-contract=\"supply-chain\"]')").await;
+        let collection = js(&b, "return document.querySelector('tr[data-contract=\"supply-chain\"] li[data-collection=\"SupplierManufacturer\"]').textContent;").await;
+        assert!(collection.as_str().unwrap().contains("members only read"), "{collection}");
+        screenshot(&b, &shots, "console-contracts").await;
+        page(&b, retailer_url, &format!("#/blocks/{CHANNEL}"), "!!document.querySelector('.code.ENDORSEMENT_POLICY_FAILURE')").await;
+        screenshot(&b, &shots, "console-blocks").await;
+        page(&b, retailer_url, &format!("#/tx/{CHANNEL}/{invalid_tx}"), &format!("document.querySelector('#tx-receipt')?.dataset.txid === '{invalid_tx}'")).await;
+        let tx = js(&b, "return [document.querySelector('#tx-receipt').dataset.verified, !!document.querySelector('p .code.ENDORSEMENT_POLICY_FAILURE')];").await;
+        assert_eq!(tx, serde_json::json!(["true", true]), "the invalid handover: its receipt verifies, its code shown");
+        let html = page(&b, retailer_url, &format!("#/tx/{CHANNEL}/{shipment_tx}"), &format!("document.querySelector('#tx-receipt')?.dataset.txid === '{shipment_tx}'")).await;
+        assert!(has(&html, &value_hash) && !has(&html, price), "the shipment's transaction page: the terms' hash, not the price");
+        screenshot(&b, &shots, "console-transaction").await;
+
+        // The console only reads; without a session, nothing.
+        assert_eq!(status_of(&b, "POST", "/api/v1/gateway/submit").await, 405);
+        assert_eq!(status_of(&b, "GET", "/api/v1/channels").await, 200, "control: the session reads");
+        assert_eq!(status_of(&b, "POST", "/console/logout").await, 204);
+        assert_eq!(status_of(&b, "GET", "/api/v1/channels").await, 401);
+        assert_eq!(status_of(&b, "GET", &format!("/api/v1/channels/{CHANNEL}/transactions/{shipment_tx}/writes")).await, 401);
+        // A key that is not the certificate's: refused, and said so.
+        let refused = try_login(
+            &b,
+            retailer_url,
+            &crypto.join("supplier/users/user1/key.pem"),
+            &crypto.join("retailer/users/user1/cert.pem"),
+            "RetailerMSP",
+        )
+        .await;
+        let said = refused.expect_err("a key that is not the certificate's logged in");
+        assert!(said.contains("does not verify"), "{said}");
         b.close().await;
     });
 

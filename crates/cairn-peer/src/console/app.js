@@ -155,11 +155,11 @@
   async function channelPage(name) {
     const cfg = await config(name);
     const orgs = [];
-    for (const o of cfg.orgs) orgs.push(el('tr', {}, el('td', { text: o.msp_id }), el('td', { class: 'hash', text: await fingerprint(o.ca_pem) }), el('td', { text: cfg.orderer_orgs.includes(o.msp_id) ? 'yes' : '' }), el('td', { text: (o.revoked || []).length })));
+    for (const o of cfg.orgs) orgs.push(el('tr', { 'data-msp': o.msp_id }, el('td', { text: o.msp_id }), el('td', { class: 'hash', text: await fingerprint(o.ca_pem) }), el('td', { text: cfg.orderer_orgs.includes(o.msp_id) ? 'yes' : '' }), el('td', { text: (o.revoked || []).length })));
     main(el('h2', { text: `Channel ${name}` }),
       el('p', {}, `configuration sequence ${cfg.sequence}; `, link(`#/blocks/${name}`, 'blocks')),
       el('h3', { text: 'Organizations' }),
-      el('table', {}, el('tr', {}, ['MSP id', 'CA certificate SHA-256', 'orders', 'revoked'].map((h) => el('th', { text: h }))), orgs),
+      el('table', { id: 'orgs' }, el('tr', {}, ['MSP id', 'CA certificate SHA-256', 'orders', 'revoked'].map((h) => el('th', { text: h }))), orgs),
       el('h3', { text: 'Policies' }),
       el('table', {}, Object.entries(cfg.policies).map(([k, v]) => el('tr', {}, el('td', { text: k }), el('td', { text: v })))),
       el('h3', { text: 'Ordering' }),
@@ -211,7 +211,7 @@
       el('p', { class: 'hash', text: txid }),
       el('p', {}, `block `, link(`#/block/${name}/${w.block}`, String(w.block)), ` · code `, el('span', { class: `code ${w.code}`, text: w.code }),
         ` · by ${w.creator} (${w.creator_msp_id}) · ${w.contract || 'configuration'} ${w.function || ''} · endorsed by ${w.endorsers.join(', ') || '—'}`),
-      el('h3', { text: 'Receipt, checked in this page' }), el('div', { id: 'tx-receipt', 'data-verified': String(v.ok) }, checkList(v)),
+      el('h3', { text: 'Receipt, checked in this page' }), el('div', { id: 'tx-receipt', 'data-txid': txid, 'data-verified': String(v.ok) }, checkList(v)),
       el('h3', { text: 'Public writes' }),
       el('table', {}, w.public.map((p) => el('tr', {}, el('td', { text: p.namespace }), el('td', { text: p.key }), el('td', { class: 'value', text: p.delete ? '(deleted)' : (p.value.text ?? `hex ${p.value.hex}`) })))),
       el('h3', { text: 'Private writes (hashes only: values stay with the collection members)' }),
@@ -220,15 +220,21 @@
 
   async function contractsPage(name) {
     const channel = name || defaultChannel();
-    let defs;
-    try { defs = JSON.parse(await evaluate(channel, '_lifecycle', 'QueryChaincodeDefinitions', [])); } catch (e) { defs = { error: e.message }; }
-    const list = Array.isArray(defs) ? defs : (defs.chaincode_definitions || defs.definitions || null);
+    const defs = JSON.parse(await evaluate(channel, '_lifecycle', 'QueryChaincodeDefinitions', []));
+    const collections = (d) => el('ul', {}, d.collections.map((c) => el('li', { 'data-collection': c.name },
+      `${c.name}: members ${c.policy}; ${c.memberOnlyRead ? 'members only read' : 'anyone may read'}; required peers ${c.requiredPeerCount}; blockToLive ${c.blockToLive || 'never purged'}`)));
     main(el('h2', { text: `Contracts committed on ${channel}` }),
-      list ? el('table', {}, el('tr', {}, ['name', 'version', 'sequence', 'endorsement policy', 'collections'].map((h) => el('th', { text: h }))),
-        list.map((d) => el('tr', {}, el('td', { text: d.name }), el('td', { text: d.version }), el('td', { text: d.sequence }),
-          el('td', { text: d.endorsement_policy ?? d.validation_parameter ?? '' }),
-          el('td', { text: (d.collections || []).map((c) => `${c.name}: ${c.policy || c.member_orgs || ''}`).join('; ') }))))
-        : el('pre', { text: JSON.stringify(defs, null, 2) }));
+      el('table', {}, el('tr', {}, ['name', 'version', 'sequence', 'endorsement policy', 'init required', 'private data collections'].map((h) => el('th', { text: h }))),
+        defs.map((d) => el('tr', { 'data-contract': d.name }, el('td', { text: d.name }), el('td', { text: d.version }), el('td', { text: d.sequence }),
+          el('td', { text: d.endorsement_policy || "the channel's Endorsement policy" }), el('td', { text: d.init_required ? 'yes' : 'no' }),
+          el('td', {}, collections(d))))));
+  }
+
+  async function channelsPage() {
+    main(el('h2', { text: 'Channels this identity may read on this peer' }),
+      el('table', {}, el('tr', {}, ['channel', 'height', 'config sequence', 'orgs', 'pulling from'].map((h) => el('th', { text: h }))),
+        state.channels.map((c) => el('tr', {}, el('td', {}, link(`#/channel/${c.name}`, c.name)), el('td', {}, link(`#/blocks/${c.name}`, String(c.height))),
+          el('td', { text: c.config_sequence }), el('td', { text: c.orgs.join(', ') }), el('td', { text: c.orderer || '—' })))));
   }
 
   // ---- provenance ----
@@ -311,7 +317,7 @@
     const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
     const [page, a, b, c] = parts;
     try {
-      if (page === 'channel') await channelPage(a);
+      if (page === 'channels') { state.channels = await get('/api/v1/channels'); await channelsPage(); } else if (page === 'channel') await channelPage(a);
       else if (page === 'blocks') await blocksPage(a || defaultChannel(), b);
       else if (page === 'block') await blockPage(a, b);
       else if (page === 'tx') await txPage(a, b);
