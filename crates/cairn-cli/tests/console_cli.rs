@@ -18,8 +18,8 @@
 //!   price is in no byte of those pages (positive control: the Supplier's
 //!   page), nor of the Retailer peer's directory and log (positive control:
 //!   the Supplier peer's directory);
-//! - the other pages, as the Retailer: the network (five orderers, one Raft
-//!   leader), the channel's orgs with their CA fingerprints, the committed
+//! - the other pages, as the Retailer: the network (five peers with their
+//!   heights, five orderers, one Raft leader), the channel's orgs with their CA fingerprints, the committed
 //!   contracts with their collections, the blocks with a handover endorsed by
 //!   one side only shown as ENDORSEMENT_POLICY_FAILURE (its receipt verified
 //!   in the page all the same), the shipment's transaction with the terms'
@@ -473,6 +473,8 @@ fn two_orgs_see_the_provenance_verified_in_the_browser_and_only_members_see_the_
         // The other pages, as the Retailer on its own peer.
         login(&b, retailer_url, &crypto.join("retailer/users/user1"), "RetailerMSP").await;
         page(&b, retailer_url, "#/network", "document.querySelectorAll('table.orderers tr[data-leader]').length === 5").await;
+        let peers = js(&b, "return document.querySelectorAll('table.peers tr[data-ok=\"true\"]').length;").await;
+        assert_eq!(peers, 5, "the network page shows the five orgs' peers and their heights");
         let leaders = js(&b, "return document.querySelectorAll('table.orderers tr[data-leader=\"true\"]').length;").await;
         assert_eq!(leaders, 1, "the network page names one Raft leader");
         screenshot(&b, &shots, "console-network").await;

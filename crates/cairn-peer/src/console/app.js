@@ -148,8 +148,15 @@
             el('td', { text: o.height ?? '—' }), el('td', { text: o.is_leader ? 'leader' : (o.error || '') }), el('td', { text: o.term ?? '' }))))),
       ));
     }
+    let peers = [];
+    try { peers = await get('/api/v1/peers'); } catch (e) { peers = [{ msp_id: '?', error: e.message, heights: [] }]; }
+    const peerTable = el('table', { class: 'peers' }, el('tr', {}, ['org', 'peer', 'heights (channel: blocks)'].map((h) => el('th', { text: h }))),
+      peers.map((p) => el('tr', { 'data-msp': p.msp_id, 'data-ok': String(!p.error) }, el('td', { text: p.msp_id }),
+        el('td', { text: p.this_peer ? 'this peer' : p.url }),
+        el('td', { text: p.error || p.heights.map(([c, h]) => `${c}: ${h}`).join(', ') }))));
     main(el('h2', { text: 'Network' }),
-      el('p', {}, `This peer: ${state.me.peer} (${state.me.peer_msp_id}).`), ...rows);
+      el('p', {}, `This peer: ${state.me.peer} (${state.me.peer_msp_id}).`),
+      el('h3', { text: 'Peers' }), peerTable, el('h3', { text: 'Ordering service' }), ...rows);
   }
 
   async function channelPage(name) {
