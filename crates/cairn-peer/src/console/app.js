@@ -220,7 +220,7 @@
         ` · by ${w.creator} (${w.creator_msp_id}) · ${w.contract || 'configuration'} ${w.function || ''} · endorsed by ${w.endorsers.join(', ') || '—'}`),
       el('h3', { text: 'Receipt, checked in this page' }), el('div', { id: 'tx-receipt', 'data-txid': txid, 'data-verified': String(v.ok) }, checkList(v)),
       el('h3', { text: 'Public writes' }),
-      el('table', {}, w.public.map((p) => el('tr', {}, el('td', { text: p.namespace }), el('td', { text: p.key }), el('td', { class: 'value', text: p.delete ? '(deleted)' : (p.value.text ?? `hex ${p.value.hex}`) })))),
+      el('table', {}, w.public.map((p) => el('tr', {}, el('td', { text: p.namespace }), el('td', { text: p.key.replace(/\u0000/g, '·') }), el('td', { class: 'value', text: p.delete ? '(deleted)' : (p.value.text ?? `hex ${p.value.hex}`) })))),
       el('h3', { text: 'Private writes (hashes only: values stay with the collection members)' }),
       el('table', {}, w.private_hashes.map((p) => el('tr', {}, el('td', { text: `${p.namespace}/${p.collection}` }), el('td', { class: 'hash', text: `key ${p.key_hash}` }), el('td', { class: 'hash', text: `value ${p.value_hash}` })))));
   }
