@@ -18,6 +18,9 @@
 //!   price is in no byte of those pages (positive control: the Supplier's
 //!   page), nor of the Retailer peer's directory and log (positive control:
 //!   the Supplier peer's directory);
+//! - receipts checked against CA files loaded in the page instead of the
+//!   peer's channel configuration: the orderer orgs' CAs verify every step,
+//!   another network's CA none;
 //! - the other pages, as the Retailer: the network (five peers with their
 //!   heights, five orderers, one Raft leader), the channel's orgs with their CA fingerprints, the committed
 //!   contracts with their collections, the blocks with a handover endorsed by
@@ -413,6 +416,17 @@ fn two_orgs_see_the_provenance_verified_in_the_browser_and_only_members_see_the_
         hex::encode(Sha256::digest(der))
     };
 
+    let other = tmp.path().join("other");
+    let made = cairn(&[
+        "crypto",
+        "generate",
+        "--orgs",
+        "Other",
+        "--out",
+        other.to_str().unwrap(),
+    ]);
+    assert!(made.status.success(), "{}", text(&made));
+    let foreign = other.join("other/ca/ca.pem");
     let shots = tmp.path().join("shots");
     let crypto = net.join("crypto");
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -472,6 +486,27 @@ fn two_orgs_see_the_provenance_verified_in_the_browser_and_only_members_see_the_
 
         // The other pages, as the Retailer on its own peer.
         login(&b, retailer_url, &crypto.join("retailer/users/user1"), "RetailerMSP").await;
+
+        // Receipts checked against CA files the user loads instead of the
+        // peer's channel configuration: the orderer orgs' CAs verify every
+        // step, another network's CA none.
+        let real: Vec<String> = ["supplier", "manufacturer", "shipper", "warehouse", "retailer"]
+            .iter()
+            .map(|o| crypto.join(format!("{o}/ca/ca.pem")).display().to_string())
+            .collect();
+        let done = "document.querySelector('#provenance-status')?.dataset.state === 'done'";
+        page(&b, retailer_url, &format!("#/provenance/{CHANNEL}/supply-chain/{unit}"), done).await;
+        for (files, expect) in [(real.join("\n"), txids.len()), (foreign.display().to_string(), 0)] {
+            js(&b, "document.querySelector('#provenance-status').remove(); return true;").await;
+            b.client().find(Locator::Id("ca-files")).await.unwrap().send_keys(&files).await.unwrap();
+            b.wait_until(done, Duration::from_secs(60)).await.unwrap();
+            let got = js(&b, "return [document.querySelector('.trust').dataset.source, document.querySelector('#provenance-status').dataset.verified];").await;
+            assert_eq!(got, serde_json::json!(["files", expect.to_string()]), "{files}");
+        }
+        js(&b, "document.querySelector('#provenance-status').remove(); document.querySelector('#ca-reset').click(); return true;").await;
+        b.wait_until(done, Duration::from_secs(60)).await.unwrap();
+        let got = js(&b, "return [document.querySelector('.trust').dataset.source, document.querySelector('#provenance-status').dataset.verified];").await;
+        assert_eq!(got, serde_json::json!(["config", txids.len().to_string()]));
         page(&b, retailer_url, "#/network", "document.querySelectorAll('table.orderers tr[data-leader]').length === 5").await;
         let peers = js(&b, "return document.querySelectorAll('table.peers tr[data-ok=\"true\"]').length;").await;
         assert_eq!(peers, 5, "the network page shows the five orgs' peers and their heights");

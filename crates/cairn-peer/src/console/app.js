@@ -7,7 +7,7 @@
 (() => {
   const $ = (sel) => document.querySelector(sel);
   const R = CairnReceipt;
-  const state = { me: null, channels: [], configs: {} };
+  const state = { me: null, channels: [], configs: {}, userCas: null };
 
   function el(tag, attrs, ...kids) {
     const e = document.createElement(tag);
@@ -47,8 +47,10 @@
     return state.configs[channel];
   }
 
-  // The orderer orgs' CAs from the channel configuration: what receipts are checked against.
+  // What receipts are checked against: the CA files the user loaded, else
+  // the orderer orgs' CAs from the channel configuration this peer serves.
   async function trustedCas(channel) {
+    if (state.userCas) return state.userCas;
     const c = await config(channel);
     return c.orgs.filter((o) => c.orderer_orgs.includes(o.msp_id)).map((o) => ({ msp_id: o.msp_id, ca_pem: o.ca_pem }));
   }
@@ -218,7 +220,9 @@
       el('p', { class: 'hash', text: txid }),
       el('p', {}, `block `, link(`#/block/${name}/${w.block}`, String(w.block)), ` · code `, el('span', { class: `code ${w.code}`, text: w.code }),
         ` · by ${w.creator} (${w.creator_msp_id}) · ${w.contract || 'configuration'} ${w.function || ''} · endorsed by ${w.endorsers.join(', ') || '—'}`),
-      el('h3', { text: 'Receipt, checked in this page' }), el('div', { id: 'tx-receipt', 'data-txid': txid, 'data-verified': String(v.ok) }, checkList(v)),
+      el('h3', { text: 'Receipt, checked in this page' }),
+      el('p', { class: 'trust', 'data-source': state.userCas ? 'files' : 'config', text: state.userCas ? 'against the CA files you loaded on the provenance page' : 'against the orderer org CAs of the channel configuration (served by this peer)' }),
+      el('div', { id: 'tx-receipt', 'data-txid': txid, 'data-verified': String(v.ok) }, checkList(v)),
       el('h3', { text: 'Public writes' }),
       el('table', {}, w.public.map((p) => el('tr', {}, el('td', { text: p.namespace }), el('td', { text: p.key.replace(/\u0000/g, '·') }), el('td', { class: 'value', text: p.delete ? '(deleted)' : (p.value.text ?? `hex ${p.value.hex}`) })))),
       el('h3', { text: 'Private writes (hashes only: values stay with the collection members)' }),
@@ -273,9 +277,22 @@
     return box;
   }
 
+  function trustControl() {
+    const input = el('input', { type: 'file', id: 'ca-files', multiple: 'multiple', accept: '.pem,.crt' });
+    input.addEventListener('change', async () => {
+      const list = [];
+      for (const f of input.files) list.push({ msp_id: f.name, ca_pem: await f.text() });
+      state.userCas = list.length ? list : null;
+      route();
+    });
+    const reset = el('button', { type: 'button', id: 'ca-reset', text: 'use the channel configuration' });
+    reset.addEventListener('click', () => { state.userCas = null; route(); });
+    return el('div', { class: 'trust-control' }, el('label', {}, 'check receipts against orderer CA files of your own instead: ', input), reset);
+  }
+
   async function provenancePage(channel, contract, unit) {
     const status = el('p', { id: 'provenance-status', 'data-state': 'loading', text: 'loading…' });
-    main(el('h2', { text: 'Provenance' }), provenanceForm(unit), status, el('div', { id: 'provenance' }));
+    main(el('h2', { text: 'Provenance' }), provenanceForm(unit), trustControl(), status, el('div', { id: 'provenance' }));
     if (channel) $('#prov-channel').value = channel;
     if (contract) $('#prov-contract').value = contract;
     if (!unit) { status.textContent = 'enter a unit id'; status.dataset.state = 'idle'; return; }
@@ -293,7 +310,7 @@
     const steps = [...byTx.values()].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
     const cas = await trustedCas(channel);
     const trust = [];
-    for (const c of cas) trust.push(`${c.msp_id} ${short(await fingerprint(c.ca_pem))}`);
+    for (const c of cas) trust.push(`${c.msp_id} ${short(await fingerprint(c.ca_pem).catch(() => 'unreadable'))}`);
     const list = el('ol', { id: 'timeline' });
     let verified = 0;
     for (const s of steps) {
@@ -311,7 +328,7 @@
     const terms = el('div', { id: 'terms' }, el('h3', { text: 'Private terms of the shipments' }));
     for (const s of p.shipments.filter((x) => x.termsCollection)) terms.append(await termsView(channel, contract, s));
     $('#provenance').replaceChildren(
-      el('p', { class: 'trust', text: `receipts checked against the orderer org CAs of the channel configuration: ${trust.join('; ')}` }),
+      el('p', { class: 'trust', 'data-source': state.userCas ? 'files' : 'config', text: `receipts checked against ${state.userCas ? 'the CA files you loaded' : 'the orderer org CAs of the channel configuration (served by this peer)'}: ${trust.join('; ')}` }),
       list, terms);
     status.dataset.steps = String(steps.length);
     status.dataset.verified = String(verified);
