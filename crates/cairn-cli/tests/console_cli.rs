@@ -10,6 +10,8 @@
 //!   contract's `GetProvenance` names), each receipt verified in the page,
 //!   and the price agreed with the Manufacturer, whose SHA-256 the page
 //!   checks against the ledger's value hash;
+//! - a Manufacturer user with a P-256 key (the page's ECDSA login path)
+//!   logs in and sees the price too (a member);
 //! - the page's receipt check fails, naming the check, for a receipt with a
 //!   changed header field, a changed validation code, a changed envelope, or
 //!   without the orderer CAs;
@@ -427,6 +429,31 @@ fn two_orgs_see_the_provenance_verified_in_the_browser_and_only_members_see_the_
     ]);
     assert!(made.status.success(), "{}", text(&made));
     let foreign = other.join("other/ca/ca.pem");
+    // A Manufacturer user with a P-256 key (Fabric's default algorithm),
+    // issued by its org's CA: the page's ECDSA login path.
+    let p256_user = tmp.path().join("manufacturer-p256");
+    {
+        use cairn_crypto::{CertificateAuthority, IssueRequest, KeyType, Role};
+        let ca_dir = net.join("crypto/manufacturer/ca");
+        let ca = CertificateAuthority::from_pem(
+            &std::fs::read_to_string(ca_dir.join("ca.pem")).unwrap(),
+            &std::fs::read_to_string(ca_dir.join("ca.key")).unwrap(),
+        )
+        .unwrap();
+        let (cert, key) = ca
+            .issue(
+                &IssueRequest::new("p256@manufacturer.cairn", Role::Client, 1),
+                KeyType::P256,
+            )
+            .unwrap();
+        std::fs::create_dir_all(&p256_user).unwrap();
+        std::fs::write(p256_user.join("cert.pem"), cert.to_pem()).unwrap();
+        std::fs::write(
+            p256_user.join("key.pem"),
+            key.to_pkcs8_pem().unwrap().as_bytes(),
+        )
+        .unwrap();
+    }
     let shots = tmp.path().join("shots");
     let crypto = net.join("crypto");
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -454,6 +481,17 @@ fn two_orgs_see_the_provenance_verified_in_the_browser_and_only_members_see_the_
         screenshot(&b, &shots, "console-provenance-supplier").await;
         js(&b, "document.querySelector('#terms').scrollIntoView(); return true;").await;
         screenshot(&b, &shots, "console-terms-supplier").await;
+
+        // A P-256 identity logs in too (WebCrypto's raw ECDSA signature sent
+        // as low-S DER; about half of the signatures need the S flip, so
+        // three logins would all pass by luck once in eight runs at most).
+        let manufacturer_url = &urls["peer0.manufacturer"].0;
+        for _ in 0..3 {
+            login(&b, manufacturer_url, &p256_user, "ManufacturerMSP").await;
+        }
+        let (_, verified, html) = provenance(&b, manufacturer_url, unit).await;
+        assert_eq!(verified, txids.len() as u64);
+        assert!(has(&html, price), "the Manufacturer, a member, sees the price");
 
         // The page's check is the one that fails, by name, when a receipt is altered.
         let first = txids.iter().next().unwrap();
