@@ -11,7 +11,10 @@
 //!   and the price agreed with the Manufacturer, whose SHA-256 the page
 //!   checks against the ledger's value hash;
 //! - a Manufacturer user with a P-256 key (the page's ECDSA login path)
-//!   logs in and sees the price too (a member);
+//!   logs in and sees the price too (a member); the Supplier's session on
+//!   its console survives that login on another port of the same host, and
+//!   its transaction page of the shipment shows the terms in clear, matched
+//!   to the ledger's hashes;
 //! - the page's receipt check fails, naming the check, for a receipt with a
 //!   changed header field, a changed validation code, a changed envelope, or
 //!   without the orderer CAs;
@@ -493,6 +496,14 @@ fn two_orgs_see_the_provenance_verified_in_the_browser_and_only_members_see_the_
         assert_eq!(verified, txids.len() as u64);
         assert!(has(&html, price), "the Manufacturer, a member, sees the price");
 
+        // The shipment's transaction page: the Supplier, a member, reads the
+        // terms in clear, matched to the ledger's hashes.
+        let ready = format!("document.querySelector('#tx-receipt')?.dataset.txid === '{shipment_tx}'");
+        let html = page(&b, supplier_url, &format!("#/tx/{CHANNEL}/{shipment_tx}"), &ready).await;
+        assert!(has(&html, price), "positive control: the member's transaction page shows the price");
+        let rows = js(&b, "return [...document.querySelectorAll('#private-values tr')].map((r) => r.dataset.matches);").await;
+        assert_eq!(rows, serde_json::json!(["true"]), "one private write, matching its hashes");
+
         // The page's check is the one that fails, by name, when a receipt is altered.
         let first = txids.iter().next().unwrap();
         let t = tampered_receipts(&b, first).await;
@@ -565,6 +576,7 @@ fn two_orgs_see_the_provenance_verified_in_the_browser_and_only_members_see_the_
         assert_eq!(tx, serde_json::json!(["true", true]), "the invalid handover: its receipt verifies, its code shown");
         let html = page(&b, retailer_url, &format!("#/tx/{CHANNEL}/{shipment_tx}"), &format!("document.querySelector('#tx-receipt')?.dataset.txid === '{shipment_tx}'")).await;
         assert!(has(&html, &value_hash) && !has(&html, price), "the shipment's transaction page: the terms' hash, not the price");
+        assert_eq!(js(&b, "return document.querySelector('#private-values').dataset.count;").await, "0");
         screenshot(&b, &shots, "console-transaction").await;
 
         // The console only reads; without a session, nothing.

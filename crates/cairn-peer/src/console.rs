@@ -51,8 +51,10 @@ use crate::node::Shared;
 /// What a login signature covers before the challenge bytes.
 pub(crate) const LOGIN_TAG: &[u8] = b"cairn-console-login-v1\0";
 
-/// The session cookie's name.
-const COOKIE: &str = "cairn_console";
+/// The session cookie's name, before a suffix naming the peer: browsers
+/// share cookies between ports of one host, so two consoles on 127.0.0.1
+/// must not overwrite each other's session.
+const COOKIE_PREFIX: &str = "cairn_console_";
 /// How long a challenge may be answered.
 const CHALLENGE_TTL: Duration = Duration::from_secs(120);
 /// How long a session lasts.
@@ -74,6 +76,8 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 /// Sessions and challenges of one console.
 struct Console {
     shared: Arc<Shared>,
+    /// This console's session cookie name.
+    cookie: String,
     challenges: Mutex<HashMap<String, Instant>>,
     sessions: Mutex<HashMap<String, Session>>,
 }
@@ -162,7 +166,9 @@ fn pem_body(text: &str, label: &str) -> Option<Vec<u8>> {
 
 /// The console's routes (see the module diagram).
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let peer_tag = cairn_crypto::sha256(shared.signer.identity().der()).to_string();
     let console = Arc::new(Console {
+        cookie: format!("{COOKIE_PREFIX}{}", &peer_tag[..16]),
         shared: shared.clone(),
         challenges: Mutex::new(HashMap::new()),
         sessions: Mutex::new(HashMap::new()),
@@ -339,7 +345,8 @@ async fn login(State(console): State<Arc<Console>>, Json(login): Json<Login>) ->
     }
     info!(msp_id = %id.msp_id(), role = %id.role(), "console login");
     let cookie = format!(
-        "{COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+        "{}={token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+        console.cookie,
         SESSION_TTL.as_secs()
     );
     let mut resp = Json(whoami(&console.shared, &id)).into_response();
@@ -360,7 +367,7 @@ fn whoami(shared: &Shared, id: &Identity) -> Whoami {
 }
 
 async fn logout(State(console): State<Arc<Console>>, req: Request) -> Response {
-    if let Some(token) = session_token(&req) {
+    if let Some(token) = session_token(&console, &req) {
         console
             .sessions
             .lock()
@@ -368,12 +375,13 @@ async fn logout(State(console): State<Arc<Console>>, req: Request) -> Response {
             .remove(&token);
     }
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static(
-            "cairn_console=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0",
-        ),
+    let expired = format!(
+        "{}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0",
+        console.cookie
     );
+    if let Ok(v) = HeaderValue::from_str(&expired) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
     resp
 }
 
@@ -384,14 +392,14 @@ async fn session(State(console): State<Arc<Console>>, req: Request) -> Response 
     }
 }
 
-fn session_token(req: &Request) -> Option<String> {
+fn session_token(console: &Console, req: &Request) -> Option<String> {
     req.headers()
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
+        .find(|(k, _)| *k == console.cookie)
         .map(|(_, v)| v.to_string())
 }
 
@@ -403,7 +411,7 @@ fn identity(console: &Console, req: &Request) -> Result<Identity, (StatusCode, S
             "not logged in: sign in with an org identity".to_string(),
         )
     };
-    let token = session_token(req).ok_or_else(unauthorized)?;
+    let token = session_token(console, req).ok_or_else(unauthorized)?;
     let cert = {
         let mut sessions = console.sessions.lock().unwrap_or_else(|p| p.into_inner());
         match sessions.get(&token) {

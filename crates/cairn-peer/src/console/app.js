@@ -225,8 +225,27 @@
       el('div', { id: 'tx-receipt', 'data-txid': txid, 'data-verified': String(v.ok) }, checkList(v)),
       el('h3', { text: 'Public writes' }),
       el('table', {}, w.public.map((p) => el('tr', {}, el('td', { text: p.namespace }), el('td', { text: p.key.replace(/\u0000/g, '·') }), el('td', { class: 'value', text: p.delete ? '(deleted)' : (p.value.text ?? `hex ${p.value.hex}`) })))),
-      el('h3', { text: 'Private writes (hashes only: values stay with the collection members)' }),
-      el('table', {}, w.private_hashes.map((p) => el('tr', {}, el('td', { text: `${p.namespace}/${p.collection}` }), el('td', { class: 'hash', text: `key ${p.key_hash}` }), el('td', { class: 'hash', text: `value ${p.value_hash}` })))));
+      el('h3', { text: 'Private writes: hashes on the ledger' }),
+      el('table', { id: 'private-hashes' }, w.private_hashes.map((p) => el('tr', {}, el('td', { text: `${p.namespace}/${p.collection}` }), el('td', { class: 'hash', text: `key ${p.key_hash}` }), el('td', { class: 'hash', text: `value ${p.value_hash}` })))),
+      el('h3', { text: 'Private values your org may read (member collections only)' }),
+      await privateValues(w));
+  }
+
+  // Each cleartext value is hashed here and matched to the ledger's hashes.
+  async function privateValues(w) {
+    if (w.private_values.length === 0) return el('p', { id: 'private-values', 'data-count': '0', text: 'none: your org is not a member of these collections (or there are none)' });
+    const hex = async (text) => R.bytesToHex(await R.sha256(new TextEncoder().encode(text)));
+    const rows = [];
+    for (const p of w.private_values) {
+      const kh = await hex(p.key);
+      const bytes = p.value.text !== undefined ? new TextEncoder().encode(p.value.text) : R.hexToBytes(p.value.hex);
+      const vh = R.bytesToHex(await R.sha256(bytes));
+      const ok = w.private_hashes.some((h) => h.collection === p.collection && h.key_hash === kh && h.value_hash === vh);
+      rows.push(el('tr', { 'data-matches': String(ok) }, el('td', { text: `${p.namespace}/${p.collection}` }), el('td', { text: p.key.replace(/\u0000/g, '·') }),
+        el('td', { class: 'value', text: p.delete ? '(deleted)' : (p.value.text ?? `hex ${p.value.hex}`) }),
+        el('td', { class: ok ? 'pass' : 'fail', text: ok ? '✔ matches the ledger hash' : '✘ no matching hash' })));
+    }
+    return el('table', { id: 'private-values', 'data-count': String(rows.length) }, rows);
   }
 
   async function contractsPage(name) {

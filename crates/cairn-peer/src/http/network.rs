@@ -1,7 +1,8 @@
 //! The JSON API's network and ledger views the web console shows (and any
 //! mutual-TLS client may call): channel configuration, orderers with their
 //! Raft status, other peers with their heights, receipts, and what a
-//! transaction wrote (private data as hashes only). Same checks as the rest
+//! transaction wrote (private data as hashes, and in clear only to members
+//! of its collection). Same checks as the rest
 //! of [`crate::http`]: the caller must satisfy the channel's `Readers`.
 
 use std::sync::Arc;
@@ -64,6 +65,11 @@ pub struct WritesDoc {
     /// Hashed private writes: namespace, collection, key and value hashes.
     #[schema(value_type = Vec<Object>)]
     pub private_hashes: Vec<serde_json::Value>,
+    /// Cleartext private writes, only of the collections the caller's org is
+    /// a member of and as this peer holds them (the same filter as private
+    /// data events): namespace, collection, key, delete flag, value.
+    #[schema(value_type = Vec<Object>)]
+    pub private_values: Vec<serde_json::Value>,
 }
 
 /// One orderer of a channel as it reports itself (Raft).
@@ -187,6 +193,7 @@ pub(super) async fn writes(
         endorsers: Vec::new(),
         public: Vec::new(),
         private_hashes: Vec::new(),
+        private_values: Vec::new(),
     };
     let Transaction::Endorsed(tx) = tx else {
         return Ok(Json(doc));
@@ -202,15 +209,11 @@ pub(super) async fn writes(
         .map_err(ApiError::internal)?;
     for ns in &payload.rwset.namespaces {
         for w in &ns.writes {
-            let value = match std::str::from_utf8(&w.value) {
-                Ok(text) => serde_json::json!({ "text": text }),
-                Err(_) => serde_json::json!({ "hex": hex::encode(&w.value) }),
-            };
             doc.public.push(serde_json::json!({
                 "namespace": ns.namespace,
                 "key": w.key,
                 "delete": w.is_delete,
-                "value": value,
+                "value": value_json(&w.value),
             }));
         }
         for c in &ns.collections {
@@ -226,7 +229,32 @@ pub(super) async fn writes(
             }
         }
     }
+    let c = shared.channel_or_404(&channel)?;
+    let held = crate::private::block_private_for(&c, r.block, caller.msp_id())?;
+    for (_, writes) in held.into_iter().filter(|(i, _)| *i == r.index) {
+        for ns in &writes.namespaces {
+            for col in &ns.collections {
+                for w in &col.writes {
+                    doc.private_values.push(serde_json::json!({
+                        "namespace": ns.namespace,
+                        "collection": col.collection,
+                        "key": w.key,
+                        "delete": w.is_delete,
+                        "value": value_json(&w.value),
+                    }));
+                }
+            }
+        }
+    }
     Ok(Json(doc))
+}
+
+/// A value as text when it is UTF-8, else as hex.
+fn value_json(value: &[u8]) -> serde_json::Value {
+    match std::str::from_utf8(value) {
+        Ok(text) => serde_json::json!({ "text": text }),
+        Err(_) => serde_json::json!({ "hex": hex::encode(value) }),
+    }
 }
 
 /// This peer and the peers it knows (its gateway list) of the orgs in the
