@@ -503,6 +503,7 @@ fn two_orgs_see_the_provenance_verified_in_the_browser_and_only_members_see_the_
         assert!(has(&html, price), "positive control: the member's transaction page shows the price");
         let rows = js(&b, "return [...document.querySelectorAll('#private-values tr')].map((r) => r.dataset.matches);").await;
         assert_eq!(rows, serde_json::json!(["true"]), "one private write, matching its hashes");
+        screenshot(&b, &shots, "console-transaction-supplier").await;
 
         // The page's check is the one that fails, by name, when a receipt is altered.
         let first = txids.iter().next().unwrap();
