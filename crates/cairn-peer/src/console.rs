@@ -482,6 +482,21 @@ mod tests {
     }
 
     #[test]
+    fn full_maps_drop_expired_entries_before_refusing() {
+        let now = Instant::now();
+        let mut map: HashMap<String, Instant> = (0..MAX_ENTRIES)
+            .map(|i| (i.to_string(), now + Duration::from_secs(60)))
+            .collect();
+        assert!(
+            !make_room(&mut map, |t| *t),
+            "full of live entries: refused"
+        );
+        map.insert("0".into(), now - Duration::from_secs(1));
+        assert!(make_room(&mut map, |t| *t), "an expired entry makes room");
+        assert_eq!(map.len(), MAX_ENTRIES - 1);
+    }
+
+    #[test]
     fn pem_bodies_are_found_by_label() {
         let text = "junk\n-----BEGIN PRIVATE KEY-----\nAAEC\n-----END PRIVATE KEY-----\n";
         assert_eq!(pem_body(text, "PRIVATE KEY"), Some(vec![0, 1, 2]));
