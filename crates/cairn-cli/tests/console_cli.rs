@@ -202,7 +202,7 @@ async fn provenance(b: &Browser, url: &str, unit: &str) -> (u64, u64, String) {
     .unwrap();
     let status = c
         .execute(
-            "const s = document.querySelector('#provenance-status'); return [s.dataset.state, s.textContent, s.dataset.steps, s.dataset.verified, document.querySelectorAll('#timeline > li.step[data-verified=\"true\"]').length];",
+            "const s = document.querySelector('#provenance-status'); return [s.dataset.state, s.textContent, s.dataset.steps, s.dataset.verified, document.querySelectorAll('#timeline > li.step[data-verified=\"true\"]').length, s.dataset.ms];",
             Vec::new(),
         )
         .await
@@ -211,6 +211,11 @@ async fn provenance(b: &Browser, url: &str, unit: &str) -> (u64, u64, String) {
     let num = |v: &Value| v.as_str().unwrap().parse::<u64>().unwrap();
     let (steps, verified) = (num(&status[2]), num(&status[3]));
     assert_eq!(status[4].as_u64().unwrap(), verified, "{status}");
+    // A figure for the report, not a check: how long the page took.
+    eprintln!(
+        "{url}: {steps} receipts fetched and verified in the page in {} ms",
+        status[5]
+    );
     (steps, verified, c.source().await.unwrap())
 }
 

@@ -332,6 +332,7 @@
     for (const c of cas) trust.push(`${c.msp_id} ${short(await fingerprint(c.ca_pem).catch(() => 'unreadable'))}`);
     const list = el('ol', { id: 'timeline' });
     let verified = 0;
+    const started = performance.now();
     for (const s of steps) {
       let v;
       try { v = await R.verify(await get(`${ch(channel)}/transactions/${s.txid}/receipt`), cas, s.txid); } catch (e) { v = { ok: false, checks: [{ name: 'receipt', ok: false, detail: e.message }] }; }
@@ -351,8 +352,9 @@
       list, terms);
     status.dataset.steps = String(steps.length);
     status.dataset.verified = String(verified);
+    status.dataset.ms = String(Math.round(performance.now() - started));
     status.dataset.state = 'done';
-    status.textContent = `${p.unit.product || ''} unit ${unit}: ${steps.length} step(s), ${verified} receipt(s) verified in this page`;
+    status.textContent = `${p.unit.product || ''} unit ${unit}: ${steps.length} step(s), ${verified} receipt(s) verified in this page (${status.dataset.ms} ms, fetching included)`;
   }
 
   async function route() {
