@@ -214,7 +214,7 @@ async fn provenance(b: &Browser, url: &str, unit: &str) -> (u64, u64, String) {
     // A figure for the report, not a check: how long the page took.
     eprintln!(
         "{url}: {steps} receipts fetched and verified in the page in {} ms",
-        status[5]
+        status[5].as_str().unwrap_or("?")
     );
     (steps, verified, c.source().await.unwrap())
 }

@@ -357,7 +357,17 @@
     status.textContent = `${p.unit.product || ''} unit ${unit}: ${steps.length} step(s), ${verified} receipt(s) verified in this page (${status.dataset.ms} ms, fetching included)`;
   }
 
-  async function route() {
+  // Pages render one after another, and only the latest asked for: a slow
+  // page finishing late must not overwrite the one navigated to after it.
+  let routing = Promise.resolve();
+  let wanted = 0;
+  function route() {
+    const mine = ++wanted;
+    routing = routing.then(() => (mine === wanted ? render() : undefined));
+    return routing;
+  }
+
+  async function render() {
     if (!state.me) return;
     const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
     const [page, a, b, c] = parts;
