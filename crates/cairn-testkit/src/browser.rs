@@ -344,6 +344,12 @@ mod tests {
     }
 
     #[test]
+    fn the_pin_flag_lists_every_pin() {
+        let flag = spki_pin_flag(&["AAA=".to_string(), "BBB=".to_string()]);
+        assert_eq!(flag, "--ignore-certificate-errors-spki-list=AAA=,BBB=");
+    }
+
+    #[test]
     fn missing_packages_name_the_install_command() {
         let msg = BrowserError::Missing {
             path: CHROMEDRIVER.into(),
