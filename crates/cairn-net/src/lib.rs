@@ -8,13 +8,16 @@
 //! ([`serve`]) that hands each request to an axum router together with the
 //! authenticated [`Caller`], per-endpoint role checks ([`RequireRoles`]), and
 //! the typed client ([`Client`]), and the attestation token a node presents
-//! with its calls ([`AttestationToken`], read by servers as [`PresentedToken`]).
+//! with its calls ([`AttestationToken`], read by servers as [`PresentedToken`]);
+//! and, apart from all that, a server-authenticated TLS accept loop for
+//! browsers ([`serve_browsers`], the peer's web console), which attaches no
+//! [`Caller`]: the application authenticates those users itself.
 //!
 //! May use: `cairn-crypto` (identities, MSPs). Knows nothing of ledgers,
 //! orderers or peers: those crates build their routers on top of this one.
 //!
 //! Invariants:
-//! - no request reaches a handler unless its TLS client certificate chains to
+//! - no request reaches a handler served by [`serve`] unless its TLS client certificate chains to
 //!   a trusted org CA *and* [`cairn_crypto::MspSet::identify`] accepts it now
 //!   (not revoked, valid, one NodeOU role); a certificate from an unknown CA
 //!   fails the handshake itself;
@@ -50,6 +53,7 @@
 #![forbid(unsafe_code)]
 
 mod attestation;
+mod browser;
 mod client;
 mod error;
 mod server;
@@ -57,6 +61,7 @@ mod tls;
 mod trust;
 
 pub use attestation::{ATTESTATION_HEADER, AttestationToken, PresentedToken};
+pub use browser::{browser_server_config, serve_browsers};
 pub use client::{Client, DEFAULT_TIMEOUT, FrameStream, ServerProof};
 pub use error::{ClientError, NetError, Refusal};
 pub use server::{

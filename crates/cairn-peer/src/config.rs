@@ -5,6 +5,7 @@
 //! data_dir = "data/peer0.org1"
 //! listen = "127.0.0.1:7051"
 //! operations_listen = "127.0.0.1:9443"
+//! console_listen = "127.0.0.1:9543"
 //! orderers = ["https://127.0.0.1:7050"]
 //!
 //! [[gateway_peers]]
@@ -169,6 +170,11 @@ pub struct PeerConfig {
     /// Plain HTTP listener for `/healthz` and `/metrics`; none if unset.
     #[serde(default)]
     pub operations_listen: Option<SocketAddr>,
+    /// TLS listener (server certificate only) for the web console: its
+    /// static files and, after a signed-challenge login with an org
+    /// identity, the JSON API acting as that identity; none if unset.
+    #[serde(default)]
+    pub console_listen: Option<SocketAddr>,
     /// Installed contract packages; default `<data_dir>/packages`.
     #[serde(default)]
     pub packages_dir: Option<PathBuf>,
@@ -208,6 +214,7 @@ impl PeerConfig {
             data_dir,
             listen,
             operations_listen: None,
+            console_listen: None,
             packages_dir: None,
             orderers: Vec::new(),
             gateway_peers: Vec::new(),
@@ -247,6 +254,11 @@ impl PeerConfig {
         self.msp_config
             .clone()
             .unwrap_or_else(|| self.identity_dir.join("../../msp.json"))
+    }
+
+    /// Where the console keeps its own TLS certificate and key.
+    pub fn console_tls_dir(&self) -> PathBuf {
+        self.data_dir.join("console-tls")
     }
 
     /// The package directory.

@@ -36,6 +36,10 @@ use crate::gateway;
 use crate::node::Shared;
 use crate::service::{counted, read_block, read_tx};
 
+mod network;
+
+pub use network::{OrdererDoc, PeerDoc, WritesDoc};
+
 /// A contract call as JSON: string arguments and transient values (UTF-8).
 /// Its `Debug` shows the transient keys, never the values.
 #[derive(Clone, Serialize, Deserialize, ToSchema)]
@@ -238,6 +242,11 @@ pub struct WaitQuery {
         block,
         transaction,
         status,
+        network::peers,
+        network::config,
+        network::orderers,
+        network::receipt,
+        network::writes,
         evaluate,
         prepare,
         gateway_evaluate,
@@ -255,13 +264,16 @@ pub struct WaitQuery {
         ChannelDoc,
         BlockDoc,
         TxDoc,
+        WritesDoc,
+        OrdererDoc,
+        PeerDoc,
         ErrorDoc
     ))
 )]
 pub struct ApiDoc;
 
 /// An error answer as JSON.
-struct JsonError(ApiError);
+pub(crate) struct JsonError(ApiError);
 
 impl From<ApiError> for JsonError {
     fn from(e: ApiError) -> Self {
@@ -278,7 +290,7 @@ impl IntoResponse for JsonError {
     }
 }
 
-type JsonResult<T> = Result<Json<T>, JsonError>;
+pub(crate) type JsonResult<T> = Result<Json<T>, JsonError>;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -293,6 +305,20 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/api/v1/channels/{channel}/transactions/{txid}/status",
             get(status),
+        )
+        .route("/api/v1/peers", get(network::peers))
+        .route("/api/v1/channels/{channel}/config", get(network::config))
+        .route(
+            "/api/v1/channels/{channel}/orderers",
+            get(network::orderers),
+        )
+        .route(
+            "/api/v1/channels/{channel}/transactions/{txid}/receipt",
+            get(network::receipt),
+        )
+        .route(
+            "/api/v1/channels/{channel}/transactions/{txid}/writes",
+            get(network::writes),
         )
         .route("/api/v1/channels/{channel}/evaluate", post(evaluate))
         .route("/api/v1/channels/{channel}/proposals", post(prepare))
@@ -323,7 +349,7 @@ fn result_doc(r: &ContractResponse) -> ResultDoc {
     }
 }
 
-fn json_value<T: Serialize>(v: &T) -> Result<serde_json::Value, JsonError> {
+pub(crate) fn json_value<T: Serialize>(v: &T) -> Result<serde_json::Value, JsonError> {
     serde_json::to_value(v).map_err(|e| JsonError(ApiError::internal(e)))
 }
 
@@ -648,6 +674,11 @@ mod tests {
             "/api/v1/channels/{channel}/blocks/{number}",
             "/api/v1/channels/{channel}/transactions/{txid}",
             "/api/v1/channels/{channel}/transactions/{txid}/status",
+            "/api/v1/channels/{channel}/transactions/{txid}/receipt",
+            "/api/v1/channels/{channel}/transactions/{txid}/writes",
+            "/api/v1/channels/{channel}/config",
+            "/api/v1/channels/{channel}/orderers",
+            "/api/v1/peers",
             "/api/v1/channels/{channel}/evaluate",
             "/api/v1/gateway/endorse",
             "/api/v1/gateway/submit",

@@ -12,7 +12,9 @@
 //! APIs ([`api`] postcard, [`http`] JSON with OpenAPI), and the operations
 //! service (`/healthz`, `/metrics`); private data on the network: the
 //! transient store, dissemination at endorsement, commit with private data,
-//! reconciliation, and private data events.
+//! reconciliation, and private data events; the web console (`console`
+//! module: static pages, and the JSON API for browsers that log in with an
+//! org identity, on its own server-authenticated TLS listener).
 //!
 //! May use: `cairn-crypto`, `cairn-policy`, `cairn-ledger`, `cairn-store`,
 //! `cairn-contract` (runtime, lifecycle, packages), `cairn-net` (mutual
@@ -67,6 +69,11 @@
 //! - a push is taken only from the peer that signed the endorsement it
 //!   carries, for that transaction, and only as signed; differing copies are
 //!   kept side by side and the block's hashes choose;
+//! - the web console serves the JSON API only as a logged-in client or
+//!   admin identity (a signed challenge, the certificate identified by the
+//!   same [`cairn_net::Trust`] as mutual TLS, re-identified per request),
+//!   read-only (GETs and query evaluation), through the same handlers and
+//!   checks; the private key stays in the browser;
 //! - attestation admission is one layer (`attested::admission`) over the
 //!   whole router; only `GET /channels` and `GET /openapi.json` are open to
 //!   nodes that are not admitted.
@@ -78,6 +85,7 @@ mod attested;
 mod channel;
 mod client;
 mod config;
+mod console;
 mod deliver;
 mod endorse;
 mod error;

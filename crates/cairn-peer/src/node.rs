@@ -221,6 +221,7 @@ pub struct PeerNode {
     shared: Arc<Shared>,
     addr: SocketAddr,
     operations: Option<SocketAddr>,
+    console: Option<SocketAddr>,
     servers: Vec<JoinHandle<()>>,
 }
 
@@ -330,6 +331,19 @@ impl PeerNode {
             ops_addr = ops.local_addr().ok();
             servers.push(tokio::spawn(crate::ops::serve(ops, shared.clone())));
         }
+        let mut console_addr = None;
+        if let Some(at) = shared.config.console_listen {
+            let (cert, key) = crate::console::load_or_create_tls(&shared.config.console_tls_dir())?;
+            let tls = cairn_net::browser_server_config(cert, key)?;
+            let listener = bind(at).await?;
+            console_addr = listener.local_addr().ok();
+            let router = crate::console::router(shared.clone());
+            servers.push(tokio::spawn(async move {
+                if let Err(e) = cairn_net::serve_browsers(listener, tls, router).await {
+                    warn!(reason = %e, "console server stopped");
+                }
+            }));
+        }
         for c in opened {
             shared.start_puller(c);
         }
@@ -338,6 +352,7 @@ impl PeerNode {
             shared,
             addr,
             operations: ops_addr,
+            console: console_addr,
             servers,
         })
     }
@@ -350,6 +365,11 @@ impl PeerNode {
     /// The operations (health, metrics) address, if enabled.
     pub fn operations_addr(&self) -> Option<SocketAddr> {
         self.operations
+    }
+
+    /// The web console's TLS address, if enabled.
+    pub fn console_addr(&self) -> Option<SocketAddr> {
+        self.console
     }
 
     /// This peer's org.

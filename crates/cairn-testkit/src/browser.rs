@@ -113,6 +113,13 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver on a free port and opens a headless Chromium session.
     pub async fn start() -> Result<Browser, BrowserError> {
+        Browser::start_with_args(&[]).await
+    }
+
+    /// Like [`Browser::start`], with extra Chromium flags, e.g. the
+    /// `--ignore-certificate-errors-spki-list=PIN,...` that makes it trust
+    /// only the pinned keys of self-signed servers (see [`spki_pin_flag`]).
+    pub async fn start_with_args(extra: &[String]) -> Result<Browser, BrowserError> {
         for path in [CHROMEDRIVER, CHROMIUM] {
             if !Path::new(path).exists() {
                 return Err(BrowserError::Missing {
@@ -126,7 +133,10 @@ impl Browser {
         caps.insert("browserName".into(), json!("chrome"));
         caps.insert(
             "goog:chromeOptions".into(),
-            json!({ "binary": CHROMIUM, "args": chromium_args(&driver.profile()) }),
+            json!({
+                "binary": CHROMIUM,
+                "args": chromium_args(&driver.profile()).into_iter().chain(extra.iter().cloned()).collect::<Vec<_>>()
+            }),
         );
         let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(caps)
@@ -186,6 +196,14 @@ impl Browser {
         // Dropping `_driver` afterwards kills whatever is left of the group.
         let _ = self.client.close().await;
     }
+}
+
+/// The Chromium flag that accepts servers whose certificate key has one of
+/// `pins` (base64 SHA-256 of the SubjectPublicKeyInfo) and no other
+/// unverifiable certificate: pinning, not disabling the checks. Chromium
+/// honours it only with a profile directory, which every [`Browser`] has.
+pub fn spki_pin_flag(pins: &[String]) -> String {
+    format!("--ignore-certificate-errors-spki-list={}", pins.join(","))
 }
 
 /// Chromium's flags: headless, and quiet on this machine's closed network
@@ -323,6 +341,12 @@ mod tests {
                 "{flag} missing from {args:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_pin_flag_lists_every_pin() {
+        let flag = spki_pin_flag(&["AAA=".to_string(), "BBB=".to_string()]);
+        assert_eq!(flag, "--ignore-certificate-errors-spki-list=AAA=,BBB=");
     }
 
     #[test]

@@ -288,6 +288,19 @@ impl Net {
         self.peers[i] = Some(start_running(self.peer_config(i), i));
     }
 
+    /// Peer `i`'s data directory.
+    pub fn peer_data_dir(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("peer{i}"))
+    }
+
+    /// (Re)starts peer `i` with `edit` applied to its configuration.
+    pub fn start_peer_with(&mut self, i: usize, edit: impl FnOnce(&mut PeerConfig)) {
+        assert!(self.peers[i].is_none());
+        let mut config = self.peer_config(i);
+        edit(&mut config);
+        self.peers[i] = Some(start_running(config, i));
+    }
+
     /// Kills peer `i`: every task stops at once; its files stay.
     pub fn kill_peer(&mut self, i: usize) {
         stop_running(self.peers[i].take().unwrap());

@@ -54,6 +54,9 @@ pub struct Node {
     pub port: u16,
     /// The plain-HTTP operations port (`/healthz`, `/metrics`), peers only.
     pub ops_port: Option<u16>,
+    /// The web console's TLS port, peers of networks made since it exists.
+    #[serde(default)]
+    pub console_port: Option<u16>,
 }
 
 impl Node {
@@ -122,7 +125,7 @@ impl Network {
         if !(1..=9).contains(&names.len()) || !(1..=9).contains(&peers) {
             bail!("--orgs (or --org-names) and --peers-per-org must be between 1 and 9");
         }
-        if base_port > u16::MAX - 300 {
+        if base_port > u16::MAX - 500 {
             bail!("--base-port {base_port} leaves no room for the network's ports");
         }
         let names = names.to_vec();
@@ -136,6 +139,7 @@ impl Network {
                 org_dir: org.to_lowercase(),
                 port: base_port + i,
                 ops_port: None,
+                console_port: None,
             });
         }
         for (i, org) in names.iter().enumerate() {
@@ -148,6 +152,9 @@ impl Network {
                     org_dir: org.to_lowercase(),
                     port: base_port + off,
                     ops_port: Some(base_port + 100 + off),
+                    // Above PORT+300..399, which the attestation service
+                    // and the demos' services use.
+                    console_port: Some(base_port + 300 + off),
                 });
             }
         }
@@ -230,6 +237,11 @@ impl Network {
     /// A node's directory (config and data).
     pub fn node_dir(&self, node: &Node) -> PathBuf {
         self.dir.join("nodes").join(&node.name)
+    }
+
+    /// A peer's console TLS certificate (the peer makes it on first start).
+    pub fn console_cert(&self, node: &Node) -> PathBuf {
+        self.node_dir(node).join("data/console-tls/cert.pem")
     }
 
     /// A node's files for process management.

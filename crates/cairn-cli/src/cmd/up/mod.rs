@@ -54,7 +54,7 @@ pub struct UpArgs {
     #[arg(long, default_value_t = 1)]
     pub peers_per_org: u32,
     /// First port; orderers use the next few, peers PORT+100.., their
-    /// operations endpoints PORT+200...
+    /// operations endpoints PORT+200..., their web consoles PORT+400...
     #[arg(long, default_value_t = 7050)]
     pub base_port: u16,
     /// The channel's name, when the network is new.
@@ -452,6 +452,10 @@ fn generate(
             .ops_port
             .map(|p| format!("127.0.0.1:{p}").parse())
             .transpose()?;
+        peer.console_listen = n
+            .console_port
+            .map(|p| format!("127.0.0.1:{p}").parse())
+            .transpose()?;
         peer.orderers = net.orderers().map(Node::url).collect();
         peer.gateway_peers = net
             .peers()
@@ -625,6 +629,14 @@ fn print_endpoints(net: &Network) {
             println!("    {:<16} metrics  http://127.0.0.1:{p}/metrics", n.name);
         }
     }
+    for n in net.peers() {
+        if let Some(p) = n.console_port {
+            let pin = console_pin(&net.console_cert(n))
+                .map(|pin| format!("  (certificate pin sha256/{pin})"))
+                .unwrap_or_default();
+            println!("    {:<16} console: https://127.0.0.1:{p}/{pin}", n.name);
+        }
+    }
     let d = net.dir().display();
     println!("==> try:");
     println!("    cairn status --dir {d}");
@@ -632,4 +644,15 @@ fn print_endpoints(net: &Network) {
     println!("    cairn invoke --dir {d} CreateAsset asset9 red 3 Ana 100");
     println!("    cairn events --dir {d} --from 0");
     println!("    cairn down --dir {d}");
+}
+
+/// The base64 SHA-256 of a console certificate's public key (SPKI), what
+/// Chromium's `--ignore-certificate-errors-spki-list` and HPKP-style pins
+/// take; none if the certificate is not there yet.
+pub fn console_pin(cert: &Path) -> Option<String> {
+    use base64::Engine as _;
+    let pem = std::fs::read_to_string(cert).ok()?;
+    let c = cairn_crypto::Certificate::from_pem(&pem).ok()?;
+    let spki = c.public_key().to_spki_der();
+    Some(base64::engine::general_purpose::STANDARD.encode(cairn_crypto::sha256(&spki).as_bytes()))
 }
