@@ -240,25 +240,33 @@ pub fn corrupt_block(net: &Network, node: &Node, rng: &mut StdRng) -> anyhow::Re
     })
 }
 
-/// Flips the byte at `offset` of every copy of `needle` in `file`.
+/// Flips the byte at `offset` of every copy of `needle` in `file`, in
+/// place: rewriting the whole file could fail on a full disk and truncate
+/// it, a different fault from the one meant.
 fn flip(file: &Path, needle: &[u8], offset: usize) -> anyhow::Result<usize> {
-    let mut bytes =
-        std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let mut hits = 0;
+    use std::io::{Seek, SeekFrom};
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut positions = Vec::new();
     let mut i = 0;
     while i + needle.len() <= bytes.len() {
         if bytes[i..i + needle.len()] == *needle {
-            bytes[i + offset] ^= 0x5a;
-            hits += 1;
+            positions.push(i + offset);
             i += needle.len();
         } else {
             i += 1;
         }
     }
-    if hits > 0 {
-        std::fs::write(file, &bytes).with_context(|| format!("cannot write {}", file.display()))?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(file)
+        .with_context(|| format!("cannot open {}", file.display()))?;
+    for p in &positions {
+        f.seek(SeekFrom::Start(*p as u64))?;
+        f.write_all(&[bytes[*p] ^ 0x5a])
+            .with_context(|| format!("cannot write {}", file.display()))?;
     }
-    Ok(hits)
+    f.sync_all()?;
+    Ok(positions.len())
 }
 
 /// A peer whose data directory is a size-limited tmpfs for the run.

@@ -71,8 +71,10 @@ pub struct ChaosArgs {
     /// Concurrent clients submitting transactions.
     #[arg(long, default_value_t = 8)]
     pub clients: usize,
-    /// Size in MiB of each peer's data filesystem for disk faults.
-    #[arg(long, default_value_t = 512)]
+    /// Size in MiB of each peer's data filesystem for disk faults (a
+    /// 30-minute run writes about 600 MiB per peer; the tmpfs uses memory
+    /// only for what is written).
+    #[arg(long, default_value_t = 2048)]
     pub disk_mb: u64,
     /// First port, when a new network is generated (see `cairn up`).
     #[arg(long, default_value_t = 7050)]
