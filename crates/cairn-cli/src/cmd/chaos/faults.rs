@@ -18,8 +18,9 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use rustix::process::{Pid, Signal, kill_process};
 
+use super::start as start_node;
 use crate::cmd::up::layout::{Network, Node};
-use crate::cmd::up::{process, repair, start_node};
+use crate::cmd::up::{process, repair};
 
 /// What a fault did.
 #[derive(Clone, Debug, Default)]

@@ -13,6 +13,7 @@
 //! previous one is healed and the network has caught up (or the wait for it
 //! timed out, which is itself reported as a problem).
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,7 +28,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::cmd::bench::{self, deploy};
 use crate::cmd::up::layout::{Network, Node, Role};
-use crate::cmd::up::{process, setup, start_node};
+use crate::cmd::up::{process, setup};
 
 mod check;
 mod faults;
@@ -158,7 +159,7 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         for p in net.peers() {
             process::stop(&net.files(p))?;
             let m = faults::mount_small_disk(&net, p, args.disk_mb);
-            start_node(&net, &p.name)?;
+            start(&net, &p.name)?;
             mounted.push(m.with_context(|| format!("preparing {} for disk faults", p.name))?);
         }
         eprintln!(
@@ -230,10 +231,12 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         // A node the fault left down is started again, so the run goes on.
         for n in &net.nodes {
             if process::running(&net.files(n)).is_none() {
-                outcome
-                    .problems
-                    .push(format!("{} was down after the fault", n.name));
-                let _ = start_node(&net, &n.name);
+                outcome.problems.push(format!(
+                    "{} was down after the fault{}",
+                    n.name,
+                    exit_of(&n.name)
+                ));
+                let _ = start(&net, &n.name);
             }
         }
         if let Err(e) = rt.block_on(caught_up(&net)) {
@@ -321,6 +324,43 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: the chaos run found problems (see the report above)");
         ExitCode::from(1)
     })
+}
+
+/// The node processes this run started, by name, so that one found dead
+/// can say how it ended (an exit code, or the signal that killed it).
+static CHILDREN: std::sync::Mutex<BTreeMap<String, std::process::Child>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// Starts node `name` (see [`crate::cmd::up::start_node`]) and keeps its process handle.
+fn start(net: &Network, name: &str) -> anyhow::Result<()> {
+    let (child, _) = crate::cmd::up::start_node(net, name)?;
+    if let Ok(mut c) = CHILDREN.lock()
+        && let Some(mut old) = c.insert(name.to_string(), child)
+    {
+        // Reap the process this one replaces (killed by a fault).
+        let _ = old.try_wait();
+    }
+    Ok(())
+}
+
+/// How the process this run started for `name` ended, if it has: ` (it
+/// exited: signal 9)`, or nothing when unknown.
+fn exit_of(name: &str) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let Ok(mut c) = CHILDREN.lock() else {
+        return String::new();
+    };
+    let Some(child) = c.get_mut(name) else {
+        return " (a process this run did not start: its exit status is unknown)".into();
+    };
+    match child.try_wait() {
+        Ok(Some(status)) => match (status.code(), status.signal()) {
+            (Some(code), _) => format!(" (it exited with code {code})"),
+            (None, Some(sig)) => format!(" (it was killed by signal {sig})"),
+            _ => format!(" (it ended: {status})"),
+        },
+        _ => String::new(),
+    }
 }
 
 /// Picks the node for a fault of `kind`, with a label naming its role.
