@@ -84,7 +84,8 @@ fn up_attest_admits_listed_nodes_and_refuses_a_changed_one_until_an_admin_update
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("net");
     let d = dir.to_str().unwrap();
-    let port = rand::rng().random_range(10_000u16..31_600).to_string();
+    let ports = common::port_block();
+    let port = ports.base.to_string();
     let mut guard = Down(dir.clone(), None);
 
     let up = cairn(&[

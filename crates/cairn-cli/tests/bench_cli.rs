@@ -27,11 +27,6 @@ fn json(out: &Output) -> Value {
     })
 }
 
-/// A base port whose block of ~300 ports no other test run is likely to use.
-fn base_port() -> String {
-    rand::random_range(10_000u16..31_600).to_string()
-}
-
 /// Live (not zombie) `cairn node` processes whose config is under `dir`.
 fn nodes_running_under(dir: &Path) -> Vec<String> {
     let want = dir.as_os_str().as_encoded_bytes();
@@ -110,7 +105,8 @@ fn bench_starts_a_network_measures_it_and_stops_it() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("net");
     let d = dir.to_str().unwrap();
-    let port = base_port();
+    let ports = common::port_block();
+    let port = ports.base.to_string();
     let out = cairn(&[
         "bench",
         "--txs",
@@ -136,7 +132,8 @@ fn bench_targets_a_running_network_and_leaves_it_running() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("net");
     let d = dir.to_str().unwrap();
-    let port = base_port();
+    let ports = common::port_block();
+    let port = ports.base.to_string();
     let small = [
         "bench",
         "--txs",

@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use cairn_blob::client::BlobClient;
 use common::{cairn, deploy, stdout, text};
-use rand::Rng;
 use serde_json::Value;
 
 const ANY_PEER: &str = "OR('Org1MSP.peer','Org2MSP.peer','Org3MSP.peer')";
@@ -97,7 +96,8 @@ fn anchored_blobs_verify_against_the_ledger_with_a_receipt_and_tampering_shows()
         net: net.clone(),
         children: vec![],
     };
-    let port = rand::rng().random_range(10_000u16..31_600).to_string();
+    let ports = common::port_block();
+    let port = ports.base.to_string();
     let up = cairn(&["up", "--dir", &d, "--base-port", &port, "--detach"]);
     assert!(up.status.success(), "{}", text(&up));
     let contract = concat!(env!("CARGO_MANIFEST_DIR"), "/../../contracts/blob-anchor");

@@ -14,7 +14,6 @@ mod common;
 
 use cairn_ledger::state::StateView;
 use common::{Down, cairn, text};
-use rand::Rng;
 use serde_json::Value;
 
 #[test]
@@ -23,7 +22,8 @@ fn a_minute_of_every_fault_loses_nothing_and_forks_nothing() {
     let dir = tmp.path().join("net");
     let d = dir.to_str().unwrap();
     let _guard = Down(dir.clone());
-    let port = rand::rng().random_range(10_000u16..31_600).to_string();
+    let ports = common::port_block();
+    let port = ports.base.to_string();
     let report = tmp.path().join("report.json");
     let svg = tmp.path().join("run.svg");
     let out = cairn(&[

@@ -50,7 +50,6 @@ use std::time::Duration;
 use cairn_testkit::browser::fantoccini::Locator;
 use cairn_testkit::browser::{Browser, spki_pin_flag};
 use common::{cairn, files_containing, stdout, text};
-use rand::Rng;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -280,7 +279,8 @@ fn two_orgs_see_the_provenance_verified_in_the_browser_and_only_members_see_the_
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("demo");
     let _cleanup = Cleanup { dir: dir.clone() };
-    let port = rand::rng().random_range(10_000u16..31_000).to_string();
+    let ports = common::port_block();
+    let port = ports.base.to_string();
     let demo = cairn(&[
         "demo",
         "supply-chain",

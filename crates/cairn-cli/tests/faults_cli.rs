@@ -26,7 +26,6 @@ use cairn_net::{Client, TlsIdentity, Trust};
 use cairn_peer::GatewayClient;
 use cairn_store::Ledger;
 use common::{Down, cairn, text};
-use rand::Rng;
 use serde_json::Value;
 
 const TXS: usize = 10_000;
@@ -133,7 +132,8 @@ fn leader_and_peer_kills_lose_nothing_and_fork_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("net");
     let d = dir.to_str().unwrap();
-    let port = rand::rng().random_range(10_000u16..31_600).to_string();
+    let ports = common::port_block();
+    let port = ports.base.to_string();
     let _guard = Down(dir.clone());
     let up = cairn(&["up", "--dir", d, "--base-port", &port, "--detach"]);
     assert!(up.status.success(), "{}", text(&up));

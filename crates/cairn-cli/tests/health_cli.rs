@@ -34,7 +34,6 @@ use std::time::Duration;
 use cairn_attest::jwk::b64url_decode;
 use cairn_attest::{Expectations, Jwks, UnixTime, verify_token};
 use common::{cairn, files_containing, text};
-use rand::Rng;
 use serde_json::{Value, json};
 
 /// Stops the demo (Ctrl-C), and whatever it left, even when an assertion fails.
@@ -72,7 +71,8 @@ impl Drop for Demo {
 
 /// Starts `cairn demo healthcare` and waits for its portal line.
 fn start_demo(dir: &Path) -> Demo {
-    let base = rand::rng().random_range(10_000u16..30_000);
+    let ports = common::port_block();
+    let base = ports.base;
     let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args(["demo", "healthcare", "--dir", dir.to_str().unwrap()])
         .args(["--base-port", &base.to_string()])

@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use common::{cairn, deploy, stderr, stdout, text};
-use rand::Rng;
 use serde_json::{Value, json};
 
 const ANY_PEER: &str = "OR('Org1MSP.peer','Org2MSP.peer','Org3MSP.peer')";
@@ -79,7 +78,8 @@ fn a_registered_model_is_served_sealed_and_its_receipt_verifies_offline() {
         dir: net.clone(),
         children: vec![],
     };
-    let port = rand::rng().random_range(10_000u16..31_600).to_string();
+    let ports = common::port_block();
+    let port = ports.base.to_string();
     let up = cairn(&["up", "--dir", &d, "--base-port", &port, "--detach"]);
     assert!(up.status.success(), "{}", text(&up));
     let contract = concat!(

@@ -10,7 +10,6 @@
 mod common;
 
 use common::{Down, cairn, stdout, text};
-use rand::Rng;
 
 /// Stops the network even when an assertion fails.
 /// The `cairn status` line of `name`.
@@ -29,7 +28,8 @@ fn one_node_stops_and_starts_and_up_restarts_only_what_is_down() {
     let net = tmp.path().join("net");
     let d = net.to_str().unwrap().to_owned();
     let _down = Down(net.clone());
-    let port = rand::rng().random_range(10_000u16..31_600).to_string();
+    let ports = common::port_block();
+    let port = ports.base.to_string();
     let up = cairn(&["up", "--dir", &d, "--base-port", &port, "--detach"]);
     assert!(up.status.success(), "{}", text(&up));
 

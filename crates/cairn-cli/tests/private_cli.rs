@@ -205,7 +205,8 @@ fn acmechain_on_a_multi_process_network() {
         started: Default::default(),
     };
     let d = net.d().to_string();
-    let port = rand::rng().random_range(10_000u16..31_600).to_string();
+    let ports = common::port_block();
+    let port = ports.base.to_string();
     let up = cairn(&[
         "up",
         "--orgs",
@@ -438,7 +439,8 @@ fn transfer_by_hash_on_a_multi_process_network() {
         started: Default::default(),
     };
     let d = net.d().to_string();
-    let port = rand::rng().random_range(10_000u16..31_600).to_string();
+    let ports = common::port_block();
+    let port = ports.base.to_string();
     let up = cairn(&["up", "--dir", &d, "--base-port", &port, "--detach"]);
     assert!(up.status.success(), "{}", text(&up));
     let contract = concat!(

@@ -104,7 +104,8 @@ fn private_values_stay_out_of_node_logs_at_the_default_level() {
     let dir = tmp.path().join("net");
     let d = dir.to_str().unwrap().to_string();
     let mut guard = Down(dir.clone(), None);
-    let port = rand::rng().random_range(10_000u16..31_600).to_string();
+    let ports = common::port_block();
+    let port = ports.base.to_string();
     let up = cairn(&[
         "up",
         "--orgs",
@@ -350,7 +351,8 @@ fn files_holding_keys_and_private_data_are_owner_only() {
     let dir = tmp.path().join("net");
     let d = dir.to_str().unwrap();
     let _guard = Down(dir.clone(), None);
-    let port = rand::rng().random_range(10_000u16..31_600).to_string();
+    let ports = common::port_block();
+    let port = ports.base.to_string();
     let up = cairn(&[
         "up",
         "--attest",

@@ -12,7 +12,6 @@
 mod common;
 
 use common::{Down, cairn, deploy, stderr, stdout, text};
-use rand::Rng;
 use serde_json::Value;
 
 const ANY_PEER: &str = "OR('Org1MSP.peer','Org2MSP.peer','Org3MSP.peer')";
@@ -219,7 +218,8 @@ fn digests_anchored_on_a_channel_have_receipts_and_are_trusted_from_there() {
     let net = tmp.path().join("net");
     let d = net.to_str().unwrap().to_owned();
     let _down = Down(net.clone());
-    let port = rand::rng().random_range(10_000u16..31_600).to_string();
+    let ports = common::port_block();
+    let port = ports.base.to_string();
     let up = cairn(&["up", "--dir", &d, "--base-port", &port, "--detach"]);
     assert!(up.status.success(), "{}", text(&up));
     let contract = concat!(env!("CARGO_MANIFEST_DIR"), "/../../contracts/digest-anchor");

@@ -29,7 +29,6 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use common::{cairn, files_containing, stdout, text};
-use rand::Rng;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -99,7 +98,8 @@ fn a_product_life_on_five_orgs_verifies_offline_and_keeps_the_price_private() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("demo");
     let _cleanup = Cleanup { dir: dir.clone() };
-    let port = rand::rng().random_range(10_000u16..31_000).to_string();
+    let ports = common::port_block();
+    let port = ports.base.to_string();
     let d = dir.to_str().unwrap();
     let demo = cairn(&[
         "demo",

@@ -14,7 +14,6 @@ mod common;
 use std::path::Path;
 
 use common::{Down, cairn, text};
-use rand::Rng;
 
 /// Pids of `cairn node` processes whose command line mentions `dir`.
 fn node_processes(dir: &Path) -> Vec<u32> {
@@ -50,7 +49,8 @@ fn up_runs_a_network_of_processes_and_down_leaves_nothing_behind() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("net");
     let d = dir.to_str().unwrap();
-    let port = rand::rng().random_range(10_000u16..31_600).to_string();
+    let ports = common::port_block();
+    let port = ports.base.to_string();
     let _guard = Down(dir.clone());
 
     let up = cairn(&["up", "--dir", d, "--base-port", &port, "--detach"]);

@@ -142,3 +142,42 @@ impl Drop for Down {
         let _ = cairn(&["down", "--dir", &self.0.to_string_lossy()]);
     }
 }
+
+/// A block of 1,000 ports on 127.0.0.1 for one `cairn up` network (every
+/// port of a network, its consoles and services included, is `base` +
+/// less than 1,000), held for this test alone while the guard lives.
+pub struct PortBlock {
+    /// The network's base port (`--base-port`).
+    pub base: u16,
+    _lock: std::fs::File,
+}
+
+/// Reserves a [`PortBlock`]: tests run in parallel, and two networks whose
+/// port ranges overlap fail to start. A lock file per block (released when
+/// the process ends, however it ends) keeps this machine's tests apart; a
+/// block with any port already bound (another program) is skipped.
+pub fn port_block() -> PortBlock {
+    use rand::Rng;
+    let dir = std::env::temp_dir().join("cairn-test-ports");
+    std::fs::create_dir_all(&dir).unwrap();
+    for _ in 0..400 {
+        // 10,000..30,000: below the ephemeral range clients' sockets use.
+        let k: u16 = rand::rng().random_range(0..20);
+        let base = 10_000 + 1_000 * k;
+        let lock = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(format!("{base}.lock")))
+            .unwrap();
+        if lock.try_lock().is_err() {
+            continue;
+        }
+        let free =
+            (base..base + 1_000).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
+        if free {
+            return PortBlock { base, _lock: lock };
+        }
+    }
+    panic!("no free block of 1,000 ports in 10,000..30,000 on 127.0.0.1");
+}
