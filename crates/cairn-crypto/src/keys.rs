@@ -139,6 +139,7 @@ impl SigningKey {
 
     /// Signs `msg`: 64 raw bytes for Ed25519; DER, low-S, SHA-256 ECDSA for P-256.
     pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        cairn_counters::inc(cairn_counters::Counter::SigSign);
         match &self.0 {
             SigningKeyInner::Ed25519(sk) => sk.sign(msg).to_bytes().to_vec(),
             SigningKeyInner::P256(sk) => {
@@ -226,6 +227,7 @@ impl PublicKey {
     /// over SHA-256(msg) and rejects high-S signatures with
     /// [`CryptoError::HighS`], as Fabric does.
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
+        cairn_counters::inc(cairn_counters::Counter::SigVerify);
         match self {
             Self::Ed25519(vk) => {
                 let sig = parse_ed25519_signature(sig)?;

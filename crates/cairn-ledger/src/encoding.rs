@@ -76,6 +76,7 @@ pub trait Canonical: Serialize + DeserializeOwned {
     /// Encodes the value canonically; fails only if the value's serde
     /// implementation reports an error (none of the ledger's types does).
     fn encode(&self) -> Result<Vec<u8>, EncodingError> {
+        cairn_counters::inc(cairn_counters::Counter::Encode);
         postcard::to_stdvec(self).map_err(|e| EncodingError::Unencodable {
             what: type_label::<Self>(),
             reason: e.to_string(),
@@ -85,6 +86,7 @@ pub trait Canonical: Serialize + DeserializeOwned {
     /// Decodes a value, refusing trailing bytes and any byte string that is
     /// not the value's canonical encoding.
     fn decode(bytes: &[u8]) -> Result<Self, EncodingError> {
+        cairn_counters::inc(cairn_counters::Counter::Decode);
         let what = type_label::<Self>();
         let (value, rest) =
             postcard::take_from_bytes::<Self>(bytes).map_err(|e| EncodingError::Malformed {

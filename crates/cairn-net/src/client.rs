@@ -96,6 +96,7 @@ impl Client {
             url: url.to_string(),
             reason: format!("encoding the request: {e}"),
         })?;
+        cairn_counters::sent("POST", url);
         self.attest(self.http.post(url))
             .header(reqwest::header::CONTENT_TYPE, POSTCARD)
             .timeout(timeout)
@@ -159,6 +160,7 @@ impl Client {
         &self,
         url: &str,
     ) -> Result<(Resp, ServerProof), ClientError> {
+        cairn_counters::sent("GET", url);
         let resp = self
             .attest(self.http.get(url))
             .timeout(self.timeout)
@@ -169,8 +171,18 @@ impl Client {
         Ok((read(url, resp).await?, proof))
     }
 
+    /// The event counters of the node at `base` (its `GET /counters`).
+    pub async fn counters(
+        &self,
+        base: &str,
+    ) -> Result<std::collections::BTreeMap<String, u64>, ClientError> {
+        self.get(&format!("{}/counters", base.trim_end_matches('/')))
+            .await
+    }
+
     /// GETs `url` and decodes the postcard answer.
     pub async fn get<Resp: DeserializeOwned>(&self, url: &str) -> Result<Resp, ClientError> {
+        cairn_counters::sent("GET", url);
         let resp = self
             .attest(self.http.get(url))
             .timeout(self.timeout)
@@ -186,6 +198,7 @@ impl Client {
         &self,
         url: &str,
     ) -> Result<FrameStream<T>, ClientError> {
+        cairn_counters::sent("GET", url);
         let resp = self
             .attest(self.http.get(url))
             .send()

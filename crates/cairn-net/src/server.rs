@@ -62,6 +62,8 @@ pub async fn serve(
 ) -> Result<(), NetError> {
     let acceptor = TlsAcceptor::from(tls.server_config());
     let trust = tls.trust().clone();
+    // Counted per route pattern (`/channels/{channel}/...`), so keys stay few.
+    let router = router.route_layer(axum::middleware::from_fn(count_route));
     let local = listener.local_addr()?;
     info!(addr = %local, identity = %tls.signer().identity().subject(), "serving mutual TLS");
     let mut conns = JoinSet::new();
@@ -117,6 +119,7 @@ async fn connection(
         warn!(peer = %addr, reason = %Refusal::NoCertificate, "TLS connection refused");
         return;
     };
+    cairn_counters::inc(cairn_counters::Counter::TlsAccept);
     let peer = Arc::new(PeerCert::new(cert, trust));
     if let Err(r) = peer.identity() {
         warn!(peer = %addr, reason = %r, "TLS connection refused");
@@ -155,6 +158,21 @@ async fn connection(
     {
         debug!(peer = %addr, error = %e, "connection closed with an error");
     }
+}
+
+/// The handler of `GET /counters` on every node: this process's
+/// [`cairn_counters::snapshot`] (counts only: no keys, values or names of
+/// anything stored). Read by `cairn bench` before and after its window.
+pub async fn counters() -> Postcard<std::collections::BTreeMap<String, u64>> {
+    Postcard(cairn_counters::snapshot())
+}
+
+/// Counts a request that matched a route (see `cairn_counters::served`).
+async fn count_route(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if let Some(path) = req.extensions().get::<axum::extract::MatchedPath>() {
+        cairn_counters::served(req.method().as_str(), path.as_str());
+    }
+    next.run(req).await
 }
 
 /// The client certificate of one connection and its identity, re-checked
@@ -402,6 +420,7 @@ where
             .ok()
             .filter(|l| (*l as usize) <= MAX_FRAME)
             .ok_or_else(|| std::io::Error::other("frame too large"))?;
+        cairn_counters::inc(cairn_counters::Counter::Frame);
         let mut frame = Vec::with_capacity(4 + bytes.len());
         frame.extend_from_slice(&len.to_be_bytes());
         frame.extend_from_slice(&bytes);

@@ -6,6 +6,7 @@
 //! | `POST /broadcast` | any identity of a channel org whose envelope's creator satisfies `Writers` | [`Envelope`] → [`BroadcastResponse`] once the block is committed |
 //! | `GET /deliver?from=N` | identities satisfying the channel's `Readers` policy | endless stream of [`Block`]s `N, N+1, ...` |
 //! | `GET /status` | any identity of a channel org | [`NodeStatus`] |
+//! | `GET /counters` | any identity of a channel org | this process's event counters (`cairn_counters::snapshot`) |
 //! | `POST /raft/{append,vote,snapshot,forward}` | orderers of the channel's orderer orgs | openraft RPCs; `forward` is `/broadcast` relayed by a follower |
 
 use cairn_ledger::block::Block;

@@ -104,6 +104,9 @@ fn write_meta_with(
             t.insert(*k, v.as_slice()).map_err(|e| e.to_string())?;
         }
     }
+    if !matches!(durability, Durability::None) {
+        cairn_counters::inc(cairn_counters::Counter::DurableCommit);
+    }
     w.commit().map_err(|e| e.to_string())
 }
 
@@ -241,6 +244,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                         .map_err(|e| e.to_string())?;
                 }
             }
+            cairn_counters::inc(cairn_counters::Counter::DurableCommit);
             w.commit().map_err(|e| e.to_string())
         })
         .await;
@@ -260,6 +264,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 t.retain_in(log_id.index.., |_, _| false)
                     .map_err(|e| e.to_string())?;
             }
+            cairn_counters::inc(cairn_counters::Counter::DurableCommit);
             w.commit().map_err(|e| e.to_string())
         })
         .await
@@ -277,6 +282,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 t.retain_in(..=log_id.index, |_, _| false)
                     .map_err(|e| e.to_string())?;
             }
+            cairn_counters::inc(cairn_counters::Counter::DurableCommit);
             w.commit().map_err(|e| e.to_string())
         })
         .await

@@ -54,6 +54,7 @@ pub(crate) fn router(node: Arc<Shared>) -> Router {
         .route("/broadcast", post(broadcast))
         .route("/deliver", get(deliver))
         .route("/status", get(status))
+        .route("/counters", get(cairn_net::counters))
         .route_layer(RequireRoles::new("the ordering service API", ANY_MEMBER))
         .layer(DefaultBodyLimit::max(BROADCAST_BODY_LIMIT));
     let raft = Router::new()

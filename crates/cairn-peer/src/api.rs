@@ -10,6 +10,7 @@
 //! | `POST /gateway/submit` | any identity (the orderer checks `Writers`) | [`Envelope`] → [`BroadcastResponse`] |
 //! | `POST /gateway/commit-status` | caller satisfies `Readers` | [`CommitStatusRequest`] → [`CommitStatus`] |
 //! | `GET /channels` | any identity | `Vec<`[`ChannelInfo`]`>` |
+//! | `GET /counters` | any identity | this process's event counters (`cairn_counters::snapshot`): signature checks, decodes, durable commits, requests per route |
 //! | `GET /channels/{ch}/blocks/{n}` | caller satisfies `Readers` | [`Block`] |
 //! | `GET /channels/{ch}/txs/{txid}` | caller satisfies `Readers` | [`TxRecord`] |
 //! | `GET /channels/{ch}/receipts/{txid}` | caller satisfies `Readers` | [`Receipt`] (verifiable offline) |

@@ -39,6 +39,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/gateway/submit", post(submit))
         .route("/gateway/commit-status", post(commit_status))
         .route("/channels", get(channels))
+        .route("/counters", get(cairn_net::counters))
         .route("/channels/{channel}/blocks/{number}", get(block))
         .route("/channels/{channel}/txs/{txid}", get(tx))
         .route("/channels/{channel}/receipts/{txid}", get(receipt))

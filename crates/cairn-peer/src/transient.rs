@@ -405,6 +405,7 @@ impl TransientStore {
         };
         // Appends go on while the disk syncs.
         file.sync_data().map_err(self.io("sync"))?;
+        cairn_counters::inc(cairn_counters::Counter::FileSync);
         *synced = upto;
         Ok(())
     }

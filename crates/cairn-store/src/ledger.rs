@@ -422,6 +422,7 @@ impl Ledger {
             let private = write_private(&w, n, &result, private, member_org.as_deref())
                 .map_err(|e| e.into_store("write private data"))?;
             w.commit().map_err(|e| StoreError::db("commit", e))?;
+            cairn_counters::inc(cairn_counters::Counter::DurableCommit);
             Ok::<_, StoreError>(private)
         })();
         let private = match written {
@@ -432,6 +433,8 @@ impl Ledger {
                 return Err(e);
             }
         };
+        cairn_counters::inc(cairn_counters::Counter::Block);
+        cairn_counters::add(cairn_counters::Counter::Tx, block.data.len() as u64);
         let valid = result.valid_count();
         let hash = block.header.hash()?;
         {

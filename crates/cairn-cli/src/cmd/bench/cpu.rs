@@ -36,6 +36,42 @@ pub fn process_ticks(pid: i32) -> Option<u64> {
     parse_stat_ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
+/// CPU ticks a thread of this process has used, or `None` if it ended.
+pub fn thread_ticks(tid: i32) -> Option<u64> {
+    parse_stat_ticks(&std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?)
+}
+
+/// The id of the calling thread (the first field of `/proc/thread-self/stat`).
+pub fn current_tid() -> Option<i32> {
+    std::fs::read_to_string("/proc/thread-self/stat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// A process's threads and context switches (voluntary plus involuntary),
+/// from `/proc/<pid>/status`.
+pub fn process_status(pid: i32) -> Option<(u64, u64)> {
+    parse_status(&std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
+}
+
+fn parse_status(status: &str) -> Option<(u64, u64)> {
+    let field = |name: &str| -> Option<u64> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))?
+            .trim()
+            .parse()
+            .ok()
+    };
+    Some((
+        field("Threads:")?,
+        field("voluntary_ctxt_switches:")? + field("nonvoluntary_ctxt_switches:")?,
+    ))
+}
+
 /// Fields 14 (`utime`) and 15 (`stime`) of a `/proc/<pid>/stat` line. The
 /// command name (field 2) may hold spaces and parentheses, so fields are
 /// counted after its last `)`.
@@ -101,6 +137,17 @@ mod tests {
         }
         assert!(process_ticks(me).unwrap() > 0);
         assert!(ticks_per_second() >= 1);
+    }
+
+    #[test]
+    fn status_gives_threads_and_context_switches() {
+        let status = "Name:\tcairn\nThreads:\t7\nvoluntary_ctxt_switches:\t120\nnonvoluntary_ctxt_switches:\t30\n";
+        assert_eq!(parse_status(status), Some((7, 150)));
+        assert_eq!(parse_status("Name: x\n"), None);
+        let (threads, _) = process_status(std::process::id() as i32).unwrap();
+        assert!(threads >= 1);
+        let tid = current_tid().unwrap();
+        assert!(thread_ticks(tid).is_some());
     }
 
     #[test]

@@ -76,6 +76,9 @@ pub struct Progress {
     pub measuring: AtomicBool,
     /// Set to stop issuing new transactions (Ctrl-C).
     pub stop: AtomicBool,
+    /// The thread the event watchers run on (0 until it started), so the
+    /// report can tell their CPU from the clients'.
+    pub watch_tid: std::sync::atomic::AtomicI32,
 }
 
 /// One transaction's life, as the collector saw it.
@@ -176,7 +179,7 @@ impl Issuer {
 pub async fn run(
     plan: Plan,
     progress: Arc<Progress>,
-    on_measure: impl FnOnce() + Send + 'static,
+    on_measure: impl Future<Output = ()> + Send + 'static,
 ) -> Outcome {
     let start = Instant::now();
     let measure_start = start + plan.warmup;
@@ -187,16 +190,20 @@ pub async fn run(
         issued: AtomicU64::new(0),
         progress: progress.clone(),
     });
-    let mut watchers = JoinSet::new();
     let peer_names: Vec<String> = plan.watchers.iter().map(|(n, _)| n.clone()).collect();
-    for (i, (_, gw)) in plan.watchers.into_iter().enumerate() {
-        watchers.spawn(watch(i, gw, plan.from_block, tx.clone()));
-    }
+    let (stop_watching, watching) = tokio::sync::oneshot::channel::<()>();
+    let watcher_thread = {
+        let (watchers, from, tx, progress) =
+            (plan.watchers, plan.from_block, tx.clone(), progress.clone());
+        std::thread::Builder::new()
+            .name("bench-watch".into())
+            .spawn(move || watch_all(watchers, from, tx, progress, watching))
+    };
     let marker = {
         let progress = progress.clone();
         tokio::spawn(async move {
             tokio::time::sleep_until(measure_start.into()).await;
-            on_measure();
+            on_measure.await;
             progress.measuring.store(true, Ordering::Relaxed);
         })
     };
@@ -226,8 +233,49 @@ pub async fn run(
     .await;
     // A load shorter than its warm-up still gets its measurement mark.
     let _ = marker.await;
-    watchers.abort_all();
+    let _ = stop_watching.send(());
+    if let Ok(t) = watcher_thread {
+        let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
     outcome
+}
+
+/// Runs one watcher per peer on this thread (a runtime of its own), until
+/// `stop` fires or is dropped: the watchers' CPU is then this thread's.
+fn watch_all(
+    watchers: Vec<(String, GatewayClient)>,
+    from: u64,
+    tx: mpsc::UnboundedSender<Msg>,
+    progress: Arc<Progress>,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    if let Some(tid) = super::cpu::current_tid() {
+        progress.watch_tid.store(tid, Ordering::Relaxed);
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            for peer in 0..watchers.len() {
+                let _ = tx.send(Msg::WatchError {
+                    peer,
+                    error: format!("cannot start the watchers' runtime: {e}"),
+                });
+            }
+            return;
+        }
+    };
+    rt.block_on(async move {
+        let mut set = JoinSet::new();
+        for (i, (_, gw)) in watchers.into_iter().enumerate() {
+            set.spawn(watch(i, gw, from, tx.clone()));
+        }
+        drop(tx);
+        let _ = stop.await;
+        set.abort_all();
+    });
 }
 
 /// The collector: folds every message into the transactions' records.

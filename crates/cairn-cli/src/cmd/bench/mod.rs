@@ -24,6 +24,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::up::layout::{Network, Node, Role};
 use super::up::{process, setup};
 
+mod counters;
 mod cpu;
 pub(crate) mod deploy;
 mod load;
@@ -194,14 +195,19 @@ struct Snapshot {
     at: Instant,
     nodes: Vec<Option<u64>>,
     client: Option<u64>,
+    /// The event watchers' thread (part of `client`).
+    watchers: Option<u64>,
     machine: Option<(u64, u64)>,
 }
 
-fn snapshot(pids: &[i32]) -> Snapshot {
+fn snapshot(pids: &[i32], watch_tid: i32) -> Snapshot {
     Snapshot {
         at: Instant::now(),
         nodes: pids.iter().map(|p| cpu::process_ticks(*p)).collect(),
         client: cpu::process_ticks(std::process::id() as i32),
+        watchers: (watch_tid > 0)
+            .then(|| cpu::thread_ticks(watch_tid))
+            .flatten(),
         machine: cpu::machine_ticks(),
     }
 }
@@ -253,11 +259,18 @@ async fn bench(net: &Network, started: bool, args: &BenchArgs) -> anyhow::Result
     let progress = Arc::new(load::Progress::default());
     let pids: Vec<i32> = nodes.iter().map(|(_, p)| *p).collect();
     let first: Arc<Mutex<Option<Snapshot>>> = Arc::default();
+    let first_counts: Arc<Mutex<Vec<counters::Counts>>> = Arc::default();
     let on_measure = {
-        let (first, pids) = (first.clone(), pids.clone());
-        move || {
+        let (first, first_counts, pids) = (first.clone(), first_counts.clone(), pids.clone());
+        let (net, nodes, progress) = (net.clone(), nodes.clone(), progress.clone());
+        async move {
+            let tid = progress.watch_tid.load(Ordering::Relaxed);
             if let Ok(mut f) = first.lock() {
-                *f = Some(snapshot(&pids));
+                *f = Some(snapshot(&pids, tid));
+            }
+            let counts = counters::read(&net, &nodes).await;
+            if let Ok(mut f) = first_counts.lock() {
+                *f = counts;
             }
         }
     };
@@ -272,7 +285,8 @@ async fn bench(net: &Network, started: bool, args: &BenchArgs) -> anyhow::Result
         })
     };
     let outcome = load::run(plan, progress.clone(), on_measure).await;
-    let last = snapshot(&pids);
+    let last = snapshot(&pids, progress.watch_tid.load(Ordering::Relaxed));
+    let last_counts = counters::read(net, &nodes).await;
     ticker.abort();
     ctrl_c.abort();
     bar.finish_and_clear();
@@ -297,6 +311,7 @@ async fn bench(net: &Network, started: bool, args: &BenchArgs) -> anyhow::Result
             })
             .collect(),
         client: cpu::to_duration(delta(first.client, last.client), hz),
+        watchers: cpu::to_duration(delta(first.watchers, last.watchers), hz),
         machine: match (first.machine, last.machine) {
             (Some((b0, t0)), Some((b1, t1))) => (b1.saturating_sub(b0), t1.saturating_sub(t0)),
             _ => (0, 0),
@@ -333,6 +348,11 @@ async fn bench(net: &Network, started: bool, args: &BenchArgs) -> anyhow::Result
         },
         &outcome,
         &samples,
+        |txs| {
+            let roles: Vec<&str> = nodes.iter().map(|(n, _)| role_name(n.role)).collect();
+            let first_counts = first_counts.lock().map(|f| f.clone()).unwrap_or_default();
+            counters::per_tx(&nodes, &roles, &first_counts, &last_counts, txs)
+        },
     ))
 }
 

@@ -50,6 +50,9 @@ pub struct Report {
     pub cpu: CpuReport,
     /// Event streams that broke (and were resumed), by peer.
     pub watch_errors: BTreeMap<String, String>,
+    /// Each node's event counters per committed transaction (same window
+    /// and denominator as `cpu`).
+    pub counters: Vec<super::counters::NodeCounts>,
 }
 
 /// The network driven.
@@ -138,6 +141,10 @@ pub struct CpuReport {
     pub client_s: f64,
     /// Its CPU per committed transaction, milliseconds.
     pub client_ms_per_tx: f64,
+    /// Of which the event watchers' thread (counting commits), seconds.
+    pub watchers_s: f64,
+    /// The watchers' CPU per committed transaction, milliseconds.
+    pub watchers_ms_per_tx: f64,
     /// The machine's busy cores over the window (all processes, also
     /// others'): near `cores` means the figures are CPU-bound.
     pub machine_busy_cores: f64,
@@ -182,6 +189,8 @@ pub struct CpuSamples {
     pub nodes: Vec<NodeSample>,
     /// This process.
     pub client: Duration,
+    /// Its event watchers' thread.
+    pub watchers: Duration,
     /// The machine's busy ticks and all ticks.
     pub machine: (u64, u64),
     /// Counter unit.
@@ -196,6 +205,7 @@ pub fn build(
     workload: Workload,
     outcome: &Outcome,
     cpu: &CpuSamples,
+    counters: impl FnOnce(u64) -> Vec<super::counters::NodeCounts>,
 ) -> Report {
     let measured: Vec<&TxRecord> = outcome.txs.iter().filter(|t| t.measured).collect();
     let valid: Vec<&TxRecord> = measured
@@ -277,6 +287,7 @@ pub fn build(
         stages_ms: stages,
         cpu: cpu_report(cpu, in_window),
         watch_errors: outcome.watch_errors.clone(),
+        counters: counters(in_window),
     }
 }
 
@@ -320,6 +331,8 @@ fn cpu_report(cpu: &CpuSamples, txs: u64) -> CpuReport {
         node_ms_per_tx: per_tx(total),
         client_s: cpu.client.as_secs_f64(),
         client_ms_per_tx: per_tx(cpu.client),
+        watchers_s: cpu.watchers.as_secs_f64(),
+        watchers_ms_per_tx: per_tx(cpu.watchers),
         machine_busy_cores: if all > 0 {
             busy as f64 / all as f64 * cores as f64
         } else {
@@ -468,6 +481,16 @@ pub fn print_table(r: &Report) {
         share(c.client_s),
         c.client_ms_per_tx
     );
+    println!(
+        "  {:<16} {:<8} {:>8} {:>9.2} {:>7.2} {:>10.3}",
+        "  of which events",
+        "watchers",
+        "",
+        c.watchers_s,
+        share(c.watchers_s),
+        c.watchers_ms_per_tx
+    );
+    super::counters::print(&r.counters);
 }
 
 #[cfg(test)]
