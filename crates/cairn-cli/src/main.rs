@@ -129,6 +129,10 @@ fn log_filter(spec: Option<&str>) -> tracing_subscriber::EnvFilter {
     }
 }
 
+/// The allocator (measured against glibc's with `cairn bench`, see README).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(log_filter(std::env::var("CAIRN_LOG").ok().as_deref()))

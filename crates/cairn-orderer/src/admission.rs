@@ -1,9 +1,11 @@
 //! Admission of envelopes before they are ordered, and the words for a
 //! refused configuration update.
 //!
-//! Invariant: the orderer a client submits to admits the envelope fully
-//! ([`admit`]: creator valid now, signature, the channel's `Writers`
-//! policy) before it relays or orders it. A leader only checks the shape of
+//! Invariant: the orderer a client submits to admits the envelope
+//! ([`admit`]: creator valid now, the channel's `Writers` policy) before it
+//! relays or orders it; the leader verifies the envelope's signature when it
+//! seals the batch and refuses the envelopes that fail, so no block a
+//! correct leader seals holds one. A leader only checks the shape of
 //! what a follower relays: the relay is an orderer of the channel,
 //! authenticated by mutual TLS, and orderers are trusted to follow the
 //! protocol (the Raft cluster tolerates crashes, not lies: a lying leader
@@ -49,8 +51,9 @@ pub(crate) fn check_shape(
 }
 
 /// Full admission: [`check_shape`], then the creator is a valid identity
-/// of a channel org now, the envelope's signature is the creator's, and
-/// the creator satisfies the channel's `Writers` policy.
+/// of a channel org now and satisfies the channel's `Writers` policy. The
+/// envelope's signature is verified once, when the leader seals the batch
+/// (validation verifies it anyway; an envelope that fails is refused then).
 pub(crate) fn admit(
     ctx: &ChannelContext,
     env: &Envelope,
@@ -60,11 +63,6 @@ pub(crate) fn admit(
     let creator = ctx
         .identify(&header.creator, cairn_crypto::unix_now())
         .map_err(|e| BroadcastError::Forbidden(format!("creator certificate: {e}")))?;
-    creator.verify(&env.payload, &env.signature).map_err(|_| {
-        BroadcastError::Forbidden(
-            "the envelope's signature does not verify with its creator's certificate".into(),
-        )
-    })?;
     let writers = ctx.channel_policy_text("Writers");
     if !ctx.satisfied(&writers, std::slice::from_ref(&creator)) {
         return Err(BroadcastError::Forbidden(format!(

@@ -3,7 +3,7 @@
 //!
 //! | method and path | who may call | body → answer |
 //! |---|---|---|
-//! | `POST /broadcast` | any identity of a channel org whose envelope's creator satisfies `Writers` | [`Envelope`] → [`BroadcastResponse`] once the block is committed |
+//! | `POST /broadcast[?leader_only=true]` | any identity of a channel org whose envelope's creator satisfies `Writers` | [`Envelope`] → [`BroadcastResponse`] once the block is committed; a follower relays it to the leader, or with `leader_only` answers [`NOT_LEADER`] with the leader's URL |
 //! | `GET /deliver?from=N` | identities satisfying the channel's `Readers` policy | endless stream of [`Block`]s `N, N+1, ...` |
 //! | `GET /status` | any identity of a channel org | [`NodeStatus`] |
 //! | `GET /counters` | any identity of a channel org | this process's event counters (`cairn_counters::snapshot`) |
@@ -72,6 +72,45 @@ pub async fn broadcast(
             envelope,
         )
         .await
+}
+
+/// Query of `POST /broadcast`.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct BroadcastQuery {
+    /// A follower answers `421 Misdirected Request` whose body is the
+    /// leader's URL, instead of relaying the envelope to the leader.
+    #[serde(default)]
+    pub leader_only: bool,
+}
+
+/// The status a follower answers a [`BroadcastQuery::leader_only`]
+/// broadcast with; the body is the leader's URL.
+pub const NOT_LEADER: u16 = 421;
+
+/// [`broadcast`] to the Raft leader only: a follower at `base` does not
+/// relay but answers [`ClientError::Status`] with status [`NOT_LEADER`]
+/// and the leader's URL as its message ([`leader_of`] reads it).
+pub async fn broadcast_to_leader(
+    client: &Client,
+    base: &str,
+    envelope: &Envelope,
+) -> Result<BroadcastResponse, ClientError> {
+    client
+        .post(
+            &format!("{}/broadcast?leader_only=true", base.trim_end_matches('/')),
+            envelope,
+        )
+        .await
+}
+
+/// The leader's URL a follower named in answer to [`broadcast_to_leader`].
+pub fn leader_of(e: &ClientError) -> Option<&str> {
+    match e {
+        ClientError::Status {
+            status, message, ..
+        } if *status == NOT_LEADER => Some(message.trim()),
+        _ => None,
+    }
 }
 
 /// Streams blocks from number `from` on, in order, as the orderer at `base`

@@ -182,7 +182,7 @@ fn push(cutter: &mut BlockCutter<Pending>, p: Pending) -> Vec<Vec<Pending>> {
 }
 
 /// Seals `batch` as the next block, proposes it, and answers its submitters.
-async fn order(node: &Shared, batch: Vec<Pending>) {
+async fn order(node: &Shared, mut batch: Vec<Pending>) {
     let answer =
         |batch: Vec<Pending>, f: &dyn Fn(usize, TxId) -> Result<BroadcastResponse, Unordered>| {
             for (i, p) in batch.into_iter().enumerate() {
@@ -194,10 +194,43 @@ async fn order(node: &Shared, batch: Vec<Pending>) {
         return;
     }
     let started = Instant::now();
-    let data: Vec<Vec<u8>> = batch.iter().map(|p| p.bytes.clone()).collect();
-    let (ledger, signer) = (node.ledger.clone(), node.signer.clone());
-    let sealed =
-        tokio::task::spawn_blocking(move || ledger.seal(data, Timestamp::now(), &signer)).await;
+    // Sealing validates the block, which verifies each creator's signature:
+    // the one check of it on the ordering service (admission does not
+    // repeat it). Envelopes that fail it are refused, not ordered, and the
+    // rest sealed again, so a block from a correct leader holds none.
+    let sealed = loop {
+        let data: Vec<Vec<u8>> = batch.iter().map(|p| p.bytes.clone()).collect();
+        let (ledger, signer) = (node.ledger.clone(), node.signer.clone());
+        let sealed =
+            tokio::task::spawn_blocking(move || ledger.seal(data, Timestamp::now(), &signer)).await;
+        let Ok(Ok(block)) = &sealed else {
+            break sealed;
+        };
+        let codes = &block.metadata.validation_codes;
+        if !codes.contains(&ValidationCode::BadCreatorSignature) {
+            break sealed;
+        }
+        let (bad, good): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .zip(codes.iter().copied())
+            .partition(|(_, c)| *c == ValidationCode::BadCreatorSignature);
+        warn!(
+            refused = bad.len(),
+            "envelopes whose signature does not verify with their creator's certificate refused"
+        );
+        for (p, _) in bad {
+            let _ = p
+                .reply
+                .send(Err(Unordered::Failed(BroadcastError::Forbidden(
+                    "the envelope's signature does not verify with its creator's certificate"
+                        .into(),
+                ))));
+        }
+        batch = good.into_iter().map(|(p, _)| p).collect();
+        if batch.is_empty() {
+            return;
+        }
+    };
     let block = match sealed {
         Ok(Ok(b)) => b,
         Ok(Err(e)) => {

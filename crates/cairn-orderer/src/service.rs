@@ -26,7 +26,7 @@ use tokio::time::Instant;
 use tracing::warn;
 
 use crate::admission::{admit, check_shape};
-use crate::api::{BroadcastResponse, DeliverQuery, NodeStatus};
+use crate::api::{BroadcastQuery, BroadcastResponse, DeliverQuery, NOT_LEADER, NodeStatus};
 use crate::cutter::{Pending, Unordered};
 use crate::error::BroadcastError;
 use crate::network::{APPEND, SNAPSHOT, VOTE};
@@ -118,8 +118,19 @@ struct AdmittedUntil(Option<Admitted>);
 async fn broadcast(
     State(node): State<Arc<Shared>>,
     Caller(caller): Caller,
+    Query(q): Query<BroadcastQuery>,
     Postcard(env): Postcard<Envelope>,
 ) -> Result<Postcard<BroadcastResponse>, ApiError> {
+    if q.leader_only
+        && let Some((id, url)) = node.leader()
+        && id != node.id
+    {
+        // Before any decoding: the caller resends to the leader itself.
+        return Err(ApiError::new(
+            StatusCode::from_u16(NOT_LEADER).unwrap_or(StatusCode::MISDIRECTED_REQUEST),
+            url,
+        ));
+    }
     submit(&node, &caller, env, false).await.map(Postcard)
 }
 

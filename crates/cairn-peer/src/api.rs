@@ -16,7 +16,7 @@
 //! | `GET /channels/{ch}/receipts/{txid}` | caller satisfies `Readers` | [`Receipt`] (verifiable offline) |
 //! | `GET /channels/{ch}/config` | caller satisfies `Readers` | the [`ChannelConfig`] in force |
 //! | `GET /channels/{ch}/events/blocks?from=N` | caller satisfies `Readers` | endless stream of [`Block`]s |
-//! | `GET /channels/{ch}/events/txs?from=N` | caller satisfies `Readers` | endless stream of [`TxStatusEvent`]s |
+//! | `GET /channels/{ch}/events/txs?from=N` | caller satisfies `Readers` | endless stream of [`BlockTxStatuses`], one per block |
 //! | `GET /channels/{ch}/events/contract?from=N&contract=C[&name=E]` | caller satisfies `Readers` | endless stream of [`ContractEventRecord`]s |
 //! | `GET /channels/{ch}/events/blocks?from=N&private=true` | caller satisfies `Readers` | endless stream of [`PrivateBlockEvent`]s: each block with the private writes of collections the caller's org is a member of |
 //! | `POST /private/push` | the peer that endorsed the transaction, of an org that is a member of every collection pushed | [`PushRequest`] → `()`; refused unless this peer's org is a member too and the writes match the hashes the endorsement signs |
@@ -132,6 +132,16 @@ pub struct TxStatusEvent {
     pub txid: Option<TxId>,
     /// Its validation code.
     pub code: ValidationCode,
+}
+
+/// The outcomes of one block's transactions: one frame of the
+/// transaction event stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockTxStatuses {
+    /// The block; resume after it with `from = block + 1`.
+    pub block: u64,
+    /// Each transaction's outcome, in block order.
+    pub statuses: Vec<TxStatusEvent>,
 }
 
 /// A contract event of a valid transaction.
@@ -374,13 +384,14 @@ pub async fn fetch_private(
         .await
 }
 
-/// Every transaction's outcome in `channel` from block `from` on.
+/// Every transaction's outcome in `channel` from block `from` on, one
+/// frame per block.
 pub async fn tx_events(
     client: &Client,
     base: &str,
     channel: &str,
     from: u64,
-) -> Result<FrameStream<TxStatusEvent>, ClientError> {
+) -> Result<FrameStream<BlockTxStatuses>, ClientError> {
     client
         .frames(&url(
             base,

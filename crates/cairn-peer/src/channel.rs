@@ -5,18 +5,22 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use cairn_crypto::{Identity, MspConfig};
 use cairn_ledger::block::Block;
 use cairn_ledger::config::ChannelConfig;
+use cairn_ledger::encoding::Canonical;
+use cairn_ledger::ids::TxId;
+use cairn_ledger::tx::Envelope;
 use cairn_ledger::validate::ChannelContext;
+use cairn_ledger::validation::ValidationCode;
 use cairn_net::ApiError;
-use cairn_store::{LEDGER_FILE, Ledger};
+use cairn_store::{LEDGER_FILE, Ledger, StoreError};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::api::ChannelInfo;
+use crate::api::{ChannelInfo, TxStatusEvent};
 use crate::error::PeerError;
 use crate::transient::TransientStore;
 
@@ -30,8 +34,65 @@ pub(crate) struct Channel {
     pub height: watch::Sender<u64>,
     /// The orderer the puller is streaming from, if connected.
     pub source: Mutex<Option<String>>,
+    /// The orderer that last ordered this gateway's envelope or was named
+    /// as the Raft leader: where the gateway submits first.
+    leader: Mutex<Option<String>>,
     /// Private data awaiting its block.
     pub transient: TransientStore,
+    /// The last block committed, with its transactions' outcomes, as the
+    /// committer published it (set before `height` announces it): event
+    /// streams and commit-status waiters read it instead of the ledger.
+    last: RwLock<Option<Arc<Committed>>>,
+}
+
+/// A committed block and what its transactions' event subscribers need,
+/// worked out once by the committer.
+#[derive(Debug)]
+pub(crate) struct Committed {
+    /// The block.
+    pub block: Arc<Block>,
+    /// Each transaction's outcome, in block order.
+    pub statuses: Vec<TxStatusEvent>,
+}
+
+impl Committed {
+    /// From a block and its transactions' ids (`None`: did not decode).
+    pub(crate) fn new(block: Arc<Block>, txids: &[Option<TxId>]) -> Committed {
+        let statuses = (0..block.data.len())
+            .map(|i| TxStatusEvent {
+                block: block.header.number,
+                index: i as u32,
+                txid: txids.get(i).copied().flatten(),
+                code: block
+                    .metadata
+                    .validation_codes
+                    .get(i)
+                    .copied()
+                    .unwrap_or(ValidationCode::NotValidated),
+            })
+            .collect();
+        Committed { block, statuses }
+    }
+
+    /// From a block read back from the ledger (decodes its envelopes).
+    pub(crate) fn from_block(block: Block) -> Committed {
+        let txids = tx_ids(&block);
+        Committed::new(Arc::new(block), &txids)
+    }
+}
+
+/// The id of each transaction of `block`, `None` where its envelope does not decode.
+pub(crate) fn tx_ids(block: &Block) -> Vec<Option<TxId>> {
+    block
+        .data
+        .iter()
+        .map(|env| {
+            Envelope::decode(env)
+                .ok()
+                .and_then(|e| e.transaction().ok())
+                .map(|t| t.header().txid)
+        })
+        .collect()
 }
 
 impl Channel {
@@ -59,8 +120,41 @@ impl Channel {
             ledger: Arc::new(ledger),
             height,
             source: Mutex::new(None),
+            leader: Mutex::new(None),
             transient,
+            last: RwLock::new(None),
         }))
+    }
+
+    /// Publishes a committed block to event streams and waiters, then
+    /// announces the new height.
+    pub(crate) fn announce(&self, committed: Committed) {
+        let height = committed.block.header.number + 1;
+        *self.last.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(committed));
+        self.height.send_replace(height);
+    }
+
+    /// Block `number` with its outcomes: the last committed one from
+    /// memory, an older one from the ledger; `Ok(None)` if not committed.
+    pub(crate) fn committed(&self, number: u64) -> Result<Option<Arc<Committed>>, StoreError> {
+        if let Some(last) = self
+            .last
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .filter(|c| c.block.header.number == number)
+        {
+            return Ok(Some(last.clone()));
+        }
+        Ok(self
+            .ledger
+            .block(number)?
+            .map(|b| Arc::new(Committed::from_block(b))))
+    }
+
+    /// The last committed block, if this process committed one.
+    pub(crate) fn last_committed(&self) -> Option<Arc<Committed>> {
+        self.last.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The channel context (config, MSPs, policies) in force.
@@ -86,6 +180,18 @@ impl Channel {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Where the gateway submits first (see `leader`).
+    pub(crate) fn leader_hint(&self) -> Option<String> {
+        self.leader
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set_leader_hint(&self, url: Option<&str>) {
+        *self.leader.lock().unwrap_or_else(|p| p.into_inner()) = url.map(str::to_string);
     }
 
     pub(crate) fn set_source(&self, url: Option<String>) {

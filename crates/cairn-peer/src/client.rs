@@ -19,8 +19,8 @@ use cairn_net::{Client, FrameStream, TlsIdentity, Trust};
 use rand::RngCore;
 
 use crate::api::{
-    self, BroadcastResponse, CommitStatus, CommitStatusRequest, ContractEventRecord,
-    EndorseRequest, PrivateBlockEvent, TxStatusEvent,
+    self, BlockTxStatuses, BroadcastResponse, CommitStatus, CommitStatusRequest,
+    ContractEventRecord, EndorseRequest, PrivateBlockEvent,
 };
 use crate::error::GatewayError;
 
@@ -287,7 +287,7 @@ impl GatewayClient {
     }
 
     /// Every transaction's outcome from block `from` on.
-    pub async fn tx_events(&self, from: u64) -> Result<FrameStream<TxStatusEvent>, GatewayError> {
+    pub async fn tx_events(&self, from: u64) -> Result<FrameStream<BlockTxStatuses>, GatewayError> {
         Ok(api::tx_events(&self.client, &self.gateway, &self.channel, from).await?)
     }
 

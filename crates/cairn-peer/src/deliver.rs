@@ -13,16 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_ledger::block::Block;
-use cairn_ledger::encoding::Canonical;
 use cairn_ledger::ids::TxId;
 use cairn_ledger::private::PrivateData;
-use cairn_ledger::tx::Envelope;
 use cairn_orderer::api;
 use cairn_store::{CommitSummary, StoreError};
 use rand::Rng;
 use tracing::{debug, info, warn};
 
-use crate::channel::Channel;
+use crate::channel::{Channel, Committed};
 use crate::node::Shared;
 
 /// An orderer's status must answer within this time during a stall check.
@@ -169,7 +167,7 @@ async fn commit(
     })
     .await
     .map_err(|e| CommitFailure::Local(format!("commit task failed: {e}")))?;
-    let summary = result.map_err(|e| match e {
+    let (summary, txids) = result.map_err(|e| match e {
         StoreError::Database { .. }
         | StoreError::InUse { .. }
         | StoreError::Io { .. }
@@ -190,7 +188,7 @@ async fn commit(
         info!(channel = %name, block = summary.number, "channel configuration changed");
         shared.refresh_trust();
     }
-    channel.height.send_replace(summary.number + 1);
+    channel.announce(Committed::new(Arc::new(block), &txids));
     Ok(summary)
 }
 
@@ -203,13 +201,9 @@ fn commit_with_private(
     channel: &Channel,
     block: &Block,
     retention: u64,
-) -> Result<CommitSummary, StoreError> {
-    let txids: Vec<TxId> = block
-        .data
-        .iter()
-        .filter_map(|env| Envelope::decode(env).ok()?.transaction().ok())
-        .map(|t| t.header().txid)
-        .collect();
+) -> Result<(CommitSummary, Vec<Option<TxId>>), StoreError> {
+    let ids = crate::channel::tx_ids(block);
+    let txids: Vec<TxId> = ids.iter().flatten().copied().collect();
     let private: PrivateData = match channel.transient.lookup_copies(&txids) {
         Ok(found) => found
             .into_iter()
@@ -242,7 +236,7 @@ fn commit_with_private(
             warn!(channel = %channel.name, reason = %e, "cleaning the transient store failed")
         }
     }
-    Ok(summary)
+    Ok((summary, ids))
 }
 
 /// Another orderer of the channel that has more blocks than this peer.

@@ -1,7 +1,12 @@
 //! Event streams, each resumable from a block number: blocks, every
-//! transaction's outcome, and contract events of valid transactions. They
-//! follow the channel's commit notifications, so a stream opened at the
-//! current height waits for the next block.
+//! transaction's outcome (one frame per block), and contract events of
+//! valid transactions. They follow the channel's commit notifications, so a
+//! stream opened at the current height waits for the next block.
+//!
+//! The block just committed comes from memory, as the committer published
+//! it with its transactions' ids and codes ([`Channel::committed`]): every
+//! subscriber shares it, and only a stream catching up reads (and decodes)
+//! older blocks from the ledger.
 
 use std::sync::Arc;
 
@@ -9,20 +14,30 @@ use cairn_ledger::block::Block;
 use cairn_ledger::encoding::Canonical;
 use cairn_ledger::tx::{Envelope, ProposalResponsePayload, Transaction};
 use cairn_ledger::validation::ValidationCode;
-use cairn_store::Ledger;
 use futures_util::{Stream, StreamExt, stream};
 use tokio::sync::watch;
 use tracing::warn;
 
-use crate::api::{ContractEventRecord, PrivateBlockEvent, TxStatusEvent};
-use crate::channel::Channel;
+use crate::api::{BlockTxStatuses, ContractEventRecord, PrivateBlockEvent};
+use crate::channel::{Channel, Committed};
 
-type Cursor = (Arc<Ledger>, watch::Receiver<u64>, u64);
+type Cursor = (Arc<Channel>, watch::Receiver<u64>, u64);
+
+/// Committed blocks `from, from + 1, ...` with their outcomes, as committed.
+fn committed(
+    channel: &Arc<Channel>,
+    from: u64,
+) -> impl Stream<Item = Arc<Committed>> + Send + 'static {
+    let cursor = (channel.clone(), channel.height.subscribe(), from);
+    stream::unfold(cursor, next_committed)
+}
 
 /// Blocks `from, from + 1, ...` as they are committed.
-pub(crate) fn blocks(channel: &Channel, from: u64) -> impl Stream<Item = Block> + Send + 'static {
-    let cursor = (channel.ledger.clone(), channel.height.subscribe(), from);
-    stream::unfold(cursor, next_block)
+pub(crate) fn blocks(
+    channel: &Arc<Channel>,
+    from: u64,
+) -> impl Stream<Item = Arc<Block>> + Send + 'static {
+    committed(channel, from).map(|c| c.block.clone())
 }
 
 /// Blocks `from, from + 1, ...` with the private writes of collections
@@ -37,7 +52,10 @@ pub(crate) fn private_blocks(
     blocks(channel, from)
         .map(move |block| {
             let private = crate::private::block_private_for(&ch, block.header.number, &msp_id);
-            private.map(|private| PrivateBlockEvent { block, private })
+            private.map(|private| PrivateBlockEvent {
+                block: (*block).clone(),
+                private,
+            })
         })
         .take_while(|r| {
             if let Err(e) = r {
@@ -48,17 +66,20 @@ pub(crate) fn private_blocks(
         .filter_map(|r| std::future::ready(r.ok()))
 }
 
-/// The outcome of every transaction from block `from` on.
+/// The outcome of every transaction from block `from` on, one frame per block.
 pub(crate) fn tx_statuses(
-    channel: &Channel,
+    channel: &Arc<Channel>,
     from: u64,
-) -> impl Stream<Item = TxStatusEvent> + Send + 'static {
-    blocks(channel, from).flat_map(|b| stream::iter(statuses_of(&b)))
+) -> impl Stream<Item = BlockTxStatuses> + Send + 'static {
+    committed(channel, from).map(|c| BlockTxStatuses {
+        block: c.block.header.number,
+        statuses: c.statuses.clone(),
+    })
 }
 
 /// Events of `contract` (of event `name`, if given) from block `from` on.
 pub(crate) fn contract_events(
-    channel: &Channel,
+    channel: &Arc<Channel>,
     from: u64,
     contract: String,
     name: Option<String>,
@@ -67,11 +88,11 @@ pub(crate) fn contract_events(
         .flat_map(move |b| stream::iter(contract_events_of(&b, &contract, name.as_deref())))
 }
 
-async fn next_block((ledger, mut height, next): Cursor) -> Option<(Block, Cursor)> {
+async fn next_committed((channel, mut height, next): Cursor) -> Option<(Arc<Committed>, Cursor)> {
     loop {
-        if next < ledger.height() {
-            return match ledger.block(next) {
-                Ok(Some(b)) => Some((b, (ledger, height, next + 1))),
+        if next < *height.borrow_and_update() {
+            return match channel.committed(next) {
+                Ok(Some(c)) => Some((c, (channel, height, next + 1))),
                 Ok(None) => None,
                 Err(e) => {
                     warn!(block = next, reason = %e, "event stream stopped: reading the block failed");
@@ -81,29 +102,6 @@ async fn next_block((ledger, mut height, next): Cursor) -> Option<(Block, Cursor
         }
         height.changed().await.ok()?;
     }
-}
-
-/// One status per transaction of the block.
-pub(crate) fn statuses_of(block: &Block) -> Vec<TxStatusEvent> {
-    block
-        .data
-        .iter()
-        .enumerate()
-        .map(|(i, env)| TxStatusEvent {
-            block: block.header.number,
-            index: i as u32,
-            txid: Envelope::decode(env)
-                .ok()
-                .and_then(|e| e.transaction().ok())
-                .map(|t| t.header().txid),
-            code: block
-                .metadata
-                .validation_codes
-                .get(i)
-                .copied()
-                .unwrap_or(ValidationCode::NotValidated),
-        })
-        .collect()
 }
 
 /// The matching contract events of the block's valid transactions.

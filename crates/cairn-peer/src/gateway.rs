@@ -11,7 +11,12 @@
 //!   transient data, which thus reaches only member orgs beyond the
 //!   gateway's own),
 //!   preferring itself, collecting endorsements from peers of those orgs
-//!   over mutual TLS and checking that they agree byte for byte;
+//!   over mutual TLS and checking that they agree byte for byte (as
+//!   Fabric's gateway does, it verifies no endorsement signature: its own
+//!   endorsement was made in process, a remote one came over a connection
+//!   pinned to the endorser's org and must carry that org's peer
+//!   certificate; validation on every peer verifies every signature, so a
+//!   bad one makes the transaction invalid, never valid);
 //! - `submit`s the envelope the CLIENT assembled and signed to an orderer,
 //!   failing over between orderers;
 //! - reports the `commit_status` of a transaction on this peer.
@@ -37,13 +42,13 @@ use cairn_ledger::private::Collection as PrivateCollection;
 use cairn_ledger::rwset::TxRwSet;
 use cairn_ledger::state::StateView;
 use cairn_ledger::tx::{
-    Endorsement, Envelope, ProposalResponse, ProposalResponsePayload, Response, SignedProposal,
+    Envelope, ProposalResponse, ProposalResponsePayload, Response, SignedProposal,
 };
 use cairn_ledger::validate::{ChannelContext, VALIDATION_PARAMETER};
 use cairn_net::{ApiError, ClientError};
 use cairn_orderer::api::BroadcastResponse;
 use futures_util::future::join_all;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use crate::api::{CommitStatus, EndorseRequest, EndorseResponse};
 use crate::channel::Channel;
@@ -274,7 +279,11 @@ impl Collection<'_> {
             let c = &self.candidates[i];
             match result {
                 Ok(resp) => {
-                    if let Err(reason) = self.verify(c, &resp) {
+                    let checked = match c.url {
+                        None => Ok(()),
+                        Some(_) => self.verify(c, &resp, self.got.is_empty()),
+                    };
+                    if let Err(reason) = checked {
                         warn!(endorser = %c.name(), %reason, "endorsement discarded");
                         self.failed.push(i);
                         self.reasons.push((format!("{}: {reason}", c.name()), None));
@@ -366,9 +375,11 @@ impl Collection<'_> {
         }
     }
 
-    /// A remote endorsement must be signed by a peer of the org asked, over
-    /// a payload for this proposal.
-    fn verify(&self, c: &Candidate, resp: &ProposalResponse) -> Result<(), String> {
+    /// A remote endorsement must carry the certificate of a peer of the
+    /// org asked and, if it is the first one (`first`: later ones must equal
+    /// it byte for byte), a payload for this proposal. Its signature is left
+    /// to validation (see the module doc).
+    fn verify(&self, c: &Candidate, resp: &ProposalResponse, first: bool) -> Result<(), String> {
         let e = &resp.endorsement;
         let id = self
             .ctx
@@ -383,11 +394,9 @@ impl Collection<'_> {
                 c.msp_id
             ));
         }
-        id.verify(
-            &Endorsement::signed_bytes(&resp.payload, &e.endorser),
-            &e.signature,
-        )
-        .map_err(|err| format!("endorsement signature: {err}"))?;
+        if !first {
+            return Ok(());
+        }
         let payload = ProposalResponsePayload::decode(&resp.payload)
             .map_err(|err| format!("payload does not decode: {err}"))?;
         let proposal_hash = self
@@ -681,8 +690,11 @@ fn restricting_collections(
     Ok(out)
 }
 
-/// Sends a client-signed envelope to the channel's orderers, failing over
-/// on retryable errors until the submit deadline.
+/// Sends a client-signed envelope to the Raft leader of the channel's
+/// orderers: first to the one that last ordered for this gateway (or where
+/// blocks come from), following a follower's answer naming the leader, and
+/// failing over to the next orderer on retryable errors until the submit
+/// deadline.
 pub(crate) async fn submit(
     shared: &Arc<Shared>,
     envelope: &Envelope,
@@ -700,22 +712,55 @@ pub(crate) async fn submit(
         )));
     }
     let deadline = Instant::now() + Duration::from_millis(shared.config.gateway.submit_timeout_ms);
-    // Start where blocks come from: that orderer is known to be alive.
+    // Start at the leader last seen, else where blocks come from (that
+    // orderer is known to be alive).
     let mut i = channel
-        .source()
+        .leader_hint()
+        .or_else(|| channel.source())
         .and_then(|s| urls.iter().position(|u| *u == s))
         .unwrap_or(0);
     let mut last = String::new();
+    let mut redirects = 0;
     loop {
         let url = &urls[i % urls.len()];
-        match cairn_orderer::api::broadcast(&shared.client, url, envelope).await {
+        match cairn_orderer::api::broadcast_to_leader(&shared.client, url, envelope).await {
             Ok(r) => {
-                info!(channel = %channel.name, txid = %r.txid, block = r.block, code = %r.code, "transaction ordered");
+                debug!(channel = %channel.name, txid = %r.txid, block = r.block, code = %r.code, "transaction ordered");
+                channel.set_leader_hint(Some(url));
                 return Ok(r);
+            }
+            Err(e) if cairn_orderer::api::leader_of(&e).is_some() => {
+                // A follower named the leader: go there at once, if it is one
+                // of the channel's orderers (a name it does not know counts as
+                // a failure of this orderer).
+                let named = cairn_orderer::api::leader_of(&e).unwrap_or_default();
+                match urls
+                    .iter()
+                    .position(|u| u.trim_end_matches('/') == named.trim_end_matches('/'))
+                {
+                    Some(j) if redirects < urls.len() => {
+                        redirects += 1;
+                        channel.set_leader_hint(Some(&urls[j]));
+                        i = j;
+                    }
+                    _ => {
+                        last = format!("{url} named {named} as the leader");
+                        channel.set_leader_hint(None);
+                        i += 1;
+                        if Instant::now() >= deadline {
+                            return Err(ApiError::unavailable(format!(
+                                "no orderer of channel {} accepted the transaction: {last}",
+                                channel.name
+                            )));
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
             }
             Err(e) if e.is_retryable() && Instant::now() < deadline => {
                 debug!(orderer = %url, reason = %e, "broadcast failed; trying the next orderer");
                 last = e.to_string();
+                channel.set_leader_hint(None);
                 i += 1;
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -741,13 +786,31 @@ pub(crate) async fn submit(
     }
 }
 
-/// Waits until this peer committed `txid` (at most `wait`).
+/// Waits until this peer committed `txid` (at most `wait`): looks in the
+/// ledger once, then in each block the committer announces, from memory
+/// (the ledger again only if this waiter missed a block).
 pub(crate) async fn commit_status(
     channel: &Channel,
     txid: &cairn_ledger::ids::TxId,
     wait: Duration,
 ) -> Result<CommitStatus, ApiError> {
     let mut rx = channel.height.subscribe();
+    let in_memory = |number: u64| -> Option<Option<CommitStatus>> {
+        let last = channel
+            .last_committed()
+            .filter(|c| c.block.header.number == number)?;
+        Some(
+            last.statuses
+                .iter()
+                .find(|s| s.txid.as_ref() == Some(txid))
+                .map(|s| CommitStatus {
+                    txid: *txid,
+                    block: s.block,
+                    index: s.index,
+                    code: s.code,
+                }),
+        )
+    };
     let lookup = || -> Result<Option<CommitStatus>, ApiError> {
         Ok(channel
             .ledger
@@ -761,13 +824,23 @@ pub(crate) async fn commit_status(
             }))
     };
     let deadline = tokio::time::Instant::now() + wait;
+    let mut seen = *rx.borrow_and_update();
+    if let Some(s) = lookup()? {
+        return Ok(s);
+    }
     loop {
-        rx.borrow_and_update();
-        if let Some(s) = lookup()? {
-            return Ok(s);
-        }
         match tokio::time::timeout_at(deadline, rx.changed()).await {
-            Ok(Ok(())) => continue,
+            Ok(Ok(())) => {
+                let now = *rx.borrow_and_update();
+                let found = match (now == seen + 1).then(|| in_memory(seen)).flatten() {
+                    Some(found) => found,
+                    None => lookup()?,
+                };
+                if let Some(s) = found {
+                    return Ok(s);
+                }
+                seen = now;
+            }
             Ok(Err(_)) => return Err(ApiError::unavailable("the channel is closing")),
             Err(_) => {
                 return Err(ApiError::new(

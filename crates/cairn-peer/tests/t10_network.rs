@@ -93,11 +93,15 @@ fn t10_network_end_to_end() {
         let b = next_matching(&mut blocks, WAIT, |_| true).await;
         assert_eq!(b.header.number, created.block);
         let mut statuses = org2.tx_events(created.block).await.unwrap();
-        let s = next_matching(&mut statuses, WAIT, |_| true).await;
-        assert_eq!(
-            (s.txid, s.code),
-            (Some(created.txid), ValidationCode::Valid)
-        );
+        // One frame per block, with every transaction's outcome.
+        let frame = next_matching(&mut statuses, WAIT, |_| true).await;
+        assert_eq!(frame.block, created.block);
+        let s = frame
+            .statuses
+            .iter()
+            .find(|s| s.txid == Some(created.txid))
+            .expect("the transaction's status is in its block's frame");
+        assert_eq!((s.block, s.code), (created.block, ValidationCode::Valid));
 
         let moved = org1
             .submit("basic", "TransferAsset", &["asset1", "Max"])

@@ -269,12 +269,16 @@ pub fn events(args: EventsArgs) -> anyhow::Result<ExitCode> {
             }
         } else {
             let mut s = gw.tx_events(args.from).await?;
-            while seen < limit {
-                let Some(e) = s.next().await else { break };
-                let e = e?;
-                let txid = e.txid.map_or("-".to_string(), |t| t.to_string());
-                println!("block {} tx {} {}", e.block, txid, e.code);
-                seen += 1;
+            'blocks: while seen < limit {
+                let Some(frame) = s.next().await else { break };
+                for e in frame?.statuses {
+                    if seen >= limit {
+                        break 'blocks;
+                    }
+                    let txid = e.txid.map_or("-".to_string(), |t| t.to_string());
+                    println!("block {} tx {} {}", e.block, txid, e.code);
+                    seen += 1;
+                }
             }
         }
         anyhow::Ok(())

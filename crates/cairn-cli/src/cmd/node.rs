@@ -28,6 +28,14 @@ pub struct NodeArgs {
     /// Attested node options.
     #[command(flatten)]
     pub attest: super::node_attest::AttestArgs,
+    /// Async worker threads (network, handlers); overrides the file's
+    /// `[runtime] worker_threads`. Default: one per core.
+    #[arg(long, env = "CAIRN_WORKER_THREADS")]
+    pub worker_threads: Option<usize>,
+    /// Threads for parallel validation of large blocks; overrides the
+    /// file's `[runtime] compute_threads`. Default: one per core.
+    #[arg(long, env = "CAIRN_COMPUTE_THREADS")]
+    pub compute_threads: Option<usize>,
 }
 
 /// `cairn node start|stop|repair NAME --dir DIR`.
@@ -64,6 +72,22 @@ pub struct NodeFile {
     /// Settings of a peer (endorser, committer, gateway).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<PeerConfig>,
+    /// Threads of the node process (nodes sharing a machine each want
+    /// fewer than one per core).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<RuntimeConfig>,
+}
+
+/// The `[runtime]` table of a node file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Async worker threads (default: one per core).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_threads: Option<usize>,
+    /// Threads for parallel validation of large blocks (default: one per core).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_threads: Option<usize>,
 }
 
 impl NodeFile {
@@ -128,7 +152,25 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         );
     };
     let file = NodeFile::load(&config_path)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let runtime = file.runtime.clone().unwrap_or_default();
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.worker_threads.or(runtime.worker_threads) {
+        if n == 0 {
+            bail!("worker_threads must be at least 1");
+        }
+        builder.worker_threads(n);
+    }
+    if let Some(n) = args.compute_threads.or(runtime.compute_threads) {
+        if n == 0 {
+            bail!("compute_threads must be at least 1");
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .thread_name(|i| format!("cairn-compute-{i}"))
+            .build_global()
+            .context("cannot size the validation thread pool")?;
+    }
+    let rt = builder
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;

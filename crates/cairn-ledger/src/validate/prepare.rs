@@ -59,6 +59,11 @@ struct Decoded {
     signers: Vec<Option<Identity>>,
 }
 
+/// Blocks with fewer transactions are decoded on the calling thread: waking
+/// the pool costs more than it saves there, and on a machine that several
+/// nodes share the other cores are busy anyway.
+const PARALLEL_MIN_TXS: usize = 64;
+
 /// `trusted(i)`: skip verifying the signatures of transaction `i` (see
 /// [`crate::validate::validate_sealed_block`]); everything else is checked.
 pub(crate) fn prepare_block(
@@ -69,11 +74,17 @@ pub(crate) fn prepare_block(
     trusted: &(dyn Fn(usize) -> bool + Sync),
 ) -> Vec<Prepared> {
     let at = timestamp.seconds;
-    let mut decoded: Vec<Decoded> = data
-        .par_iter()
-        .enumerate()
-        .map(|(i, env)| decode_one(ctx, number, i, env, at))
-        .collect();
+    let mut decoded: Vec<Decoded> = if data.len() < PARALLEL_MIN_TXS {
+        data.iter()
+            .enumerate()
+            .map(|(i, env)| decode_one(ctx, number, i, env, at))
+            .collect()
+    } else {
+        data.par_iter()
+            .enumerate()
+            .map(|(i, env)| decode_one(ctx, number, i, env, at))
+            .collect()
+    };
     let jobs: Vec<&SigJob> = decoded
         .iter()
         .flat_map(|d| d.jobs.iter())

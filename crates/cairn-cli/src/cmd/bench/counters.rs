@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::cpu;
 use super::super::up::layout::{Network, Node};
 use super::super::up::setup;
+use super::cpu;
 
 /// One node's counters at one instant.
 #[derive(Clone, Debug, Default)]

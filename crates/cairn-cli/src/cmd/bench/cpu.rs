@@ -51,10 +51,18 @@ pub fn current_tid() -> Option<i32> {
         .ok()
 }
 
-/// A process's threads and context switches (voluntary plus involuntary),
-/// from `/proc/<pid>/status`.
+/// A process's threads and context switches (voluntary plus involuntary,
+/// of all its threads: a process's own `status` counts only its main one).
 pub fn process_status(pid: i32) -> Option<(u64, u64)> {
-    parse_status(&std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
+    let (threads, _) = parse_status(&std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?)?;
+    let switches = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+        .filter_map(|s| parse_status(&s))
+        .map(|(_, c)| c)
+        .sum();
+    Some((threads, switches))
 }
 
 fn parse_status(status: &str) -> Option<(u64, u64)> {

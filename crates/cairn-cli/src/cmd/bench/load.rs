@@ -79,6 +79,8 @@ pub struct Progress {
     /// The thread the event watchers run on (0 until it started), so the
     /// report can tell their CPU from the clients'.
     pub watch_tid: std::sync::atomic::AtomicI32,
+    /// That thread's CPU ticks when the watchers stopped.
+    pub watch_ticks_end: AtomicU64,
 }
 
 /// One transaction's life, as the collector saw it.
@@ -276,6 +278,9 @@ fn watch_all(
         let _ = stop.await;
         set.abort_all();
     });
+    if let Some(ticks) = super::cpu::current_tid().and_then(super::cpu::thread_ticks) {
+        progress.watch_ticks_end.store(ticks, Ordering::Relaxed);
+    }
 }
 
 /// The collector: folds every message into the transactions' records.
@@ -414,9 +419,10 @@ async fn watch(peer: usize, gw: GatewayClient, from: u64, tx: mpsc::UnboundedSen
                 while let Some(item) = stream.next().await {
                     let at = Instant::now();
                     match item {
-                        Ok(ev) => {
-                            next = ev.block;
-                            if let Some(txid) = ev.txid {
+                        Ok(frame) => {
+                            next = frame.block;
+                            for ev in frame.statuses {
+                                let Some(txid) = ev.txid else { continue };
                                 let msg = Msg::Event {
                                     peer,
                                     txid,

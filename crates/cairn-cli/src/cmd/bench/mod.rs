@@ -285,7 +285,9 @@ async fn bench(net: &Network, started: bool, args: &BenchArgs) -> anyhow::Result
         })
     };
     let outcome = load::run(plan, progress.clone(), on_measure).await;
-    let last = snapshot(&pids, progress.watch_tid.load(Ordering::Relaxed));
+    let mut last = snapshot(&pids, 0);
+    // The watchers' thread has ended by now; it left its count.
+    last.watchers = Some(progress.watch_ticks_end.load(Ordering::Relaxed));
     let last_counts = counters::read(net, &nodes).await;
     ticker.abort();
     ctrl_c.abort();

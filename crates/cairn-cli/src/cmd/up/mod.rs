@@ -436,6 +436,7 @@ fn generate(
                 attestation: Default::default(),
             }),
             peer: None,
+            runtime: None,
         };
         file.save(&net.files(n).config)?;
     }
@@ -468,6 +469,7 @@ fn generate(
         let file = NodeFile {
             orderer: None,
             peer: Some(peer),
+            runtime: None,
         };
         file.save(&net.files(n).config)?;
     }
