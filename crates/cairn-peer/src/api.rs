@@ -7,7 +7,7 @@
 //! | `POST /endorse` | any identity; the proposal's creator must satisfy the channel's `Writers` | [`SignedProposal`] → [`ProposalResponse`] |
 //! | `POST /gateway/evaluate` | creator satisfies `Readers` | [`SignedProposal`] → [`Response`] |
 //! | `POST /gateway/endorse` | creator satisfies `Writers` | [`EndorseRequest`] → [`EndorseResponse`] |
-//! | `POST /gateway/submit` | any identity (the orderer checks `Writers`) | [`Envelope`] → [`BroadcastResponse`] |
+//! | `POST /gateway/submit[?wait_ms=N]` | any identity (the orderer checks `Writers`); with `wait_ms`, a caller satisfying `Readers` | [`Envelope`] → [`BroadcastResponse`]; with `wait_ms`, once this peer committed it, with this peer's code ([`SubmitQuery`]) |
 //! | `POST /gateway/commit-status` | caller satisfies `Readers` | [`CommitStatusRequest`] → [`CommitStatus`] |
 //! | `GET /channels` | any identity | `Vec<`[`ChannelInfo`]`>` |
 //! | `GET /counters` | any identity | this process's event counters (`cairn_counters::snapshot`): signature checks, decodes, durable commits, requests per route |
@@ -65,6 +65,17 @@ pub struct EndorseResponse {
     pub result: Response,
     /// The endorsing orgs' MSP ids, in the order of `responses`.
     pub endorsers: Vec<String>,
+}
+
+/// Query of `POST /gateway/submit`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitQuery {
+    /// Also wait (at most this long, capped by the gateway's
+    /// `max_commit_wait_ms`) until the gateway's own peer committed the
+    /// transaction, and answer with its block and code there: submit and
+    /// commit status in one call. 0: answer once ordered.
+    #[serde(default)]
+    pub wait_ms: u64,
 }
 
 /// Asks for a transaction's commit status on the gateway's peer.
@@ -285,6 +296,25 @@ pub async fn submit(
     let timeout = client.timeout().max(std::time::Duration::from_secs(35));
     client
         .post_within(&url(base, "/gateway/submit"), envelope, timeout)
+        .await
+}
+
+/// Submits `envelope` and waits (up to `wait`) until the gateway peer
+/// committed it: the answer carries that peer's block and code.
+pub async fn submit_and_wait(
+    client: &Client,
+    base: &str,
+    envelope: &Envelope,
+    wait: std::time::Duration,
+) -> Result<BroadcastResponse, ClientError> {
+    let wait_ms = wait.as_millis() as u64;
+    let timeout = client.timeout().max(std::time::Duration::from_secs(35)) + wait;
+    client
+        .post_within(
+            &url(base, &format!("/gateway/submit?wait_ms={wait_ms}")),
+            envelope,
+            timeout,
+        )
         .await
 }
 

@@ -247,16 +247,14 @@ impl GatewayClient {
         let endorsed = self.endorse(&proposal, endorsing_orgs).await?;
         let envelope = self.assemble(&endorsed)?;
         let txid = proposal.header.txid;
-        let ordered = self.submit_envelope(&envelope).await?;
-        if ordered.txid != txid {
+        // Submit and commit status in one call.
+        let status =
+            api::submit_and_wait(&self.client, &self.gateway, &envelope, self.commit_wait).await?;
+        if status.txid != txid {
             return Err(GatewayError::Protocol {
-                reason: format!(
-                    "submitted {txid}, the orderer answered for {}",
-                    ordered.txid
-                ),
+                reason: format!("submitted {txid}, the gateway answered for {}", status.txid),
             });
         }
-        let status = self.commit_status(&txid, self.commit_wait).await?;
         if status.code != ValidationCode::Valid {
             return Err(GatewayError::Invalid {
                 txid,

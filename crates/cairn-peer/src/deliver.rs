@@ -167,7 +167,7 @@ async fn commit(
     })
     .await
     .map_err(|e| CommitFailure::Local(format!("commit task failed: {e}")))?;
-    let (summary, txids) = result.map_err(|e| match e {
+    let summary = result.map_err(|e| match e {
         StoreError::Database { .. }
         | StoreError::InUse { .. }
         | StoreError::Io { .. }
@@ -188,42 +188,44 @@ async fn commit(
         info!(channel = %name, block = summary.number, "channel configuration changed");
         shared.refresh_trust();
     }
-    channel.announce(Committed::new(Arc::new(block), &txids));
+    channel.announce(Committed::new(Arc::new(block), &summary.txids));
     Ok(summary)
 }
 
 /// Commits a block with the private data the transient store holds for its
 /// transactions (only collections this peer's org is a member of ever get
-/// there), then drops those entries and the ones older than the retention.
-/// A failing transient store only costs the private data: the ledger records
-/// it as missing and reconciliation fetches it.
+/// there; looked up by the ids validation decoded), then drops those entries
+/// and the ones older than the retention. A failing transient store only
+/// costs the private data: the ledger records it as missing and
+/// reconciliation fetches it.
 fn commit_with_private(
     channel: &Channel,
     block: &Block,
     retention: u64,
-) -> Result<(CommitSummary, Vec<Option<TxId>>), StoreError> {
-    let ids = crate::channel::tx_ids(block);
-    let txids: Vec<TxId> = ids.iter().flatten().copied().collect();
-    let private: PrivateData = match channel.transient.lookup_copies(&txids) {
-        Ok(found) => found
-            .into_iter()
-            .map(|(txid, copies)| (txid, crate::private::choose_copy(block, &txid, copies)))
-            .collect(),
-        Err(e) => {
-            warn!(channel = %channel.name, reason = %e, "reading the transient store failed; the block's private data will be reconciled");
-            PrivateData::new()
+) -> Result<CommitSummary, StoreError> {
+    let mut held: Vec<TxId> = Vec::new();
+    let summary = channel.ledger.commit_looking_up(block, |ids| {
+        let txids: Vec<TxId> = ids.iter().flatten().copied().collect();
+        match channel.transient.lookup_copies(&txids) {
+            Ok(found) => {
+                let private: PrivateData = found
+                    .into_iter()
+                    .map(|(txid, copies)| (txid, crate::private::choose_copy(block, &txid, copies)))
+                    .collect();
+                held = txids.into_iter().filter(|t| private.get(t).is_some()).collect();
+                private
+            }
+            Err(e) => {
+                warn!(channel = %channel.name, reason = %e, "reading the transient store failed; the block's private data will be reconciled");
+                PrivateData::new()
+            }
         }
-    };
-    let summary = channel.ledger.commit_with_private(block, &private)?;
+    })?;
     let s = &summary.private;
     if s.stored + s.missing + s.rejected + s.expired > 0 {
         debug!(channel = %channel.name, block = summary.number, stored = s.stored, missing = s.missing, rejected = s.rejected, expired = s.expired, "private data committed");
     }
     let height = summary.number + 1;
-    let held: Vec<TxId> = txids
-        .into_iter()
-        .filter(|t| private.get(t).is_some())
-        .collect();
     match channel
         .transient
         .cleanup(&held, height.saturating_sub(retention))
@@ -236,7 +238,7 @@ fn commit_with_private(
             warn!(channel = %channel.name, reason = %e, "cleaning the transient store failed")
         }
     }
-    Ok((summary, ids))
+    Ok(summary)
 }
 
 /// Another orderer of the channel that has more blocks than this peer.

@@ -19,7 +19,7 @@ use tracing::{info, warn};
 
 use crate::api::{
     ChannelInfo, CommitStatus, CommitStatusRequest, ContractEventsQuery, EndorseRequest,
-    EndorseResponse, EventsQuery, InstalledInfo, TxRecord,
+    EndorseResponse, EventsQuery, InstalledInfo, SubmitQuery, TxRecord,
 };
 use crate::endorse::{self, Access};
 use crate::error::PeerError;
@@ -95,9 +95,37 @@ async fn gateway_endorse(
 
 async fn submit(
     State(shared): State<Arc<Shared>>,
+    Caller(caller): Caller,
+    Query(q): Query<SubmitQuery>,
     Postcard(envelope): Postcard<Envelope>,
 ) -> Result<Postcard<BroadcastResponse>, ApiError> {
-    counted(&shared, "submit", gateway::submit(&shared, &envelope).await).map(Postcard)
+    let r = async {
+        if q.wait_ms == 0 {
+            return gateway::submit(&shared, &envelope).await;
+        }
+        // Waiting reads this peer's ledger: only for its readers, checked
+        // before anything is sent.
+        let channel = envelope
+            .transaction()
+            .ok()
+            .and_then(|tx| shared.channel(&tx.header().channel));
+        if let Some(channel) = &channel {
+            channel.reader(&caller)?;
+        }
+        let ordered = gateway::submit(&shared, &envelope).await?;
+        let Some(channel) = channel else {
+            return Ok(ordered);
+        };
+        let wait = Duration::from_millis(q.wait_ms.min(shared.config.gateway.max_commit_wait_ms));
+        let s = gateway::commit_status(&channel, &ordered.txid, wait).await?;
+        Ok(BroadcastResponse {
+            txid: s.txid,
+            block: s.block,
+            code: s.code,
+        })
+    }
+    .await;
+    counted(&shared, "submit", r).map(Postcard)
 }
 
 async fn commit_status(

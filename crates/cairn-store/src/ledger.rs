@@ -1,6 +1,7 @@
 //! The ledger of one channel on one node: commit blocks atomically, seal new
 //! blocks (on orderers), answer queries and issue receipts.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -60,6 +61,9 @@ pub struct CommitSummary {
     pub hash: Digest,
     /// What the block did to private data here.
     pub private: PrivateCommitStats,
+    /// Each transaction's id, in block order (`None`: it did not decode),
+    /// as validation decoded it.
+    pub txids: Vec<Option<TxId>>,
 }
 
 impl Ledger {
@@ -341,7 +345,19 @@ impl Ledger {
         block: &Block,
         private: &PrivateData,
     ) -> Result<CommitSummary, StoreError> {
-        self.commit_checked(block, private, false)
+        self.commit_checked(block, |_| Ok(Cow::Borrowed(private)), false)
+    }
+
+    /// [`Ledger::commit_with_private`], where the private data is looked up
+    /// by `lookup` once validation has decoded the block (given each
+    /// transaction's id, `None` where it did not decode): the block's
+    /// envelopes are decoded once. If `lookup` fails, nothing is written.
+    pub fn commit_looking_up(
+        &self,
+        block: &Block,
+        lookup: impl FnOnce(&[Option<TxId>]) -> PrivateData,
+    ) -> Result<CommitSummary, StoreError> {
+        self.commit_checked(block, |txids| Ok(Cow::Owned(lookup(txids))), false)
     }
 
     /// [`Ledger::commit`] for an orderer applying a block its own Raft
@@ -351,13 +367,14 @@ impl Ledger {
     /// runs, and the codes and tree root must still agree. Peers and blocks
     /// fetched from elsewhere use [`Ledger::commit`].
     pub fn commit_sealed(&self, block: &Block) -> Result<CommitSummary, StoreError> {
-        self.commit_checked(block, &PrivateData::new(), true)
+        let none = PrivateData::new();
+        self.commit_checked(block, |_| Ok(Cow::Borrowed(&none)), true)
     }
 
-    fn commit_checked(
+    fn commit_checked<'p>(
         &self,
         block: &Block,
-        private: &PrivateData,
+        private: impl FnOnce(&[Option<TxId>]) -> Result<Cow<'p, PrivateData>, StoreError>,
         sealed_by_own_leader: bool,
     ) -> Result<CommitSummary, StoreError> {
         let tip = self.read_tip_clone();
@@ -407,6 +424,9 @@ impl Ledger {
             });
         }
         drop(snap);
+        let txids: Vec<Option<TxId>> = result.txs.iter().map(|t| t.txid).collect();
+        let private = private(&txids)?;
+        let private = private.as_ref();
         let new_ctx = result
             .new_config()
             .map(|c| ChannelContext::new(c.clone()).map(Arc::new))
@@ -461,6 +481,7 @@ impl Ledger {
             valid,
             hash,
             private,
+            txids,
         })
     }
 
