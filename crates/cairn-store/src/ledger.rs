@@ -46,6 +46,20 @@ pub struct Ledger {
     tip: RwLock<Tip>,
     /// The org whose collections' cleartext this ledger keeps.
     pub(crate) member_org: RwLock<Option<String>>,
+    /// What the last [`Ledger::seal`] worked out, so that committing the
+    /// block it sealed ([`Ledger::commit_sealed`]) does not validate it again.
+    sealed: std::sync::Mutex<Option<Sealed>>,
+}
+
+/// A sealed block's validation result and tree nodes, valid only on the
+/// tip it was computed on (the state changes only by committing blocks).
+struct Sealed {
+    number: u64,
+    previous_hash: Digest,
+    data_hash: Digest,
+    result: BlockResult,
+    nodes: Vec<Node>,
+    root: Hash,
 }
 
 /// What committing a block did.
@@ -108,6 +122,7 @@ impl Ledger {
                 config_block: 0,
             }),
             member_org: RwLock::new(None),
+            sealed: std::sync::Mutex::new(None),
         };
         ledger.commit(genesis)?;
         Ok(ledger)
@@ -146,6 +161,7 @@ impl Ledger {
             path: dir.to_path_buf(),
             tip: RwLock::new(tip),
             member_org: RwLock::new(member_org),
+            sealed: std::sync::Mutex::new(None),
         })
     }
 
@@ -285,7 +301,7 @@ impl Ledger {
         let tip = self.read_tip_clone();
         let snap = self.snapshot()?;
         let result = validate_block(&tip.ctx, tip.height, timestamp, &data, &snap)?;
-        let (_, root) = tree_update(&snap, tip.tree_size, &data, &result)?;
+        let (nodes, root) = tree_update(&snap, tip.tree_size, &data, &result)?;
         let header = BlockHeader {
             channel: tip.ctx.config().name.clone(),
             number: tip.height,
@@ -299,11 +315,20 @@ impl Ledger {
             signer: signer.identity().der().to_vec(),
             signature: signer.sign(&header.signed_bytes(signer.identity().der())?),
         };
+        let codes = result.codes();
+        *self.sealed.lock().unwrap_or_else(|p| p.into_inner()) = Some(Sealed {
+            number: header.number,
+            previous_hash: header.previous_hash,
+            data_hash: header.data_hash,
+            result,
+            nodes,
+            root,
+        });
         Ok(Block {
             header,
             data,
             metadata: BlockMetadata {
-                validation_codes: result.codes(),
+                validation_codes: codes,
                 signatures: vec![signature],
                 last_config: tip.config_block,
             },
@@ -386,18 +411,28 @@ impl Ledger {
             });
         }
         crate::check::check_block_shape(block, &tip.ctx, tip.last_hash, tip.config_block)?;
-        let snap = self.snapshot()?;
-        let result = if sealed_by_own_leader {
-            validate_sealed_block(
-                &tip.ctx,
-                n,
-                block.header.timestamp,
-                &block.data,
-                &snap,
-                &block.metadata.validation_codes,
-            )?
+        // The block this ledger just sealed, on this very tip (the shape
+        // check proved the data are the ones hashed): its validation stands.
+        let sealed = if sealed_by_own_leader {
+            self.sealed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+                .filter(|s| {
+                    s.number == n
+                        && s.previous_hash == tip.last_hash
+                        && s.data_hash == block.header.data_hash
+                })
         } else {
-            validate_block(&tip.ctx, n, block.header.timestamp, &block.data, &snap)?
+            None
+        };
+        let snap = self.snapshot()?;
+        let (result, tree) = match sealed {
+            Some(s) => (s.result, Some((s.nodes, s.root))),
+            None => (
+                validate_for_commit(&tip, block, &snap, sealed_by_own_leader)?,
+                None,
+            ),
         };
         for (index, (ours, theirs)) in result
             .codes()
@@ -414,7 +449,10 @@ impl Ledger {
                 });
             }
         }
-        let (nodes, root) = tree_update(&snap, tip.tree_size, &block.data, &result)?;
+        let (nodes, root) = match tree {
+            Some(t) => t,
+            None => tree_update(&snap, tip.tree_size, &block.data, &result)?,
+        };
         if root.as_bytes() != block.header.tree_root.as_bytes()
             || tip.tree_size + block.data.len() as u64 != block.header.tree_size
         {
@@ -579,6 +617,30 @@ fn open_db(path: &Path, create: bool) -> Result<Database, StoreError> {
 }
 
 /// The tree nodes this block adds, and the new root.
+/// Validates a block to commit: fully, or, for a block the orderer's own
+/// Raft leader sealed, without re-verifying the signatures its codes mark
+/// valid (see `validate_sealed_block`).
+fn validate_for_commit(
+    tip: &Tip,
+    block: &Block,
+    snap: &Snapshot,
+    sealed_by_own_leader: bool,
+) -> Result<BlockResult, StoreError> {
+    let h = &block.header;
+    Ok(if sealed_by_own_leader {
+        validate_sealed_block(
+            &tip.ctx,
+            h.number,
+            h.timestamp,
+            &block.data,
+            snap,
+            &block.metadata.validation_codes,
+        )?
+    } else {
+        validate_block(&tip.ctx, h.number, h.timestamp, &block.data, snap)?
+    })
+}
+
 pub(crate) fn tree_update<S: NodeStore>(
     store: &S,
     size: u64,
