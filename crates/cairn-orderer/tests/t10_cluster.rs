@@ -314,6 +314,35 @@ fn t12_envelopes_from_outside_the_channel_or_badly_signed_are_never_ordered() {
         let block = cluster.ledger(i).block(1).unwrap().unwrap();
         assert_eq!(block.data, vec![define.encode().unwrap()], "node {}", i + 1);
     }
+
+    // A forged envelope sent together with valid ones (so they may share a
+    // batch): only it is refused, the others are ordered, no block holds it.
+    let (_, valid) = write_tx(&cluster.net, "beside-forged");
+    let leader_url = cluster.url(leader);
+    let (forged_answer, valid_answer) = cluster.rt.block_on(async {
+        tokio::join!(
+            api::broadcast(&relay, &leader_url, &forged),
+            api::broadcast(&relay, &leader_url, &valid)
+        )
+    });
+    let err = forged_answer.unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    let ordered = valid_answer.unwrap();
+    cluster.wait_height(ordered.block + 1, Duration::from_secs(10));
+    let forged_bytes = forged.encode().unwrap();
+    for i in 0..3 {
+        let ledger = cluster.ledger(i);
+        for n in 0..ledger.height() {
+            let block = ledger.block(n).unwrap().unwrap();
+            assert!(
+                !block.data.contains(&forged_bytes),
+                "node {} block {n}",
+                i + 1
+            );
+        }
+        let block = ledger.block(ordered.block).unwrap().unwrap();
+        assert!(block.data.contains(&valid.encode().unwrap()));
+    }
 }
 
 #[test]
@@ -383,4 +412,42 @@ fn t13_concurrent_broadcasts_share_blocks_and_raft_entries() {
         blocks.len() as u64
     );
     assert_eq!(after.height - before.height, blocks.len() as u64);
+}
+
+#[test]
+fn t14_a_follower_names_the_leader_instead_of_relaying_when_asked() {
+    let cluster = Cluster::start(3, BatchConfig::default(), fast_raft());
+    let leader = cluster.wait_leader(Duration::from_secs(10));
+    let follower = (leader + 1) % 3;
+    let client = cluster.client(&cluster.net.orgs[0].user);
+    let define = define_basic(&cluster.net);
+    let err = cluster
+        .rt
+        .block_on(api::broadcast_to_leader(
+            &client,
+            &cluster.url(follower),
+            &define,
+        ))
+        .unwrap_err();
+    assert_eq!(err.status(), Some(api::NOT_LEADER), "{err}");
+    assert_eq!(api::leader_of(&err), Some(cluster.url(leader).as_str()));
+    // Nothing was relayed: the follower still has only the genesis block.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(cluster.ledger(leader).height(), 1);
+    // The leader orders it; a plain broadcast to a follower is still relayed.
+    let answer = cluster
+        .rt
+        .block_on(api::broadcast_to_leader(
+            &client,
+            &cluster.url(leader),
+            &define,
+        ))
+        .unwrap();
+    assert_eq!(answer.block, 1);
+    let (_, tx) = write_tx(&cluster.net, "relayed");
+    let relayed = cluster
+        .rt
+        .block_on(api::broadcast(&client, &cluster.url(follower), &tx))
+        .unwrap();
+    assert_eq!(relayed.block, 2);
 }

@@ -24,6 +24,7 @@ fn t10_network_end_to_end() {
 
     // --- submit through Org1's gateway; committed on all 3 peers, equal state.
     let org1 = net.user(0);
+    let before = cairn_counters::snapshot();
     let created = net
         .rt
         .block_on(org1.submit(
@@ -32,6 +33,25 @@ fn t10_network_end_to_end() {
             &["asset1", "blue", "5", "Tomoko", "300"],
         ))
         .unwrap();
+    // The gateway submitted straight to the Raft leader, and the client's
+    // submit waited for the commit in the same call (orderers, peers and
+    // client share this process, so its counters cover them all).
+    let hops = cairn_counters::delta(&before, &cairn_counters::snapshot());
+    assert!(
+        hops.get("sent POST /broadcast").is_some_and(|n| *n >= 1),
+        "{hops:?}"
+    );
+    assert_eq!(hops.get("served POST /raft/forward"), None, "{hops:?}");
+    assert_eq!(
+        hops.get("served POST /gateway/commit-status"),
+        None,
+        "{hops:?}"
+    );
+    assert_eq!(
+        hops.get("served POST /gateway/submit"),
+        Some(&1),
+        "{hops:?}"
+    );
     assert_eq!(created.endorsers.len(), 2, "MAJORITY of 3 orgs");
     assert_eq!(
         created.endorsers[0], "Org1MSP",
