@@ -2,7 +2,7 @@
 //! hash, one code per transaction, and a header signature by an orderer of
 //! one of the channel's orderer orgs.
 
-use cairn_crypto::Digest;
+use cairn_crypto::{Digest, Role};
 use cairn_ledger::block::Block;
 use cairn_ledger::receipt::verify_header;
 use cairn_ledger::validate::ChannelContext;
@@ -52,6 +52,20 @@ pub(crate) fn check_block_shape(
             block.metadata.last_config
         )));
     }
+    // The channel context knows (and caches) every member's certificate:
+    // an orderer of an orderer org whose signature verifies is enough.
+    let h = &block.header;
+    for s in &block.metadata.signatures {
+        if let Ok(id) = ctx.identify(&s.signer, h.timestamp.seconds)
+            && id.role() == Role::Orderer
+            && ctx.config().orderer_orgs.iter().any(|o| o == id.msp_id())
+            && let Ok(signed) = h.signed_bytes(&s.signer)
+            && id.public_key().verify(&signed, &s.signature).is_ok()
+        {
+            return Ok(());
+        }
+    }
+    // Otherwise say, per orderer org, why no signature counts.
     let mut reasons = Vec::new();
     for org in &ctx.config().orderer_orgs {
         let Some(cfg) = ctx.config().org(org) else {
@@ -73,4 +87,54 @@ pub(crate) fn check_block_shape(
         "no valid orderer signature over the header ({})",
         reasons.join("; ")
     )))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+mod tests {
+    use cairn_crypto::SigningIdentity;
+    use cairn_ledger::block::HeaderSignature;
+    use cairn_testkit::TestNet;
+
+    use super::*;
+
+    fn signed_by(block: &Block, who: &SigningIdentity) -> Block {
+        let mut b = block.clone();
+        let der = who.identity().der().to_vec();
+        let signature = who.sign(&b.header.signed_bytes(&der).unwrap());
+        b.metadata.signatures = vec![HeaderSignature {
+            signer: der,
+            signature,
+        }];
+        b
+    }
+
+    #[test]
+    fn only_an_orderer_of_an_orderer_org_signs_a_block() {
+        let net = TestNet::new(2);
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = net.sample_ledger(dir.path(), 1);
+        let ctx = ledger.context();
+        let prev = ledger.block(0).unwrap().unwrap().header.hash().unwrap();
+        let block = ledger.block(1).unwrap().unwrap();
+        let check = |b: &Block, ctx: &ChannelContext| check_block_shape(b, ctx, prev, 0);
+
+        // As sealed, and re-signed by the other org's orderer: accepted.
+        check(&block, &ctx).unwrap();
+        check(&signed_by(&block, &net.orgs[1].orderer), &ctx).unwrap();
+        // A peer's signature, a damaged signature: refused, and said why.
+        let e = check(&signed_by(&block, &net.orgs[0].peer), &ctx).unwrap_err();
+        assert!(e.to_string().contains("not an orderer"), "{e}");
+        let mut damaged = block.clone();
+        let last = damaged.metadata.signatures[0].signature.len() - 1;
+        damaged.metadata.signatures[0].signature[last] ^= 1;
+        let e = check(&damaged, &ctx).unwrap_err();
+        assert!(e.to_string().contains("no valid orderer signature"), "{e}");
+        // An orderer of an org that is not an orderer org of the channel.
+        let mut config = ctx.config().clone();
+        config.orderer_orgs = vec![net.orgs[0].msp_id.clone()];
+        let narrow = ChannelContext::new(config).unwrap();
+        check(&block, &narrow).unwrap();
+        assert!(check(&signed_by(&block, &net.orgs[1].orderer), &narrow).is_err());
+    }
 }
