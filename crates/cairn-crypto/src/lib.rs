@@ -18,7 +18,8 @@
 //!   write key files atomically.
 //!
 //! Layer: bottom. It uses only external crates (RustCrypto for keys and
-//! Ed25519, ring for P-256 verification, rcgen, x509-parser, rayon) and never
+//! Ed25519, ring for P-256 verification, rcgen, x509-parser, rayon) and
+//! `cairn-counters` (it counts signature checks and signatures), and never
 //! touches the network. File access is limited
 //! to loading and writing key material ([`SigningIdentity::from_dir`],
 //! [`CertificateAuthority::load`], [`MspConfig::load`], [`generate`]) and to

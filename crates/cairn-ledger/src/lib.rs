@@ -8,7 +8,8 @@
 //! orderer-signed block header and the previous block's header).
 //!
 //! May use: `cairn-crypto` (hashes, signatures, identities), `cairn-policy`
-//! (endorsement policies), `cairn-merkle` (RFC 9162 proofs).
+//! (endorsement policies), `cairn-merkle` (RFC 9162 proofs), `cairn-counters`
+//! (it counts canonical decodes and encodes).
 //!
 //! Invariants (each module states its own):
 //! - everything hashed or signed is encoded with [`encoding::Canonical`],

@@ -13,7 +13,9 @@
 //! browsers ([`serve_browsers`], the peer's web console), which attaches no
 //! [`Caller`]: the application authenticates those users itself.
 //!
-//! May use: `cairn-crypto` (identities, MSPs). Knows nothing of ledgers,
+//! May use: `cairn-crypto` (identities, MSPs), `cairn-counters` (requests per
+//! route, TLS connections, stream frames; served at `GET /counters` by
+//! [`counters`]). Knows nothing of ledgers,
 //! orderers or peers: those crates build their routers on top of this one.
 //!
 //! Invariants:

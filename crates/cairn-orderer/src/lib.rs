@@ -12,7 +12,7 @@
 //!
 //! May use: `cairn-ledger` (model, validation context), `cairn-store` (the
 //! ledger: `seal` on the leader, `commit` on every node), `cairn-crypto`,
-//! `cairn-net` (mutual TLS transport), `openraft`, `redb`.
+//! `cairn-net` (mutual TLS transport), `openraft`, `redb`, `cairn-counters`.
 //!
 //! ```text
 //!  client ──POST /broadcast──► any orderer: admit ──(follower: /raft/forward)──► leader

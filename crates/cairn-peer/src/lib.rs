@@ -19,7 +19,7 @@
 //! May use: `cairn-crypto`, `cairn-policy`, `cairn-ledger`, `cairn-store`,
 //! `cairn-contract` (runtime, lifecycle, packages), `cairn-net` (mutual
 //! TLS), and `cairn-orderer`'s public client API (`broadcast`, `deliver`,
-//! `status`).
+//! `status`), `cairn-counters`.
 //!
 //! ```text
 //!  client ─(signed proposal)─► gateway peer ─► plan from the definition's policy

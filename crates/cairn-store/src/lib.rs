@@ -6,7 +6,8 @@
 //! org's collections, see [`private`]).
 //!
 //! May use: `cairn-ledger` (model and validation), `cairn-crypto`,
-//! `cairn-merkle`, `redb`. Knows nothing of networking or contracts.
+//! `cairn-merkle`, `redb`, `cairn-counters` (durable commits, committed blocks
+//! and transactions). Knows nothing of networking or contracts.
 //!
 //! Invariants:
 //! - everything a block changes is written in one redb write transaction, so
