@@ -66,12 +66,17 @@ pub async fn broadcast(
     base: &str,
     envelope: &Envelope,
 ) -> Result<BroadcastResponse, ClientError> {
-    client
-        .post(
-            &format!("{}/broadcast", base.trim_end_matches('/')),
-            envelope,
-        )
-        .await
+    post_broadcast(client, base, "", envelope).await
+}
+
+async fn post_broadcast(
+    client: &Client,
+    base: &str,
+    query: &str,
+    envelope: &Envelope,
+) -> Result<BroadcastResponse, ClientError> {
+    let url = format!("{}/broadcast{query}", base.trim_end_matches('/'));
+    client.post(&url, envelope).await
 }
 
 /// Query of `POST /broadcast`.
@@ -95,12 +100,7 @@ pub async fn broadcast_to_leader(
     base: &str,
     envelope: &Envelope,
 ) -> Result<BroadcastResponse, ClientError> {
-    client
-        .post(
-            &format!("{}/broadcast?leader_only=true", base.trim_end_matches('/')),
-            envelope,
-        )
-        .await
+    post_broadcast(client, base, "?leader_only=true", envelope).await
 }
 
 /// The leader's URL a follower named in answer to [`broadcast_to_leader`].
