@@ -431,7 +431,8 @@ fn t14_a_follower_names_the_leader_instead_of_relaying_when_asked() {
         .unwrap_err();
     assert_eq!(err.status(), Some(api::NOT_LEADER), "{err}");
     assert_eq!(api::leader_of(&err), Some(cluster.url(leader).as_str()));
-    // Nothing was relayed: the follower still has only the genesis block.
+    // Nothing was relayed, so nothing was ordered: the leader still has
+    // only the genesis block.
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(cluster.ledger(leader).height(), 1);
     // The leader orders it; a plain broadcast to a follower is still relayed.

@@ -729,11 +729,15 @@ pub(crate) async fn submit(
                 channel.set_leader_hint(Some(url));
                 return Ok(r);
             }
-            Err(e) if cairn_orderer::api::leader_of(&e).is_some() => {
+            Err(ClientError::Status {
+                status: cairn_orderer::api::NOT_LEADER,
+                message: named,
+                ..
+            }) => {
                 // A follower named the leader: go there at once, if it is one
                 // of the channel's orderers (a name it does not know counts as
                 // a failure of this orderer).
-                let named = cairn_orderer::api::leader_of(&e).unwrap_or_default();
+                let named = named.trim();
                 match urls
                     .iter()
                     .position(|u| u.trim_end_matches('/') == named.trim_end_matches('/'))
