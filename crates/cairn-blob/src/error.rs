@@ -38,6 +38,11 @@ pub enum StoreError {
         /// The marker's version id.
         version_id: String,
     },
+    /// An earlier write to the log failed; the store takes no writes until reopened.
+    #[error(
+        "the store stopped taking writes after a write to its log failed; restart `cairn blob serve` (opening the store replays the log)"
+    )]
+    Halted,
     /// Another process holds the store.
     #[error("the store at {} is in use by another process (is `cairn blob serve` running?)", path.display())]
     InUse {
@@ -126,9 +131,10 @@ impl StoreError {
         match self {
             StoreError::BucketExists { .. } => ("BucketAlreadyOwnedByYou", 409),
             StoreError::BucketNotEmpty { .. } => ("BucketNotEmpty", 409),
-            StoreError::Db { .. } | StoreError::Io { .. } | StoreError::Record { .. } => {
-                ("InternalError", 500)
-            }
+            StoreError::Db { .. }
+            | StoreError::Halted
+            | StoreError::Io { .. }
+            | StoreError::Record { .. } => ("InternalError", 500),
             StoreError::DeleteMarker { .. } | StoreError::NoSuchKey { .. } => ("NoSuchKey", 404),
             StoreError::InUse { .. } => ("ServiceUnavailable", 503),
             StoreError::Invalid(_) => ("InvalidArgument", 400),

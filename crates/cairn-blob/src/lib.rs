@@ -17,7 +17,9 @@
 //!  client ─ SigV4 ─► s3 (authenticate: key ring, payload hash, signature)
 //!                     └► Store (spawn_blocking) ─► worm::check_* (pure)
 //!                          ├► content: tmp/ ─fsync─► objects/ab/<sha256> ─fsync dir
-//!                          └► meta.redb: one transaction per change (fsync)
+//!                          ├► new versions: a record in meta.wal (fdatasync), then
+//!                          │   the meta.redb transaction without an fsync
+//!                          └► every other change: one meta.redb transaction (fsync)
 //! ```
 //!
 //! Invariants:
@@ -27,6 +29,9 @@
 //! - a version is visible only once its content is durable: the content file
 //!   is fsynced and renamed (directory fsynced) before the metadata
 //!   transaction that names it commits;
+//! - a change is acknowledged only once durable: in the write-ahead log
+//!   (new versions) or by redb's fsync (everything else), and opening the
+//!   store replays every logged version the database lacks, once;
 //! - versions are never modified in content: an overwrite is a new version,
 //!   an append is a new version whose content extends the old one, a delete
 //!   without a version id is a delete marker;

@@ -5,24 +5,29 @@
 //!   (≤ [`INLINE_MAX`] bytes, keyed by SHA-256), the version counter and the
 //!   clock's high-water mark;
 //! - `objects/ab/abcd…`: larger contents, one file per SHA-256 (hex);
+//! - `meta.wal`: the write-ahead log of new versions ([`wal`]);
 //! - `tmp/`: uploads being written; emptied on open.
 //!
 //! Durability: a content file is written to `tmp/`, fsynced, renamed into
 //! `objects/` and its directory fsynced *before* the metadata transaction
-//! that refers to it commits (redb fsyncs on commit). A version is visible
-//! only through its record, so a crash at any point leaves either the whole
-//! version or nothing (at worst an unreferenced content file).
+//! that refers to it commits. That transaction is durable when it commits:
+//! a new version's (PUT, append) through its record in `meta.wal`,
+//! fdatasynced before the commit, every other change through redb's own
+//! fsync (which also makes the logged ones before it durable). A version is
+//! visible only through its record, so a crash at any point leaves either
+//! the whole version or nothing (at worst an unreferenced content file);
+//! opening the store replays the log.
 //!
 //! Every mutation runs in one redb write transaction under `files` (the
-//! mutex that also orders content-file renames against removals) and asks
-//! [`crate::worm`] first.
+//! mutex that holds the log and also orders content-file renames against
+//! removals) and asks [`crate::worm`] first.
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, WriteTransaction};
 use sha2::{Digest, Sha256};
 
 use crate::clock::{TimeSource, TrustedClock};
@@ -32,8 +37,10 @@ use crate::worm::{self, Bypass, Now, Retention, Timestamp};
 mod anchor;
 mod buckets;
 mod listing;
+mod logged;
 mod records;
 mod tables;
+mod wal;
 
 pub use anchor::{AnchorJob, AnchorKind};
 pub use records::{
@@ -41,6 +48,7 @@ pub use records::{
 };
 pub use tables::validate_bucket_name;
 use tables::*;
+use wal::Wal;
 
 /// Contents up to this size live in the metadata database, larger ones in files.
 pub const INLINE_MAX: usize = 64 * 1024;
@@ -51,7 +59,7 @@ pub struct Store {
     root: PathBuf,
     db: Database,
     clock: TrustedClock,
-    files: Mutex<()>,
+    files: Mutex<Wal>,
 }
 
 impl Store {
@@ -70,6 +78,8 @@ impl Store {
             },
             e => StoreError::db("opening the database")(e.into()),
         })?;
+        // Only now, holding the database: the log is this process's alone.
+        let (mut wal, records) = Wal::open(&root.join("meta.wal"))?;
         let w = db
             .begin_write()
             .map_err(|e| StoreError::db("opening")(e.into()))?;
@@ -78,10 +88,6 @@ impl Store {
             let mut meta = w
                 .open_table(META)
                 .map_err(|e| StoreError::db("opening")(e.into()))?;
-            let hw = meta
-                .get("clock_hwm")
-                .map_err(|e| StoreError::db("reading the clock")(e.into()))?
-                .map_or(0, |v| v.value());
             // The id this store's anchors carry on the ledger, made once.
             let has_id = meta
                 .get("store_id")
@@ -91,6 +97,27 @@ impl Store {
                 meta.insert("store_id", rand::random::<i64>())
                     .map_err(|e| StoreError::db("writing the store id")(e.into()))?;
             }
+            let applied = meta
+                .get("wal_applied")
+                .map_err(|e| StoreError::db("reading the log's mark")(e.into()))?
+                .map_or(0, |v| v.value().cast_unsigned());
+            drop(meta);
+            // Versions acknowledged after the last durable commit.
+            let last = logged::replay(&w, &records, applied)?;
+            if last > applied {
+                tracing::info!(
+                    records = last - applied,
+                    "replayed new versions from the write-ahead log"
+                );
+            }
+            wal.checkpointed(last + 1);
+            let meta = w
+                .open_table(META)
+                .map_err(|e| StoreError::db("opening")(e.into()))?;
+            let hw = meta
+                .get("clock_hwm")
+                .map_err(|e| StoreError::db("reading the clock")(e.into()))?
+                .map_or(0, |v| v.value());
             Timestamp(hw)
         };
         w.commit()
@@ -106,7 +133,7 @@ impl Store {
             root: root.to_path_buf(),
             db,
             clock: TrustedClock::new(source, high_water),
-            files: Mutex::new(()),
+            files: Mutex::new(wal),
         })
     }
 
@@ -124,10 +151,13 @@ impl Store {
         opts: PutOptions,
     ) -> Result<VersionInfo, StoreError> {
         validate_key(key)?;
-        // Fail before writing content when the bucket is missing.
-        self.bucket(bucket)?;
+        // Fail before writing a content file when the bucket is missing
+        // (inline content is only hashed; the transaction checks again).
+        if data.len() > INLINE_MAX {
+            self.bucket(bucket)?;
+        }
         let staged = self.stage(data)?;
-        self.write("writing a version", |w, now| {
+        self.write_logged("writing a version", |w, now| {
             let b = bucket_in(w, bucket)?;
             let latest = latest_in(w, bucket, key)?;
             worm::check_overwrite(
@@ -180,10 +210,7 @@ impl Store {
                 history,
                 anchor_txid: None,
             };
-            self.commit_content(w, &staged, data)?;
-            insert_version(w, &v)?;
-            anchor::enqueue_version(w, &v)?;
-            Ok(v)
+            self.new_version(w, v, &staged, data)
         })
     }
 
@@ -206,7 +233,7 @@ impl Store {
         };
         content.extend_from_slice(data);
         let staged = self.stage(&content)?;
-        self.write("appending", |w, now| {
+        self.write_logged("appending", |w, now| {
             let b = bucket_in(w, bucket)?;
             let latest = latest_in(w, bucket, key)?.filter(|v| !v.delete_marker);
             if latest.as_ref().map(|v| &v.version_id) != old.as_ref().map(|v| &v.version_id) {
@@ -237,10 +264,7 @@ impl Store {
                 )],
                 anchor_txid: None,
             };
-            self.commit_content(w, &staged, &content)?;
-            insert_version(w, &v)?;
-            anchor::enqueue_version(w, &v)?;
-            Ok(v)
+            self.new_version(w, v, &staged, &content)
         })
     }
 
@@ -524,7 +548,6 @@ impl Store {
         if data.len() <= INLINE_MAX {
             let hash = Sha256::digest(data);
             return Ok(Staged {
-                hash: hash.to_vec(),
                 hex: hex::encode(hash),
                 inline: true,
                 tmp: None,
@@ -554,53 +577,41 @@ impl Store {
             return Err(e);
         }
         Ok(Staged {
-            hash: hash.to_vec(),
             hex: hex::encode(hash),
             inline: false,
             tmp: Some(tmp),
         })
     }
 
-    /// Inside a write transaction: puts the staged content in place (rename
-    /// and directory fsync, or the inline table) and counts the reference.
-    fn commit_content(
+    /// Inside a write transaction: puts a large staged content in place
+    /// (rename, directory fsync), then adds the version and its content's
+    /// reference; returns the version and its log record's tail.
+    fn new_version(
         &self,
         w: &WriteTransaction,
+        v: VersionInfo,
         staged: &Staged,
         data: &[u8],
-    ) -> Result<(), StoreError> {
-        let mut refs = w.open_table(REFS).map_err(dberr("counting references"))?;
-        let count = refs
-            .get(staged.hash.as_slice())
-            .map_err(dberr("counting references"))?
-            .map_or(0, |v| v.value());
-        refs.insert(staged.hash.as_slice(), count + 1)
-            .map_err(dberr("counting references"))?;
-        if staged.inline {
-            if count == 0 {
-                let mut t = w.open_table(INLINE).map_err(dberr("writing content"))?;
-                t.insert(staged.hash.as_slice(), data)
-                    .map_err(dberr("writing content"))?;
+    ) -> Result<(VersionInfo, Vec<u8>), StoreError> {
+        if let Some(tmp) = &staged.tmp {
+            let dest = self.content_path(&staged.hex);
+            let dir = dest
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| self.root.join("objects"));
+            if !dir.is_dir() {
+                fs::create_dir_all(&dir).map_err(StoreError::io("creating", &dir))?;
+                sync_dir(&self.root.join("objects"))?;
             }
-            return Ok(());
+            // Same name, same bytes: replacing an existing copy also repairs a damaged one.
+            fs::rename(tmp, &dest).map_err(StoreError::io("renaming into", &dest))?;
+            sync_dir(&dir)?;
         }
-        let Some(tmp) = &staged.tmp else {
-            return Err(StoreError::Invalid(
-                "staged content without a file".to_owned(),
-            ));
-        };
-        let dest = self.content_path(&staged.hex);
-        let dir = dest
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| self.root.join("objects"));
-        if !dir.is_dir() {
-            fs::create_dir_all(&dir).map_err(StoreError::io("creating", &dir))?;
-            sync_dir(&self.root.join("objects"))?;
-        }
-        // Same name, same bytes: replacing an existing copy also repairs a damaged one.
-        fs::rename(tmp, &dest).map_err(StoreError::io("renaming into", &dest))?;
-        sync_dir(&dir)
+        let json = encode(&v)?;
+        let content = staged.inline.then_some(data);
+        logged::add_version(w, &v, &json, content)?;
+        let tail = logged::tail(&json, content)?;
+        Ok((v, tail))
     }
 
     fn update_version(
@@ -666,11 +677,8 @@ impl Store {
         &self,
         action: &'static str,
         f: impl FnOnce(&WriteTransaction, Now) -> Result<T, StoreError>,
-    ) -> Result<(T, MutexGuard<'_, ()>), StoreError> {
-        let guard = self
-            .files
-            .lock()
-            .map_err(|_| StoreError::Invalid("a writer panicked; restart the store".to_owned()))?;
+    ) -> Result<(T, MutexGuard<'_, Wal>), StoreError> {
+        let mut wal = self.lock()?;
         let now = self.clock.now();
         let w = self
             .db
@@ -683,13 +691,73 @@ impl Store {
                 .map_err(dberr(action))?;
         }
         w.commit().map_err(|e| StoreError::db(action)(e.into()))?;
-        Ok((out, guard))
+        // Durable, and so is every logged version before it: a new round.
+        let next = wal.next_seq();
+        wal.checkpointed(next);
+        Ok((out, wal))
+    }
+
+    /// [`Store::write`] for a new version: `f` returns the result and its
+    /// log record's tail ([`logged::tail`]). The transaction commits without
+    /// an fsync once its record is durable in the log, or, when the log's
+    /// round is full, commits durably (a checkpoint) without a record.
+    fn write_logged<T>(
+        &self,
+        action: &'static str,
+        f: impl FnOnce(&WriteTransaction, Now) -> Result<(T, Vec<u8>), StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut wal = self.lock()?;
+        let now = self.clock.now();
+        let mut w = self
+            .db
+            .begin_write()
+            .map_err(|e| StoreError::db(action)(e.into()))?;
+        let (out, tail) = f(&w, now)?;
+        let high_water = self.clock.high_water();
+        let body = logged::body(high_water, &tail);
+        let logged = wal.fits(body.len());
+        {
+            let mut meta = w.open_table(META).map_err(dberr(action))?;
+            meta.insert("clock_hwm", high_water.0)
+                .map_err(dberr(action))?;
+            if logged {
+                meta.insert("wal_applied", wal.next_seq().cast_signed())
+                    .map_err(dberr(action))?;
+            }
+        }
+        if !logged {
+            w.commit().map_err(|e| StoreError::db(action)(e.into()))?;
+            let next = wal.next_seq();
+            wal.checkpointed(next);
+            return Ok(out);
+        }
+        w.set_durability(Durability::None)
+            .map_err(|e| StoreError::db(action)(e.into()))?;
+        wal.append(&body)?;
+        if let Err(e) = w.commit() {
+            // The record is durable but the database did not take it: only
+            // a reopen (which replays it) makes the two agree again.
+            wal.poison();
+            return Err(StoreError::db(action)(e.into()));
+        }
+        Ok(out)
+    }
+
+    /// Takes `files` (and the log), refusing when a log write failed.
+    fn lock(&self) -> Result<MutexGuard<'_, Wal>, StoreError> {
+        let wal = self
+            .files
+            .lock()
+            .map_err(|_| StoreError::Invalid("a writer panicked; restart the store".to_owned()))?;
+        if wal.poisoned() {
+            return Err(StoreError::Halted);
+        }
+        Ok(wal)
     }
 }
 
 /// Content hashed and, if large, durably written under `tmp/`.
 struct Staged {
-    hash: Vec<u8>,
     hex: String,
     inline: bool,
     tmp: Option<PathBuf>,
