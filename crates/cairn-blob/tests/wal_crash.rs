@@ -25,7 +25,11 @@ const CHILD_COUNT: &str = "CAIRN_BLOB_WAL_CHILD_COUNT";
 /// The bytes of object `n`: mostly small (inline, 4 KiB), every 97th one
 /// large (a content file, 100 KiB).
 fn content(n: u64) -> Vec<u8> {
-    let size = if n.is_multiple_of(97) { 100 * 1024 } else { 4096 };
+    let size = if n.is_multiple_of(97) {
+        100 * 1024
+    } else {
+        4096
+    };
     let mut out = Vec::with_capacity(size);
     let mut x = n.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     while out.len() < size {

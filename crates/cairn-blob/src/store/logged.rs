@@ -7,7 +7,7 @@
 //! (the same state before it, the same deterministic steps).
 //!
 //! Record body: the clock's high-water mark (i64 LE), the length of the
-//! version record (u32 LE), the version record (JSON, as stored), then the
+//! version record (u32 LE), the version record (as stored), then the
 //! content when it is stored inline.
 
 use redb::{ReadableTable, WriteTransaction};
@@ -18,12 +18,12 @@ use super::{VersionInfo, anchor};
 use crate::error::StoreError;
 use crate::worm::Timestamp;
 
-/// Adds the version `v` (stored as `json`) with its content's reference,
+/// Adds the version `v` (stored as `record`, its encoding) with its content's reference,
 /// and queues its anchor. `content` is the bytes when `v` is inline.
 pub(super) fn add_version(
     w: &WriteTransaction,
     v: &VersionInfo,
-    json: &[u8],
+    record: &[u8],
     content: Option<&[u8]>,
 ) -> Result<(), StoreError> {
     let hash = hex::decode(&v.sha256).map_err(|_| StoreError::Record {
@@ -45,20 +45,20 @@ pub(super) fn add_version(
             .map_err(dberr("writing content"))?;
     }
     let mut t = w.open_table(VERSIONS).map_err(dberr("writing a version"))?;
-    t.insert((v.bucket.as_str(), v.key.as_str(), v.seq()), json)
+    t.insert((v.bucket.as_str(), v.key.as_str(), v.seq()), record)
         .map_err(dberr("writing a version"))?;
     drop(t);
     anchor::enqueue_version(w, v)
 }
 
 /// The record body for a new version, before the clock mark is known.
-pub(super) fn tail(json: &[u8], content: Option<&[u8]>) -> Result<Vec<u8>, StoreError> {
-    let len = u32::try_from(json.len())
+pub(super) fn tail(record: &[u8], content: Option<&[u8]>) -> Result<Vec<u8>, StoreError> {
+    let len = u32::try_from(record.len())
         .map_err(|_| StoreError::Invalid("a version record over 4 GiB".to_owned()))?;
     let content = content.unwrap_or_default();
-    let mut out = Vec::with_capacity(4 + json.len() + content.len());
+    let mut out = Vec::with_capacity(4 + record.len() + content.len());
     out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(json);
+    out.extend_from_slice(record);
     out.extend_from_slice(content);
     Ok(out)
 }
@@ -95,12 +95,12 @@ pub(super) fn replay(
         };
         let (mark, rest) = r.body.split_first_chunk::<8>().ok_or_else(unreadable)?;
         let (len, rest) = rest.split_first_chunk::<4>().ok_or_else(unreadable)?;
-        let json = rest
+        let record = rest
             .get(..u32::from_le_bytes(*len) as usize)
             .ok_or_else(unreadable)?;
-        let content = &rest[json.len()..];
-        let v: VersionInfo = decode(json, "a version record in the write-ahead log")?;
-        add_version(w, &v, json, v.inline.then_some(content))?;
+        let content = &rest[record.len()..];
+        let v: VersionInfo = decode(record, "a version record in the write-ahead log")?;
+        add_version(w, &v, record, v.inline.then_some(content))?;
         let mut meta = w.open_table(META).map_err(dberr("replaying the log"))?;
         let at_least = |meta: &redb::Table<&str, i64>, name: &str, value: i64| {
             meta.get(name)

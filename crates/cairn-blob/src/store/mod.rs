@@ -27,7 +27,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{
+    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction,
+};
 use sha2::{Digest, Sha256};
 
 use crate::clock::{TimeSource, TrustedClock};
@@ -97,6 +99,7 @@ impl Store {
                 meta.insert("store_id", rand::random::<i64>())
                     .map_err(|e| StoreError::db("writing the store id")(e.into()))?;
             }
+            check_format(&w, &mut meta, root)?;
             let applied = meta
                 .get("wal_applied")
                 .map_err(|e| StoreError::db("reading the log's mark")(e.into()))?
@@ -275,55 +278,8 @@ impl Store {
         key: &str,
         version_id: Option<&str>,
     ) -> Result<VersionInfo, StoreError> {
-        let r = self
-            .db
-            .begin_read()
-            .map_err(|e| StoreError::db("reading")(e.into()))?;
-        let buckets = r.open_table(BUCKETS).map_err(dberr("reading buckets"))?;
-        if buckets
-            .get(bucket)
-            .map_err(dberr("reading buckets"))?
-            .is_none()
-        {
-            return Err(StoreError::NoSuchBucket {
-                bucket: bucket.to_owned(),
-            });
-        }
-        let t = r.open_table(VERSIONS).map_err(dberr("reading versions"))?;
-        match version_id {
-            Some(id) => {
-                let seq = parse_version_id(key, id)?;
-                let v = t
-                    .get((bucket, key, seq))
-                    .map_err(dberr("reading versions"))?
-                    .ok_or_else(|| StoreError::NoSuchVersion {
-                        key: key.to_owned(),
-                        version_id: id.to_owned(),
-                    })?;
-                decode(v.value(), "a version record")
-            }
-            None => {
-                let last = t
-                    .range((bucket, key, 0u64)..=(bucket, key, u64::MAX))
-                    .map_err(dberr("reading versions"))?
-                    .next_back();
-                let Some(row) = last else {
-                    return Err(StoreError::NoSuchKey {
-                        bucket: bucket.to_owned(),
-                        key: key.to_owned(),
-                    });
-                };
-                let (_, v) = row.map_err(dberr("reading versions"))?;
-                let v: VersionInfo = decode(v.value(), "a version record")?;
-                if v.delete_marker {
-                    return Err(StoreError::DeleteMarker {
-                        key: key.to_owned(),
-                        version_id: v.version_id,
-                    });
-                }
-                Ok(v)
-            }
-        }
+        let r = self.read()?;
+        head_in(&r, bucket, key, version_id)
     }
 
     /// A version's record and its content.
@@ -333,14 +289,16 @@ impl Store {
         key: &str,
         version_id: Option<&str>,
     ) -> Result<(VersionInfo, Vec<u8>), StoreError> {
-        let v = self.head(bucket, key, version_id)?;
+        // One read transaction for both: the record and the bytes it names.
+        let r = self.read()?;
+        let v = head_in(&r, bucket, key, version_id)?;
         if v.delete_marker {
             return Err(StoreError::MarkerHasNoContent {
                 key: key.to_owned(),
                 version_id: v.version_id,
             });
         }
-        let bytes = self.content(&v)?;
+        let bytes = self.content_in(&r, &v)?;
         Ok((v, bytes))
     }
 
@@ -507,7 +465,7 @@ impl Store {
         let bytes = if v.delete_marker {
             None
         } else {
-            self.content(&v).ok()
+            self.read().and_then(|r| self.content_in(&r, &v)).ok()
         };
         Ok(Verification {
             actual_sha256: bytes.as_ref().map(|b| hex::encode(Sha256::digest(b))),
@@ -522,15 +480,18 @@ impl Store {
         self.root.join("objects").join(shard).join(sha256_hex)
     }
 
-    fn content(&self, v: &VersionInfo) -> Result<Vec<u8>, StoreError> {
+    /// The read transaction every read of the metadata starts with.
+    fn read(&self) -> Result<ReadTransaction, StoreError> {
+        self.db
+            .begin_read()
+            .map_err(|e| StoreError::db("reading")(e.into()))
+    }
+
+    fn content_in(&self, r: &ReadTransaction, v: &VersionInfo) -> Result<Vec<u8>, StoreError> {
         if v.inline {
             let hash = hex::decode(&v.sha256).map_err(|_| StoreError::Record {
                 what: format!("the hash of version {}", v.version_id),
             })?;
-            let r = self
-                .db
-                .begin_read()
-                .map_err(|e| StoreError::db("reading")(e.into()))?;
             let t = r.open_table(INLINE).map_err(dberr("reading content"))?;
             let c = t.get(hash.as_slice()).map_err(dberr("reading content"))?;
             return c
@@ -607,10 +568,10 @@ impl Store {
             fs::rename(tmp, &dest).map_err(StoreError::io("renaming into", &dest))?;
             sync_dir(&dir)?;
         }
-        let json = encode(&v)?;
+        let record = encode(&v)?;
         let content = staged.inline.then_some(data);
-        logged::add_version(w, &v, &json, content)?;
-        let tail = logged::tail(&json, content)?;
+        logged::add_version(w, &v, &record, content)?;
+        let tail = logged::tail(&record, content)?;
         Ok((v, tail))
     }
 
@@ -756,9 +717,101 @@ impl Store {
     }
 }
 
+/// Refuses a store whose records are in another encoding; marks a new one.
+fn check_format(
+    w: &WriteTransaction,
+    meta: &mut redb::Table<&str, i64>,
+    root: &Path,
+) -> Result<(), StoreError> {
+    let found = meta
+        .get("format")
+        .map_err(dberr("reading the format"))?
+        .map(|v| v.value());
+    match found {
+        Some(FORMAT) => Ok(()),
+        None => {
+            let buckets = w.open_table(BUCKETS).map_err(dberr("reading buckets"))?;
+            if buckets.first().map_err(dberr("reading buckets"))?.is_some() {
+                return Err(StoreError::Invalid(format!(
+                    "the store at {} was written by an earlier Cairn (JSON records); copy its objects into a new store directory",
+                    root.display()
+                )));
+            }
+            meta.insert("format", FORMAT)
+                .map_err(dberr("marking the format"))?;
+            Ok(())
+        }
+        Some(other) => Err(StoreError::Invalid(format!(
+            "the store at {} has record format {other}, this Cairn reads format {FORMAT}",
+            root.display()
+        ))),
+    }
+}
+
 /// Content hashed and, if large, durably written under `tmp/`.
 struct Staged {
     hex: String,
     inline: bool,
     tmp: Option<PathBuf>,
+}
+
+/// [`Store::head`] in the read transaction `r`.
+fn head_in(
+    r: &ReadTransaction,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> Result<VersionInfo, StoreError> {
+    let t = r.open_table(VERSIONS).map_err(dberr("reading versions"))?;
+    let found = match version_id {
+        // A malformed id is a version that does not exist (after the bucket check).
+        Some(id) => match parse_version_id(key, id) {
+            Ok(seq) => t
+                .get((bucket, key, seq))
+                .map_err(dberr("reading versions"))?
+                .map(|v| decode::<VersionInfo>(v.value(), "a version record"))
+                .transpose()?,
+            Err(_) => None,
+        },
+        None => t
+            .range((bucket, key, 0u64)..=(bucket, key, u64::MAX))
+            .map_err(dberr("reading versions"))?
+            .next_back()
+            .map(|row| {
+                let (_, v) = row.map_err(dberr("reading versions"))?;
+                decode::<VersionInfo>(v.value(), "a version record")
+            })
+            .transpose()?,
+    };
+    let Some(v) = found else {
+        // Only now ask whether the bucket exists: a bucket with versions
+        // cannot be deleted, so a version found implies its bucket.
+        let buckets = r.open_table(BUCKETS).map_err(dberr("reading buckets"))?;
+        if buckets
+            .get(bucket)
+            .map_err(dberr("reading buckets"))?
+            .is_none()
+        {
+            return Err(StoreError::NoSuchBucket {
+                bucket: bucket.to_owned(),
+            });
+        }
+        return Err(match version_id {
+            Some(id) => StoreError::NoSuchVersion {
+                key: key.to_owned(),
+                version_id: id.to_owned(),
+            },
+            None => StoreError::NoSuchKey {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+            },
+        });
+    };
+    if v.delete_marker && version_id.is_none() {
+        return Err(StoreError::DeleteMarker {
+            key: key.to_owned(),
+            version_id: v.version_id,
+        });
+    }
+    Ok(v)
 }
