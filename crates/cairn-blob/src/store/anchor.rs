@@ -4,7 +4,7 @@
 //! drains the queue onto a Cairn channel (contract `blob-anchor`) and marks
 //! each job with the transaction that recorded it.
 
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::tables::{BUCKETS, META, OUTBOX, VERSIONS, dberr, decode, encode, parse_version_id};
@@ -126,7 +126,7 @@ impl AnchorKind {
 impl Store {
     /// This store's id on the ledger (16 hex digits, made when the store was created).
     pub fn store_id(&self) -> Result<String, StoreError> {
-        let r = self.db.begin_read().map_err(dberr("reading"))?;
+        let r = self.read()?;
         let meta = r.open_table(META).map_err(dberr("reading the store id"))?;
         let id = meta
             .get("store_id")
@@ -137,7 +137,7 @@ impl Store {
 
     /// Up to `limit` jobs not yet anchored, oldest first.
     pub fn anchor_backlog(&self, limit: usize) -> Result<Vec<AnchorJob>, StoreError> {
-        let r = self.db.begin_read().map_err(dberr("reading"))?;
+        let r = self.read()?;
         let t = r.open_table(OUTBOX).map_err(dberr("reading the outbox"))?;
         let mut out = Vec::new();
         for row in t.iter().map_err(dberr("reading the outbox"))?.take(limit) {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 
 use super::tables::{
     BUCKETS, VERSIONS, bucket_in, dberr, decode, encode, event, known, validate_bucket_name,
@@ -57,10 +57,7 @@ impl Store {
 
     /// A bucket's record.
     pub fn bucket(&self, name: &str) -> Result<BucketInfo, StoreError> {
-        let r = self
-            .db
-            .begin_read()
-            .map_err(|e| StoreError::db("reading")(e.into()))?;
+        let r = self.read()?;
         let t = r.open_table(BUCKETS).map_err(dberr("reading buckets"))?;
         let v = t
             .get(name)
@@ -73,10 +70,7 @@ impl Store {
 
     /// Every bucket, by name.
     pub fn buckets(&self) -> Result<Vec<BucketInfo>, StoreError> {
-        let r = self
-            .db
-            .begin_read()
-            .map_err(|e| StoreError::db("reading")(e.into()))?;
+        let r = self.read()?;
         let t = r.open_table(BUCKETS).map_err(dberr("reading buckets"))?;
         let mut out = Vec::new();
         for row in t.iter().map_err(dberr("listing buckets"))? {

@@ -2,8 +2,6 @@
 //! marker (ListObjectVersions), by key, newest first, with S3's delimiter
 //! folding and key-marker paging.
 
-use redb::ReadableDatabase;
-
 use super::tables::{VERSIONS, dberr, decode};
 use super::{Listing, Store, VersionInfo};
 use crate::error::StoreError;
@@ -19,10 +17,7 @@ impl Store {
         all_versions: bool,
     ) -> Result<Listing, StoreError> {
         self.bucket(bucket)?;
-        let r = self
-            .db
-            .begin_read()
-            .map_err(|e| StoreError::db("reading")(e.into()))?;
+        let r = self.read()?;
         let t = r.open_table(VERSIONS).map_err(dberr("listing"))?;
         let start = match after {
             Some(a) if a >= prefix => a,

@@ -25,11 +25,10 @@
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
 
-use redb::{
-    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction,
-};
+use redb::{Database, ReadTransaction, ReadableTable, WriteTransaction};
 use sha2::{Digest, Sha256};
 
 use crate::clock::{TimeSource, TrustedClock};
@@ -43,6 +42,7 @@ mod logged;
 mod records;
 mod tables;
 mod wal;
+mod writer;
 
 pub use anchor::{AnchorJob, AnchorKind};
 pub use records::{
@@ -51,6 +51,7 @@ pub use records::{
 pub use tables::validate_bucket_name;
 use tables::*;
 use wal::Wal;
+use writer::Writer;
 
 /// Contents up to this size live in the metadata database, larger ones in files.
 pub const INLINE_MAX: usize = 64 * 1024;
@@ -61,7 +62,12 @@ pub struct Store {
     root: PathBuf,
     db: Database,
     clock: TrustedClock,
-    files: Mutex<Wal>,
+    /// The writer's state (the log, a pending batch); also orders
+    /// content-file renames against removals.
+    files: Mutex<Writer>,
+    /// Whether a batch of logged versions waits to be committed (readers
+    /// commit it first; see [`writer`]).
+    pending: AtomicBool,
 }
 
 impl Store {
@@ -136,7 +142,8 @@ impl Store {
             root: root.to_path_buf(),
             db,
             clock: TrustedClock::new(source, high_water),
-            files: Mutex::new(wal),
+            files: Mutex::new(Writer::new(wal)),
+            pending: AtomicBool::new(false),
         })
     }
 
@@ -480,13 +487,6 @@ impl Store {
         self.root.join("objects").join(shard).join(sha256_hex)
     }
 
-    /// The read transaction every read of the metadata starts with.
-    fn read(&self) -> Result<ReadTransaction, StoreError> {
-        self.db
-            .begin_read()
-            .map_err(|e| StoreError::db("reading")(e.into()))
-    }
-
     fn content_in(&self, r: &ReadTransaction, v: &VersionInfo) -> Result<Vec<u8>, StoreError> {
         if v.inline {
             let hash = hex::decode(&v.sha256).map_err(|_| StoreError::Record {
@@ -621,99 +621,6 @@ impl Store {
             }
             Ok(v)
         })
-    }
-
-    /// Runs `f` in one write transaction under `files`, persisting the clock's
-    /// high-water mark with it; commits only if `f` succeeded.
-    fn write<T>(
-        &self,
-        action: &'static str,
-        f: impl FnOnce(&WriteTransaction, Now) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        self.write_locked(action, f).map(|(out, _guard)| out)
-    }
-
-    /// [`Store::write`], returning with `files` still held.
-    fn write_locked<T>(
-        &self,
-        action: &'static str,
-        f: impl FnOnce(&WriteTransaction, Now) -> Result<T, StoreError>,
-    ) -> Result<(T, MutexGuard<'_, Wal>), StoreError> {
-        let mut wal = self.lock()?;
-        let now = self.clock.now();
-        let w = self
-            .db
-            .begin_write()
-            .map_err(|e| StoreError::db(action)(e.into()))?;
-        let out = f(&w, now)?;
-        {
-            let mut meta = w.open_table(META).map_err(dberr(action))?;
-            meta.insert("clock_hwm", self.clock.high_water().0)
-                .map_err(dberr(action))?;
-        }
-        w.commit().map_err(|e| StoreError::db(action)(e.into()))?;
-        // Durable, and so is every logged version before it: a new round.
-        let next = wal.next_seq();
-        wal.checkpointed(next);
-        Ok((out, wal))
-    }
-
-    /// [`Store::write`] for a new version: `f` returns the result and its
-    /// log record's tail ([`logged::tail`]). The transaction commits without
-    /// an fsync once its record is durable in the log, or, when the log's
-    /// round is full, commits durably (a checkpoint) without a record.
-    fn write_logged<T>(
-        &self,
-        action: &'static str,
-        f: impl FnOnce(&WriteTransaction, Now) -> Result<(T, Vec<u8>), StoreError>,
-    ) -> Result<T, StoreError> {
-        let mut wal = self.lock()?;
-        let now = self.clock.now();
-        let mut w = self
-            .db
-            .begin_write()
-            .map_err(|e| StoreError::db(action)(e.into()))?;
-        let (out, tail) = f(&w, now)?;
-        let high_water = self.clock.high_water();
-        let body = logged::body(high_water, &tail);
-        let logged = wal.fits(body.len());
-        {
-            let mut meta = w.open_table(META).map_err(dberr(action))?;
-            meta.insert("clock_hwm", high_water.0)
-                .map_err(dberr(action))?;
-            if logged {
-                meta.insert("wal_applied", wal.next_seq().cast_signed())
-                    .map_err(dberr(action))?;
-            }
-        }
-        if !logged {
-            w.commit().map_err(|e| StoreError::db(action)(e.into()))?;
-            let next = wal.next_seq();
-            wal.checkpointed(next);
-            return Ok(out);
-        }
-        w.set_durability(Durability::None)
-            .map_err(|e| StoreError::db(action)(e.into()))?;
-        wal.append(&body)?;
-        if let Err(e) = w.commit() {
-            // The record is durable but the database did not take it: only
-            // a reopen (which replays it) makes the two agree again.
-            wal.poison();
-            return Err(StoreError::db(action)(e.into()));
-        }
-        Ok(out)
-    }
-
-    /// Takes `files` (and the log), refusing when a log write failed.
-    fn lock(&self) -> Result<MutexGuard<'_, Wal>, StoreError> {
-        let wal = self
-            .files
-            .lock()
-            .map_err(|_| StoreError::Invalid("a writer panicked; restart the store".to_owned()))?;
-        if wal.poisoned() {
-            return Err(StoreError::Halted);
-        }
-        Ok(wal)
     }
 }
 
