@@ -155,6 +155,9 @@ pub struct Row {
     pub txs_per_block: f64,
     /// The machine's busy cores during the measurement.
     pub busy_cores: f64,
+    /// Of which cores kept busy by processes other than the network's nodes
+    /// and the bench (another build or benchmark on a shared machine).
+    pub others_cores: f64,
     /// Seconds the preload took (the state axis).
     pub preload_s: f64,
     /// Why the run was not clean, or empty.
@@ -184,6 +187,12 @@ impl Row {
             committed: r.committed,
             txs_per_block: r.txs_per_block,
             busy_cores: r.cpu.machine_busy_cores,
+            others_cores: if r.cpu.window_s > 0.0 {
+                (r.cpu.machine_busy_cores - (r.cpu.node_total_s + r.cpu.client_s) / r.cpu.window_s)
+                    .max(0.0)
+            } else {
+                0.0
+            },
             preload_s: r.workload.preload_s,
             problem: r.problem().unwrap_or_default(),
         }
@@ -193,13 +202,13 @@ impl Row {
 /// The CSV of an axis's rows: a header line, then one line per row.
 pub fn csv(axis: Axis, rows: &[Row]) -> String {
     let mut out = format!(
-        "{},committed_tx_per_s,node_cpu_ms_per_tx,orderer_cpu_ms_per_tx,peer_cpu_ms_per_tx,client_cpu_ms_per_tx,latency_p50_ms,latency_p99_ms,committed,txs_per_block,machine_busy_cores,preload_s,problem\n",
+        "{},committed_tx_per_s,node_cpu_ms_per_tx,orderer_cpu_ms_per_tx,peer_cpu_ms_per_tx,client_cpu_ms_per_tx,latency_p50_ms,latency_p99_ms,committed,txs_per_block,machine_busy_cores,others_busy_cores,preload_s,problem\n",
         axis.name()
     );
     for r in rows {
         let _ = writeln!(
             out,
-            "{},{:.1},{:.3},{:.3},{:.3},{:.3},{:.1},{:.1},{},{:.1},{:.2},{:.1},{}",
+            "{},{:.1},{:.3},{:.3},{:.3},{:.3},{:.1},{:.1},{},{:.1},{:.2},{:.2},{:.1},{}",
             r.point.label,
             r.tps,
             r.node_ms_per_tx,
@@ -211,6 +220,7 @@ pub fn csv(axis: Axis, rows: &[Row]) -> String {
             r.committed,
             r.txs_per_block,
             r.busy_cores,
+            r.others_cores,
             r.preload_s,
             csv_field(&r.problem)
         );
@@ -312,12 +322,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
                 Ok(r) => {
                     let row = Row::new(p, &r);
                     eprintln!(
-                        "==> {} = {}: {:.1} tx/s, {:.3} node CPU ms/tx, p50 {:.1} ms",
+                        "==> {} = {}: {:.1} tx/s, {:.3} node CPU ms/tx, p50 {:.1} ms ({:.2} cores busy with other processes)",
                         axis.name(),
                         row.point.label,
                         row.tps,
                         row.node_ms_per_tx,
-                        row.p50_ms
+                        row.p50_ms,
+                        row.others_cores
                     );
                     if !row.problem.is_empty() {
                         eprintln!("warning: not a clean run: {}", row.problem);
@@ -387,17 +398,18 @@ fn clear(dir: &PathBuf) -> anyhow::Result<()> {
 
 fn print_rows(axis: Axis, rows: &[Row]) {
     println!(
-        "{:<10} {:>10} {:>12} {:>10} {:>10}  problem",
+        "{:<10} {:>10} {:>12} {:>10} {:>10} {:>13}  problem",
         axis.name(),
         "tx/s",
         "node ms/tx",
         "p50 ms",
-        "p99 ms"
+        "p99 ms",
+        "others cores"
     );
     for r in rows {
         println!(
-            "{:<10} {:>10.1} {:>12.3} {:>10.1} {:>10.1}  {}",
-            r.point.label, r.tps, r.node_ms_per_tx, r.p50_ms, r.p99_ms, r.problem
+            "{:<10} {:>10.1} {:>12.3} {:>10.1} {:>10.1} {:>13.2}  {}",
+            r.point.label, r.tps, r.node_ms_per_tx, r.p50_ms, r.p99_ms, r.others_cores, r.problem
         );
     }
 }
@@ -420,6 +432,7 @@ pub(crate) mod tests {
             committed: 1000,
             txs_per_block: 12.5,
             busy_cores: 1.9,
+            others_cores: 0.1,
             preload_s: 0.0,
             problem: String::new(),
         }
