@@ -37,7 +37,11 @@ pub fn svg(axis: Axis, rows: &[Row], subtitle: &str) -> anyhow::Result<String> {
             (20, 0),
         )
         .map_err(plot_error)?;
-        let body = root.margin(24, 0, 0, 0);
+        if let Some(g) = growth(axis, rows) {
+            root.draw_text(&g, &("sans-serif", 15).into_font().color(&BLACK), (20, 20))
+                .map_err(plot_error)?;
+        }
+        let body = root.margin(44, 0, 0, 0);
         let (top, bottom) = body.split_vertically(SIZE.1 / 2 - 30);
         let series = |y: fn(&Row) -> f64, what, colour, digits| Series {
             points: rows.iter().map(|r| (x_of(r), y(r))).collect(),
@@ -175,6 +179,29 @@ fn panel(
     Ok(())
 }
 
+/// How the two figures changed from the first point to the last, against
+/// how x changed: the chart's one-line answer to "what grows linearly".
+fn growth(axis: Axis, rows: &[Row]) -> Option<String> {
+    let (first, last) = (rows.first()?, rows.last()?);
+    if rows.len() < 2 || first.tps <= 0.0 || first.node_ms_per_tx <= 0.0 {
+        return None;
+    }
+    let tps = last.tps / first.tps;
+    let cpu = last.node_ms_per_tx / first.node_ms_per_tx;
+    Some(match axis {
+        Axis::Private => format!(
+            "{} ÷ {}: committed tx/s ×{tps:.2}, node CPU per tx ×{cpu:.2}",
+            last.point.label, first.point.label
+        ),
+        _ => format!(
+            "{} → {} (×{}): committed tx/s ×{tps:.2}, node CPU per tx ×{cpu:.2}",
+            tick(axis, first.point.value as f64),
+            tick(axis, last.point.value as f64),
+            round(last.point.value as f64 / first.point.value.max(1) as f64),
+        ),
+    })
+}
+
 /// A row's x coordinate: its value (private: 0 public, 1 private).
 fn x_of(r: &Row) -> f64 {
     r.point.value as f64
@@ -241,6 +268,7 @@ mod tests {
             "concurrent clients (log scale)",
             "700.0",
             "4.250",
+            "1 → 256 (×256): committed tx/s ×5.42, node CPU per tx ×0.65",
         ] {
             assert!(svg.contains(text), "{text:?} missing");
         }
@@ -256,6 +284,7 @@ mod tests {
         std::fs::write("/tmp/private.svg", &svg).unwrap();
         assert_eq!(svg.matches("<circle").count(), 4);
         assert!(svg.contains("\npublic\n") && svg.contains("\nprivate (collection"));
+        assert!(svg.contains("private ÷ public: committed tx/s ×0.76, node CPU per tx ×1.33"));
     }
 
     #[test]
