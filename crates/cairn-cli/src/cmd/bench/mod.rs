@@ -62,7 +62,8 @@ pub struct BenchArgs {
     /// orderer's answer (clients never wait for commits).
     #[arg(long, default_value_t = 1)]
     pub window: usize,
-    /// Measure for this many seconds (default 20 unless --txs is given).
+    /// Measure for this many seconds (default 20 unless --txs is given;
+    /// with --sweep, at each point).
     #[arg(long, conflicts_with = "txs")]
     pub duration: Option<u64>,
     /// Measure exactly this many transactions.
@@ -83,7 +84,7 @@ pub struct BenchArgs {
     /// The benchmark contract package directory.
     #[arg(long, default_value = DEFAULT_CONTRACT)]
     pub contract: PathBuf,
-    /// Every transaction writes its 100-byte value into a private data
+    /// Every transaction writes its value (--value-bytes) into a private data
     /// collection of two orgs (Org1, Org2; requiredPeerCount 1, maxPeerCount
     /// 1) as transient data, instead of public state.
     #[arg(long)]
