@@ -97,6 +97,10 @@ pub struct BenchArgs {
     /// and one peer); a network that runs already keeps its own.
     #[arg(long, default_value_t = DEFAULT_ORGS)]
     pub orgs: u32,
+    /// Orderers of a network the bench starts: the first N orgs run one
+    /// each (default: every org; at most --orgs).
+    #[arg(long)]
+    pub orderers: Option<u32>,
     /// Keys written into the contract's state before measuring (through
     /// `benchkv.putBatch`, 1,000 keys of --value-bytes per transaction, each
     /// committed), so the peers measure against a state of that size.
@@ -168,7 +172,8 @@ fn check(args: &BenchArgs) -> anyhow::Result<()> {
 /// what it started (unless `--keep`), and answers the figures.
 fn run_one(args: &BenchArgs) -> anyhow::Result<report::Report> {
     let dir = std::path::absolute(&args.dir)?;
-    let (net, started) = ensure_network(&dir, args.base_port, args.orgs)?;
+    let orderers = args.orderers.map(|n| n.min(args.orgs));
+    let (net, started) = ensure_network(&dir, args.base_port, args.orgs, orderers)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -187,12 +192,13 @@ fn run_one(args: &BenchArgs) -> anyhow::Result<report::Report> {
 }
 
 /// Loads the network of `dir`, starting it (`cairn up --detach`) if no node
-/// runs, with `orgs` organizations if it is new. Answers whether this call
-/// started it.
+/// runs, with `orgs` organizations (and `orderers` of them running an
+/// orderer; default all) if it is new. Answers whether this call started it.
 pub(crate) fn ensure_network(
     dir: &Path,
     base_port: u16,
     orgs: u32,
+    orderers: Option<u32>,
 ) -> anyhow::Result<(Network, bool)> {
     if let Ok(net) = Network::load(dir) {
         let running = net
@@ -223,15 +229,19 @@ pub(crate) fn ensure_network(
     eprintln!("==> no network runs in {}: starting one", dir.display());
     let exe = std::env::current_exe().context("cannot find the cairn executable")?;
     // `up` narrates on stdout; keep ours for the report.
-    let status = Command::new(exe)
-        .arg("up")
+    let mut up = Command::new(exe);
+    up.arg("up")
         .arg("--dir")
         .arg(dir)
         .arg("--base-port")
         .arg(base_port.to_string())
         .arg("--orgs")
         .arg(orgs.to_string())
-        .arg("--detach")
+        .arg("--detach");
+    if let Some(n) = orderers {
+        up.arg("--orderers").arg(n.to_string());
+    }
+    let status = up
         .stdin(Stdio::null())
         .stdout(Stdio::from(std::io::stderr()))
         .status()

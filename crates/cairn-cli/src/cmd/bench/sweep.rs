@@ -25,7 +25,8 @@ use super::{BenchArgs, MAX_VALUE_BYTES, chart, run_one};
 pub enum Axis {
     /// Concurrent clients (`--clients`).
     Clients,
-    /// Organizations of the network, one orderer and one peer each (`--orgs`).
+    /// Organizations of the network, one peer each (`--orgs`; orderers as
+    /// `--orderers` says).
     Orgs,
     /// Public state against a private data collection (`--private`).
     Private,
@@ -51,7 +52,7 @@ impl Axis {
     pub fn caption(self) -> &'static str {
         match self {
             Axis::Clients => "concurrent clients (log scale)",
-            Axis::Orgs => "organizations (1 orderer + 1 peer each)",
+            Axis::Orgs => "organizations (1 peer each)",
             Axis::Private => "where the value is written",
             Axis::State => "keys in the state before measuring (log scale)",
             Axis::Value => "value size, bytes (log scale)",
@@ -269,6 +270,9 @@ fn fixed(args: &BenchArgs, axis: Axis) -> String {
     let mut parts = Vec::new();
     if axis != Axis::Orgs {
         parts.push(format!("{} orgs", args.orgs));
+    }
+    if let Some(n) = args.orderers {
+        parts.push(format!("{n} orderers"));
     }
     if axis != Axis::Clients {
         parts.push(format!("{} clients", args.clients));
