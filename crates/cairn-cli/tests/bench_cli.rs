@@ -209,9 +209,13 @@ fn bench_sweep_writes_a_csv_row_and_a_chart_point_per_point() {
     let run = cairn(&[
         "bench",
         "--sweep",
-        "clients",
+        "orgs",
         "--points",
-        "1,4",
+        "3,4",
+        "--orderers",
+        "3",
+        "--clients",
+        "4",
         "--duration",
         "2",
         "--warmup",
@@ -228,23 +232,28 @@ fn bench_sweep_writes_a_csv_row_and_a_chart_point_per_point() {
         run.status.success(),
         "cairn bench --sweep failed:\n{stderr}"
     );
-    let csv = std::fs::read_to_string(out.join("sweep-clients.csv")).unwrap();
+    let csv = std::fs::read_to_string(out.join("sweep-orgs.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 3, "a header and 2 rows:\n{csv}");
-    assert!(lines[0].starts_with("clients,committed_tx_per_s,node_cpu_ms_per_tx"));
-    for (line, clients) in lines[1..].iter().zip(["1", "4"]) {
+    assert!(lines[0].starts_with("orgs,committed_tx_per_s,node_cpu_ms_per_tx"));
+    for (line, orgs) in lines[1..].iter().zip(["3", "4"]) {
         let f: Vec<&str> = line.split(',').collect();
-        assert_eq!(f[0], clients, "{csv}");
+        assert_eq!(f[0], orgs, "{csv}");
         let tps: f64 = f[1].parse().unwrap();
         let cpu: f64 = f[2].parse().unwrap();
         assert!(tps > 0.0 && cpu > 0.0, "{csv}");
         assert_eq!(*f.last().unwrap(), "", "a clean run has no problem: {csv}");
     }
-    let svg = std::fs::read_to_string(out.join("sweep-clients.svg")).unwrap();
+    let svg = std::fs::read_to_string(out.join("sweep-orgs.svg")).unwrap();
     assert_eq!(svg.matches("<circle").count(), 4, "2 points in 2 panels");
-    // Each point ran on its own network, stopped and removed afterwards.
-    assert!(stderr.contains("sweep point 2/2: clients = 4"), "{stderr}");
-    assert!(!dir.join("clients-1").exists() && !dir.join("clients-4").exists());
+    // Each point ran on its own network (the 4-org one with orderers in
+    // the first 3 orgs only), stopped and removed afterwards.
+    assert!(stderr.contains("sweep point 2/2: orgs = 4"), "{stderr}");
+    assert!(
+        stderr.contains("Org1, Org2, Org3, Org4 (1 peer(s) each; orderers in Org1, Org2, Org3)"),
+        "{stderr}"
+    );
+    assert!(!dir.join("orgs-3").exists() && !dir.join("orgs-4").exists());
     let left = nodes_running_under(&dir);
     assert!(left.is_empty(), "nodes left running: {left:?}");
 }
