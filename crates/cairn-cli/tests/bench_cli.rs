@@ -192,6 +192,14 @@ fn bench_targets_a_running_network_and_leaves_it_running() {
     let r4 = json(&sized);
     assert_sound_with(&r4, 60, 4096);
     assert_eq!(r4["workload"]["preloaded_keys"], 1500);
+    let private_sized = cairn(
+        &[
+            &small[..],
+            &["--dir", d, "--private", "--value-bytes", "1024"],
+        ]
+        .concat(),
+    );
+    assert_sound_with(&json(&private_sized), 60, 1024);
 
     let down = cairn(&["down", "--dir", d]);
     assert!(down.status.success());
