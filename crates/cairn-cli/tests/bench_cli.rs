@@ -72,6 +72,11 @@ impl Drop for Down<'_> {
 
 /// The figures every successful run must show.
 fn assert_sound(r: &Value, txs: u64) {
+    assert_sound_with(r, txs, 100);
+}
+
+/// [`assert_sound`] for values of `bytes` bytes.
+fn assert_sound_with(r: &Value, txs: u64, bytes: u64) {
     assert_eq!(r["committed"], txs, "{r:#}");
     assert_eq!(r["invalid"], serde_json::json!({}), "{r:#}");
     assert_eq!(r["errors"], serde_json::json!({}), "{r:#}");
@@ -88,7 +93,7 @@ fn assert_sound(r: &Value, txs: u64) {
     );
     assert!(0.0 < p50 && p50 <= p95 && p95 <= p99, "{r:#}");
     assert_eq!(r["workload"]["endorsement"], "MAJORITY Endorsement");
-    assert_eq!(r["workload"]["value_bytes"], 100);
+    assert_eq!(r["workload"]["value_bytes"], bytes);
     let nodes = r["cpu"]["nodes"].as_array().unwrap();
     assert_eq!(nodes.len(), 6, "3 orderers and 3 peers: {r:#}");
     for role in ["orderer", "peer"] {
@@ -176,8 +181,87 @@ fn bench_targets_a_running_network_and_leaves_it_running() {
     let contract = r3["workload"]["contract"].as_str().unwrap();
     assert!(contract.starts_with("benchpdc.putPrivate"), "{contract}");
 
+    // Bigger values against a preloaded state: the contract checks the size.
+    let sized = cairn(
+        &[
+            &small[..],
+            &["--dir", d, "--value-bytes", "4096", "--preload", "1500"],
+        ]
+        .concat(),
+    );
+    let r4 = json(&sized);
+    assert_sound_with(&r4, 60, 4096);
+    assert_eq!(r4["workload"]["preloaded_keys"], 1500);
+    let private_sized = cairn(
+        &[
+            &small[..],
+            &["--dir", d, "--private", "--value-bytes", "1024"],
+        ]
+        .concat(),
+    );
+    assert_sound_with(&json(&private_sized), 60, 1024);
+
     let down = cairn(&["down", "--dir", d]);
     assert!(down.status.success());
+    let left = nodes_running_under(&dir);
+    assert!(left.is_empty(), "nodes left running: {left:?}");
+}
+
+#[test]
+fn bench_sweep_writes_a_csv_row_and_a_chart_point_per_point() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("nets");
+    let out = tmp.path().join("perf");
+    let ports = common::port_block();
+    let port = ports.base.to_string();
+    let run = cairn(&[
+        "bench",
+        "--sweep",
+        "orgs",
+        "--points",
+        "3,4",
+        "--orderers",
+        "3",
+        "--clients",
+        "4",
+        "--duration",
+        "2",
+        "--warmup",
+        "0",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--base-port",
+        &port,
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success(),
+        "cairn bench --sweep failed:\n{stderr}"
+    );
+    let csv = std::fs::read_to_string(out.join("sweep-orgs.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "a header and 2 rows:\n{csv}");
+    assert!(lines[0].starts_with("orgs,committed_tx_per_s,node_cpu_ms_per_tx"));
+    for (line, orgs) in lines[1..].iter().zip(["3", "4"]) {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f[0], orgs, "{csv}");
+        let tps: f64 = f[1].parse().unwrap();
+        let cpu: f64 = f[2].parse().unwrap();
+        assert!(tps > 0.0 && cpu > 0.0, "{csv}");
+        assert_eq!(*f.last().unwrap(), "", "a clean run has no problem: {csv}");
+    }
+    let svg = std::fs::read_to_string(out.join("sweep-orgs.svg")).unwrap();
+    assert_eq!(svg.matches("<circle").count(), 4, "2 points in 2 panels");
+    // Each point ran on its own network (the 4-org one with orderers in
+    // the first 3 orgs only), stopped and removed afterwards.
+    assert!(stderr.contains("sweep point 2/2: orgs = 4"), "{stderr}");
+    assert!(
+        stderr.contains("Org1, Org2, Org3, Org4 (1 peer(s) each; orderers in Org1, Org2, Org3)"),
+        "{stderr}"
+    );
+    assert!(!dir.join("orgs-3").exists() && !dir.join("orgs-4").exists());
     let left = nodes_running_under(&dir);
     assert!(left.is_empty(), "nodes left running: {left:?}");
 }

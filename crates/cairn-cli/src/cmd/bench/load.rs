@@ -1,4 +1,5 @@
-//! The load: N client tasks submit `put(unique key, 100-byte value)`
+//! The load: N client tasks submit `put(unique key, value)` (100 bytes
+//! unless `--value-bytes` names another size)
 //! through their own org's gateway, and one watcher per peer follows that
 //! peer's transaction events. A transaction counts as committed when every
 //! peer has reported it `VALID`; its commit time is the arrival of the last
@@ -27,8 +28,11 @@ use tokio::task::JoinSet;
 
 use super::deploy::contract_name;
 
-/// Bytes of every value written.
+/// Bytes of every value written unless the bench names another size (the
+/// contract's own default: without a size argument it checks for exactly this).
 pub const VALUE_BYTES: usize = 100;
+/// The largest value the contract accepts (64 KiB).
+pub const MAX_VALUE_BYTES: usize = 65536;
 /// A client gives up after this many failures in a row.
 const MAX_CONSECUTIVE_FAILURES: u32 = 10;
 
@@ -61,6 +65,8 @@ pub struct Plan {
     /// Write into the private data collection (`putPrivate`, the value as
     /// transient data) instead of public state.
     pub private: bool,
+    /// Bytes of every value.
+    pub value_bytes: usize,
 }
 
 /// Counters the progress display reads while the load runs.
@@ -220,6 +226,7 @@ pub async fn run(
             issuer: issuer.clone(),
             window: plan.window.max(1),
             private: plan.private,
+            value_bytes: plan.value_bytes,
         };
         tokio::spawn(c.run());
     }
@@ -468,6 +475,7 @@ struct Client {
     issuer: Arc<Issuer>,
     window: usize,
     private: bool,
+    value_bytes: usize,
 }
 
 impl Client {
@@ -488,15 +496,23 @@ impl Client {
             };
             seq += 1;
             let key = format!("{}-{:04}-{seq:09}", self.run_id, self.id);
-            let value = hex::encode(random_bytes(VALUE_BYTES / 2));
+            let value = random_value(self.value_bytes);
+            // The default size goes without a size argument, so a default
+            // run sends the very transactions earlier figures were made with.
+            let size = (self.value_bytes != VALUE_BYTES).then(|| self.value_bytes.to_string());
             let proposal = if self.private {
+                let args: Vec<&str> = [key.as_str()].into_iter().chain(size.as_deref()).collect();
                 self.gw.proposal(
-                    invocation(contract_name(true), "putPrivate", &[&key]),
+                    invocation(contract_name(true), "putPrivate", &args),
                     BTreeMap::from([("value".to_string(), value.into_bytes())]),
                 )
             } else {
+                let args: Vec<&str> = [key.as_str(), value.as_str()]
+                    .into_iter()
+                    .chain(size.as_deref())
+                    .collect();
                 self.gw.proposal(
-                    invocation(contract_name(false), "put", &[&key, &value]),
+                    invocation(contract_name(false), "put", &args),
                     BTreeMap::new(),
                 )
             };
@@ -547,6 +563,13 @@ impl Client {
         while inflight.join_next().await.is_some() {}
         let _ = self.tx.send(Msg::ClientDone);
     }
+}
+
+/// `n` random hex digits (printable, so it passes as a string argument).
+fn random_value(n: usize) -> String {
+    let mut v = hex::encode(random_bytes(n.div_ceil(2)));
+    v.truncate(n);
+    v
 }
 
 fn random_bytes(n: usize) -> Vec<u8> {
@@ -688,9 +711,10 @@ mod tests {
 
     #[test]
     fn values_have_the_promised_size() {
-        assert_eq!(
-            hex::encode(random_bytes(VALUE_BYTES / 2)).len(),
-            VALUE_BYTES
-        );
+        for n in [1, VALUE_BYTES, 1023, MAX_VALUE_BYTES] {
+            let v = random_value(n);
+            assert_eq!(v.len(), n);
+            assert!(v.bytes().all(|b| b.is_ascii_hexdigit()));
+        }
     }
 }

@@ -8,6 +8,9 @@
 //! (`contracts/bench-kv`, endorsement `MAJORITY Endorsement`) once, then
 //! runs [`load`] and prints the [`report`].
 //!
+//! `--sweep AXIS` runs many such benches, one per point of the axis, and
+//! writes their figures as CSV and SVG charts ([`sweep`], [`chart`]).
+//!
 //! Transactions are counted from the transaction events of every peer: a
 //! transaction is committed when every peer has reported it `VALID`, so the
 //! figure is what the whole network agreed on, not what one gateway saw.
@@ -24,22 +27,28 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::up::layout::{Network, Node, Role};
 use super::up::{process, setup};
 
+mod chart;
 mod counters;
 mod cpu;
 pub(crate) mod deploy;
 mod load;
+mod preload;
 mod report;
+mod sweep;
 
+use load::MAX_VALUE_BYTES;
 pub(crate) use load::VALUE_BYTES;
 
 /// The benchmark contract package deployed when `--contract` is not given.
 pub(crate) const DEFAULT_CONTRACT: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/../../contracts/bench-kv");
+/// Organizations of a network the bench starts (as `cairn up`'s default).
+pub(crate) const DEFAULT_ORGS: u32 = 3;
 /// How long to wait for outstanding commits after the clients stop.
 const DRAIN: Duration = Duration::from_secs(30);
 
 /// `cairn bench` options.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Clone, Debug)]
 pub struct BenchArgs {
     /// The network directory; a network is started there (`cairn up
     /// --detach`) if none is running.
@@ -53,7 +62,8 @@ pub struct BenchArgs {
     /// orderer's answer (clients never wait for commits).
     #[arg(long, default_value_t = 1)]
     pub window: usize,
-    /// Measure for this many seconds (default 20 unless --txs is given).
+    /// Measure for this many seconds (default 20 unless --txs is given;
+    /// with --sweep, at each point).
     #[arg(long, conflicts_with = "txs")]
     pub duration: Option<u64>,
     /// Measure exactly this many transactions.
@@ -74,41 +84,57 @@ pub struct BenchArgs {
     /// The benchmark contract package directory.
     #[arg(long, default_value = DEFAULT_CONTRACT)]
     pub contract: PathBuf,
-    /// Every transaction writes its 100-byte value into a private data
+    /// Every transaction writes its value (--value-bytes) into a private data
     /// collection of two orgs (Org1, Org2; requiredPeerCount 1, maxPeerCount
     /// 1) as transient data, instead of public state.
     #[arg(long)]
     pub private: bool,
+    /// Bytes of every value written, 1 to 65536 (the contract checks the
+    /// size; 100 sends no size argument, as before the option existed).
+    #[arg(long, default_value_t = VALUE_BYTES)]
+    pub value_bytes: usize,
+    /// Organizations of a network the bench starts (each runs one orderer
+    /// and one peer); a network that runs already keeps its own.
+    #[arg(long, default_value_t = DEFAULT_ORGS)]
+    pub orgs: u32,
+    /// Orderers of a network the bench starts: the first N orgs run one
+    /// each (default: every org; at most --orgs).
+    #[arg(long)]
+    pub orderers: Option<u32>,
+    /// Keys written into the contract's state before measuring (through
+    /// `benchkv.putBatch`, 1,000 keys of --value-bytes per transaction, each
+    /// committed), so the peers measure against a state of that size.
+    #[arg(long, default_value_t = 0)]
+    pub preload: u64,
+    /// Run a sweep instead of one bench: for each point of each AXIS
+    /// (comma-separated: clients, orgs, state, value, private), a fresh
+    /// network in DIR/AXIS-POINT is started, measured and removed; figures go
+    /// to OUT/sweep-AXIS.csv and charts to OUT/sweep-AXIS.svg. The other
+    /// options give the fixed values of the axes not swept.
+    #[arg(long, value_delimiter = ',', value_enum, conflicts_with_all = ["json", "keep"])]
+    pub sweep: Vec<sweep::Axis>,
+    /// The sweep's points, for a single axis (comma-separated; e.g.
+    /// `1,4,16` clients, `3,5` orgs, `1000,100000` keys, `100,4096` bytes,
+    /// `public,private`). Default: clients 1,4,16,64,128,256; orgs 3,5,7;
+    /// state 1000 to 10000000 by tens; value 100,1024,4096,16384,65536;
+    /// private public,private.
+    #[arg(long, value_delimiter = ',', requires = "sweep")]
+    pub points: Vec<String>,
+    /// The directory the sweep writes its CSV and SVG files into.
+    #[arg(long, default_value = "docs/perf")]
+    pub out: PathBuf,
+    /// Shown before the progress bar's message (a sweep names its point).
+    #[arg(skip)]
+    pub label: String,
 }
 
 /// Runs `cairn bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    if args.clients == 0 {
-        bail!("--clients must be at least 1");
+    check(&args)?;
+    if !args.sweep.is_empty() {
+        return sweep::run(&args);
     }
-    if !(args.warmup.is_finite() && args.warmup >= 0.0) {
-        bail!("--warmup must be a number of seconds, 0 or more");
-    }
-    if args.txs == Some(0) || args.duration == Some(0) {
-        bail!("--txs and --duration must be at least 1");
-    }
-    let dir = std::path::absolute(&args.dir)?;
-    let (net, started) = ensure_network(&dir, args.base_port)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let result = rt.block_on(bench(&net, started, &args));
-    drop(rt);
-    if started && !args.keep {
-        eprintln!("==> stopping the network the bench started");
-        stop_network(&net);
-    } else if started {
-        eprintln!(
-            "==> the network keeps running; stop it with: cairn down --dir {}",
-            dir.display()
-        );
-    }
-    let report = result?;
+    let report = run_one(&args)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -125,9 +151,55 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Refuses options no bench can run with.
+fn check(args: &BenchArgs) -> anyhow::Result<()> {
+    if !(1..=MAX_VALUE_BYTES).contains(&args.value_bytes) {
+        bail!("--value-bytes must be from 1 to {MAX_VALUE_BYTES}");
+    }
+    if args.clients == 0 {
+        bail!("--clients must be at least 1");
+    }
+    if !(args.warmup.is_finite() && args.warmup >= 0.0) {
+        bail!("--warmup must be a number of seconds, 0 or more");
+    }
+    if args.txs == Some(0) || args.duration == Some(0) {
+        bail!("--txs and --duration must be at least 1");
+    }
+    Ok(())
+}
+
+/// One bench: starts a network if none runs in `--dir`, measures it, stops
+/// what it started (unless `--keep`), and answers the figures.
+fn run_one(args: &BenchArgs) -> anyhow::Result<report::Report> {
+    let dir = std::path::absolute(&args.dir)?;
+    let orderers = args.orderers.map(|n| n.min(args.orgs));
+    let (net, started) = ensure_network(&dir, args.base_port, args.orgs, orderers)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(bench(&net, started, args));
+    drop(rt);
+    if started && !args.keep {
+        eprintln!("==> stopping the network the bench started");
+        stop_network(&net);
+    } else if started {
+        eprintln!(
+            "==> the network keeps running; stop it with: cairn down --dir {}",
+            dir.display()
+        );
+    }
+    result
+}
+
 /// Loads the network of `dir`, starting it (`cairn up --detach`) if no node
-/// runs. Answers whether this call started it.
-pub(crate) fn ensure_network(dir: &Path, base_port: u16) -> anyhow::Result<(Network, bool)> {
+/// runs, with `orgs` organizations (and `orderers` of them running an
+/// orderer; default all) if it is new. Answers whether this call started it.
+pub(crate) fn ensure_network(
+    dir: &Path,
+    base_port: u16,
+    orgs: u32,
+    orderers: Option<u32>,
+) -> anyhow::Result<(Network, bool)> {
     if let Ok(net) = Network::load(dir) {
         let running = net
             .nodes
@@ -157,13 +229,19 @@ pub(crate) fn ensure_network(dir: &Path, base_port: u16) -> anyhow::Result<(Netw
     eprintln!("==> no network runs in {}: starting one", dir.display());
     let exe = std::env::current_exe().context("cannot find the cairn executable")?;
     // `up` narrates on stdout; keep ours for the report.
-    let status = Command::new(exe)
-        .arg("up")
+    let mut up = Command::new(exe);
+    up.arg("up")
         .arg("--dir")
         .arg(dir)
         .arg("--base-port")
         .arg(base_port.to_string())
-        .arg("--detach")
+        .arg("--orgs")
+        .arg(orgs.to_string())
+        .arg("--detach");
+    if let Some(n) = orderers {
+        up.arg("--orderers").arg(n.to_string());
+    }
+    let status = up
         .stdin(Stdio::null())
         .stdout(Stdio::from(std::io::stderr()))
         .status()
@@ -226,6 +304,25 @@ async fn bench(net: &Network, started: bool, args: &BenchArgs) -> anyhow::Result
     if deploy::ensure(net, &args.contract, args.private).await? {
         eprintln!("==> {contract} committed on {}", net.channel);
     }
+    let preloaded = if args.preload > 0 {
+        let gateways = deploy::org_peers(net)
+            .iter()
+            .map(|p| Ok(Arc::new(setup::gateway(net, p, "users/user1")?)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        eprintln!("==> preloading {} keys into {contract}", args.preload);
+        let seed = hex::encode(rand::random::<[u8; 4]>());
+        let done = preload::run(gateways, contract, args.preload, args.value_bytes, &seed).await?;
+        eprintln!(
+            "==> preloaded {} keys in {:.1} s",
+            done.keys,
+            done.took.as_secs_f64()
+        );
+        // Every peer must hold the whole state before the measurement.
+        deploy::wait_same_height(net).await?;
+        Some(done)
+    } else {
+        None
+    };
     let heights = deploy::heights(net).await?;
     let from_block = heights.iter().flatten().copied().min().unwrap_or(0);
     let nodes: Vec<(Node, i32)> = net
@@ -254,6 +351,7 @@ async fn bench(net: &Network, started: bool, args: &BenchArgs) -> anyhow::Result
         },
         drain: DRAIN,
         private: args.private,
+        value_bytes: args.value_bytes,
     };
     let stop = plan.stop;
     let progress = Arc::new(load::Progress::default());
@@ -274,7 +372,7 @@ async fn bench(net: &Network, started: bool, args: &BenchArgs) -> anyhow::Result
             }
         }
     };
-    let bar = progress_bar(stop);
+    let bar = progress_bar(stop, &args.label);
     let ticker = tokio::spawn(tick(bar.clone(), progress.clone(), stop));
     let ctrl_c = {
         let progress = progress.clone();
@@ -340,7 +438,9 @@ async fn bench(net: &Network, started: bool, args: &BenchArgs) -> anyhow::Result
             } else {
                 format!("{contract}.put")
             },
-            value_bytes: load::VALUE_BYTES,
+            value_bytes: args.value_bytes,
+            preloaded_keys: preloaded.map_or(0, |p| p.keys),
+            preload_s: preloaded.map_or(0.0, |p| p.took.as_secs_f64()),
             endorsement: deploy::ENDORSEMENT.into(),
             clients: args.clients,
             window: args.window.max(1),
@@ -401,15 +501,19 @@ fn role_name(r: Role) -> &'static str {
     }
 }
 
-fn progress_bar(stop: load::Stop) -> ProgressBar {
+fn progress_bar(stop: load::Stop, label: &str) -> ProgressBar {
     let (len, template) = match stop {
-        load::Stop::Txs(n) => (n, "{spinner} {msg} {wide_bar} {pos}/{len} txs"),
-        load::Stop::Duration(d) => (d.as_secs(), "{spinner} {msg} {wide_bar} {pos}/{len} s"),
+        load::Stop::Txs(n) => (n, "{spinner} {prefix}{msg} {wide_bar} {pos}/{len} txs"),
+        load::Stop::Duration(d) => (
+            d.as_secs(),
+            "{spinner} {prefix}{msg} {wide_bar} {pos}/{len} s",
+        ),
     };
     let bar = ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::stderr())
         .with_style(
             ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
+    bar.set_prefix(label.to_string());
     bar.set_message("warming up");
     bar
 }

@@ -79,6 +79,10 @@ pub struct Workload {
     pub contract: String,
     /// Bytes of every value.
     pub value_bytes: usize,
+    /// Keys written into the state before measuring (`--preload`).
+    pub preloaded_keys: u64,
+    /// Seconds the preload took.
+    pub preload_s: f64,
     /// The contract's endorsement policy.
     pub endorsement: String,
     /// Concurrent clients.
@@ -409,6 +413,12 @@ pub fn print_table(r: &Report) {
         "workload:    {} with a {}-byte value under a new key, endorsement {}",
         w.contract, w.value_bytes, w.endorsement
     );
+    if w.preloaded_keys > 0 {
+        println!(
+            "state:       {} keys preloaded in {:.1} s before measuring",
+            w.preloaded_keys, w.preload_s
+        );
+    }
     println!();
     println!(
         "committed    {} txs in {:.2} s (after {} warm-up txs)",

@@ -141,7 +141,7 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         args.duration.as_secs()
     );
     let dir = std::path::absolute(&args.dir)?;
-    let (net, _) = bench::ensure_network(&dir, args.base_port)?;
+    let (net, _) = bench::ensure_network(&dir, args.base_port, bench::DEFAULT_ORGS, None)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -157,6 +157,7 @@ pub fn run(args: HealthDemoArgs) -> anyhow::Result<ExitCode> {
         orgs: 3,
         org_names: Vec::new(),
         peers_per_org: 1,
+        orderers: None,
         base_port: base,
         channel: "mychannel".into(),
         contract: SAMPLE_CONTRACT.into(),

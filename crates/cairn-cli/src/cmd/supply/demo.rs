@@ -105,6 +105,7 @@ pub fn run(args: SupplyDemoArgs) -> anyhow::Result<ExitCode> {
         orgs: 5,
         org_names: ORGS.iter().map(|o| (*o).to_owned()).collect(),
         peers_per_org: 1,
+        orderers: None,
         base_port: args.base_port,
         channel: "supplychain".into(),
         contract: SAMPLE_CONTRACT.into(),

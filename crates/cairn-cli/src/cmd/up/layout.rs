@@ -114,23 +114,31 @@ pub fn check_org_names(names: &[String]) -> anyhow::Result<Vec<String>> {
 }
 
 impl Network {
-    /// Plans a network of the orgs `names` with one orderer and `peers` peers each.
+    /// Plans a network of the orgs `names` with `peers` peers each, the
+    /// first `orderers` of them running one orderer each.
     pub fn plan(
         dir: &Path,
         channel: &str,
         names: &[String],
         peers: u32,
+        orderers: usize,
         base_port: u16,
     ) -> anyhow::Result<Network> {
         if !(1..=9).contains(&names.len()) || !(1..=9).contains(&peers) {
             bail!("--orgs (or --org-names) and --peers-per-org must be between 1 and 9");
+        }
+        if !(1..=names.len()).contains(&orderers) {
+            bail!(
+                "--orderers must be between 1 and the number of orgs ({})",
+                names.len()
+            );
         }
         if base_port > u16::MAX - 500 {
             bail!("--base-port {base_port} leaves no room for the network's ports");
         }
         let names = names.to_vec();
         let mut nodes = Vec::new();
-        for (i, org) in names.iter().enumerate() {
+        for (i, org) in names.iter().enumerate().take(orderers) {
             let i = i as u16;
             nodes.push(Node {
                 name: format!("orderer0.{}", org.to_lowercase()),
@@ -325,7 +333,7 @@ mod tests {
     #[test]
     fn org_names_name_the_msp_ids_and_directories() {
         let names = check_org_names(&["Supplier".into(), "Retailer2".into()]).unwrap();
-        let net = Network::plan(Path::new("/tmp/x"), "ch", &names, 1, 7000).unwrap();
+        let net = Network::plan(Path::new("/tmp/x"), "ch", &names, 1, 2, 7000).unwrap();
         let peers: Vec<(&str, &str, &str)> = net
             .peers()
             .map(|p| (p.name.as_str(), p.msp_id.as_str(), p.org_dir.as_str()))
@@ -338,6 +346,20 @@ mod tests {
             ]
         );
         assert_eq!(numbered_orgs(3).unwrap(), ["Org1", "Org2", "Org3"]);
+    }
+
+    #[test]
+    fn orderers_run_in_the_first_orgs_only() {
+        let names = numbered_orgs(5).unwrap();
+        let net = Network::plan(Path::new("/tmp/x"), "ch", &names, 1, 3, 7000).unwrap();
+        let orderers: Vec<&str> = net.orderers().map(|o| o.name.as_str()).collect();
+        assert_eq!(
+            orderers,
+            ["orderer0.org1", "orderer0.org2", "orderer0.org3"]
+        );
+        assert_eq!(net.peers().count(), 5);
+        assert!(Network::plan(Path::new("/tmp/x"), "ch", &names, 1, 6, 7000).is_err());
+        assert!(Network::plan(Path::new("/tmp/x"), "ch", &names, 1, 0, 7000).is_err());
     }
 
     #[test]

@@ -53,6 +53,10 @@ pub struct UpArgs {
     /// Peers per organization, when the network is new.
     #[arg(long, default_value_t = 1)]
     pub peers_per_org: u32,
+    /// Orderers, when the network is new: the first N orgs run one each
+    /// (default: every org runs one).
+    #[arg(long)]
+    pub orderers: Option<u32>,
     /// First port; orderers use the next few, peers PORT+100.., their
     /// operations endpoints PORT+200..., their web consoles PORT+400...
     #[arg(long, default_value_t = 7050)]
@@ -366,20 +370,23 @@ fn generate(
     } else {
         layout::check_org_names(&args.org_names)?
     };
+    let orderers = args.orderers.map_or(names.len(), |n| n as usize);
     let mut net = Network::plan(
         dir,
         &args.channel,
         &names,
         args.peers_per_org,
+        orderers,
         args.base_port,
     )?;
     if args.attest {
         net.attest_port = Some(args.base_port + 300);
     }
     println!(
-        "==> generating identities for {} (1 orderer, {} peer(s) each)",
+        "==> generating identities for {} ({} peer(s) each; orderers in {})",
         net.orgs.join(", "),
-        args.peers_per_org
+        args.peers_per_org,
+        net.orgs[..orderers].join(", ")
     );
     let opts = GenerateOptions {
         peers: args.peers_per_org,
