@@ -38,9 +38,10 @@ pub enum StoreError {
         /// The marker's version id.
         version_id: String,
     },
-    /// An earlier write to the log failed; the store takes no writes until reopened.
+    /// An earlier write failed between the log and the database; the store
+    /// serves nothing until reopened.
     #[error(
-        "the store stopped taking writes after a write to its log failed; restart `cairn blob serve` (opening the store replays the log)"
+        "the store stopped after a write to its log or database failed; restart `cairn blob serve` (opening the store replays the log)"
     )]
     Halted,
     /// Another process holds the store.

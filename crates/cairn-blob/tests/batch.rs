@@ -89,8 +89,14 @@ fn a_refusal_inside_a_batch_keeps_the_batch_and_readers_see_every_version() {
     let ids: Vec<&String> = acked.iter().map(|(_, v)| v).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
 
-    // Closing commits the batch; the reopened store has the same versions.
+    // Closing commits a waiting batch: without the log to replay, the
+    // reopened store still has the version put just before closing.
+    let last = store
+        .put("plain", "k6", b"body 6", PutOptions::default())
+        .unwrap();
+    acked.push(("k6".to_owned(), last.version_id));
     drop(store);
+    std::fs::remove_file(dir.path().join("store").join("meta.wal")).unwrap();
     let store = Store::open(&dir.path().join("store"), Box::new(SystemClock)).unwrap();
     assert_eq!(versions_queued(&store), acked);
 }

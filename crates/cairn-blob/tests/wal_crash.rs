@@ -42,9 +42,9 @@ fn content(n: u64) -> Vec<u8> {
     out
 }
 
-/// The writer: puts objects `from..from+count`, deletes every 250th one
-/// again (a durable commit in the middle of a log round), appends to a log
-/// object every 100th, prints every acknowledgement, and dies.
+/// The writer: puts objects `from..from+count`, deletes object 100 (mod
+/// 1,400) again (a durable commit in the middle of a log round), appends to
+/// a log object every 100th, prints every acknowledgement, and dies.
 fn child(dir: &Path, from: u64, count: u64) -> ! {
     let store = Store::open(dir, Box::new(SystemClock)).unwrap();
     if from == 0 {
@@ -60,7 +60,7 @@ fn child(dir: &Path, from: u64, count: u64) -> ! {
             .put("wal", &key, &body, PutOptions::default())
             .unwrap();
         writeln!(out, "put {key} {} {}", v.version_id, v.sha256).unwrap();
-        if n % 250 == 100 {
+        if n % 1400 == 100 {
             store
                 .delete("wal", &key, Some(&v.version_id), Bypass::NONE, "test")
                 .unwrap();
@@ -165,8 +165,9 @@ fn acknowledged_versions_survive_a_crash_and_replay_once() {
     let dir = tmp.path().join("store");
     let mut acked = BTreeMap::new();
 
-    // 1,500 puts: past one log round of 1,024 records (a checkpoint, then a
-    // new round over the old one's bytes), with deletes in between.
+    // 1,500 puts: a delete at 100 starts a round; 1,024 records later the
+    // round is full and a PUT commits durably (a checkpoint); the last ~390
+    // versions are in the new round, over the old one's bytes.
     acknowledged(&run_child(&dir, 0, 1500), &mut acked);
     assert!(acked.len() > 1400, "{} acknowledged", acked.len());
 

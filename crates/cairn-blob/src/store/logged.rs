@@ -1,10 +1,12 @@
 //! New versions through the write-ahead log ([`super::wal`]): the table
 //! changes a new version makes, what its log record holds, and replay.
 //!
-//! Invariant: a new version changes the tables only through
-//! [`add_version`], on its first run and on replay alike, so replaying a
-//! record after a crash makes exactly the changes the lost transaction made
-//! (the same state before it, the same deterministic steps).
+//! Invariant: a new version changes the tables through [`add_version`] on
+//! its first run and on replay alike, plus three counters in `meta` that
+//! replay sets as the first run left them (the version counter past its id,
+//! the clock mark, `wal_applied`), so replaying a record after a crash makes
+//! exactly the changes the lost transaction made (the same state before it,
+//! the same deterministic steps).
 //!
 //! Record body: the clock's high-water mark (i64 LE), the length of the
 //! version record (u32 LE), the version record (as stored), then the

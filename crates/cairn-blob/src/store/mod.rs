@@ -10,17 +10,18 @@
 //!
 //! Durability: a content file is written to `tmp/`, fsynced, renamed into
 //! `objects/` and its directory fsynced *before* the metadata transaction
-//! that refers to it commits. That transaction is durable when it commits:
-//! a new version's (PUT, append) through its record in `meta.wal`,
-//! fdatasynced before the commit, every other change through redb's own
-//! fsync (which also makes the logged ones before it durable). A version is
-//! visible only through its record, so a crash at any point leaves either
-//! the whole version or nothing (at worst an unreferenced content file);
-//! opening the store replays the log.
+//! that refers to it commits. A change is acknowledged once durable: a new
+//! version (PUT, append) through its record in `meta.wal`, its metadata
+//! committed later in a batch of new versions ([`writer`]); every other
+//! change through redb's own fsync when its transaction commits (which also
+//! makes the logged ones before it durable). A version is visible only
+//! through its record, so a crash at any point leaves either the whole
+//! version or nothing (at worst an unreferenced content file); opening the
+//! store replays the log.
 //!
-//! Every mutation runs in one redb write transaction under `files` (the
-//! mutex that holds the log and also orders content-file renames against
-//! removals) and asks [`crate::worm`] first.
+//! Every mutation runs in a redb write transaction under `files` (the mutex
+//! that holds the log and the pending batch and also orders content-file
+//! renames against removals) and asks [`crate::worm`] first.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -105,7 +106,7 @@ impl Store {
                 meta.insert("store_id", rand::random::<i64>())
                     .map_err(|e| StoreError::db("writing the store id")(e.into()))?;
             }
-            check_format(&w, &mut meta, root)?;
+            check_format(&mut meta, has_id, root)?;
             let applied = meta
                 .get("wal_applied")
                 .map_err(|e| StoreError::db("reading the log's mark")(e.into()))?
@@ -625,9 +626,10 @@ impl Store {
 }
 
 /// Refuses a store whose records are in another encoding; marks a new one.
+/// `existed`: the store had been opened before (it had its id).
 fn check_format(
-    w: &WriteTransaction,
     meta: &mut redb::Table<&str, i64>,
+    existed: bool,
     root: &Path,
 ) -> Result<(), StoreError> {
     let found = meta
@@ -637,8 +639,10 @@ fn check_format(
     match found {
         Some(FORMAT) => Ok(()),
         None => {
-            let buckets = w.open_table(BUCKETS).map_err(dberr("reading buckets"))?;
-            if buckets.first().map_err(dberr("reading buckets"))?.is_some() {
+            // Every store since the mark has it from its first opening, so
+            // one opened before without it holds JSON records (buckets,
+            // versions, anchoring jobs), even with no bucket left.
+            if existed {
                 return Err(StoreError::Invalid(format!(
                     "the store at {} was written by an earlier Cairn (JSON records); copy its objects into a new store directory",
                     root.display()

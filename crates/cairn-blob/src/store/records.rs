@@ -17,7 +17,6 @@ pub struct PolicyEvent {
     /// What changed, in words (`retention COMPLIANCE until …`, `legal hold ON`).
     pub change: String,
     /// The ledger transaction that anchored it, once anchored.
-    #[serde(default)]
     pub txid: Option<String>,
 }
 
@@ -72,7 +71,6 @@ pub struct VersionInfo {
     /// Every policy change on this version, oldest first.
     pub history: Vec<PolicyEvent>,
     /// The ledger transaction that anchored its hash and size, once anchored.
-    #[serde(default)]
     pub anchor_txid: Option<String>,
 }
 

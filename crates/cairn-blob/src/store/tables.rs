@@ -34,7 +34,8 @@ pub(super) fn dberr<E: Into<redb::Error>>(action: &'static str) -> impl FnOnce(E
 }
 
 /// The records' encoding, kept in `meta` as `format`: 2 is postcard (1,
-/// never written down, was JSON).
+/// never written down, was JSON). Postcard is positional: adding, removing
+/// or reordering a field of a stored record needs a new format number.
 pub(super) const FORMAT: i64 = 2;
 
 /// Encodes a stored record (postcard: decoding a version record is most of

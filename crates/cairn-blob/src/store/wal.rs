@@ -2,10 +2,10 @@
 //! and its fdatasync instead of a database commit (two to five times the time
 //! on this kind of disk, most of it CPU).
 //!
-//! A PUT (or append) commits its metadata transaction to redb without an
-//! fsync (`Durability::None`: visible to readers at once, durable with the
-//! next durable commit) right after the same change, as a record, is written
-//! here and fdatasynced. The log is one preallocated file, written from its
+//! A PUT (or append) is acknowledged once the change, as a record, is
+//! written here and fdatasynced; its metadata transaction commits to redb
+//! later, in a batch, without an fsync (`Durability::None`: durable with the
+//! next durable commit; see [`super::writer`]). The log is one preallocated file, written from its
 //! start again after every durable commit (a checkpoint), so a record costs
 //! an overwrite of blocks the file already has: no file metadata to sync.
 //!
@@ -63,14 +63,24 @@ pub(super) struct Record {
 }
 
 impl Wal {
-    /// Opens the log at `path` (created and allocated when missing or not
-    /// of [`LOG_BYTES`]: then it holds no record yet) and reads the records
-    /// of its current round, plus possibly stale ones of an older round
-    /// (all at or below the last checkpoint; see the module doc).
+    /// Opens the log at `path` (created and allocated when missing: then it
+    /// holds no record yet) and reads the records of its current round, plus
+    /// possibly stale ones of an older round (all at or below the last
+    /// checkpoint; see the module doc). A log of another size is refused,
+    /// never replaced: it may hold acknowledged versions.
     pub fn open(path: &Path) -> Result<(Wal, Vec<Record>), StoreError> {
-        let whole = fs::metadata(path).is_ok_and(|m| m.len() == LOG_BYTES);
-        if !whole {
-            allocate(path)?;
+        match fs::metadata(path) {
+            Ok(m) if m.len() == LOG_BYTES => {}
+            Ok(m) => {
+                return Err(StoreError::Record {
+                    what: format!(
+                        "the write-ahead log meta.wal is {} bytes, not {LOG_BYTES}",
+                        m.len()
+                    ),
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => allocate(path)?,
+            Err(e) => return Err(StoreError::io("reading", path)(e)),
         }
         let file = OpenOptions::new()
             .read(true)
@@ -300,10 +310,18 @@ mod tests {
     }
 
     #[test]
-    fn a_short_log_is_made_whole_again_and_holds_nothing() {
+    fn a_log_of_another_size_is_refused_and_left_as_it_is() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("meta.wal");
-        fs::write(&path, b"CBW1 a log cut short by a crash").unwrap();
+        fs::write(&path, b"CBW1 a log of some other size").unwrap();
+        let err = Wal::open(&path).unwrap_err();
+        assert!(matches!(err, StoreError::Record { .. }), "{err}");
+        assert!(err.to_string().contains("meta.wal is 29 bytes"), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), b"CBW1 a log of some other size");
+        // What a crash while allocating leaves (a partial temporary file
+        // and no log) is allocated afresh.
+        fs::remove_file(&path).unwrap();
+        fs::write(path.with_extension("wal-new"), b"partial").unwrap();
         let (_, found) = open(tmp.path());
         assert!(found.is_empty());
         assert_eq!(fs::metadata(&path).unwrap().len(), LOG_BYTES);

@@ -20,9 +20,13 @@
 //! - a durable commit (any [`Store::write`], and a logged write when the
 //!   log's round is full) carries every logged version before it, so the log
 //!   starts a new round;
+//! - `pending` (the flag readers check without the lock) is true from the
+//!   moment a batch exists until it has committed, so a reader that sees
+//!   false has no acknowledged version to wait for;
 //! - after an I/O error on the log, or a commit that fails after its record
-//!   is logged, the store takes no more writes and drops the pending batch;
-//!   opening it again replays the log.
+//!   is logged, the store drops the pending batch and takes no more writes
+//!   and no more reads (they would miss logged versions) until it is opened
+//!   again, which replays the log.
 
 use std::sync::MutexGuard;
 use std::sync::atomic::Ordering;
@@ -73,8 +77,11 @@ impl Store {
     /// The read transaction every read of the metadata starts with, after
     /// the pending batch (if any) is committed.
     pub(super) fn read(&self) -> Result<ReadTransaction, StoreError> {
+        // `pending` is true from the moment a batch exists until it is
+        // committed (and for good once the store halts), so a reader that
+        // sees false has nothing acknowledged to wait for.
         if self.pending.load(Ordering::Acquire) {
-            let mut wr = self.writer()?;
+            let mut wr = self.lock()?;
             self.commit_pending(&mut wr, "reading")?;
         }
         self.db
@@ -140,7 +147,6 @@ impl Store {
                 Vec::new(),
             ),
         };
-        self.pending.store(false, Ordering::Release);
         let (out, tail) = match f(&w, now) {
             Ok(done) => done,
             Err(e) => {
@@ -148,9 +154,8 @@ impl Store {
                 // apply the batch's records again.
                 drop(w);
                 if !records.is_empty() {
-                    let again = self.reapply(&records).inspect_err(|_| wr.wal.poison())?;
+                    let again = self.reapply(&records).inspect_err(|_| self.halt(&mut wr))?;
                     wr.pending = Some(Pending { w: again, records });
-                    self.pending.store(true, Ordering::Release);
                 }
                 return Err(e);
             }
@@ -170,28 +175,34 @@ impl Store {
         })();
         // From here on a failure leaves the transaction in an unknown state
         // with logged versions in it: stop writing until a reopen replays.
-        marked.inspect_err(|_| wr.wal.poison())?;
+        marked.inspect_err(|_| self.halt(&mut wr))?;
         if !logged {
             w.commit()
                 .map_err(|e| StoreError::db(action)(e.into()))
-                .inspect_err(|_| wr.wal.poison())?;
+                .inspect_err(|_| self.halt(&mut wr))?;
             let next = wr.wal.next_seq();
             wr.wal.checkpointed(next);
+            self.pending.store(false, Ordering::Release);
             return Ok(out);
         }
+        // Readers must wait for this batch from now on, even if it is empty so far.
+        self.pending.store(true, Ordering::Release);
         let seq = match wr.wal.append(&body) {
             Ok(seq) => seq,
             Err(e) => {
-                wr.wal.poison();
+                self.halt(&mut wr);
                 return Err(e);
             }
         };
         records.push(Record { seq, body });
         if records.len() >= BATCH {
-            commit_batch(w, action).inspect_err(|_| wr.wal.poison())?;
+            // On failure the record is durable but the database lacks it:
+            // the caller sees an error for a version a reopen will show
+            // (an I/O error's outcome is unknown, as anywhere).
+            commit_batch(w, action).inspect_err(|_| self.halt(&mut wr))?;
+            self.pending.store(false, Ordering::Release);
         } else {
             wr.pending = Some(Pending { w, records });
-            self.pending.store(true, Ordering::Release);
         }
         Ok(out)
     }
@@ -205,8 +216,19 @@ impl Store {
         let Some(p) = wr.pending.take() else {
             return Ok(());
         };
+        commit_batch(p.w, action).inspect_err(|_| self.halt(wr))?;
+        // Only now: a reader that sees false must find the batch committed.
         self.pending.store(false, Ordering::Release);
-        commit_batch(p.w, action).inspect_err(|_| wr.wal.poison())
+        Ok(())
+    }
+
+    /// Stops the store after a failure that leaves the log and the database
+    /// apart: no more writes, and no more reads (they would miss logged
+    /// versions), until a reopen replays the log.
+    fn halt(&self, wr: &mut Writer) {
+        wr.wal.poison();
+        wr.pending = None;
+        self.pending.store(true, Ordering::Release);
     }
 
     /// A new transaction with `records` (a dropped batch) applied again.
@@ -251,4 +273,89 @@ fn commit_batch(mut w: WriteTransaction, action: &'static str) -> Result<(), Sto
     w.set_durability(Durability::None)
         .map_err(|e| StoreError::db(action)(e.into()))?;
     w.commit().map_err(|e| StoreError::db(action)(e.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tables::next_version_id;
+    use crate::{PutOptions, SystemClock};
+
+    #[test]
+    fn a_change_failing_after_it_wrote_leaves_no_trace_and_keeps_the_batch() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path(), Box::new(SystemClock)).unwrap();
+        store.create_bucket("batch", false, "test").unwrap();
+        let mut ids: Vec<String> = (0..3)
+            .map(|n| {
+                store
+                    .put("batch", &format!("k{n}"), b"body", PutOptions::default())
+                    .unwrap()
+                    .version_id
+            })
+            .collect();
+        assert!(store.pending.load(Ordering::Acquire), "a batch is waiting");
+        // Takes a version id (a write in the batch's transaction), then fails.
+        let failed: Result<(), StoreError> = store.write_logged("testing", |w, _| {
+            next_version_id(w)?;
+            Err(StoreError::Invalid("failing after a write".to_owned()))
+        });
+        assert!(failed.is_err());
+        ids.push(
+            store
+                .put("batch", "k3", b"body", PutOptions::default())
+                .unwrap()
+                .version_id,
+        );
+        // The failed change's write is gone (no gap in the ids), the batch's
+        // versions are all there, each queued for anchoring once.
+        let seqs: Vec<u64> = ids
+            .iter()
+            .map(|id| u64::from_str_radix(id, 16).unwrap())
+            .collect();
+        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+        for (n, id) in ids.iter().enumerate() {
+            store.get("batch", &format!("k{n}"), Some(id)).unwrap();
+        }
+        let versions = store
+            .anchor_backlog(100)
+            .unwrap()
+            .into_iter()
+            .filter(|j| matches!(j.kind, super::super::AnchorKind::Version { .. }))
+            .count();
+        assert_eq!(versions, 4);
+    }
+
+    #[test]
+    fn a_halted_store_refuses_reads_too() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path(), Box::new(SystemClock)).unwrap();
+        store.create_bucket("halt", false, "test").unwrap();
+        store
+            .put("halt", "k", b"body", PutOptions::default())
+            .unwrap();
+        // Positive control: readable before.
+        store.get("halt", "k", None).unwrap();
+        store
+            .put("halt", "k2", b"more", PutOptions::default())
+            .unwrap();
+        // What a failed log write does.
+        {
+            let mut wr = store.lock().unwrap();
+            store.halt(&mut wr);
+        }
+        for err in [
+            store.get("halt", "k", None).map(|_| ()).unwrap_err(),
+            store
+                .put("halt", "k3", b"x", PutOptions::default())
+                .map(|_| ())
+                .unwrap_err(),
+        ] {
+            assert!(matches!(err, StoreError::Halted), "{err}");
+        }
+        // Reopening replays the log: the version the halted batch dropped is back.
+        drop(store);
+        let store = Store::open(tmp.path(), Box::new(SystemClock)).unwrap();
+        assert_eq!(store.get("halt", "k2", None).unwrap().1, b"more");
+    }
 }
