@@ -14,7 +14,7 @@
 
 use redb::{ReadableTable, WriteTransaction};
 
-use super::tables::{INLINE, META, REFS, VERSIONS, dberr, decode};
+use super::tables::{INLINE, META, REFS, VERSIONS, content_hash, dberr, decode, ref_count};
 use super::wal::Record;
 use super::{VersionInfo, anchor};
 use crate::error::StoreError;
@@ -28,14 +28,9 @@ pub(super) fn add_version(
     record: &[u8],
     content: Option<&[u8]>,
 ) -> Result<(), StoreError> {
-    let hash = hex::decode(&v.sha256).map_err(|_| StoreError::Record {
-        what: format!("the hash of version {}", v.version_id),
-    })?;
+    let hash = content_hash(v)?;
     let mut refs = w.open_table(REFS).map_err(dberr("counting references"))?;
-    let count = refs
-        .get(hash.as_slice())
-        .map_err(dberr("counting references"))?
-        .map_or(0, |c| c.value());
+    let count = ref_count(&refs, &hash)?;
     refs.insert(hash.as_slice(), count + 1)
         .map_err(dberr("counting references"))?;
     if v.inline && count == 0 {

@@ -469,11 +469,13 @@ impl Store {
         key: &str,
         version_id: Option<&str>,
     ) -> Result<Verification, StoreError> {
-        let v = self.head(bucket, key, version_id)?;
+        // One read transaction for the record and the bytes, as in `get`.
+        let r = self.read()?;
+        let v = head_in(&r, bucket, key, version_id)?;
         let bytes = if v.delete_marker {
             None
         } else {
-            self.read().and_then(|r| self.content_in(&r, &v)).ok()
+            self.content_in(&r, &v).ok()
         };
         Ok(Verification {
             actual_sha256: bytes.as_ref().map(|b| hex::encode(Sha256::digest(b))),
@@ -490,9 +492,7 @@ impl Store {
 
     fn content_in(&self, r: &ReadTransaction, v: &VersionInfo) -> Result<Vec<u8>, StoreError> {
         if v.inline {
-            let hash = hex::decode(&v.sha256).map_err(|_| StoreError::Record {
-                what: format!("the hash of version {}", v.version_id),
-            })?;
+            let hash = content_hash(v)?;
             let t = r.open_table(INLINE).map_err(dberr("reading content"))?;
             let c = t.get(hash.as_slice()).map_err(dberr("reading content"))?;
             return c

@@ -122,17 +122,27 @@ pub(super) fn insert_version(w: &WriteTransaction, v: &VersionInfo) -> Result<()
     Ok(())
 }
 
+/// A version's content hash as bytes (the key of `refs` and `inline`).
+pub(super) fn content_hash(v: &VersionInfo) -> Result<Vec<u8>, StoreError> {
+    hex::decode(&v.sha256).map_err(|_| StoreError::Record {
+        what: format!("the hash of version {}", v.version_id),
+    })
+}
+
+/// How many versions refer to the content `hash`.
+pub(super) fn ref_count(refs: &redb::Table<&[u8], u64>, hash: &[u8]) -> Result<u64, StoreError> {
+    Ok(refs
+        .get(hash)
+        .map_err(dberr("counting references"))?
+        .map_or(0, |c| c.value()))
+}
+
 /// Drops one reference to a version's content; true when a content file is
 /// now unreferenced and should be removed.
 pub(super) fn release_content(w: &WriteTransaction, v: &VersionInfo) -> Result<bool, StoreError> {
-    let hash = hex::decode(&v.sha256).map_err(|_| StoreError::Record {
-        what: format!("the hash of version {}", v.version_id),
-    })?;
+    let hash = content_hash(v)?;
     let mut refs = w.open_table(REFS).map_err(dberr("counting references"))?;
-    let count = refs
-        .get(hash.as_slice())
-        .map_err(dberr("counting references"))?
-        .map_or(0, |c| c.value());
+    let count = ref_count(&refs, &hash)?;
     if count > 1 {
         refs.insert(hash.as_slice(), count - 1)
             .map_err(dberr("counting references"))?;

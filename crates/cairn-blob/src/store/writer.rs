@@ -244,18 +244,14 @@ impl Store {
 
     /// Takes `files` (and the log), refusing when a log write failed.
     fn lock(&self) -> Result<MutexGuard<'_, Writer>, StoreError> {
-        let wr = self.writer()?;
+        let wr = self
+            .files
+            .lock()
+            .map_err(|_| StoreError::Invalid("a writer panicked; restart the store".to_owned()))?;
         if wr.wal.poisoned() {
             return Err(StoreError::Halted);
         }
         Ok(wr)
-    }
-
-    /// Takes `files`, poisoned or not (reads go on after a failed write).
-    fn writer(&self) -> Result<MutexGuard<'_, Writer>, StoreError> {
-        self.files
-            .lock()
-            .map_err(|_| StoreError::Invalid("a writer panicked; restart the store".to_owned()))
     }
 }
 
