@@ -131,9 +131,11 @@ fn log_filter(spec: Option<&str>) -> tracing_subscriber::EnvFilter {
 
 /// The allocator (measured against glibc's with `cairn bench`, see README).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: cairn_alloc::Allocator = cairn_alloc::Allocator;
 
 fn main() -> ExitCode {
+    // First, before any thread starts (see `cairn_alloc::configure`).
+    cairn_alloc::configure();
     tracing_subscriber::fmt()
         .with_env_filter(log_filter(std::env::var("CAIRN_LOG").ok().as_deref()))
         .with_writer(std::io::stderr)
