@@ -7,21 +7,21 @@
 //! need it, each with the reason it is sound.
 //!
 //! Why tune at all: mimalloc returns freed memory to the kernel after
-//! `purge_delay` (1 s by default). A node's allocation pattern (blocks,
-//! signatures batches, contract runtimes) frees and reallocates the same few
-//! megabytes many times a second, and each purged page is faulted back in
-//! and zeroed by the kernel, on transparent huge pages 2 MiB at a time: 5 %
-//! of all node CPU in `perf` under `cairn bench`. Keeping freed memory
-//! (`purge_delay = -1`) took node CPU per transaction to 0.92 of the default
-//! in two duels (`scripts/duel.sh`); a 10 s delay kept most of the cost.
-//! A process so keeps its peak heap for its lifetime.
+//! `purge_delay` (1 s by default), and the next allocation there faults it
+//! back in; the kernel zeroes each such page, a whole transparent huge page
+//! (2 MiB) at a time: 5 % of all node CPU in `perf` under `cairn bench`.
+//! Keeping freed memory (`purge_delay = -1`) took node CPU per transaction to
+//! 0.91–0.93 of the build before it in three duels (`scripts/duel.sh`); a
+//! 10 s delay kept about a third of the cost, and huge pages off about half.
+//! A process so keeps its peak heap; resident size under load is dominated
+//! by redb's page cache either way (docs/network.md).
 //!
 //! Invariants:
 //! - [`configure`] leaves the purge delay alone when `MIMALLOC_PURGE_DELAY`
 //!   is in the environment, so an operator can trade the CPU back for
 //!   memory without a rebuild;
-//! - [`configure`] runs before any other thread starts (mimalloc's option
-//!   setters are not thread-safe).
+//! - callers run [`configure`] before any other thread starts (mimalloc's
+//!   option setters are not thread-safe); `cairn`'s `main` does, first.
 
 /// The global allocator type `cairn-cli` installs.
 pub use mimalloc::MiMalloc as Allocator;
