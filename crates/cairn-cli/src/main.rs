@@ -1,6 +1,7 @@
 //! `cairn`: the command-line entry point for every Cairn role and tool.
 //!
-//! Each subcommand lives in its own module under `cmd/`; this file only parses
+//! Each subcommand lives in its own module under `cmd/`; this file only sets the
+//! allocator's settings (`cairn-alloc`, first thing in `main`), parses
 //! arguments, sets up logging and dispatches.
 //!
 //! Rules enforced here and in `cmd/`: contract console output stays out of
