@@ -30,16 +30,7 @@ fn content(n: u64) -> Vec<u8> {
     } else {
         4096
     };
-    let mut out = Vec::with_capacity(size);
-    let mut x = n.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    while out.len() < size {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(size);
-    out
+    cairn_testkit::xorshift_bytes(n.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1, size)
 }
 
 /// The writer: puts objects `from..from+count`, deletes object 100 (mod

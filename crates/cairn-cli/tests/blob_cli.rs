@@ -71,16 +71,7 @@ fn serve(dir: &Path) -> (Child, String) {
 fn content(writer: u64, n: u64) -> Vec<u8> {
     const SIZES: [usize; 4] = [1_000, 40_000, 300_000, 3_000_000];
     let size = SIZES[usize::try_from((writer + n) % 4).unwrap()];
-    let mut out = Vec::with_capacity(size);
-    let mut x = writer.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ n;
-    while out.len() < size {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(size);
-    out
+    cairn_testkit::xorshift_bytes(writer.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ n, size)
 }
 
 #[test]

@@ -246,6 +246,22 @@ pub fn nonce() -> Vec<u8> {
     n
 }
 
+/// `len` deterministic pseudo-random bytes from `state` (xorshift64, eight
+/// bytes per step), for test content that must be re-derived to check what
+/// a store kept. A zero `state` gives zeros.
+pub fn xorshift_bytes(state: u64, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 8);
+    let mut x = state;
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
 fn load_org(dir: &Path) -> TestOrg {
     let msp = MspConfig::load(&dir.join("msp.json")).expect("msp.json");
     let id = |sub: &str| SigningIdentity::from_dir(&dir.join(sub)).expect("identity");
