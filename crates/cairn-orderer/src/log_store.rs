@@ -4,7 +4,10 @@
 //! Invariants: the log has no holes (`truncate` removes a suffix, `purge` a
 //! prefix); every write is one redb transaction, committed before openraft is
 //! told it is done; writes are serialized because openraft drives this store
-//! from one task and each call awaits its transaction.
+//! from one task and each call awaits its transaction; a purge syncs the
+//! ledger first, so no entry leaves the log while the block it carries could
+//! still be lost from the ledger (which commits blocks with deferred
+//! durability, see `state_machine`).
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
@@ -16,7 +19,7 @@ use openraft::{
     AnyError, Entry, ErrorSubject, ErrorVerb, LogId, LogState, RaftLogReader, StorageError,
     StorageIOError, Vote,
 };
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -31,6 +34,8 @@ pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft
 pub(crate) mod key {
     pub const VOTE: &str = "vote";
     pub const LAST_PURGED: &str = "last_purged";
+    /// The state machine's pointers, in directories from before they moved
+    /// into the ledger's sidecar (read once, never written now).
     pub const APPLIED: &str = "applied";
     pub const MEMBERSHIP: &str = "membership";
     pub const SNAPSHOT_META: &str = "snapshot_meta";
@@ -81,32 +86,14 @@ pub(crate) fn read_meta<T: DeserializeOwned>(
 
 /// Writes postcard values to [`META`] in one durable transaction.
 pub(crate) fn write_meta(db: &Database, values: &[(&str, Vec<u8>)]) -> Result<(), String> {
-    write_meta_with(db, values, Durability::Immediate)
-}
-
-/// Writes postcard values to [`META`] in one transaction that becomes
-/// durable with the next durable write to `db` (the next log append, purge
-/// or snapshot), without an fsync of its own.
-pub(crate) fn write_meta_lazily(db: &Database, values: &[(&str, Vec<u8>)]) -> Result<(), String> {
-    write_meta_with(db, values, Durability::None)
-}
-
-fn write_meta_with(
-    db: &Database,
-    values: &[(&str, Vec<u8>)],
-    durability: Durability,
-) -> Result<(), String> {
-    let mut w = db.begin_write().map_err(|e| e.to_string())?;
-    w.set_durability(durability).map_err(|e| e.to_string())?;
+    let w = db.begin_write().map_err(|e| e.to_string())?;
     {
         let mut t = w.open_table(META).map_err(|e| e.to_string())?;
         for (k, v) in values {
             t.insert(*k, v.as_slice()).map_err(|e| e.to_string())?;
         }
     }
-    if !matches!(durability, Durability::None) {
-        cairn_counters::inc(cairn_counters::Counter::DurableCommit);
-    }
+    cairn_counters::inc(cairn_counters::Counter::DurableCommit);
     w.commit().map_err(|e| e.to_string())
 }
 
@@ -136,11 +123,13 @@ where
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<Database>,
+    /// The ledger the log's entries are applied to, synced before a purge.
+    ledger: Arc<cairn_store::Ledger>,
 }
 
 impl LogStore {
-    pub(crate) fn new(db: Arc<Database>) -> LogStore {
-        LogStore { db }
+    pub(crate) fn new(db: Arc<Database>, ledger: Arc<cairn_store::Ledger>) -> LogStore {
+        LogStore { db, ledger }
     }
 
     fn last_entry_id(&self) -> Result<Option<LogId<NodeId>>, String> {
@@ -271,8 +260,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> StoreResult<()> {
-        let db = self.db.clone();
+        let (db, ledger) = (self.db.clone(), self.ledger.clone());
         blocking(ErrorSubject::Logs, ErrorVerb::Delete, move || {
+            // Entries leave the log only once their blocks are durable.
+            ledger
+                .sync()
+                .map_err(|e| format!("syncing the ledger before a purge: {e}"))?;
             let w = db.begin_write().map_err(|e| e.to_string())?;
             {
                 let mut meta = w.open_table(META).map_err(|e| e.to_string())?;

@@ -205,7 +205,7 @@ impl OrdererNode {
                 ledger: ledger.clone(),
                 gate: gate.clone(),
             },
-            LogStore::new(db),
+            LogStore::new(db, ledger.clone()),
             sm,
         )
         .await
@@ -301,7 +301,20 @@ impl OrdererNode {
             .await
             .map_err(|e| OrdererError::Raft {
                 reason: e.to_string(),
-            })
+            })?;
+        // Blocks applied since the last durable one need not be applied
+        // again at the next start.
+        let ledger = self.shared.ledger.clone();
+        match tokio::task::spawn_blocking(move || ledger.sync()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                warn!(reason = %e, "syncing the ledger at shutdown failed; the next start re-applies from the Raft log")
+            }
+            Err(e) => {
+                warn!(reason = %e, "syncing the ledger at shutdown failed; the next start re-applies from the Raft log")
+            }
+        }
+        Ok(())
     }
 }
 

@@ -4,7 +4,22 @@
 //! transactions the sealing leader found valid), and a snapshot is a *point* in the ledger (height and
 //! last block hash), not a copy of it.
 //!
+//! Durability: the Raft log holds every applied entry durably until it is
+//! purged, so blocks are committed to the ledger with deferred durability
+//! (no fsync; [`cairn_store::Durability::Deferred`]), one in
+//! [`DURABLE_EVERY`] durably. The applied log id and membership are written
+//! in the ledger's sidecar in the same write transaction as each block, so
+//! after a crash they name exactly the blocks the ledger kept, and openraft
+//! re-applies the rest from the log.
+//!
 //! Invariants:
+//! - the ledger is synced before the log loses an entry: before a snapshot
+//!   is recorded and in every purge ([`crate::log_store::LogStore`]), so
+//!   the entries after the ledger's durable point are always still in the
+//!   log;
+//! - the applied pointer lives in the ledger, committed with the blocks it
+//!   counts (`raft.redb` holds it only in directories from before this
+//!   rule, read once as a fallback);
 //! - a block whose number is below the ledger height is skipped: it was
 //!   sealed by a leader that was deposed before its block committed, or it is
 //!   re-applied after a crash between the ledger commit and the write of the
@@ -23,7 +38,7 @@ use std::time::Duration;
 use cairn_crypto::Digest;
 use cairn_ledger::block::Block;
 use cairn_net::{Client, Trust};
-use cairn_store::{Ledger, StoreError};
+use cairn_store::{Durability, Ledger, StoreError};
 use openraft::storage::RaftStateMachine;
 use openraft::{
     BasicNode, EntryPayload, ErrorSubject, ErrorVerb, LogId, RaftSnapshotBuilder, Snapshot,
@@ -36,9 +51,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::api::NodeStatus;
-use crate::log_store::{
-    StoreResult, blocking, encode, io_err, key, read_meta, write_meta, write_meta_lazily,
-};
+use crate::log_store::{StoreResult, blocking, encode, io_err, key, read_meta, write_meta};
 use crate::types::{Applied, NodeId, TypeConfig};
 
 /// The ledger state a snapshot stands for.
@@ -53,6 +66,16 @@ pub(crate) struct LedgerPoint {
 }
 
 type Membership = StoredMembership<NodeId, BasicNode>;
+
+/// One block in this many is committed durably (the rest are deferred; see
+/// the module doc): it bounds what a restart re-applies from the log.
+pub(crate) const DURABLE_EVERY: u64 = 64;
+
+/// The ledger's sidecar names of the applied pointer and membership.
+mod sidecar {
+    pub const APPLIED: &str = "raft_applied";
+    pub const MEMBERSHIP: &str = "raft_membership";
+}
 
 /// How long installing a snapshot keeps trying to fetch its blocks.
 const CATCH_UP_PATIENCE: Duration = Duration::from_secs(300);
@@ -83,8 +106,22 @@ impl StateMachine {
         trust: Option<Arc<Trust>>,
         fetch: Option<Client>,
     ) -> Result<StateMachine, String> {
-        let applied = read_meta(&db, key::APPLIED)?.flatten();
-        let membership = read_meta(&db, key::MEMBERSHIP)?.unwrap_or_default();
+        let stored = |name: &str| ledger.sidecar(name).map_err(|e| e.to_string());
+        let (applied, membership) = match (stored(sidecar::APPLIED)?, stored(sidecar::MEMBERSHIP)?)
+        {
+            (Some(a), Some(m)) => (
+                postcard::from_bytes(&a)
+                    .map_err(|e| format!("the ledger's applied pointer is corrupted: {e}"))?,
+                postcard::from_bytes(&m)
+                    .map_err(|e| format!("the ledger's Raft membership is corrupted: {e}"))?,
+            ),
+            // A directory from before the pointer moved into the ledger
+            // (written there with every block since).
+            _ => (
+                read_meta(&db, key::APPLIED)?.flatten(),
+                read_meta(&db, key::MEMBERSHIP)?.unwrap_or_default(),
+            ),
+        };
         height.send_replace(ledger.height());
         Ok(StateMachine {
             me,
@@ -98,15 +135,34 @@ impl StateMachine {
         })
     }
 
+    /// The sidecar values recording `applied` and the current membership.
+    fn pointer(&self, applied: LogId<NodeId>) -> Result<Vec<(&'static str, Vec<u8>)>, String> {
+        Ok(vec![
+            (sidecar::APPLIED, encode(&Some(applied))?),
+            (sidecar::MEMBERSHIP, encode(&self.membership)?),
+        ])
+    }
+
+    /// Commits the entry's block together with the applied pointer; a
+    /// block that is skipped records the pointer alone.
     async fn apply_block(&self, log_id: LogId<NodeId>, block: Block) -> StoreResult<Applied> {
         let ledger = self.ledger.clone();
         let sequence = ledger.context().config().sequence;
+        let pointer = self
+            .pointer(log_id)
+            .map_err(|e| io_err(ErrorSubject::Apply(log_id), ErrorVerb::Write, e))?;
         let applied = blocking(ErrorSubject::Apply(log_id), ErrorVerb::Write, move || {
             let height = ledger.height();
             let number = block.header.number;
+            let skip = |reason: Applied| {
+                ledger
+                    .write_sidecar(&pointer, Durability::Deferred)
+                    .map_err(|e| e.to_string())?;
+                Ok(reason)
+            };
             if number < height {
                 info!(block = number, height, "skipping a block sealed by a deposed leader");
-                return Ok(Applied::Skipped { number, height });
+                return skip(Applied::Skipped { number, height });
             }
             if number > height {
                 return Err(format!(
@@ -115,17 +171,22 @@ impl StateMachine {
                 ));
             }
             let started = std::time::Instant::now();
+            let durability = if (number + 1).is_multiple_of(DURABLE_EVERY) {
+                Durability::Immediate
+            } else {
+                Durability::Deferred
+            };
             // Sealed by this cluster's leader: orderers trust each other
             // (crash faults only), so signatures it found valid are not
             // verified again here; peers still verify everything.
-            match ledger.commit_sealed(&block) {
+            match ledger.commit_sealed_with(&block, &pointer, durability) {
                 Ok(_) => {
                     debug!(block = number, took = ?started.elapsed(), "block applied");
                     Ok(Applied::Committed(number))
                 }
                 Err(e) if deterministic(&e) => {
                     warn!(block = number, reason = %e, "block refused by validation; skipped on every orderer");
-                    Ok(Applied::Skipped { number, height })
+                    skip(Applied::Skipped { number, height })
                 }
                 Err(e) => Err(e.to_string()),
             }
@@ -141,23 +202,20 @@ impl StateMachine {
         Ok(applied)
     }
 
-    /// Records the applied pointer without an fsync: losing the latest
-    /// value in a crash only makes the node apply those entries again,
-    /// which skips their blocks (already in the ledger). It never falls
-    /// behind the log's purge point, because the purge (like the snapshot
-    /// before it) is a durable write to the same database, which makes this
-    /// earlier write durable too.
+    /// Records the applied pointer and membership for an entry that carried
+    /// no block, deferred like the blocks (see the module doc).
     async fn persist(&self) -> StoreResult<()> {
-        let db = self.db.clone();
-        let values = (|| {
-            Ok::<_, String>(vec![
-                (key::APPLIED, encode(&self.applied)?),
-                (key::MEMBERSHIP, encode(&self.membership)?),
-            ])
-        })()
-        .map_err(|e| io_err(ErrorSubject::StateMachine, ErrorVerb::Write, e))?;
+        let Some(applied) = self.applied else {
+            return Ok(());
+        };
+        let pointer = self
+            .pointer(applied)
+            .map_err(|e| io_err(ErrorSubject::StateMachine, ErrorVerb::Write, e))?;
+        let ledger = self.ledger.clone();
         blocking(ErrorSubject::StateMachine, ErrorVerb::Write, move || {
-            write_meta_lazily(&db, &values)
+            ledger
+                .write_sidecar(&pointer, Durability::Deferred)
+                .map_err(|e| e.to_string())
         })
         .await
     }
@@ -322,20 +380,31 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I::IntoIter: Send,
     {
         let mut out = Vec::new();
+        // Whether the pointer moved past the last one written with a block.
+        let mut unrecorded = false;
         for entry in entries {
             let log_id = entry.log_id;
             let result = match entry.payload {
-                EntryPayload::Blank => Applied::Nothing,
-                EntryPayload::Membership(m) => {
-                    self.membership = StoredMembership::new(Some(log_id), m);
+                EntryPayload::Blank => {
+                    unrecorded = true;
                     Applied::Nothing
                 }
-                EntryPayload::Normal(block) => self.apply_block(log_id, block).await?,
+                EntryPayload::Membership(m) => {
+                    self.membership = StoredMembership::new(Some(log_id), m);
+                    unrecorded = true;
+                    Applied::Nothing
+                }
+                EntryPayload::Normal(block) => {
+                    unrecorded = false;
+                    self.apply_block(log_id, block).await?
+                }
             };
             self.applied = Some(log_id);
             out.push(result);
         }
-        self.persist().await?;
+        if unrecorded {
+            self.persist().await?;
+        }
         self.height.send_replace(self.ledger.height());
         Ok(out)
     }
@@ -385,17 +454,27 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .map_err(|e| io_err(subject(), ErrorVerb::Write, e))?;
         self.applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
-        let db = self.db.clone();
-        let values = (|| {
-            Ok::<_, String>(vec![
-                (key::APPLIED, encode(&self.applied)?),
-                (key::MEMBERSHIP, encode(&self.membership)?),
-                (key::SNAPSHOT_META, encode(meta)?),
-                (key::SNAPSHOT_DATA, encode(&data)?),
-            ])
+        // The ledger's pointer first, durably: a crash before the snapshot
+        // is recorded leaves a ledger that is ahead of the log, which
+        // openraft mends at start by purging the log up to it.
+        let (db, ledger) = (self.db.clone(), self.ledger.clone());
+        let (pointer, values) = (|| {
+            Ok::<_, String>((
+                vec![
+                    (sidecar::APPLIED, encode(&self.applied)?),
+                    (sidecar::MEMBERSHIP, encode(&self.membership)?),
+                ],
+                vec![
+                    (key::SNAPSHOT_META, encode(meta)?),
+                    (key::SNAPSHOT_DATA, encode(&data)?),
+                ],
+            ))
         })()
         .map_err(|e| io_err(subject(), ErrorVerb::Write, e))?;
         blocking(subject(), ErrorVerb::Write, move || {
+            ledger
+                .write_sidecar(&pointer, Durability::Immediate)
+                .map_err(|e| e.to_string())?;
             write_meta(&db, &values)
         })
         .await?;
@@ -439,6 +518,9 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         };
         let stored = meta.clone();
         let data = blocking(ErrorSubject::Snapshot(None), ErrorVerb::Write, move || {
+            // The log may be purged up to this snapshot once it is recorded:
+            // what it stands for must be durable in the ledger first.
+            ledger.sync().map_err(|e| e.to_string())?;
             // Blocks are immutable, so block `height - 1` read now is the one
             // that was the tip when the builder was taken.
             let last = ledger
@@ -495,8 +577,8 @@ mod tests {
                 Arc::new(Ledger::create(&dir.path().join("ledger"), &self.genesis).unwrap());
             let db = open_db(dir.path()).unwrap();
             let height = Arc::new(watch::channel(0).0);
-            let sm = StateMachine::open(1, ledger, db.clone(), height, None, None).unwrap();
-            Ok((dir, LogStore::new(db), sm))
+            let sm = StateMachine::open(1, ledger.clone(), db.clone(), height, None, None).unwrap();
+            Ok((dir, LogStore::new(db, ledger), sm))
         }
     }
 

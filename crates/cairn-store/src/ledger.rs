@@ -17,6 +17,7 @@ use cairn_merkle::{ConsistencyProof, Hash, Node, NodeStore};
 use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
 use tracing::{info, warn};
 
+use crate::durability::{Durability, Durable};
 use crate::error::{StoreError, WriteError};
 use crate::private::{PrivateCommitStats, write_private};
 use crate::tables::{
@@ -49,6 +50,8 @@ pub struct Ledger {
     /// What the last [`Ledger::seal`] worked out, so that committing the
     /// block it sealed ([`Ledger::commit_sealed`]) does not validate it again.
     sealed: std::sync::Mutex<Option<Sealed>>,
+    /// Whether a [`Durability::Deferred`] commit awaits [`Ledger::sync`].
+    pub(crate) unsynced: std::sync::atomic::AtomicBool,
 }
 
 /// A sealed block's validation result and tree nodes, valid only on the
@@ -123,6 +126,7 @@ impl Ledger {
             }),
             member_org: RwLock::new(None),
             sealed: std::sync::Mutex::new(None),
+            unsynced: Default::default(),
         };
         ledger.commit(genesis)?;
         Ok(ledger)
@@ -162,6 +166,7 @@ impl Ledger {
             tip: RwLock::new(tip),
             member_org: RwLock::new(member_org),
             sealed: std::sync::Mutex::new(None),
+            unsynced: Default::default(),
         })
     }
 
@@ -370,7 +375,12 @@ impl Ledger {
         block: &Block,
         private: &PrivateData,
     ) -> Result<CommitSummary, StoreError> {
-        self.commit_checked(block, |_| Ok(Cow::Borrowed(private)), false)
+        self.commit_checked(
+            block,
+            |_| Ok(Cow::Borrowed(private)),
+            false,
+            Durable::default(),
+        )
     }
 
     /// [`Ledger::commit_with_private`], where the private data is looked up
@@ -382,7 +392,12 @@ impl Ledger {
         block: &Block,
         lookup: impl FnOnce(&[Option<TxId>]) -> PrivateData,
     ) -> Result<CommitSummary, StoreError> {
-        self.commit_checked(block, |txids| Ok(Cow::Owned(lookup(txids))), false)
+        self.commit_checked(
+            block,
+            |txids| Ok(Cow::Owned(lookup(txids))),
+            false,
+            Durable::default(),
+        )
     }
 
     /// [`Ledger::commit`] for an orderer applying a block its own Raft
@@ -392,8 +407,29 @@ impl Ledger {
     /// runs, and the codes and tree root must still agree. Peers and blocks
     /// fetched from elsewhere use [`Ledger::commit`].
     pub fn commit_sealed(&self, block: &Block) -> Result<CommitSummary, StoreError> {
+        self.commit_sealed_with(block, &[], Durability::Immediate)
+    }
+
+    /// [`Ledger::commit_sealed`], writing `sidecar` values (see
+    /// [`Ledger::sidecar`]) in the block's own write transaction, with the
+    /// given durability: the orderer records its Raft applied pointer with
+    /// each block this way, so that a crash can never leave the two apart.
+    pub fn commit_sealed_with(
+        &self,
+        block: &Block,
+        sidecar: &[(&str, Vec<u8>)],
+        durability: Durability,
+    ) -> Result<CommitSummary, StoreError> {
         let none = PrivateData::new();
-        self.commit_checked(block, |_| Ok(Cow::Borrowed(&none)), true)
+        self.commit_checked(
+            block,
+            |_| Ok(Cow::Borrowed(&none)),
+            true,
+            Durable {
+                sidecar,
+                durability,
+            },
+        )
     }
 
     fn commit_checked<'p>(
@@ -401,6 +437,7 @@ impl Ledger {
         block: &Block,
         private: impl FnOnce(&[Option<TxId>]) -> Result<Cow<'p, PrivateData>, StoreError>,
         sealed_by_own_leader: bool,
+        how: Durable<'_>,
     ) -> Result<CommitSummary, StoreError> {
         let tip = self.read_tip_clone();
         let n = block.header.number;
@@ -479,8 +516,8 @@ impl Ledger {
             let member_org = self.member_org();
             let private = write_private(&w, n, &result, private, member_org.as_deref())
                 .map_err(|e| e.into_store("write private data"))?;
-            w.commit().map_err(|e| StoreError::db("commit", e))?;
-            cairn_counters::inc(cairn_counters::Counter::DurableCommit);
+            crate::durability::write_sidecar(&w, how.sidecar)?;
+            self.commit_write(w, how.durability)?;
             Ok::<_, StoreError>(private)
         })();
         let private = match written {
@@ -616,7 +653,6 @@ fn open_db(path: &Path, create: bool) -> Result<Database, StoreError> {
     })
 }
 
-/// The tree nodes this block adds, and the new root.
 /// Validates a block to commit: fully, or, for a block the orderer's own
 /// Raft leader sealed, without re-verifying the signatures its codes mark
 /// valid (see `validate_sealed_block`).

@@ -18,7 +18,12 @@
 //! - a block is committed only if this node's own validation gives the same
 //!   codes and tree root as the block carries, and an orderer of the channel
 //!   signed its header;
-//! - [`verify::verify_ledger`] re-derives every table from the blocks alone;
+//! - [`verify::verify_ledger`] re-derives every table from the blocks alone
+//!   (but the owner's sidecar values, see [`durability`]);
+//! - a commit is durable when it returns, unless its owner asked for
+//!   [`Durability::Deferred`] (orderers, whose Raft log holds the blocks);
+//!   a crash then reopens the ledger at its last durable commit, with the
+//!   sidecar values committed with it;
 //! - every stored block's bytes hash to the record committed with them, and
 //!   [`Ledger::open`] refuses a ledger where one does not, naming the block
 //!   ([`integrity`]; a good copy from another node repairs it);
@@ -33,6 +38,7 @@
 //! may keep them longer (see `docs/contracts.md`, "What is erased").
 
 mod check;
+pub mod durability;
 pub mod error;
 pub mod genesis;
 pub mod integrity;
@@ -42,6 +48,7 @@ mod tables;
 pub mod verify;
 pub mod view;
 
+pub use durability::Durability;
 pub use error::StoreError;
 pub use genesis::{genesis_block, genesis_config};
 pub use ledger::{CommitSummary, LEDGER_FILE, Ledger};

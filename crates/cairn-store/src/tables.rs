@@ -10,6 +10,7 @@
 //! | `history` | `namespace 0x00 key 0x00 block(8, BE) tx(4, BE)` | empty |
 //! | `tree` | (level, index) | 32-byte complete-subtree hash |
 //! | `meta` | name | see [`MetaKey`] |
+//! | `sidecar` | name | an owner's value committed with blocks (`crate::durability`) |
 //! | `pvt_hashed` | `ns 0x00 coll 0x00 key_hash(32)` | encoded `HashedValue` (every peer) |
 //! | `pvt_state` | `ns 0x00 coll 0x00 key` | encoded `VersionedValue` (member orgs only) |
 //! | `pvt_keys` | `ns 0x00 coll 0x00 key_hash` | the cleartext key of a `pvt_state` entry |
@@ -39,6 +40,7 @@ pub(crate) const METADATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new(
 pub(crate) const HISTORY: TableDefinition<&[u8], ()> = TableDefinition::new("history");
 pub(crate) const TREE: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("tree");
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub(crate) const SIDECAR: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar");
 pub(crate) const PVT_HASHED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("pvt_hashed");
 pub(crate) const PVT_STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("pvt_state");
 pub(crate) const PVT_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("pvt_keys");

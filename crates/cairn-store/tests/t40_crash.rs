@@ -119,3 +119,136 @@ fn crash_writer_child() {
         i += 1;
     }
 }
+
+/// Deferred commits (an orderer's, see `cairn_store::durability`): SIGKILL
+/// at random points reopens a consistent ledger at or above the last
+/// durable point, whose sidecar value names exactly its height (the two
+/// are never apart); and the deferred commits after that point are really
+/// lost in some rounds (so the test exercises the loss it guards against).
+#[test]
+fn sigkill_during_deferred_commits_keeps_sidecar_and_blocks_together() {
+    let root = tempfile::tempdir().unwrap();
+    let crypto = root.path().join("crypto");
+    let ledger_dir = root.path().join("ledger");
+    let net = TestNet::generate_at(&crypto, ORGS);
+    let ledger = net.ledger(&ledger_dir);
+    let (_, def) = net.define_contract_tx("asset", "");
+    ledger.append(vec![def], now(), net.orderer()).unwrap();
+    drop(ledger);
+
+    let mut rng = rand::rng();
+    let mut lost_rounds = 0;
+    let rounds = 10;
+    for round in 0..rounds {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "deferred_writer_child",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("CAIRN_CRASH_CRYPTO", &crypto)
+            .env("CAIRN_CRASH_LEDGER", &ledger_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut durable, mut committed) = (0u64, 0u64);
+        let note = |line: &str, durable: &mut u64, committed: &mut u64| {
+            if let Some(h) = line.strip_prefix("durable ") {
+                *durable = (*durable).max(h.trim().parse().unwrap());
+            }
+            if let Some(h) = line.strip_prefix("committed ") {
+                *committed = (*committed).max(h.trim().parse().unwrap());
+            }
+        };
+        for line in lines.by_ref().map_while(Result::ok) {
+            note(&line, &mut durable, &mut committed);
+            if durable > 0 {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(rng.random_range(20..400)));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        for line in lines.map_while(Result::ok) {
+            note(&line, &mut durable, &mut committed);
+        }
+        let report = verify_ledger(&ledger_dir, |_, _| {})
+            .unwrap_or_else(|e| panic!("round {round}: ledger inconsistent after SIGKILL: {e}"));
+        assert!(
+            report.blocks >= durable,
+            "round {round}: lost durable blocks: {} < {durable}",
+            report.blocks
+        );
+        let reopened = Ledger::open(&ledger_dir).unwrap();
+        let pointer = reopened.sidecar("applied").unwrap().unwrap();
+        assert_eq!(
+            u64::from_be_bytes(pointer.try_into().unwrap()),
+            reopened.height(),
+            "round {round}: the sidecar and the blocks came apart"
+        );
+        if reopened.height() < committed {
+            lost_rounds += 1;
+        }
+        eprintln!(
+            "round {round}: durable {durable}, committed {committed}, reopened at {}",
+            reopened.height()
+        );
+    }
+    assert!(
+        lost_rounds > 0,
+        "no round lost a deferred commit: the test did not exercise deferral"
+    );
+}
+
+/// The writer process for the deferred-commit crash test.
+#[test]
+#[ignore = "run by sigkill_during_deferred_commits_keeps_sidecar_and_blocks_together as its child process"]
+fn deferred_writer_child() {
+    let (Some(crypto), Some(dir)) = (
+        std::env::var_os("CAIRN_CRASH_CRYPTO"),
+        std::env::var_os("CAIRN_CRASH_LEDGER"),
+    ) else {
+        panic!("run only by the crash test (CAIRN_CRASH_CRYPTO and CAIRN_CRASH_LEDGER unset)");
+    };
+    let net = TestNet::load(Path::new(&crypto), ORGS);
+    let ledger = Ledger::open(Path::new(&dir)).unwrap();
+    let mut i = 0u64;
+    loop {
+        let txs = (0..5)
+            .map(|j| {
+                let key = format!("k{}", (i * 5 + j) % 31);
+                net.endorsed_tx(
+                    &net.orgs[1].user,
+                    "asset",
+                    write_set("asset", &[(key.as_str(), b"v")]),
+                    &[&net.orgs[0].peer, &net.orgs[1].peer],
+                )
+                .1
+            })
+            .collect();
+        let block = ledger.seal(txs, now(), net.orderer()).unwrap();
+        let height = block.header.number + 1;
+        let pointer = [("applied", height.to_be_bytes().to_vec())];
+        let every_8th = height.is_multiple_of(8);
+        let durability = if every_8th {
+            cairn_store::Durability::Immediate
+        } else {
+            cairn_store::Durability::Deferred
+        };
+        ledger
+            .commit_sealed_with(&block, &pointer, durability)
+            .unwrap();
+        println!("committed {height}");
+        if every_8th {
+            println!("durable {height}");
+        } else if height.is_multiple_of(13) {
+            ledger.sync().unwrap();
+            println!("durable {height}");
+        }
+        i += 1;
+    }
+}
