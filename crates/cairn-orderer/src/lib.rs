@@ -37,6 +37,9 @@
 //!   (broadcast, deliver, campaigning) only while its ledger's
 //!   configuration lists it;
 //! - one channel per ordering service process;
+//! - the ledger keeps no key history index (a peer query) and commits
+//!   blocks with deferred durability, synced before the Raft log loses an
+//!   entry (see `state_machine`);
 //! - the data directory is created 0700 and `raft.redb` 0600 (through
 //!   `cairn_crypto::private_file`); the ledger beside it is 0600 too
 //!   (`cairn-store`).

@@ -403,7 +403,8 @@ fn open_ledger(config: &OrdererConfig, genesis: &Block) -> Result<Ledger, Ordere
         }
         return Ok(ledger);
     }
-    Ok(Ledger::create(&dir, genesis)?)
+    // Key history is a peer query; an orderer's ledger keeps none.
+    Ok(Ledger::create_without_history(&dir, genesis)?)
 }
 
 /// Reads a genesis block: canonical postcard, or JSON.

@@ -32,6 +32,8 @@ pub const LEDGER_FILE: &str = "ledger.redb";
 
 /// What the ledger knows about its tip, cached between commits.
 struct Tip {
+    /// Whether commits write the key history index (see [`Ledger::create_without_history`]).
+    history: bool,
     height: u64,
     last_hash: Digest,
     tree_size: u64,
@@ -87,6 +89,18 @@ impl Ledger {
     /// Creates a new ledger in `dir` from a genesis block (block 0 holding the
     /// channel's config transaction, signed by an orderer of that config).
     pub fn create(dir: &Path, genesis: &Block) -> Result<Ledger, StoreError> {
+        Ledger::create_with(dir, genesis, true)
+    }
+
+    /// [`Ledger::create`] for a ledger that keeps no key history index (an
+    /// orderer's: history is a peer query). Recorded in the ledger, so it
+    /// holds for its whole life; [`crate::verify::verify_ledger`] then
+    /// requires the index to be empty, and a history query is refused.
+    pub fn create_without_history(dir: &Path, genesis: &Block) -> Result<Ledger, StoreError> {
+        Ledger::create_with(dir, genesis, false)
+    }
+
+    fn create_with(dir: &Path, genesis: &Block, history: bool) -> Result<Ledger, StoreError> {
         private_file::create_dir_all(dir)?;
         let path = dir.join(LEDGER_FILE);
         if path.exists() {
@@ -110,14 +124,21 @@ impl Ledger {
             .map_err(|e| StoreError::db("create table", e))?;
         w.open_table(TREE)
             .map_err(|e| StoreError::db("create table", e))?;
-        w.open_table(META)
+        let mut meta = w
+            .open_table(META)
             .map_err(|e| StoreError::db("create table", e))?;
+        if !history {
+            meta.insert(MetaKey::NO_HISTORY, [].as_slice())
+                .map_err(|e| StoreError::db("write meta", e))?;
+        }
+        drop(meta);
         w.commit().map_err(|e| StoreError::db("commit", e))?;
         create_private_tables(&db)?;
         let ledger = Ledger {
             db: RwLock::new(Some(Arc::new(db))),
             path: dir.to_path_buf(),
             tip: RwLock::new(Tip {
+                history,
                 height: 0,
                 last_hash: Digest::default(),
                 tree_size: 0,
@@ -511,7 +532,7 @@ impl Ledger {
             let w = db
                 .begin_write()
                 .map_err(|e| StoreError::db("begin write", e))?;
-            write_block(&w, block, &result, tip.tree_size, &nodes)
+            write_block(&w, block, &result, tip.tree_size, &nodes, tip.history)
                 .map_err(|e| e.into_store("write block"))?;
             let member_org = self.member_org();
             let private = write_private(&w, n, &result, private, member_org.as_deref())
@@ -630,6 +651,7 @@ impl Ledger {
     fn read_tip_clone(&self) -> Tip {
         let t = self.read_tip();
         Tip {
+            history: t.history,
             height: t.height,
             last_hash: t.last_hash,
             tree_size: t.tree_size,
@@ -734,6 +756,7 @@ fn write_block(
     result: &BlockResult,
     tree_size: u64,
     nodes: &[Node],
+    keep_history: bool,
 ) -> Result<(), WriteError> {
     let n = block.header.number;
     let bytes = block.encode()?;
@@ -773,7 +796,9 @@ fn write_block(
                 };
                 state.insert(k.as_slice(), v.encode()?.as_slice())?;
             }
-            history.insert(history_key(ns, &wr.key, n, index).as_slice(), ())?;
+            if keep_history {
+                history.insert(history_key(ns, &wr.key, n, index).as_slice(), ())?;
+            }
         }
         for (ns, m) in &tx.effects.metadata_writes {
             let k = state_key(ns, &m.key);
@@ -863,7 +888,12 @@ fn load_tip(db: &Database) -> Result<Tip, StoreError> {
         .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
         .map(u64::from_be_bytes)
         .unwrap_or(0);
+    let history = meta
+        .get(MetaKey::NO_HISTORY)
+        .map_err(|e| StoreError::db("read meta", e))?
+        .is_none();
     Ok(Tip {
+        history,
         height: block.header.number + 1,
         last_hash: block.header.hash()?,
         tree_size: block.header.tree_size,

@@ -1,6 +1,6 @@
 //! Cairn's embedded ledger store: one redb database per channel holding the
 //! block store (by number and by txid), the world state with versions, the
-//! key history index, key metadata, the channel's RFC 9162 transaction
+//! key history index (not on orderers: [`Ledger::create_without_history`]), key metadata, the channel's RFC 9162 transaction
 //! tree, and private data (hashed state everywhere; cleartext, history,
 //! missing-data records and the blockToLive schedule for the ledger's own
 //! org's collections, see [`private`]).

@@ -7,7 +7,7 @@
 //! | `txids` | 32-byte txid | encoded [`TxLocation`] (first occurrence only) |
 //! | `state` | `namespace 0x00 key` | encoded `VersionedValue` |
 //! | `metadata` | `namespace 0x00 key` | encoded `Vec<MetadataEntry>` |
-//! | `history` | `namespace 0x00 key 0x00 block(8, BE) tx(4, BE)` | empty |
+//! | `history` | `namespace 0x00 key 0x00 block(8, BE) tx(4, BE)` | empty (none if `meta` has `no_history`) |
 //! | `tree` | (level, index) | 32-byte complete-subtree hash |
 //! | `meta` | name | see [`MetaKey`] |
 //! | `sidecar` | name | an owner's value committed with blocks (`crate::durability`) |
@@ -59,6 +59,9 @@ impl MetaKey {
     pub(crate) const CONFIG_BLOCK: &'static str = "config_block";
     /// The MSP id whose collections this ledger keeps cleartext for (UTF-8).
     pub(crate) const MEMBER_ORG: &'static str = "member_org";
+    /// Present (empty value) when the ledger keeps no key history index
+    /// (an orderer's: nothing reads it there); set at creation only.
+    pub(crate) const NO_HISTORY: &'static str = "no_history";
 }
 
 /// Where a transaction is, and how it was judged.

@@ -14,8 +14,8 @@ use redb::{ReadTransaction, ReadableTable};
 
 use crate::private::keys;
 use crate::tables::{
-    BLOCKS, HISTORY, METADATA, PVT_HASHED, PVT_STATE, STATE, TREE, TXIDS, TxLocation,
-    history_prefix, split_state_key, state_key, state_range,
+    BLOCKS, HISTORY, META, METADATA, MetaKey, PVT_HASHED, PVT_STATE, STATE, TREE, TXIDS,
+    TxLocation, history_prefix, split_state_key, state_key, state_range,
 };
 
 /// A read snapshot. Cheap to create; holds redb's MVCC read transaction.
@@ -98,6 +98,12 @@ impl StateView for Snapshot {
     }
 
     fn history(&self, namespace: &str, key: &str) -> Result<Vec<HistoryEntry>, StateError> {
+        let meta = self.txn.open_table(META).map_err(st)?;
+        if meta.get(MetaKey::NO_HISTORY).map_err(st)?.is_some() {
+            return Err(st(
+                "this ledger keeps no key history (an orderer's); ask a peer of the channel",
+            ));
+        }
         let t = self.txn.open_table(HISTORY).map_err(st)?;
         let prefix = history_prefix(namespace, key);
         let mut hi = prefix.clone();
