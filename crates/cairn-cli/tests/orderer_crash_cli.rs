@@ -106,7 +106,7 @@ fn orderer_kills_around_log_purges_lose_nothing_and_fork_nothing() {
     ]);
     assert!(up.status.success(), "{}", text(&up));
 
-    // Snapshot every 8 entries and keep none behind it: the log is purged
+    // Snapshot every 24 entries and keep none behind it: the log is purged
     // far past the ledger's durable point unless the ledger is synced first.
     let orderers: Vec<(String, String)> = ORGS
         .iter()
@@ -124,10 +124,10 @@ fn orderer_kills_around_log_purges_lose_nothing_and_fork_nothing() {
         let toml = dir.join("nodes").join(name).join("node.toml");
         let edited = std::fs::read_to_string(&toml)
             .unwrap()
-            .replace("snapshot_every = 1000", "snapshot_every = 8")
+            .replace("snapshot_every = 1000", "snapshot_every = 24")
             .replace("keep_after_snapshot = 1000", "keep_after_snapshot = 0");
         assert!(
-            edited.contains("snapshot_every = 8") && edited.contains("keep_after_snapshot = 0")
+            edited.contains("snapshot_every = 24") && edited.contains("keep_after_snapshot = 0")
         );
         std::fs::write(&toml, edited).unwrap();
     }

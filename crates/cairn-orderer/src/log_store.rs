@@ -5,9 +5,12 @@
 //! prefix); every write is one redb transaction, committed before openraft is
 //! told it is done; writes are serialized because openraft drives this store
 //! from one task and each call awaits its transaction; a purge syncs the
-//! ledger first, so no entry leaves the log while the block it carries could
-//! still be lost from the ledger (which commits blocks with deferred
-//! durability, see `state_machine`).
+//! ledger first and deletes no entry the ledger has not applied, so no entry
+//! leaves the log while the block it carries could still be lost from the
+//! ledger (which commits blocks with deferred durability, see
+//! `state_machine`) or is yet to be applied (a snapshot install in progress).
+//! Entries below the purge mark may stay in the table until the next purge
+//! or the install's end; nothing reads them.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
@@ -97,6 +100,54 @@ pub(crate) fn write_meta(db: &Database, values: &[(&str, Vec<u8>)]) -> Result<()
     w.commit().map_err(|e| e.to_string())
 }
 
+/// Removes keys from [`META`] in one durable transaction.
+pub(crate) fn remove_meta(db: &Database, names: &[&str]) -> Result<(), String> {
+    let w = db.begin_write().map_err(|e| e.to_string())?;
+    {
+        let mut t = w.open_table(META).map_err(|e| e.to_string())?;
+        for name in names {
+            t.remove(*name).map_err(|e| e.to_string())?;
+        }
+    }
+    cairn_counters::inc(cairn_counters::Counter::DurableCommit);
+    w.commit().map_err(|e| e.to_string())
+}
+
+/// Deletes the entries up to `index` (inclusive), leaving the purge mark.
+pub(crate) fn remove_entries_upto(db: &Database, index: u64) -> Result<(), String> {
+    let w = db.begin_write().map_err(|e| e.to_string())?;
+    {
+        let mut t = w.open_table(LOG).map_err(|e| e.to_string())?;
+        t.retain_in(..=index, |_, _| false)
+            .map_err(|e| e.to_string())?;
+    }
+    cairn_counters::inc(cairn_counters::Counter::DurableCommit);
+    w.commit().map_err(|e| e.to_string())
+}
+
+/// Moves the purge mark back to `applied` when it is ahead of it: openraft
+/// asked for a purge up to a snapshot whose install then did not finish.
+/// The entries after `applied` were kept ([`LogStore::purge`]), so the log
+/// again holds everything the ledger has yet to apply.
+pub(crate) fn reconcile_purged(
+    db: &Database,
+    applied: Option<LogId<NodeId>>,
+) -> Result<(), String> {
+    let purged: Option<LogId<NodeId>> = read_meta(db, key::LAST_PURGED)?;
+    if purged.map(|p| p.index) <= applied.map(|a| a.index) {
+        return Ok(());
+    }
+    tracing::warn!(
+        purged = ?purged,
+        applied = ?applied,
+        "the Raft log was marked purged past what the ledger applied (an interrupted snapshot install); marking it purged up to the applied entry"
+    );
+    match applied {
+        Some(a) => write_meta(db, &[(key::LAST_PURGED, encode(&a)?)]),
+        None => remove_meta(db, &[key::LAST_PURGED]),
+    }
+}
+
 /// Encodes a stored Raft value; a failure is an error, never empty bytes.
 pub(crate) fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, String> {
     postcard::to_stdvec(v).map_err(|e| format!("encoding {}: {e}", std::any::type_name::<T>()))
@@ -156,10 +207,26 @@ impl RaftLogReader<TypeConfig> for LogStore {
         let db = self.db.clone();
         blocking(ErrorSubject::Logs, ErrorVerb::Read, move || {
             let r = db.begin_read().map_err(|e| e.to_string())?;
+            // Entries kept below the purge mark (see `purge`) are not served.
+            let purged: Option<LogId<NodeId>> = match r
+                .open_table(META)
+                .map_err(|e| e.to_string())?
+                .get(key::LAST_PURGED)
+                .map_err(|e| e.to_string())?
+            {
+                Some(v) => Some(
+                    postcard::from_bytes(v.value())
+                        .map_err(|e| format!("stored purge mark is corrupted: {e}"))?,
+                ),
+                None => None,
+            };
             let t = r.open_table(LOG).map_err(|e| e.to_string())?;
             let mut out = Vec::new();
             for item in t.range::<u64>(bounds).map_err(|e| e.to_string())? {
                 let (k, v) = item.map_err(|e| e.to_string())?;
+                if purged.is_some_and(|p| k.value() <= p.index) {
+                    continue;
+                }
                 let entry: Entry<TypeConfig> = postcard::from_bytes(v.value())
                     .map_err(|e| format!("log entry {} is corrupted: {e}", k.value()))?;
                 out.push(entry);
@@ -177,7 +244,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let store = self.clone();
         blocking(ErrorSubject::Logs, ErrorVerb::Read, move || {
             let last_purged: Option<LogId<NodeId>> = read_meta(&store.db, key::LAST_PURGED)?;
-            let last = store.last_entry_id()?.or(last_purged);
+            // Entries at or below the purge mark may still be in the table
+            // (see `purge`); the log ends at the later of the two.
+            let last = store.last_entry_id()?.max(last_purged);
             Ok(LogState {
                 last_purged_log_id: last_purged,
                 last_log_id: last,
@@ -266,13 +335,21 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             ledger
                 .sync()
                 .map_err(|e| format!("syncing the ledger before a purge: {e}"))?;
+            // And never past what the ledger applied: openraft purges up to
+            // a snapshot it is installing before the install ends, and a
+            // crash before the end must find the entries the ledger lacks
+            // (`reconcile_purged` moves the mark back at start).
+            let applied = crate::state_machine::ledger_applied(&ledger)?;
+            let upto = applied
+                .map_or(0, |a| a.index.saturating_add(1))
+                .min(log_id.index.saturating_add(1));
             let w = db.begin_write().map_err(|e| e.to_string())?;
             {
                 let mut meta = w.open_table(META).map_err(|e| e.to_string())?;
                 meta.insert(key::LAST_PURGED, encode(&log_id)?.as_slice())
                     .map_err(|e| e.to_string())?;
                 let mut t = w.open_table(LOG).map_err(|e| e.to_string())?;
-                t.retain_in(..=log_id.index, |_, _| false)
+                t.retain_in(..upto, |_, _| false)
                     .map_err(|e| e.to_string())?;
             }
             cairn_counters::inc(cairn_counters::Counter::DurableCommit);
@@ -287,7 +364,86 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
+    use openraft::{CommittedLeaderId, EntryPayload};
+
     use super::*;
+    use crate::state_machine::sidecar;
+
+    fn id(i: u64) -> LogId<NodeId> {
+        LogId::new(CommittedLeaderId::new(1, 1), i)
+    }
+
+    fn indexes(db: &Database) -> Vec<u64> {
+        let r = db.begin_read().unwrap();
+        let t = r.open_table(LOG).unwrap();
+        t.iter().unwrap().map(|e| e.unwrap().0.value()).collect()
+    }
+
+    /// openraft purges up to a snapshot it is installing before the install
+    /// ends; a crash then must find the entries the ledger has not applied.
+    #[tokio::test]
+    async fn a_purge_keeps_the_entries_the_ledger_has_not_applied() {
+        let net = cairn_testkit::TestNet::new(1);
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Arc::new(net.ledger(&dir.path().join("ledger")));
+        let db = open_db(dir.path()).unwrap();
+        {
+            let w = db.begin_write().unwrap();
+            let mut t = w.open_table(LOG).unwrap();
+            for i in 1..=6 {
+                let entry = Entry::<TypeConfig> {
+                    log_id: id(i),
+                    payload: EntryPayload::Blank,
+                };
+                t.insert(i, encode(&entry).unwrap().as_slice()).unwrap();
+            }
+            drop(t);
+            w.commit().unwrap();
+        }
+        let applied = |i: u64| {
+            ledger
+                .write_sidecar(
+                    &[(sidecar::APPLIED, encode(&Some(id(i))).unwrap())],
+                    cairn_store::Durability::Deferred,
+                )
+                .unwrap();
+        };
+        applied(3);
+        let mut store = LogStore::new(db.clone(), ledger.clone());
+        store.purge(id(5)).await.unwrap();
+        assert!(!ledger.has_unsynced(), "the purge synced the ledger first");
+        let state = store.get_log_state().await.unwrap();
+        assert_eq!(state.last_purged_log_id, Some(id(5)), "marked as asked");
+        assert_eq!(state.last_log_id, Some(id(6)));
+        assert_eq!(indexes(&db), vec![4, 5, 6], "entries 4 and 5 kept");
+
+        // At start after a crash: the mark goes back to the applied entry,
+        // and the log serves the entries the ledger lacks.
+        reconcile_purged(&db, Some(id(3))).unwrap();
+        let state = store.get_log_state().await.unwrap();
+        assert_eq!(state.last_purged_log_id, Some(id(3)));
+        let entries = store.try_get_log_entries(4..7).await.unwrap();
+        assert_eq!(
+            entries.iter().map(|e| e.log_id.index).collect::<Vec<_>>(),
+            vec![4, 5, 6]
+        );
+        // A mark at or behind the applied entry is left alone.
+        reconcile_purged(&db, Some(id(6))).unwrap();
+        assert_eq!(
+            store.get_log_state().await.unwrap().last_purged_log_id,
+            Some(id(3))
+        );
+
+        // Once applied, a purge deletes what it is asked to.
+        applied(6);
+        store.purge(id(6)).await.unwrap();
+        assert!(indexes(&db).is_empty());
+        let state = store.get_log_state().await.unwrap();
+        assert_eq!(
+            (state.last_purged_log_id, state.last_log_id),
+            (Some(id(6)), Some(id(6)))
+        );
+    }
 
     fn mode(path: &Path) -> u32 {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777

@@ -295,26 +295,25 @@ impl OrdererNode {
         for t in self.tasks.drain(..) {
             t.abort();
         }
-        self.shared
+        let stopped = self
+            .shared
             .raft
             .shutdown()
             .await
             .map_err(|e| OrdererError::Raft {
                 reason: e.to_string(),
-            })?;
+            });
         // Blocks applied since the last durable one need not be applied
         // again at the next start.
         let ledger = self.shared.ledger.clone();
-        match tokio::task::spawn_blocking(move || ledger.sync()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                warn!(reason = %e, "syncing the ledger at shutdown failed; the next start re-applies from the Raft log")
-            }
-            Err(e) => {
-                warn!(reason = %e, "syncing the ledger at shutdown failed; the next start re-applies from the Raft log")
-            }
+        let synced = tokio::task::spawn_blocking(move || ledger.sync().map_err(|e| e.to_string()))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+        if let Err(e) = synced {
+            warn!(reason = %e, "syncing the ledger at shutdown failed; the next start re-applies from the Raft log");
         }
-        Ok(())
+        stopped
     }
 }
 

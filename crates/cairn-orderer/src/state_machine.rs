@@ -14,9 +14,13 @@
 //!
 //! Invariants:
 //! - the ledger is synced before the log loses an entry: before a snapshot
-//!   is recorded and in every purge ([`crate::log_store::LogStore`]), so
-//!   the entries after the ledger's durable point are always still in the
-//!   log;
+//!   is recorded and in every purge ([`crate::log_store::LogStore`]), and a
+//!   purge deletes no entry past what the ledger applied (openraft asks for
+//!   the purge up to a snapshot before its install ends), so the entries
+//!   after the ledger's durable point are always still in the log; at
+//!   start, a purge mark past the applied entry (an install cut short) is
+//!   moved back to it, and a stored snapshot older than the purge mark is
+//!   not offered (openraft then builds a new one);
 //! - the applied pointer lives in the ledger, committed with the blocks it
 //!   counts (`raft.redb` holds it only in directories from before this
 //!   rule, read once as a fallback);
@@ -72,9 +76,22 @@ type Membership = StoredMembership<NodeId, BasicNode>;
 pub(crate) const DURABLE_EVERY: u64 = 64;
 
 /// The ledger's sidecar names of the applied pointer and membership.
-mod sidecar {
+pub(crate) mod sidecar {
     pub const APPLIED: &str = "raft_applied";
     pub const MEMBERSHIP: &str = "raft_membership";
+}
+
+/// The applied pointer as last committed in the ledger (`None`: nothing
+/// applied, or a directory from before the pointer moved into the ledger).
+pub(crate) fn ledger_applied(ledger: &Ledger) -> Result<Option<LogId<NodeId>>, String> {
+    match ledger
+        .sidecar(sidecar::APPLIED)
+        .map_err(|e| e.to_string())?
+    {
+        Some(bytes) => postcard::from_bytes::<Option<LogId<NodeId>>>(&bytes)
+            .map_err(|e| format!("the ledger's applied pointer is corrupted: {e}")),
+        None => Ok(None),
+    }
 }
 
 /// How long installing a snapshot keeps trying to fetch its blocks.
@@ -106,22 +123,37 @@ impl StateMachine {
         trust: Option<Arc<Trust>>,
         fetch: Option<Client>,
     ) -> Result<StateMachine, String> {
-        let stored = |name: &str| ledger.sidecar(name).map_err(|e| e.to_string());
-        let (applied, membership) = match (stored(sidecar::APPLIED)?, stored(sidecar::MEMBERSHIP)?)
-        {
-            (Some(a), Some(m)) => (
-                postcard::from_bytes(&a)
-                    .map_err(|e| format!("the ledger's applied pointer is corrupted: {e}"))?,
+        let membership = ledger
+            .sidecar(sidecar::MEMBERSHIP)
+            .map_err(|e| e.to_string())?;
+        let (applied, membership) = match membership {
+            Some(m) => (
+                ledger_applied(&ledger)?,
                 postcard::from_bytes(&m)
                     .map_err(|e| format!("the ledger's Raft membership is corrupted: {e}"))?,
             ),
-            // A directory from before the pointer moved into the ledger
-            // (written there with every block since).
-            _ => (
-                read_meta(&db, key::APPLIED)?.flatten(),
-                read_meta(&db, key::MEMBERSHIP)?.unwrap_or_default(),
-            ),
+            None => {
+                // A directory from before the pointer moved into the ledger:
+                // move it there now, once.
+                let applied: Option<LogId<NodeId>> = read_meta(&db, key::APPLIED)?.flatten();
+                let membership: Membership = read_meta(&db, key::MEMBERSHIP)?.unwrap_or_default();
+                ledger
+                    .write_sidecar(
+                        &[
+                            (sidecar::APPLIED, encode(&applied)?),
+                            (sidecar::MEMBERSHIP, encode(&membership)?),
+                        ],
+                        Durability::Immediate,
+                    )
+                    .map_err(|e| e.to_string())?;
+                crate::log_store::remove_meta(&db, &[key::APPLIED, key::MEMBERSHIP])?;
+                (applied, membership)
+            }
         };
+        // A crash while a snapshot was being installed can leave the log's
+        // purge mark past what the ledger applied (openraft purges before
+        // the install ends; the entries themselves stay, see `LogStore::purge`).
+        crate::log_store::reconcile_purged(&db, applied)?;
         height.send_replace(ledger.height());
         Ok(StateMachine {
             me,
@@ -471,11 +503,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             ))
         })()
         .map_err(|e| io_err(subject(), ErrorVerb::Write, e))?;
+        let upto = self.applied;
         blocking(subject(), ErrorVerb::Write, move || {
             ledger
                 .write_sidecar(&pointer, Durability::Immediate)
                 .map_err(|e| e.to_string())?;
-            write_meta(&db, &values)
+            write_meta(&db, &values)?;
+            // openraft asked for the purge up to the snapshot before the
+            // install ended; the entries it kept can go now.
+            match upto {
+                Some(l) => crate::log_store::remove_entries_upto(&db, l.index),
+                None => Ok(()),
+            }
         })
         .await?;
         self.height.send_replace(self.ledger.height());
@@ -486,6 +525,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let db = self.db.clone();
         blocking(ErrorSubject::Snapshot(None), ErrorVerb::Read, move || {
             let meta: Option<SnapshotMeta<NodeId, BasicNode>> = read_meta(&db, key::SNAPSHOT_META)?;
+            let purged: Option<LogId<NodeId>> = read_meta(&db, key::LAST_PURGED)?;
+            if let Some(m) = &meta
+                && m.last_log_id < purged
+            {
+                // Older than the log's purge point (a crash in the middle of
+                // installing a newer one): no use to a follower, and openraft
+                // builds a new one at start when there is none.
+                warn!(snapshot = %m.snapshot_id, "the stored snapshot is older than the log's purge point; it is not offered");
+                return Ok(None);
+            }
             let data: Option<Vec<u8>> = read_meta(&db, key::SNAPSHOT_DATA)?;
             Ok(meta.zip(data).map(|(meta, data)| Snapshot {
                 meta,
@@ -605,6 +654,37 @@ mod tests {
             sources(2, &members),
             vec!["https://o1:7050", "https://o3:7050"]
         );
+    }
+
+    /// After an install cut short, the stored snapshot can be older than
+    /// the log's purge mark: it is not offered (openraft builds a new one).
+    #[tokio::test]
+    async fn a_snapshot_older_than_the_purge_mark_is_not_offered() {
+        let net = cairn_testkit::TestNet::new(1);
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Arc::new(net.ledger(&dir.path().join("ledger")));
+        let db = open_db(dir.path()).unwrap();
+        let height = Arc::new(watch::channel(0).0);
+        let mut sm = StateMachine::open(1, ledger, db.clone(), height, None, None).unwrap();
+        let id = |i| LogId::new(openraft::CommittedLeaderId::new(1, 1), i);
+        let meta = SnapshotMeta::<NodeId, BasicNode> {
+            last_log_id: Some(id(4)),
+            last_membership: Membership::default(),
+            snapshot_id: "1-4".into(),
+        };
+        write_meta(
+            &db,
+            &[
+                (key::SNAPSHOT_META, encode(&meta).unwrap()),
+                (key::SNAPSHOT_DATA, encode(&vec![1u8, 2]).unwrap()),
+                (key::LAST_PURGED, encode(&id(4)).unwrap()),
+            ],
+        )
+        .unwrap();
+        // The control: a snapshot covering the purge mark is offered.
+        assert!(sm.get_current_snapshot().await.unwrap().is_some());
+        write_meta(&db, &[(key::LAST_PURGED, encode(&id(5)).unwrap())]).unwrap();
+        assert!(sm.get_current_snapshot().await.unwrap().is_none());
     }
 
     #[tokio::test]

@@ -65,19 +65,27 @@ impl Ledger {
         mut w: WriteTransaction,
         durability: Durability,
     ) -> Result<(), StoreError> {
-        if durability == Durability::Deferred {
-            w.set_durability(redb::Durability::None)
-                .map_err(|e| StoreError::db("set durability", e))?;
-        }
-        w.commit().map_err(|e| StoreError::db("commit", e))?;
+        // The flag changes while `w` holds redb's write lock, so no other
+        // commit can come between the change and this commit: a durable
+        // commit never clears the mark of a deferred one made after it.
         match durability {
-            Durability::Immediate => {
-                cairn_counters::inc(cairn_counters::Counter::DurableCommit);
-                self.unsynced.store(false, Ordering::SeqCst);
+            Durability::Deferred => {
+                w.set_durability(redb::Durability::None)
+                    .map_err(|e| StoreError::db("set durability", e))?;
+                self.unsynced.store(true, Ordering::SeqCst);
+                w.commit().map_err(|e| StoreError::db("commit", e))
             }
-            Durability::Deferred => self.unsynced.store(true, Ordering::SeqCst),
+            Durability::Immediate => {
+                let was = self.unsynced.swap(false, Ordering::SeqCst);
+                let done = w.commit().map_err(|e| StoreError::db("commit", e));
+                match &done {
+                    Ok(()) => cairn_counters::inc(cairn_counters::Counter::DurableCommit),
+                    // Not known to be on disk: the next sync must still run.
+                    Err(_) => self.unsynced.store(was, Ordering::SeqCst),
+                }
+                done
+            }
         }
-        Ok(())
     }
 
     /// Writes sidecar values in a transaction of their own (for a Raft
