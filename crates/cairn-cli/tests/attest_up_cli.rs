@@ -128,11 +128,7 @@ fn up_attest_admits_listed_nodes_and_refuses_a_changed_one_until_an_admin_update
     deploy(d, "pkv", pkv, any_peer, pdc1, 3);
 
     // Peer0.org2 is stopped, and its config changed: another build.
-    let pid: i32 = std::fs::read_to_string(dir.join("run/peer0.org2.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = common::node_pid(&dir, "peer0.org2");
     Command::new("kill").arg(pid.to_string()).status().unwrap();
     wait_until("peer0.org2 is down", Duration::from_secs(15), || {
         heights(d)

@@ -78,11 +78,7 @@ impl Net {
             .unwrap()
     }
     fn pid(&self, name: &str) -> i32 {
-        std::fs::read_to_string(self.dir.join("run").join(format!("{name}.pid")))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
+        common::node_pid(&self.dir, name)
     }
     /// Starts a node again as `cairn up` would; `cairn down` stops it.
     fn restart(&self, name: &str) -> std::process::Child {

@@ -43,14 +43,6 @@ fn user(dir: &Path, org: &str) -> SigningIdentity {
     SigningIdentity::from_dir(&dir.join("crypto").join(org).join("users/user1")).unwrap()
 }
 
-fn pid(dir: &Path, name: &str) -> i32 {
-    std::fs::read_to_string(dir.join("run").join(format!("{name}.pid")))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 /// A peer's gateway URL, from `cairn up`'s layout file.
 fn peer_url(dir: &Path, name: &str) -> String {
     let layout: serde_json::Value =
@@ -209,7 +201,7 @@ fn orderer_kills_around_log_purges_lose_nothing_and_fork_nothing() {
             before.purged.is_some_and(|p| p > 0),
             "{name}'s Raft log was never purged: {before:?}"
         );
-        sigkill(pid(&dir, name));
+        sigkill(common::node_pid(&dir, name));
         let ledger_dir = dir.join("nodes").join(name).join("data/ledger");
         let reopened = open_after_kill(&ledger_dir).height();
         if reopened < before.height {

@@ -101,11 +101,7 @@ impl Net {
     }
 
     fn pid(&self, node: &str) -> i32 {
-        std::fs::read_to_string(self.dir.join(format!("run/{node}.pid")))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
+        common::node_pid(&self.dir, node)
     }
 
     fn stop(&self, node: &str) {

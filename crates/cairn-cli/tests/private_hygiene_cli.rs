@@ -91,11 +91,7 @@ fn logs(dir: &Path) -> Vec<(String, String)> {
 }
 
 fn pid_of(dir: &Path, node: &str) -> i32 {
-    std::fs::read_to_string(dir.join(format!("run/{node}.pid")))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    common::node_pid(dir, node)
 }
 
 #[test]

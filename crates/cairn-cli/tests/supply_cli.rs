@@ -47,13 +47,7 @@ struct Cleanup {
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        if let Ok(pid) = std::fs::read_to_string(self.dir.join("pids/blobs.pid"))
-            && let Ok(pid) = pid.trim().parse::<i32>()
-        {
-            let _ = std::process::Command::new("kill")
-                .arg(pid.to_string())
-                .status();
-        }
+        common::terminate_if(&self.dir.join("pids/blobs.pid"), "blob");
         let _ = cairn(&["down", "--dir", self.dir.join("net").to_str().unwrap()]);
     }
 }

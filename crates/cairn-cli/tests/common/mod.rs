@@ -181,3 +181,42 @@ pub fn port_block() -> PortBlock {
     }
     panic!("no free block of 1,000 ports in 10,000..30,000 on 127.0.0.1");
 }
+
+/// The pid of node `name` of the `cairn up` network in `dir`, from its pid
+/// file, checked to be that node's live process (its command line names the
+/// node's config file). Pids are recycled fast here (`pid_max` 32768 and
+/// thousands of processes per build), so a signal sent to a stale pid could
+/// hit a process of another test or network; this refuses instead.
+pub fn node_pid(dir: &Path, name: &str) -> i32 {
+    let file = dir.join("run").join(format!("{name}.pid"));
+    let pid: i32 = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let config = format!("nodes/{name}/node.toml");
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(
+        String::from_utf8_lossy(&cmdline).contains(&config),
+        "pid {pid} in {} is not {name}'s node process (it exited, and the pid may be another's now)",
+        file.display()
+    );
+    pid
+}
+
+/// SIGTERMs the process whose pid `pid_file` holds, only if its command line
+/// contains `needle` (see [`node_pid`] on recycled pids).
+pub fn terminate_if(pid_file: &Path, needle: &str) {
+    let Some(pid) = std::fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok())
+    else {
+        return;
+    };
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    if String::from_utf8_lossy(&cmdline).contains(needle) {
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
+    }
+}
