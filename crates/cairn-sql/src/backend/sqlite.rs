@@ -7,11 +7,17 @@
 //!   until Cairn closes it: at the end of every `cairn sql exec` and before a block closes.
 //!   Writes by other clients (the `sqlite3` shell, an application's own SQLite) are
 //!   ledgered by the same triggers and grouped into the open ledger transaction;
-//! - an AFTER INSERT trigger stamps the new row's hidden columns with an UPDATE guarded by
-//!   `stamping = 1`, so that internal UPDATE does not look like a user's;
+//! - each ledgered operation allocates its sequence numbers (opening a ledger transaction
+//!   if none is open) in one write of the state row;
+//! - an AFTER INSERT trigger, and an AFTER UPDATE trigger, stamp the row's hidden columns
+//!   with an UPDATE of those columns only, so the user-facing UPDATE triggers (declared
+//!   `UPDATE OF` the user's columns) do not fire for it; a client's UPDATE of the hidden
+//!   columns is refused unless it writes exactly what the ledger just allocated;
 //! - BEFORE UPDATE / BEFORE DELETE triggers copy the old version into the history table
 //!   (updatable) or refuse the statement with `RAISE(ABORT, …)` naming table and rule
 //!   (append-only).
+//! - Tables made by earlier versions keep their triggers, which raise and lower the
+//!   `stamping` flag of the state row instead; both kinds share the counters.
 //!
 //! Tables are `STRICT`, so a column holds only values of its declared type.
 
@@ -269,11 +275,16 @@ CREATE TRIGGER IF NOT EXISTS cairn_ledger_transactions_frozen_d BEFORE DELETE ON
 END;
 ";
 
-/// Opens a ledger transaction if none is open (the state row's trigger records it).
-const OPEN: &str = "UPDATE cairn_ledger_state SET current_txn = next_txn, next_txn = next_txn + 1, \
-                    next_seq = 0 WHERE id = 1 AND current_txn IS NULL;";
-/// The guard of every user-facing trigger: not during the ledger's own stamping UPDATE.
-const NOT_STAMPING: &str = "(SELECT stamping FROM cairn_ledger_state WHERE id = 1) = 0";
+/// Allocates `k` sequence numbers in the ledger transaction, opening one if none is
+/// open (the state row's trigger records it), in one write of the state row; the
+/// numbers are then `next_seq - k .. next_seq`.
+fn allocate(k: u32) -> String {
+    format!(
+        "UPDATE cairn_ledger_state SET current_txn = coalesce(current_txn, next_txn),
+    next_txn = CASE WHEN current_txn IS NULL THEN next_txn + 1 ELSE next_txn END,
+    next_seq = CASE WHEN current_txn IS NULL THEN {k} ELSE next_seq + {k} END WHERE id = 1;"
+    )
+}
 
 fn trigger_names(table: &TableSchema) -> Vec<String> {
     let t = &table.table_name;
@@ -340,29 +351,34 @@ fn create_table_ddl(table: &TableSchema) -> String {
 fn triggers_ddl(table: &TableSchema) -> String {
     let t = &table.table_name;
     let h = &table.history_name;
-    // Opens a ledger transaction if none is open and raises the stamping flag, in one
-    // statement (the right-hand sides all see the row as it was).
+    let user_cols = column_list(table, "");
+    // The row's hidden columns get the last sequence number allocated. This UPDATE
+    // names only the hidden columns, so the user-facing UPDATE triggers (declared
+    // `UPDATE OF` the user's columns) do not fire for it.
     let stamp = format!(
-        "UPDATE cairn_ledger_state SET stamping = 1, current_txn = coalesce(current_txn, next_txn),
-    next_txn = CASE WHEN current_txn IS NULL THEN next_txn + 1 ELSE next_txn END,
-    next_seq = CASE WHEN current_txn IS NULL THEN 0 ELSE next_seq END WHERE id = 1;
-  UPDATE {t} SET {START_TXN} = (SELECT current_txn FROM cairn_ledger_state WHERE id = 1),
-    {START_SEQ} = (SELECT next_seq FROM cairn_ledger_state WHERE id = 1) WHERE rowid = NEW.rowid;
-  UPDATE cairn_ledger_state SET stamping = 0, next_seq = next_seq + 1 WHERE id = 1;"
+        "UPDATE {t} SET ({START_TXN}, {START_SEQ}) =
+    (SELECT current_txn, next_seq - 1 FROM cairn_ledger_state WHERE id = 1) WHERE rowid = NEW.rowid;"
+    );
+    // What the stamping UPDATE writes, exactly: anything else in the hidden columns
+    // comes from a client, and is refused.
+    let internal = format!(
+        "(NEW.{START_TXN}, NEW.{START_SEQ}) IS (SELECT current_txn, next_seq - 1 FROM cairn_ledger_state WHERE id = 1)"
     );
     let mut sql = format!(
         "CREATE TRIGGER {t}__ledger_insert AFTER INSERT ON {t} BEGIN
+  {alloc1}
   {stamp}
 END;
-CREATE TRIGGER {t}__ledger_hidden BEFORE UPDATE OF {START_TXN}, {START_SEQ} ON {t} WHEN {NOT_STAMPING} BEGIN
+CREATE TRIGGER {t}__ledger_hidden BEFORE UPDATE OF {START_TXN}, {START_SEQ} ON {t} WHEN NOT {internal} BEGIN
   SELECT RAISE(ABORT, 'ledger table {name}: {START_TXN} and {START_SEQ} are written by the ledger and cannot be set');
 END;
 ",
+        alloc1 = allocate(1),
         name = table.name
     );
     match table.kind {
         TableKind::AppendOnly => sql.push_str(&format!(
-            "CREATE TRIGGER {t}__ledger_update_old BEFORE UPDATE ON {t} WHEN {NOT_STAMPING} BEGIN
+            "CREATE TRIGGER {t}__ledger_update_old BEFORE UPDATE OF {user_cols} ON {t} BEGIN
   SELECT RAISE(ABORT, 'ledger table {name} is append-only: UPDATE is refused (append-only ledger tables accept INSERT only)');
 END;
 CREATE TRIGGER {t}__ledger_delete BEFORE DELETE ON {t} BEGIN
@@ -372,24 +388,27 @@ END;
             name = table.name
         )),
         TableKind::Updatable => {
-            let cols = column_list(table, "");
             let old_cols = column_list(table, "OLD.");
-            let to_history = format!(
-                "INSERT INTO {h} ({cols}, {START_TXN}, {START_SEQ}, {END_TXN}, {END_SEQ})
-    SELECT {old_cols}, OLD.{START_TXN}, OLD.{START_SEQ}, current_txn, next_seq FROM cairn_ledger_state WHERE id = 1;
-  UPDATE cairn_ledger_state SET next_seq = next_seq + 1 WHERE id = 1;"
-            );
+            // The old version goes to history as the first of `k` numbers allocated.
+            let to_history = |k: u32| {
+                format!(
+                    "{alloc}
+  INSERT INTO {h} ({user_cols}, {START_TXN}, {START_SEQ}, {END_TXN}, {END_SEQ})
+    SELECT {old_cols}, OLD.{START_TXN}, OLD.{START_SEQ}, current_txn, next_seq - {k} FROM cairn_ledger_state WHERE id = 1;",
+                    alloc = allocate(k)
+                )
+            };
             sql.push_str(&format!(
-                "CREATE TRIGGER {t}__ledger_update_old BEFORE UPDATE ON {t} WHEN {NOT_STAMPING} BEGIN
-  {OPEN}
-  {to_history}
+                // An UPDATE is a DELETE then an INSERT: two numbers, allocated before
+                // the row changes; the new version takes the second after it has.
+                "CREATE TRIGGER {t}__ledger_update_old BEFORE UPDATE OF {user_cols} ON {t} BEGIN
+  {update_history}
 END;
-CREATE TRIGGER {t}__ledger_update_new AFTER UPDATE ON {t} WHEN {NOT_STAMPING} BEGIN
+CREATE TRIGGER {t}__ledger_update_new AFTER UPDATE OF {user_cols} ON {t} BEGIN
   {stamp}
 END;
 CREATE TRIGGER {t}__ledger_delete BEFORE DELETE ON {t} BEGIN
-  {OPEN}
-  {to_history}
+  {delete_history}
 END;
 CREATE TRIGGER {h}__ledger_frozen_u BEFORE UPDATE ON {h} BEGIN
   SELECT RAISE(ABORT, 'history table {h} of ledger table {name} is append-only: UPDATE is refused');
@@ -398,6 +417,8 @@ CREATE TRIGGER {h}__ledger_frozen_d BEFORE DELETE ON {h} BEGIN
   SELECT RAISE(ABORT, 'history table {h} of ledger table {name} is append-only: DELETE is refused');
 END;
 ",
+                update_history = to_history(2),
+                delete_history = to_history(1),
                 name = table.name
             ));
         }
