@@ -113,12 +113,20 @@ pub(crate) fn remove_meta(db: &Database, names: &[&str]) -> Result<(), String> {
     w.commit().map_err(|e| e.to_string())
 }
 
-/// Deletes the entries up to `index` (inclusive), leaving the purge mark.
-pub(crate) fn remove_entries_upto(db: &Database, index: u64) -> Result<(), String> {
+/// Deletes the entries up to `upto` (inclusive) and moves the purge mark up
+/// to it if it is lower: the end of a snapshot install, whose purge openraft
+/// asked for before the install ended (see [`LogStore::purge`]).
+pub(crate) fn purge_installed(db: &Database, upto: LogId<NodeId>) -> Result<(), String> {
+    let purged: Option<LogId<NodeId>> = read_meta(db, key::LAST_PURGED)?;
     let w = db.begin_write().map_err(|e| e.to_string())?;
     {
+        if purged.map(|p| p.index) < Some(upto.index) {
+            let mut meta = w.open_table(META).map_err(|e| e.to_string())?;
+            meta.insert(key::LAST_PURGED, encode(&upto)?.as_slice())
+                .map_err(|e| e.to_string())?;
+        }
         let mut t = w.open_table(LOG).map_err(|e| e.to_string())?;
-        t.retain_in(..=index, |_, _| false)
+        t.retain_in(..=upto.index, |_, _| false)
             .map_err(|e| e.to_string())?;
     }
     cairn_counters::inc(cairn_counters::Counter::DurableCommit);
@@ -442,6 +450,42 @@ mod tests {
         assert_eq!(
             (state.last_purged_log_id, state.last_log_id),
             (Some(id(6)), Some(id(6)))
+        );
+    }
+
+    /// The end of a snapshot install deletes the kept entries and raises the
+    /// purge mark to the snapshot, never lowers it.
+    #[tokio::test]
+    async fn an_installed_snapshot_purges_up_to_itself() {
+        let net = cairn_testkit::TestNet::new(1);
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Arc::new(net.ledger(&dir.path().join("ledger")));
+        let db = open_db(dir.path()).unwrap();
+        {
+            let w = db.begin_write().unwrap();
+            let mut t = w.open_table(LOG).unwrap();
+            for i in 1..=6 {
+                let entry = Entry::<TypeConfig> {
+                    log_id: id(i),
+                    payload: EntryPayload::Blank,
+                };
+                t.insert(i, encode(&entry).unwrap().as_slice()).unwrap();
+            }
+            drop(t);
+            w.commit().unwrap();
+        }
+        write_meta(&db, &[(key::LAST_PURGED, encode(&id(2)).unwrap())]).unwrap();
+        let mut store = LogStore::new(db.clone(), ledger);
+        purge_installed(&db, id(4)).unwrap();
+        assert_eq!(indexes(&db), vec![5, 6]);
+        assert_eq!(
+            store.get_log_state().await.unwrap().last_purged_log_id,
+            Some(id(4))
+        );
+        purge_installed(&db, id(3)).unwrap();
+        assert_eq!(
+            store.get_log_state().await.unwrap().last_purged_log_id,
+            Some(id(4))
         );
     }
 

@@ -512,7 +512,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             // openraft asked for the purge up to the snapshot before the
             // install ended; the entries it kept can go now.
             match upto {
-                Some(l) => crate::log_store::remove_entries_upto(&db, l.index),
+                Some(l) => crate::log_store::purge_installed(&db, l),
                 None => Ok(()),
             }
         })
