@@ -22,12 +22,13 @@
 //!   moved back to it, and a stored snapshot older than the purge mark is
 //!   not offered (openraft then builds a new one);
 //! - the applied pointer lives in the ledger, committed with the blocks it
-//!   counts (`raft.redb` holds it only in directories from before this
-//!   rule, read once as a fallback);
+//!   counts (in directories from before this rule it was in `raft.redb`; it
+//!   is moved into the ledger once, at start);
 //! - a block whose number is below the ledger height is skipped: it was
-//!   sealed by a leader that was deposed before its block committed, or it is
-//!   re-applied after a crash between the ledger commit and the write of the
-//!   applied pointer; every node makes the same decision;
+//!   sealed by a leader that was deposed before its block committed, or (in
+//!   a directory from before the pointer moved into the ledger) it is
+//!   re-applied after a crash that lost the pointer's last write; every node
+//!   makes the same decision;
 //! - a block whose number is above the height cannot happen (leaders seal
 //!   only on a fully applied ledger); it stops the node (fatal storage error)
 //!   rather than leave a hole;
