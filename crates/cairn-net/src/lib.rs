@@ -67,8 +67,8 @@ pub use browser::{browser_server_config, serve_browsers};
 pub use client::{Client, DEFAULT_TIMEOUT, FrameStream, ServerProof};
 pub use error::{ClientError, NetError, Refusal};
 pub use server::{
-    ApiError, Caller, POSTCARD, Postcard, RequireRoles, RoleCheck, check_role, counters, frames,
-    serve,
+    ApiError, Caller, POSTCARD, Postcard, RequireRoles, RoleCheck, check_role, counters,
+    encoded_frames, frames, serve,
 };
 pub use tls::TlsIdentity;
 pub use trust::{ServerRequirement, Trust};

@@ -414,8 +414,22 @@ where
     S: Stream<Item = T> + Send + 'static,
     T: Serialize + Send + 'static,
 {
-    let body = items.map(|item| {
-        let bytes = postcard::to_stdvec(&item).map_err(|e| std::io::Error::other(e.to_string()))?;
+    encoded_frames(
+        items.map(|item| {
+            postcard::to_stdvec(&item).map_err(|e| std::io::Error::other(e.to_string()))
+        }),
+    )
+}
+
+/// [`frames`] of items already in their postcard encoding (e.g. blocks as
+/// stored), so that serving them costs no decode and no encode; an error
+/// ends the stream.
+pub fn encoded_frames<S>(items: S) -> Response
+where
+    S: Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static,
+{
+    let body = items.map(|bytes| {
+        let bytes = bytes?;
         let len = u32::try_from(bytes.len())
             .ok()
             .filter(|l| (*l as usize) <= MAX_FRAME)

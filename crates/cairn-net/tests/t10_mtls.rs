@@ -67,12 +67,19 @@ async fn count() -> axum::response::Response {
     cairn_net::frames(stream::iter(0u64..5))
 }
 
+/// Items sent already encoded (as the orderer serves stored blocks).
+async fn count_encoded() -> axum::response::Response {
+    let items = (5u64..8).map(|n| Ok(postcard::to_stdvec(&n).unwrap()));
+    cairn_net::encoded_frames(stream::iter(items))
+}
+
 /// Starts a server as `server` trusting `trust`; returns its base URL.
 async fn start(server: &TlsIdentity) -> (String, tokio::task::JoinHandle<()>) {
     let router = Router::new()
         .route("/whoami", get(whoami))
         .route("/add", post(add))
         .route("/count", get(count))
+        .route("/count-encoded", get(count_encoded))
         .merge(
             Router::new()
                 .route("/nodes-only", get(whoami))
@@ -122,6 +129,16 @@ async fn t10_members_call_each_other_and_see_who_calls() {
         got.push(item.unwrap());
     }
     assert_eq!(got, vec![0, 1, 2, 3, 4]);
+    // Pre-encoded items arrive as the same frames.
+    let mut frames = client
+        .frames::<u64>(&format!("{url}/count-encoded"))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    while let Some(item) = frames.next().await {
+        got.push(item.unwrap());
+    }
+    assert_eq!(got, vec![5, 6, 7]);
     // A malformed body is refused with a clear message.
     let err = client
         .post::<_, u64>(&format!("{url}/add"), &"not two numbers")

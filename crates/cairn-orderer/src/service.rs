@@ -12,10 +12,9 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use cairn_attest::UnixTime;
 use cairn_crypto::{Identity, Role};
-use cairn_ledger::block::Block;
 use cairn_ledger::tx::{Envelope, Transaction};
 use cairn_net::{ApiError, Caller, ClientError, Postcard, PresentedToken, RequireRoles};
-use futures_util::stream;
+use futures_util::{StreamExt, stream};
 use openraft::error::{InstallSnapshotError, RaftError};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
@@ -253,7 +252,7 @@ async fn deliver(
         admitted,
     };
     let blocks = stream::unfold(state, next_block);
-    Ok(cairn_net::frames(blocks))
+    Ok(cairn_net::encoded_frames(blocks.map(Ok)))
 }
 
 /// A deliver stream in progress.
@@ -268,11 +267,12 @@ struct Delivery {
     admitted: Option<Admitted>,
 }
 
-/// The next block of a deliver stream, waiting for it to be committed. A
-/// stream to an attested node ends when its admission lapses (token expired,
-/// or a config update no longer lists its measurement); it reconnects with
-/// a renewed token.
-async fn next_block(mut d: Delivery) -> Option<(Block, Delivery)> {
+/// The next block of a deliver stream, waiting for it to be committed, as
+/// its stored bytes (the receiver decodes and checks it; no decode and
+/// encode here per subscriber). A stream to an attested node ends when its
+/// admission lapses (token expired, or a config update no longer lists its
+/// measurement); it reconnects with a renewed token.
+async fn next_block(mut d: Delivery) -> Option<(Vec<u8>, Delivery)> {
     loop {
         if d.next < d.node.ledger.height() {
             let stale = d.admitted.as_ref().is_some_and(|a| {
@@ -284,7 +284,7 @@ async fn next_block(mut d: Delivery) -> Option<(Block, Delivery)> {
             {
                 d.admitted = attested(&d.node, &d.caller, &d.token, "deliver (re-check)").ok()?;
             }
-            return match d.node.ledger.block(d.next) {
+            return match d.node.ledger.block_bytes(d.next) {
                 Ok(Some(b)) => {
                     d.next += 1;
                     Some((b, d))

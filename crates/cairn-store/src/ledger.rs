@@ -306,6 +306,16 @@ impl Ledger {
             })
     }
 
+    /// The stored bytes of the block with this number (see [`Snapshot::block_bytes`]).
+    pub fn block_bytes(&self, number: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.snapshot()?
+            .block_bytes(number)
+            .map_err(|e| StoreError::Corrupt {
+                what: format!("block {number}"),
+                reason: e.to_string(),
+            })
+    }
+
     /// Where a transaction is and its validation code.
     pub fn tx(&self, txid: &TxId) -> Result<Option<TxLocation>, StoreError> {
         self.snapshot()?

@@ -38,6 +38,14 @@ impl Snapshot {
         }
     }
 
+    /// The stored bytes of block `number` (its canonical encoding, checked
+    /// against its integrity record when the ledger was opened), for serving
+    /// it without decoding and encoding it again.
+    pub fn block_bytes(&self, number: u64) -> Result<Option<Vec<u8>>, StateError> {
+        let t = self.txn.open_table(BLOCKS).map_err(st)?;
+        Ok(t.get(number).map_err(st)?.map(|v| v.value().to_vec()))
+    }
+
     /// Where a transaction is and its code.
     pub fn tx_location(&self, txid: &TxId) -> Result<Option<TxLocation>, StateError> {
         let t = self.txn.open_table(TXIDS).map_err(st)?;
