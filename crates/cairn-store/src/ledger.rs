@@ -21,11 +21,13 @@ use crate::durability::{Durability, Durable};
 use crate::error::{StoreError, WriteError};
 use crate::private::{PrivateCommitStats, write_private};
 use crate::tables::{
-    BLOCK_SUMS, BLOCKS, HISTORY, META, METADATA, MetaKey, PVT_BY_KEY, PVT_DATA, PVT_EXPIRY,
-    PVT_HASHED, PVT_KEYS, PVT_MISSING, PVT_STATE, STATE, TREE, TXIDS, TxLocation, history_key,
-    state_key,
+    BLOCK_SUMS, BLOCKS, HISTORY, META, METADATA, MetaKey, STATE, TREE, TXIDS, TxLocation,
+    history_key, state_key,
 };
 use crate::view::Snapshot;
+
+mod load;
+use load::{create_private_tables, load_member_org, load_tip, open_db};
 
 /// The file name of the ledger database inside its directory.
 pub const LEDGER_FILE: &str = "ledger.redb";
@@ -671,20 +673,6 @@ impl Ledger {
     }
 }
 
-fn open_db(path: &Path, create: bool) -> Result<Database, StoreError> {
-    let r = if create {
-        Database::create(path)
-    } else {
-        Database::open(path)
-    };
-    r.map_err(|e| match e {
-        redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
-            path: path.display().to_string(),
-        },
-        e => StoreError::db("open", e),
-    })
-}
-
 /// Validates a block to commit: fully, or, for a block the orderer's own
 /// Raft leader sealed, without re-verifying the signatures its codes mark
 /// valid (see `validate_sealed_block`).
@@ -829,85 +817,4 @@ fn write_block(
         meta.insert(MetaKey::CONFIG_BLOCK, n.to_be_bytes().as_slice())?;
     }
     Ok(())
-}
-
-fn create_private_tables(db: &Database) -> Result<(), StoreError> {
-    let w = db.begin_write().map_err(|e| StoreError::db("begin", e))?;
-    let create = |e| StoreError::db("create table", e);
-    for t in [PVT_HASHED, PVT_STATE, PVT_KEYS, PVT_DATA] {
-        w.open_table(t).map_err(create)?;
-    }
-    for t in [PVT_MISSING, PVT_BY_KEY, PVT_EXPIRY] {
-        w.open_table(t).map_err(create)?;
-    }
-    w.commit().map_err(|e| StoreError::db("commit", e))
-}
-
-fn load_member_org(db: &Database) -> Result<Option<String>, StoreError> {
-    let r = db
-        .begin_read()
-        .map_err(|e| StoreError::db("begin read", e))?;
-    let meta = r
-        .open_table(META)
-        .map_err(|e| StoreError::db("open meta", e))?;
-    let Some(v) = meta
-        .get(MetaKey::MEMBER_ORG)
-        .map_err(|e| StoreError::db("read meta", e))?
-    else {
-        return Ok(None);
-    };
-    String::from_utf8(v.value().to_vec())
-        .map(Some)
-        .map_err(|e| StoreError::Corrupt {
-            what: "member org".into(),
-            reason: e.to_string(),
-        })
-}
-
-fn load_tip(db: &Database) -> Result<Tip, StoreError> {
-    let r = db
-        .begin_read()
-        .map_err(|e| StoreError::db("begin read", e))?;
-    let blocks = r
-        .open_table(BLOCKS)
-        .map_err(|e| StoreError::db("open blocks", e))?;
-    let last = blocks
-        .last()
-        .map_err(|e| StoreError::db("read blocks", e))?
-        .ok_or_else(|| StoreError::Corrupt {
-            what: "ledger".into(),
-            reason: "no genesis block".into(),
-        })?;
-    let block = Block::decode(last.1.value())
-        .map_err(|e| StoreError::corrupt(format!("block {}", last.0.value()), e))?;
-    let meta = r
-        .open_table(META)
-        .map_err(|e| StoreError::db("open meta", e))?;
-    let config_bytes = meta
-        .get(MetaKey::CONFIG)
-        .map_err(|e| StoreError::db("read meta", e))?
-        .ok_or_else(|| StoreError::Corrupt {
-            what: "ledger".into(),
-            reason: "no channel config".into(),
-        })?;
-    let config = ChannelConfig::decode(config_bytes.value())
-        .map_err(|e| StoreError::corrupt("channel config", e))?;
-    let config_block = meta
-        .get(MetaKey::CONFIG_BLOCK)
-        .map_err(|e| StoreError::db("read meta", e))?
-        .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0);
-    let history = meta
-        .get(MetaKey::NO_HISTORY)
-        .map_err(|e| StoreError::db("read meta", e))?
-        .is_none();
-    Ok(Tip {
-        history,
-        height: block.header.number + 1,
-        last_hash: block.header.hash()?,
-        tree_size: block.header.tree_size,
-        ctx: Arc::new(ChannelContext::new(config)?),
-        config_block,
-    })
 }
