@@ -12,14 +12,13 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cairn_crypto::{MspConfig, SigningIdentity};
-use cairn_ledger::encoding::Canonical;
 use cairn_ledger::ids::TxId;
 use cairn_ledger::state::StateView;
 use cairn_net::{Client, TlsIdentity, Trust};
@@ -100,14 +99,6 @@ impl Net {
         .unwrap();
         child
     }
-}
-
-fn sigkill(pid: i32) {
-    let status = Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 /// Hash of every key, value and version of the sample contract's state.
@@ -200,7 +191,7 @@ fn leader_and_peer_kills_lose_nothing_and_fork_nothing() {
         .unwrap();
     let leader_name = orderers[leader as usize - 1].0.clone();
     let killed_at = Instant::now();
-    sigkill(net.pid(&leader_name));
+    common::sigkill(net.pid(&leader_name));
 
     let mut failures = 0;
     for t in tasks {
@@ -227,7 +218,7 @@ fn leader_and_peer_kills_lose_nothing_and_fork_nothing() {
 
     // Kill a peer, commit more without it, restart it: it catches up.
     let (victim, _, _) = peers[peers.len() - 1].clone();
-    sigkill(net.pid(&victim));
+    common::sigkill(net.pid(&victim));
     let (_, org, url) = peers[0].clone();
     let gw = GatewayClient::new(net.user(&org), &net.msps, &url, "mychannel").unwrap();
     let mut late = Vec::new();
@@ -276,35 +267,14 @@ fn leader_and_peer_kills_lose_nothing_and_fork_nothing() {
     }
 
     // Every node's ledger: reported-committed txs present, one block per number.
-    let mut ledgers = BTreeMap::new();
-    for (name, _, _) in &peers {
-        let path = dir.join("nodes").join(name).join("data/channels/mychannel");
-        ledgers.insert(name.clone(), Ledger::open(&path).unwrap());
-    }
-    for (name, _, _) in &orderers {
-        let path = dir.join("nodes").join(name).join("data/ledger");
-        ledgers.insert(name.clone(), Ledger::open(&path).unwrap());
-    }
-    for (name, l) in ledgers.iter().filter(|(n, _)| n.starts_with("peer")) {
-        for (txid, _, _) in &committed {
-            assert!(
-                l.tx(txid).unwrap().is_some(),
-                "{name} lacks committed tx {txid}"
-            );
-        }
-        for txid in &late {
-            assert!(l.tx(txid).unwrap().is_some(), "{name} lacks late tx {txid}");
-        }
-    }
-    let max = ledgers.values().map(Ledger::height).max().unwrap();
-    for n in 0..max {
-        let blocks: BTreeSet<Vec<u8>> = ledgers
-            .values()
-            .filter_map(|l| l.block(n).unwrap())
-            .map(|b| b.encode().unwrap())
-            .collect();
-        assert_eq!(blocks.len(), 1, "block {n} differs between nodes");
-    }
+    let names: Vec<String> = peers
+        .iter()
+        .chain(&orderers)
+        .map(|(n, _, _)| n.clone())
+        .collect();
+    let ledgers = common::node_ledgers(&dir, names.iter().map(String::as_str));
+    let txids: Vec<TxId> = committed.iter().map(|(t, _, _)| *t).chain(late).collect();
+    common::assert_committed_and_one_chain(&ledgers, &txids);
     let hashes: BTreeSet<String> = ledgers
         .iter()
         .filter(|(n, _)| n.starts_with("peer"))

@@ -56,13 +56,13 @@ impl Drop for Demo {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if let Some(pids) = self.facts["pids"].as_object() {
+            // Only the demo's own services (their configs are in its directory).
+            let needle = self.dir.to_string_lossy().into_owned();
             for p in pids
                 .values()
                 .filter_map(|p| p.as_str()?.parse::<i32>().ok())
             {
-                if let Some(pid) = rustix::process::Pid::from_raw(p) {
-                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-                }
+                common::signal_if(p, &needle, "-KILL");
             }
         }
         let _ = cairn(&["down", "--dir", self.dir.join("net").to_str().unwrap()]);

@@ -14,15 +14,13 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cairn_crypto::{MspConfig, SigningIdentity};
-use cairn_ledger::encoding::Canonical;
 use cairn_ledger::ids::TxId;
 use cairn_net::{Client, TlsIdentity, Trust};
 use cairn_orderer::api::{NodeStatus, status};
@@ -69,15 +67,6 @@ fn open_after_kill(path: &Path) -> Ledger {
             Err(e) => panic!("{}: {e}", path.display()),
         }
     }
-}
-
-fn sigkill(pid: i32) {
-    let ok = Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -KILL {pid} failed");
 }
 
 #[test]
@@ -201,7 +190,7 @@ fn orderer_kills_around_log_purges_lose_nothing_and_fork_nothing() {
             before.purged.is_some_and(|p| p > 0),
             "{name}'s Raft log was never purged: {before:?}"
         );
-        sigkill(common::node_pid(&dir, name));
+        common::sigkill(common::node_pid(&dir, name));
         let ledger_dir = dir.join("nodes").join(name).join("data/ledger");
         let reopened = open_after_kill(&ledger_dir).height();
         if reopened < before.height {
@@ -257,36 +246,13 @@ fn orderer_kills_around_log_purges_lose_nothing_and_fork_nothing() {
     );
 
     let committed = committed.lock().unwrap().clone();
-    let mut ledgers = BTreeMap::new();
-    for o in ORGS {
-        let peer = format!("peer0.{o}");
-        let path = dir
-            .join("nodes")
-            .join(&peer)
-            .join("data/channels/mychannel");
-        ledgers.insert(peer, Ledger::open(&path).unwrap());
-    }
-    for (name, _) in &orderers {
-        let path = dir.join("nodes").join(name).join("data/ledger");
-        ledgers.insert(name.clone(), Ledger::open(&path).unwrap());
-    }
-    for (name, l) in ledgers.iter().filter(|(n, _)| n.starts_with("peer")) {
-        for txid in &committed {
-            assert!(
-                l.tx(txid).unwrap().is_some(),
-                "{name} lacks committed tx {txid}"
-            );
-        }
-    }
-    let max = ledgers.values().map(Ledger::height).max().unwrap();
-    for n in 0..max {
-        let blocks: BTreeSet<Vec<u8>> = ledgers
-            .values()
-            .filter_map(|l| l.block(n).unwrap())
-            .map(|b| b.encode().unwrap())
-            .collect();
-        assert_eq!(blocks.len(), 1, "block {n} differs between nodes");
-    }
+    let names: Vec<String> = ORGS
+        .iter()
+        .map(|o| format!("peer0.{o}"))
+        .chain(orderers.iter().map(|(n, _)| n.clone()))
+        .collect();
+    let ledgers = common::node_ledgers(&dir, names.iter().map(String::as_str));
+    common::assert_committed_and_one_chain(&ledgers, &committed);
     let dirs: Vec<(String, std::path::PathBuf)> = ledgers
         .iter()
         .map(|(n, l)| (n.clone(), l.dir().to_path_buf()))

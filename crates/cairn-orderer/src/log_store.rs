@@ -381,6 +381,22 @@ mod tests {
         LogId::new(CommittedLeaderId::new(1, 1), i)
     }
 
+    /// Writes blank entries with these indexes straight into the log table.
+    fn blank_entries(db: &Database, indexes: std::ops::RangeInclusive<u64>) {
+        let w = db.begin_write().unwrap();
+        {
+            let mut t = w.open_table(LOG).unwrap();
+            for i in indexes {
+                let entry = Entry::<TypeConfig> {
+                    log_id: id(i),
+                    payload: EntryPayload::Blank,
+                };
+                t.insert(i, encode(&entry).unwrap().as_slice()).unwrap();
+            }
+        }
+        w.commit().unwrap();
+    }
+
     fn indexes(db: &Database) -> Vec<u64> {
         let r = db.begin_read().unwrap();
         let t = r.open_table(LOG).unwrap();
@@ -395,19 +411,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Arc::new(net.ledger(&dir.path().join("ledger")));
         let db = open_db(dir.path()).unwrap();
-        {
-            let w = db.begin_write().unwrap();
-            let mut t = w.open_table(LOG).unwrap();
-            for i in 1..=6 {
-                let entry = Entry::<TypeConfig> {
-                    log_id: id(i),
-                    payload: EntryPayload::Blank,
-                };
-                t.insert(i, encode(&entry).unwrap().as_slice()).unwrap();
-            }
-            drop(t);
-            w.commit().unwrap();
-        }
+        blank_entries(&db, 1..=6);
         let applied = |i: u64| {
             ledger
                 .write_sidecar(
@@ -461,19 +465,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Arc::new(net.ledger(&dir.path().join("ledger")));
         let db = open_db(dir.path()).unwrap();
-        {
-            let w = db.begin_write().unwrap();
-            let mut t = w.open_table(LOG).unwrap();
-            for i in 1..=6 {
-                let entry = Entry::<TypeConfig> {
-                    log_id: id(i),
-                    payload: EntryPayload::Blank,
-                };
-                t.insert(i, encode(&entry).unwrap().as_slice()).unwrap();
-            }
-            drop(t);
-            w.commit().unwrap();
-        }
+        blank_entries(&db, 1..=6);
         write_meta(&db, &[(key::LAST_PURGED, encode(&id(2)).unwrap())]).unwrap();
         let mut store = LogStore::new(db.clone(), ledger);
         purge_installed(&db, id(4)).unwrap();

@@ -11,9 +11,9 @@
     reason = "test code: a panic is the failure report"
 )]
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Lines};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use cairn_store::Ledger;
@@ -23,37 +23,67 @@ use rand::Rng;
 
 const ORGS: usize = 2;
 
-#[test]
-fn sigkill_during_commits_always_reopens_consistent() {
-    let root = tempfile::tempdir().unwrap();
-    let crypto = root.path().join("crypto");
-    let ledger_dir = root.path().join("ledger");
+/// A generated network in `root/crypto` and a ledger in `root/ledger` with
+/// the contract `asset` defined; returns both paths.
+fn prepare(root: &Path) -> (PathBuf, PathBuf) {
+    let crypto = root.join("crypto");
+    let ledger_dir = root.join("ledger");
     let net = TestNet::generate_at(&crypto, ORGS);
     let ledger = net.ledger(&ledger_dir);
     let (_, def) = net.define_contract_tx("asset", "");
     ledger.append(vec![def], now(), net.orderer()).unwrap();
-    drop(ledger);
+    (crypto, ledger_dir)
+}
+
+/// Runs this test binary's ignored test `name` as a writer process on the
+/// ledger; returns it and its standard output's lines.
+fn spawn_writer(
+    name: &str,
+    crypto: &Path,
+    ledger_dir: &Path,
+) -> (Child, Lines<BufReader<ChildStdout>>) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            name,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("CAIRN_CRASH_CRYPTO", crypto)
+        .env("CAIRN_CRASH_LEDGER", ledger_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
+}
+
+/// A writer process's network and ledger, from the paths its parent set.
+fn writer_env() -> (TestNet, Ledger) {
+    let (Some(crypto), Some(dir)) = (
+        std::env::var_os("CAIRN_CRASH_CRYPTO"),
+        std::env::var_os("CAIRN_CRASH_LEDGER"),
+    ) else {
+        panic!("run only by the crash test (CAIRN_CRASH_CRYPTO and CAIRN_CRASH_LEDGER unset)");
+    };
+    let net = TestNet::load(Path::new(&crypto), ORGS);
+    let ledger = Ledger::open(Path::new(&dir)).unwrap();
+    (net, ledger)
+}
+
+#[test]
+fn sigkill_during_commits_always_reopens_consistent() {
+    let root = tempfile::tempdir().unwrap();
+    let (crypto, ledger_dir) = prepare(root.path());
 
     let mut rng = rand::rng();
     let mut reported = 0u64;
     let rounds = 12;
     for round in 0..rounds {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "crash_writer_child",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("CAIRN_CRASH_CRYPTO", &crypto)
-            .env("CAIRN_CRASH_LEDGER", &ledger_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let (mut child, mut lines) = spawn_writer("crash_writer_child", &crypto, &ledger_dir);
         // Wait until the writer is committing, then kill it at a random point.
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         // Skip the test harness's own lines up to the first commit.
         let first = lines
             .by_ref()
@@ -90,14 +120,7 @@ fn sigkill_during_commits_always_reopens_consistent() {
 #[test]
 #[ignore = "run by sigkill_during_commits_always_reopens_consistent as its child process"]
 fn crash_writer_child() {
-    let (Some(crypto), Some(dir)) = (
-        std::env::var_os("CAIRN_CRASH_CRYPTO"),
-        std::env::var_os("CAIRN_CRASH_LEDGER"),
-    ) else {
-        panic!("run only by the crash test (CAIRN_CRASH_CRYPTO and CAIRN_CRASH_LEDGER unset)");
-    };
-    let net = TestNet::load(Path::new(&crypto), ORGS);
-    let ledger = Ledger::open(Path::new(&dir)).unwrap();
+    let (net, ledger) = writer_env();
     let mut i = 0u64;
     loop {
         let txs = (0..20)
@@ -128,33 +151,13 @@ fn crash_writer_child() {
 #[test]
 fn sigkill_during_deferred_commits_keeps_sidecar_and_blocks_together() {
     let root = tempfile::tempdir().unwrap();
-    let crypto = root.path().join("crypto");
-    let ledger_dir = root.path().join("ledger");
-    let net = TestNet::generate_at(&crypto, ORGS);
-    let ledger = net.ledger(&ledger_dir);
-    let (_, def) = net.define_contract_tx("asset", "");
-    ledger.append(vec![def], now(), net.orderer()).unwrap();
-    drop(ledger);
+    let (crypto, ledger_dir) = prepare(root.path());
 
     let mut rng = rand::rng();
     let mut lost_rounds = 0;
     let rounds = 10;
     for round in 0..rounds {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "deferred_writer_child",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("CAIRN_CRASH_CRYPTO", &crypto)
-            .env("CAIRN_CRASH_LEDGER", &ledger_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut child, mut lines) = spawn_writer("deferred_writer_child", &crypto, &ledger_dir);
         let (mut durable, mut committed) = (0u64, 0u64);
         let note = |line: &str, durable: &mut u64, committed: &mut u64| {
             if let Some(h) = line.strip_prefix("durable ") {
@@ -208,14 +211,7 @@ fn sigkill_during_deferred_commits_keeps_sidecar_and_blocks_together() {
 #[test]
 #[ignore = "run by sigkill_during_deferred_commits_keeps_sidecar_and_blocks_together as its child process"]
 fn deferred_writer_child() {
-    let (Some(crypto), Some(dir)) = (
-        std::env::var_os("CAIRN_CRASH_CRYPTO"),
-        std::env::var_os("CAIRN_CRASH_LEDGER"),
-    ) else {
-        panic!("run only by the crash test (CAIRN_CRASH_CRYPTO and CAIRN_CRASH_LEDGER unset)");
-    };
-    let net = TestNet::load(Path::new(&crypto), ORGS);
-    let ledger = Ledger::open(Path::new(&dir)).unwrap();
+    let (net, ledger) = writer_env();
     let mut i = 0u64;
     loop {
         let txs = (0..5)

@@ -207,16 +207,83 @@ pub fn node_pid(dir: &Path, name: &str) -> i32 {
 /// SIGTERMs the process whose pid `pid_file` holds, only if its command line
 /// contains `needle` (see [`node_pid`] on recycled pids).
 pub fn terminate_if(pid_file: &Path, needle: &str) {
-    let Some(pid) = std::fs::read_to_string(pid_file)
+    if let Some(pid) = std::fs::read_to_string(pid_file)
         .ok()
         .and_then(|p| p.trim().parse::<i32>().ok())
-    else {
-        return;
-    };
+    {
+        signal_if(pid, needle, "-TERM");
+    }
+}
+
+/// Sends `signal` (`kill`'s form, e.g. `-KILL`) to `pid` only if its command
+/// line contains `needle`: a pid whose process ended may be another's now.
+pub fn signal_if(pid: i32, needle: &str, signal: &str) {
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     if String::from_utf8_lossy(&cmdline).contains(needle) {
         let _ = std::process::Command::new("kill")
-            .arg(pid.to_string())
+            .args([signal, &pid.to_string()])
             .status();
+    }
+}
+
+/// SIGKILLs `pid` (take it from [`node_pid`]).
+pub fn sigkill(pid: i32) {
+    let ok = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -KILL {pid} failed");
+}
+
+/// The channel `mychannel` ledgers of the named nodes of the stopped `cairn up`
+/// network in `dir`, by node name (`peer…` and `orderer…` names).
+pub fn node_ledgers<'a>(
+    dir: &Path,
+    names: impl IntoIterator<Item = &'a str>,
+) -> std::collections::BTreeMap<String, cairn_store::Ledger> {
+    names
+        .into_iter()
+        .map(|name| {
+            let data = dir.join("nodes").join(name).join("data");
+            let path = if name.starts_with("peer") {
+                data.join("channels/mychannel")
+            } else {
+                data.join("ledger")
+            };
+            let ledger = cairn_store::Ledger::open(&path)
+                .unwrap_or_else(|e| panic!("{name}: {}: {e}", path.display()));
+            (name.to_string(), ledger)
+        })
+        .collect()
+}
+
+/// Every transaction in `txids` is in every peer's ledger of `ledgers`, and
+/// no block number holds two different blocks on any of them.
+pub fn assert_committed_and_one_chain<'a>(
+    ledgers: &std::collections::BTreeMap<String, cairn_store::Ledger>,
+    txids: impl IntoIterator<Item = &'a cairn_ledger::ids::TxId> + Clone,
+) {
+    use cairn_ledger::encoding::Canonical;
+    for (name, l) in ledgers.iter().filter(|(n, _)| n.starts_with("peer")) {
+        for txid in txids.clone() {
+            assert!(
+                l.tx(txid).unwrap().is_some(),
+                "{name} lacks committed tx {txid}"
+            );
+        }
+    }
+    let max = ledgers
+        .values()
+        .map(cairn_store::Ledger::height)
+        .max()
+        .unwrap();
+    for n in 0..max {
+        let blocks: std::collections::BTreeSet<Vec<u8>> = ledgers
+            .values()
+            .filter_map(|l| l.block(n).unwrap())
+            .map(|b| b.encode().unwrap())
+            .collect();
+        assert_eq!(blocks.len(), 1, "block {n} differs between nodes");
     }
 }
