@@ -58,13 +58,21 @@ pub(crate) fn io_err(
     StorageIOError::new(subject, verb, AnyError::error(e.to_string())).into()
 }
 
+/// The Raft log's page cache (redb's default is 1 GiB): entries are read
+/// back soon after they are written, to replicate and apply them, so a small
+/// cache serves them, and its memory is reused instead of growing (see
+/// `cairn_store::LEDGER_CACHE_BYTES`).
+const RAFT_CACHE_BYTES: usize = 32 << 20;
+
 /// Opens (creating if needed) the Raft database and its tables. The file
 /// holds whole blocks (with their transactions), so it is the owner's only:
 /// made 0600 before redb initializes it, narrowed to 0600 if it was wider.
 pub(crate) fn open_db(dir: &Path) -> Result<Arc<Database>, redb::Error> {
     let path = dir.join(RAFT_FILE);
     cairn_crypto::private_file::touch(&path).map_err(std::io::Error::from)?;
-    let db = Database::create(path)?;
+    let db = Database::builder()
+        .set_cache_size(RAFT_CACHE_BYTES)
+        .create(path)?;
     let w = db.begin_write()?;
     w.open_table(LOG)?;
     w.open_table(META)?;

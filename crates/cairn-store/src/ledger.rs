@@ -27,6 +27,7 @@ use crate::tables::{
 use crate::view::Snapshot;
 
 mod load;
+pub use load::LEDGER_CACHE_BYTES;
 use load::{create_private_tables, load_member_org, load_tip, open_db};
 
 /// The file name of the ledger database inside its directory.

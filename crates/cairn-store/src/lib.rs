@@ -51,7 +51,7 @@ pub mod view;
 pub use durability::Durability;
 pub use error::StoreError;
 pub use genesis::{genesis_block, genesis_config};
-pub use ledger::{CommitSummary, LEDGER_FILE, Ledger};
+pub use ledger::{CommitSummary, LEDGER_CACHE_BYTES, LEDGER_FILE, Ledger};
 pub use private::{PrivateCommitStats, ReconcileReport};
 pub use tables::TxLocation;
 pub use view::Snapshot;

@@ -18,11 +18,21 @@ use crate::tables::{
     PVT_STATE,
 };
 
+/// The page cache each ledger's database keeps in memory (redb's default
+/// is 1 GiB). Every page a commit writes enters the cache, so a cache that
+/// is never full keeps taking fresh memory, which the kernel zeroes page by
+/// page; once full, evicted pages' memory is reused. The OS page cache
+/// still holds the file, so a page read past this cache costs a `pread`,
+/// not a disk seek.
+pub const LEDGER_CACHE_BYTES: usize = 64 << 20;
+
 pub(super) fn open_db(path: &Path, create: bool) -> Result<Database, StoreError> {
+    let mut builder = Database::builder();
+    builder.set_cache_size(LEDGER_CACHE_BYTES);
     let r = if create {
-        Database::create(path)
+        builder.create(path)
     } else {
-        Database::open(path)
+        builder.open(path)
     };
     r.map_err(|e| match e {
         redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
