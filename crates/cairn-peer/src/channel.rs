@@ -3,10 +3,11 @@
 //! transient store (beside the ledger), its commit notifications, and who
 //! may read it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
+use cairn_contract::CreatorInfo;
 use cairn_crypto::{Identity, MspConfig};
 use cairn_ledger::block::Block;
 use cairn_ledger::config::ChannelConfig;
@@ -43,6 +44,38 @@ pub(crate) struct Channel {
     /// committer published it (set before `height` announces it): event
     /// streams and commit-status waiters read it instead of the ledger.
     last: RwLock<Option<Arc<Committed>>>,
+    /// Proposal creators as contracts see them.
+    creators: CreatorCache,
+}
+
+/// Bound on cached creators, so a flood of distinct certificates cannot grow memory.
+const CREATOR_CACHE_MAX: usize = 4096;
+
+/// Proposal creators as contracts see them ([`CreatorInfo`]), by
+/// certificate. Building one parses the certificate again and encodes it as
+/// PEM, work a client's every proposal would repeat. Everything in it comes
+/// from the certificate, except the MSP and role, which the channel's
+/// configuration decides: a cached entry is used only if both still match.
+#[derive(Debug, Default)]
+pub(crate) struct CreatorCache(Mutex<HashMap<Vec<u8>, Arc<CreatorInfo>>>);
+
+impl CreatorCache {
+    /// `creator` (already validated) as contracts see it.
+    pub(crate) fn get(&self, creator: &Identity) -> Arc<CreatorInfo> {
+        let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(info) = cache.get(creator.der())
+            && info.msp_id() == creator.msp_id()
+            && info.role() == creator.role()
+        {
+            return info.clone();
+        }
+        let info = Arc::new(CreatorInfo::from_identity(creator));
+        if cache.len() >= CREATOR_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(creator.der().to_vec(), info.clone());
+        info
+    }
 }
 
 /// A committed block and what its transactions' event subscribers need,
@@ -123,7 +156,13 @@ impl Channel {
             leader: Mutex::new(None),
             transient,
             last: RwLock::new(None),
+            creators: CreatorCache::default(),
         }))
+    }
+
+    /// The validated `creator` as contracts see it (see [`CreatorCache`]).
+    pub(crate) fn creator_info(&self, creator: &Identity) -> Arc<CreatorInfo> {
+        self.creators.get(creator)
     }
 
     /// Publishes a committed block to event streams and waiters, then
@@ -407,6 +446,34 @@ mod tests {
             ca_pem: ca.into(),
             revoked: revoked.iter().map(|s| s.to_string()).collect(),
         }
+    }
+
+    #[test]
+    fn creators_are_built_once_per_certificate() {
+        let net = cairn_testkit::TestNet::new(2);
+        let (user1, admin1, user2) = (
+            net.orgs[0].user.identity(),
+            net.orgs[0].admin.identity(),
+            net.orgs[1].user.identity(),
+        );
+        let cache = CreatorCache::default();
+        let first = cache.get(user1);
+        assert_eq!(*first, CreatorInfo::from_identity(user1));
+        assert!(
+            Arc::ptr_eq(&first, &cache.get(user1)),
+            "a second proposal reuses it"
+        );
+        for other in [admin1, user2] {
+            let info = cache.get(other);
+            assert_eq!(*info, CreatorInfo::from_identity(other));
+            assert!(!Arc::ptr_eq(&first, &info));
+        }
+        // An entry whose role no longer matches the identity (the channel's
+        // configuration decides roles) is built anew.
+        assert_ne!(admin1.role(), user1.role());
+        let stale = Arc::new(CreatorInfo::from_identity(admin1));
+        cache.0.lock().unwrap().insert(user1.der().to_vec(), stale);
+        assert_eq!(*cache.get(user1), CreatorInfo::from_identity(user1));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::http::StatusCode;
-use cairn_contract::{ContractError, CreatorInfo, InvokeRequest, Simulation};
+use cairn_contract::{ContractError, InvokeRequest, Simulation};
 use cairn_crypto::Identity;
 use cairn_ledger::encoding::Canonical;
 use cairn_ledger::ids::TxId;
@@ -118,7 +118,7 @@ pub(crate) async fn simulate(
         .map_err(ApiError::internal)?;
     let config = Arc::new(checked.channel.ledger.config());
     let proposal = checked.proposal.clone();
-    let creator = CreatorInfo::from_identity(&checked.creator);
+    let creator = checked.channel.creator_info(&checked.creator);
     let runtime = shared.runtime.clone();
     let resolver = shared.resolver.clone();
     let result = tokio::task::spawn_blocking(move || {
