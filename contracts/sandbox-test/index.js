@@ -96,6 +96,29 @@ class Sandbox extends Contract {
         return calls;
     }
 
+    // What the stub and the client identity hold for this invocation's
+    // arguments and creator, then the same after changing the buffers.
+    async Args(ctx, ...params) {
+        const stub = ctx.stub;
+        const view = () => ({
+            strings: stub.getStringArgs().slice(),
+            buffers: stub.getBufferArgs().map((b) => (Buffer.isBuffer(b) ? Array.from(b) : 'not a Buffer')),
+        });
+        const before = view();
+        stub.getBufferArgs()[1][0] = 0x21;
+        const creator = stub.getCreator().idBytes;
+        const identity = ctx.clientIdentity.getIDBytes();
+        const nonce = stub.getSignedProposal().proposal.header.signatureHeader.nonce;
+        return {
+            params,
+            before,
+            after: view(),
+            creatorPem: Buffer.isBuffer(creator) && creator.toString().split('\n')[0],
+            identityPem: Buffer.isBuffer(identity) && identity.equals(creator) && identity !== creator,
+            nonce: Buffer.isBuffer(nonce) && nonce.length,
+        };
+    }
+
     async Probe(ctx) {
         return {
             calls,

@@ -228,3 +228,34 @@ fn node_compatible_buffer_text_and_util() {
     }
     assert_eq!(got, expected);
 }
+
+/// The stub's arguments as bytes and as strings, as fabric-shim gives them:
+/// invalid UTF-8 becomes U+FFFD in the strings only; every buffer is a
+/// Buffer of its own, so changing one changes neither the strings nor the
+/// next invocation's arguments; the creator's certificate reaches
+/// `getCreator()` and `clientIdentity` as equal, separate Buffers.
+#[test]
+fn arguments_reach_the_stub_as_buffers_and_strings() {
+    let (peer, who, _) = setup();
+    for nonce in 1..=2 {
+        let mut p = proposal(&who, NAME, "Args", &["x", "y"], nonce);
+        p.invocation.args[0] = vec![b'a', 0xff, b'b'];
+        let out = payload_json(&peer.submit(&p, &who));
+        let strings = serde_json::json!(["Args", "a\u{fffd}b", "y"]);
+        let buffers = serde_json::json!([b"Args".to_vec(), [97, 255, 98], [121]]);
+        assert_eq!(out["params"], serde_json::json!(["a\u{fffd}b", "y"]));
+        assert_eq!(out["before"]["strings"], strings);
+        assert_eq!(out["before"]["buffers"], buffers);
+        assert_eq!(
+            out["after"]["strings"], strings,
+            "strings do not share the buffers"
+        );
+        assert_eq!(
+            out["after"]["buffers"][1],
+            serde_json::json!([0x21, 255, 98])
+        );
+        assert_eq!(out["creatorPem"], "-----BEGIN CERTIFICATE-----");
+        assert_eq!(out["identityPem"], true);
+        assert_eq!(out["nonce"], 8);
+    }
+}

@@ -328,15 +328,20 @@ fn tx_object<'js>(
     o.set("millis", tx.timestamp.millis() as f64)?;
     o.set("seconds", tx.timestamp.seconds as f64)?;
     o.set("nanos", tx.timestamp.nanos)?;
-    let args = Array::new(ctx.clone())?;
+    // The arguments as bytes and as strings (`getStringArgs`, decoded here
+    // once instead of by a round trip through the Buffer codecs).
+    let (args, strings) = (Array::new(ctx.clone())?, Array::new(ctx.clone())?);
     args.set(
         0,
         TypedArray::<u8>::new(ctx.clone(), tx.function.as_bytes().to_vec())?,
     )?;
+    strings.set(0, tx.function.as_str())?;
     for (i, a) in tx.args.iter().enumerate() {
         args.set(i + 1, TypedArray::<u8>::new(ctx.clone(), a.clone())?)?;
+        strings.set(i + 1, String::from_utf8_lossy(a).as_ref())?;
     }
     o.set("args", args)?;
+    o.set("argStrings", strings)?;
     let transient = Array::new(ctx.clone())?;
     for (i, (k, v)) in tx.transient.iter().enumerate() {
         let pair = Array::new(ctx.clone())?;
@@ -353,7 +358,10 @@ fn tx_object<'js>(
     let creator = &tx.creator;
     o.set("creatorMsp", creator.msp_id())?;
     o.set("creatorId", creator.id())?;
-    o.set("creatorPem", creator.cert_pem())?;
+    o.set(
+        "creatorPemBytes",
+        TypedArray::<u8>::new(ctx.clone(), creator.cert_pem().as_bytes().to_vec())?,
+    )?;
     let attrs = Object::new(ctx.clone())?;
     for (k, v) in creator.attrs() {
         attrs.set(k.as_str(), v.as_str())?;

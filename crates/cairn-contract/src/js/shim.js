@@ -126,9 +126,12 @@
     constructor(tx) {
       this.txId = tx.txid;
       this.channel_id = tx.channel;
-      this.bufferArgs = tx.args.map((a) => Buffer.from(a));
-      this.args = this.bufferArgs.map((a) => a.toString());
-      this.creator = { mspid: tx.creatorMsp, idBytes: Buffer.from(tx.creatorPem) };
+      // The arrays are this invocation's own (made by Rust for it), so
+      // they become the stub's without a copy; Rust decoded the strings
+      // as Buffer#toString would (invalid UTF-8 replaced by U+FFFD).
+      this.bufferArgs = tx.args.map(toBuffer);
+      this.args = tx.argStrings;
+      this.creator = { mspid: tx.creatorMsp, idBytes: toBuffer(tx.creatorPemBytes) };
       this.transientMap = new Map(tx.transient.map(([k, v]) => [k, toBuffer(v)]));
       this.txTimestamp = { seconds: tx.seconds, nanos: tx.nanos };
       this.binding = tx.binding;
@@ -136,7 +139,7 @@
       this._peerMsp = tx.peerMsp;
       this._signedProposal = {
         signature: Buffer.alloc(0),
-        proposal: { header: { signatureHeader: { nonce: Buffer.from(tx.nonce), creator: this.creator } } },
+        proposal: { header: { signatureHeader: { nonce: toBuffer(tx.nonce), creator: this.creator } } },
       };
     }
     getArgs() { return this.args; }
@@ -272,7 +275,7 @@
       const tx = internal.current.tx;
       this.stub = stub;
       this.mspId = tx.creatorMsp;
-      this.idBytes = Buffer.from(tx.creatorPem);
+      this.idBytes = Buffer.from(tx.creatorPemBytes);
       this.id = tx.creatorId;
       this.attrs = Object.assign({}, tx.creatorAttrs);
     }
