@@ -137,10 +137,9 @@ pub(crate) async fn endorse(
         }
         return Ok(run.finish());
     }
-    let channel_orgs: Vec<String> = ctx.config().orgs.iter().map(|o| o.msp_id.clone()).collect();
     let snapshot = channel.ledger.snapshot().map_err(ApiError::internal)?;
     let mut policies = base_policies(&ctx, &snapshot, &checked)?;
-    let planner = Planner::new(&channel_orgs, &policies).map_err(ApiError::internal)?;
+    let planner = Planner::new(&ctx, &policies).map_err(ApiError::internal)?;
     // The first endorser: this peer if a preferred plan includes it; with
     // transient data, only a peer of a trusted org (retries included).
     while run.got.is_empty() {
@@ -223,7 +222,7 @@ pub(crate) async fn endorse(
             );
         }
     }
-    let planner = Planner::new(&channel_orgs, &policies).map_err(ApiError::internal)?;
+    let planner = Planner::new(&ctx, &policies).map_err(ApiError::internal)?;
     loop {
         let have: Vec<usize> = run.got.iter().map(|(i, _)| *i).collect();
         let mut excluded = run.failed.clone();

@@ -5,31 +5,36 @@
 //! Each candidate peer counts as one distinct peer signer of its org, so
 //! `AND('A.peer','A.peer')` needs two of A's peers, as validation does.
 
+use std::sync::Arc;
+
+use cairn_ledger::validate::ChannelContext;
 use cairn_policy::{ChannelOrgs, ChannelPolicy, Role, Signer, SignerSet};
 
 /// Above this many candidates the search would be too costly; the first
 /// ones (the local peer comes first) are used.
 pub(crate) const MAX_CANDIDATES: usize = 16;
 
-/// Policies parsed once, evaluated over candidate sets.
-pub(crate) struct Planner {
-    orgs: ChannelOrgs,
-    policies: Vec<ChannelPolicy>,
+/// Policies evaluated over candidate sets: parsed once per channel config
+/// and shared ([`ChannelContext::policy`]), over the config's orgs.
+pub(crate) struct Planner<'c> {
+    orgs: &'c ChannelOrgs,
+    policies: Vec<Arc<ChannelPolicy>>,
 }
 
-impl Planner {
+impl<'c> Planner<'c> {
     /// A planner for `policies` (Fabric policy text) over the channel's orgs.
-    pub(crate) fn new(channel_orgs: &[String], policies: &[String]) -> Result<Planner, String> {
-        let orgs = ChannelOrgs::with_fabric_defaults(channel_orgs.iter().cloned())
-            .map_err(|e| format!("the channel's organizations: {e}"))?;
+    pub(crate) fn new(ctx: &'c ChannelContext, policies: &[String]) -> Result<Planner<'c>, String> {
         let policies = policies
             .iter()
             .map(|text| {
-                text.parse::<ChannelPolicy>()
+                ctx.policy(text)
                     .map_err(|e| format!("endorsement policy {text:?} does not parse: {e}"))
             })
             .collect::<Result<_, _>>()?;
-        Ok(Planner { orgs, policies })
+        Ok(Planner {
+            orgs: ctx.orgs(),
+            policies,
+        })
     }
 
     /// Whether peers of these orgs (one signer each) satisfy every policy.
@@ -41,7 +46,7 @@ impl Planner {
             .collect();
         self.policies
             .iter()
-            .all(|p| p.is_satisfied_by(&self.orgs, &signers))
+            .all(|p| p.is_satisfied_by(self.orgs, &signers))
     }
 
     /// The smallest set of candidate indexes that includes every index in
@@ -114,11 +119,9 @@ fn lower_indexes(a: u32, b: u32) -> bool {
 mod tests {
     use super::*;
 
-    fn orgs() -> Vec<String> {
-        ["Org1MSP", "Org2MSP", "Org3MSP"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+    /// A channel of Org1MSP, Org2MSP and Org3MSP.
+    fn ctx() -> ChannelContext {
+        ChannelContext::new(cairn_testkit::TestNet::new(3).config.clone()).unwrap()
     }
 
     fn cands(list: &[&str]) -> Vec<String> {
@@ -127,7 +130,8 @@ mod tests {
 
     #[test]
     fn majority_prefers_the_local_peer() {
-        let p = Planner::new(&orgs(), &["MAJORITY Endorsement".into()]).unwrap();
+        let ctx = ctx();
+        let p = Planner::new(&ctx, &["MAJORITY Endorsement".into()]).unwrap();
         let c = cands(&["Org3MSP", "Org1MSP", "Org2MSP"]);
         assert_eq!(p.plan(&c, &[], &[], Some(0)), Some(vec![0, 1]));
         // Without a preference the lowest indexes win.
@@ -140,7 +144,8 @@ mod tests {
 
     #[test]
     fn signature_policy_picks_only_named_orgs() {
-        let p = Planner::new(&orgs(), &["AND('Org2MSP.peer', 'Org3MSP.peer')".into()]).unwrap();
+        let ctx = ctx();
+        let p = Planner::new(&ctx, &["AND('Org2MSP.peer', 'Org3MSP.peer')".into()]).unwrap();
         let c = cands(&["Org1MSP", "Org2MSP", "Org3MSP"]);
         assert_eq!(p.plan(&c, &[], &[], Some(0)), Some(vec![1, 2]));
         // A required member is kept even if not needed.
@@ -149,8 +154,9 @@ mod tests {
 
     #[test]
     fn several_policies_at_once_and_two_peers_of_one_org() {
+        let ctx = ctx();
         let p = Planner::new(
-            &orgs(),
+            &ctx,
             &[
                 "OR('Org1MSP.peer')".into(),
                 "AND('Org2MSP.peer', 'Org2MSP.peer')".into(),
@@ -159,18 +165,44 @@ mod tests {
         .unwrap();
         let c = cands(&["Org1MSP", "Org2MSP", "Org3MSP", "Org2MSP"]);
         assert_eq!(p.plan(&c, &[], &[], Some(0)), Some(vec![0, 1, 3]));
-        let none = Planner::new(&orgs(), &["AND('Org2MSP.peer', 'Org2MSP.peer')".into()]).unwrap();
+        let none = Planner::new(&ctx, &["AND('Org2MSP.peer', 'Org2MSP.peer')".into()]).unwrap();
         assert_eq!(none.plan(&cands(&["Org2MSP"]), &[], &[], None), None);
     }
 
     #[test]
     fn no_policy_needs_nobody_and_bad_policies_are_reported() {
-        let p = Planner::new(&orgs(), &[]).unwrap();
+        let ctx = ctx();
+        let p = Planner::new(&ctx, &[]).unwrap();
         assert_eq!(
             p.plan(&cands(&["Org1MSP"]), &[], &[], Some(0)),
             Some(vec![])
         );
-        let e = Planner::new(&orgs(), &["AND(".into()]).err().unwrap();
+        let e = Planner::new(&ctx, &["AND(".into()]).err().unwrap();
         assert!(e.contains("does not parse"), "{e}");
+    }
+
+    #[test]
+    fn policies_are_parsed_once_per_channel_config() {
+        let ctx = ctx();
+        let text = "AND('Org2MSP.peer', 'Org3MSP.peer')".to_string();
+        let a = Planner::new(&ctx, std::slice::from_ref(&text)).unwrap();
+        let b = Planner::new(&ctx, std::slice::from_ref(&text)).unwrap();
+        assert!(
+            Arc::ptr_eq(&a.policies[0], &b.policies[0]),
+            "one parse, shared"
+        );
+        assert!(
+            std::ptr::eq(a.orgs, ctx.orgs()),
+            "the config's orgs, not a copy"
+        );
+        // Another config parses for itself.
+        let other = self::ctx();
+        let c = Planner::new(&other, &[text]).unwrap();
+        assert!(!Arc::ptr_eq(&a.policies[0], &c.policies[0]));
+        // A text that does not parse fails the same way every time.
+        for _ in 0..2 {
+            let e = ctx.policy("OR(").unwrap_err();
+            assert!(!e.is_empty());
+        }
     }
 }

@@ -47,7 +47,8 @@ pub struct ChannelContext {
     config: ChannelConfig,
     msps: MspSet,
     orgs: policy::ChannelOrgs,
-    cache: Mutex<HashMap<String, Option<Arc<policy::ChannelPolicy>>>>,
+    /// Policy texts parsed once under this config (see [`ChannelContext::policy`]).
+    cache: Mutex<HashMap<String, Result<Arc<policy::ChannelPolicy>, String>>>,
     /// Certificates that passed chain, revocation and role checks under this
     /// config; only the validity window still depends on the time asked.
     identities: Mutex<HashMap<Vec<u8>, Identity>>,
@@ -55,6 +56,10 @@ pub struct ChannelContext {
 
 /// Bound on cached identities, so a flood of distinct certificates cannot grow memory.
 const IDENTITY_CACHE_MAX: usize = 4096;
+
+/// Bound on cached policy parses: key-level policies are chosen by
+/// contracts, so their texts are as many as the keys that carry one.
+const POLICY_CACHE_MAX: usize = 4096;
 
 impl ChannelContext {
     /// Loads the MSPs and parses every channel policy.
@@ -169,23 +174,36 @@ impl ChannelContext {
         self.config.policies.get(name).cloned().unwrap_or_default()
     }
 
-    /// Whether these identities satisfy a policy given as text (a signature
-    /// policy or an implicit meta policy over the channel's orgs). A policy
-    /// that does not parse is never satisfied.
+    /// The channel's orgs, with Fabric's default org policies, as policies
+    /// are evaluated over them.
+    pub fn orgs(&self) -> &policy::ChannelOrgs {
+        &self.orgs
+    }
+
+    /// A policy given as text (a signature policy or an implicit meta
+    /// policy over the channel's orgs), parsed once under this config and
+    /// shared; the parse error if it does not parse.
+    pub fn policy(&self, policy_text: &str) -> Result<Arc<policy::ChannelPolicy>, String> {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(parsed) = cache.get(policy_text) {
+            return parsed.clone();
+        }
+        let parsed = policy_text
+            .parse::<policy::ChannelPolicy>()
+            .map(Arc::new)
+            .map_err(|e| e.to_string());
+        if cache.len() >= POLICY_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(policy_text.to_string(), parsed.clone());
+        parsed
+    }
+
+    /// Whether these identities satisfy a policy given as text (see
+    /// [`ChannelContext::policy`]). A policy that does not parse is never
+    /// satisfied.
     pub fn satisfied(&self, policy_text: &str, identities: &[Identity]) -> bool {
-        let parsed = {
-            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            cache
-                .entry(policy_text.to_string())
-                .or_insert_with(|| {
-                    policy_text
-                        .parse::<policy::ChannelPolicy>()
-                        .ok()
-                        .map(Arc::new)
-                })
-                .clone()
-        };
-        let Some(p) = parsed else {
+        let Ok(p) = self.policy(policy_text) else {
             return false;
         };
         let signers: policy::SignerSet = identities.iter().map(signer).collect();
