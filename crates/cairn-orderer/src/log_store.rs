@@ -375,6 +375,20 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 }
 
+/// A fresh ledger of `net`'s channel and a Raft database beside it, in a
+/// directory that lives as long as the returned guard (tests of this module
+/// and of the state machine).
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+pub(crate) fn test_stores(
+    net: &cairn_testkit::TestNet,
+) -> (tempfile::TempDir, Arc<cairn_store::Ledger>, Arc<Database>) {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Arc::new(net.ledger(&dir.path().join("ledger")));
+    let db = open_db(dir.path()).unwrap();
+    (dir, ledger, db)
+}
+
 #[cfg(all(test, unix))]
 #[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
@@ -416,9 +430,7 @@ mod tests {
     #[tokio::test]
     async fn a_purge_keeps_the_entries_the_ledger_has_not_applied() {
         let net = cairn_testkit::TestNet::new(1);
-        let dir = tempfile::tempdir().unwrap();
-        let ledger = Arc::new(net.ledger(&dir.path().join("ledger")));
-        let db = open_db(dir.path()).unwrap();
+        let (_dir, ledger, db) = test_stores(&net);
         blank_entries(&db, 1..=6);
         let applied = |i: u64| {
             ledger
@@ -470,9 +482,7 @@ mod tests {
     #[tokio::test]
     async fn an_installed_snapshot_purges_up_to_itself() {
         let net = cairn_testkit::TestNet::new(1);
-        let dir = tempfile::tempdir().unwrap();
-        let ledger = Arc::new(net.ledger(&dir.path().join("ledger")));
-        let db = open_db(dir.path()).unwrap();
+        let (_dir, ledger, db) = test_stores(&net);
         blank_entries(&db, 1..=6);
         write_meta(&db, &[(key::LAST_PURGED, encode(&id(2)).unwrap())]).unwrap();
         let mut store = LogStore::new(db.clone(), ledger);

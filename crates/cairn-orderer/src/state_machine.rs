@@ -662,9 +662,7 @@ mod tests {
     #[tokio::test]
     async fn a_snapshot_older_than_the_purge_mark_is_not_offered() {
         let net = cairn_testkit::TestNet::new(1);
-        let dir = tempfile::tempdir().unwrap();
-        let ledger = Arc::new(net.ledger(&dir.path().join("ledger")));
-        let db = open_db(dir.path()).unwrap();
+        let (_dir, ledger, db) = crate::log_store::test_stores(&net);
         let height = Arc::new(watch::channel(0).0);
         let mut sm = StateMachine::open(1, ledger, db.clone(), height, None, None).unwrap();
         let id = |i| LogId::new(openraft::CommittedLeaderId::new(1, 1), i);
@@ -691,9 +689,7 @@ mod tests {
     #[tokio::test]
     async fn stale_and_future_blocks_are_not_committed() {
         let net = cairn_testkit::TestNet::new(1);
-        let dir = tempfile::tempdir().unwrap();
-        let ledger = Arc::new(net.ledger(&dir.path().join("ledger")));
-        let db = open_db(dir.path()).unwrap();
+        let (_dir, ledger, db) = crate::log_store::test_stores(&net);
         let height = Arc::new(watch::channel(0).0);
         let mut sm = StateMachine::open(1, ledger.clone(), db, height.clone(), None, None).unwrap();
         let id = |i| LogId::new(openraft::CommittedLeaderId::new(1, 1), i);
