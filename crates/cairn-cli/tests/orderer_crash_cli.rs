@@ -16,43 +16,15 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cairn_crypto::{MspConfig, SigningIdentity};
-use cairn_ledger::ids::TxId;
 use cairn_net::{Client, TlsIdentity, Trust};
 use cairn_orderer::api::{NodeStatus, status};
-use cairn_peer::GatewayClient;
 use cairn_store::Ledger;
 use common::{Down, cairn, text};
 
 const ORGS: [&str; 3] = ["org1", "org2", "org3"];
 const CLIENTS: usize = 24;
-
-fn msps(dir: &Path) -> Vec<MspConfig> {
-    ORGS.iter()
-        .map(|o| MspConfig::load(&dir.join("crypto").join(o).join("msp.json")).unwrap())
-        .collect()
-}
-
-fn user(dir: &Path, org: &str) -> SigningIdentity {
-    SigningIdentity::from_dir(&dir.join("crypto").join(org).join("users/user1")).unwrap()
-}
-
-/// A peer's gateway URL, from `cairn up`'s layout file.
-fn peer_url(dir: &Path, name: &str) -> String {
-    let layout: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("network.json")).unwrap()).unwrap();
-    let node = layout["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["name"] == name)
-        .unwrap();
-    format!("https://127.0.0.1:{}", node["port"])
-}
 
 /// Opens a ledger whose process was just killed (its file lock goes with
 /// the process's exit).
@@ -117,12 +89,12 @@ fn orderer_kills_around_log_purges_lose_nothing_and_fork_nothing() {
         assert!(start.status.success(), "{}", text(&start));
     }
 
-    let msps = msps(&dir);
+    let msps = common::up_msps(&dir, &ORGS);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    let tls = TlsIdentity::new(user(&dir, "org1"), Trust::new(&msps).unwrap()).unwrap();
+    let tls = TlsIdentity::new(common::up_user(&dir, "org1"), Trust::new(&msps).unwrap()).unwrap();
     let admin = Client::with_timeout(&tls, Duration::from_secs(3)).unwrap();
     let statuses = || -> Vec<Option<NodeStatus>> {
         orderers
@@ -132,45 +104,8 @@ fn orderer_kills_around_log_purges_lose_nothing_and_fork_nothing() {
     };
 
     // Load: clients of every org until told to stop, each through its org's peer.
-    let committed = Arc::new(Mutex::new(Vec::<TxId>::new()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::new();
-    for c in 0..CLIENTS {
-        let org = ORGS[c % ORGS.len()];
-        let url = peer_url(&dir, &format!("peer0.{org}"));
-        let gw = GatewayClient::new(user(&dir, org), &msps, &url, "mychannel")
-            .unwrap()
-            .with_commit_wait(Duration::from_secs(60));
-        let (committed, stop) = (committed.clone(), stop.clone());
-        tasks.push(rt.spawn(async move {
-            let mut i = 0;
-            while !stop.load(Ordering::SeqCst) {
-                let id = format!("c{c}-{i}");
-                match gw
-                    .submit("basic", "CreateAsset", &[&id, "c", "1", "o", "1"])
-                    .await
-                {
-                    Ok(done) => {
-                        committed.lock().unwrap().push(done.txid);
-                        i += 1;
-                    }
-                    // A kill may fail a submission; the id is tried again.
-                    Err(e) if e.to_string().contains("already exists") => i += 1,
-                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-                }
-            }
-        }));
-    }
-    let wait_commits = |n: usize| {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while committed.lock().unwrap().len() < n {
-            assert!(
-                Instant::now() < deadline,
-                "no progress: fewer than {n} commits"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
+    let load = common::GatewayLoad::start(&rt, &dir, &ORGS, CLIENTS, "c");
+    let wait_commits = |n: usize| load.wait_commits(n);
 
     // Kill an orderer five times (leader and followers), each after some
     // load: open its ledger while it is down, restart it, let it catch up.
@@ -220,10 +155,7 @@ fn orderer_kills_around_log_purges_lose_nothing_and_fork_nothing() {
         }
     }
     wait_commits(300 * 6);
-    stop.store(true, Ordering::SeqCst);
-    for t in tasks {
-        rt.block_on(t).unwrap();
-    }
+    let committed = load.stop(&rt);
     // Let every node reach the same height before stopping them.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -245,14 +177,13 @@ fn orderer_kills_around_log_purges_lose_nothing_and_fork_nothing() {
         "no kill lost a deferred commit: the test did not exercise re-applying from the log"
     );
 
-    let committed = committed.lock().unwrap().clone();
     let names: Vec<String> = ORGS
         .iter()
         .map(|o| format!("peer0.{o}"))
         .chain(orderers.iter().map(|(n, _)| n.clone()))
         .collect();
     let ledgers = common::node_ledgers(&dir, names.iter().map(String::as_str));
-    common::assert_committed_and_one_chain(&ledgers, &committed);
+    common::assert_committed_and_one_chain(&ledgers, committed.keys());
     let dirs: Vec<(String, std::path::PathBuf)> = ledgers
         .iter()
         .map(|(n, l)| (n.clone(), l.dir().to_path_buf()))

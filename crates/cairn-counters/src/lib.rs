@@ -44,15 +44,22 @@ pub enum Counter {
     Block,
     /// Transactions in the blocks this process committed.
     Tx,
-    /// Stream frames sent (event streams, block delivery).
+    /// Stream frames sent (event streams, block delivery) and calls carried
+    /// by call streams (counted by both ends).
     Frame,
     /// TLS connections accepted.
     TlsAccept,
+    /// Envelopes a gateway sent to an orderer again after an attempt that
+    /// may have reached one went unanswered.
+    Resent,
+    /// Resent envelopes an ordering leader found in its ledger already and
+    /// answered with their block instead of ordering them again.
+    ResentFound,
 }
 
 impl Counter {
     /// Every fixed counter, in report order.
-    pub const ALL: [Counter; 10] = [
+    pub const ALL: [Counter; 12] = [
         Counter::SigVerify,
         Counter::SigSign,
         Counter::Decode,
@@ -63,6 +70,8 @@ impl Counter {
         Counter::Tx,
         Counter::Frame,
         Counter::TlsAccept,
+        Counter::Resent,
+        Counter::ResentFound,
     ];
 
     /// The counter's name in snapshots.
@@ -78,6 +87,8 @@ impl Counter {
             Counter::Tx => "tx",
             Counter::Frame => "frame",
             Counter::TlsAccept => "tls_accept",
+            Counter::Resent => "broadcast_resent",
+            Counter::ResentFound => "broadcast_resent_found",
         }
     }
 }

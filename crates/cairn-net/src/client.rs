@@ -214,6 +214,36 @@ impl Client {
     }
 }
 
+impl Client {
+    /// POSTs to `url` with a body that streams as `body` yields, and returns
+    /// once the answer's headers arrive (at most `timeout`); the answer body
+    /// is read by the caller. For call streams ([`crate::CallStream`]).
+    pub(crate) async fn open_upload<B>(
+        &self,
+        url: &str,
+        body: B,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, ClientError>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + Sync + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        cairn_counters::sent("POST", url);
+        let send = self
+            .attest(self.http.post(url))
+            .header(reqwest::header::CONTENT_TYPE, POSTCARD)
+            .body(reqwest::Body::wrap(body))
+            .send();
+        let resp = tokio::time::timeout(timeout, send)
+            .await
+            .map_err(|_| ClientError::Timeout {
+                url: url.to_string(),
+            })?
+            .map_err(|e| send_error(url, &e))?;
+        check_status(url, resp).await
+    }
+}
+
 /// What a server proved about itself in one answer.
 #[derive(Clone, Debug)]
 pub struct ServerProof {
@@ -259,6 +289,16 @@ pub struct FrameStream<T> {
 }
 
 impl<T: DeserializeOwned> FrameStream<T> {
+    /// Frames of `resp`, an answer from `url` whose status was checked.
+    pub(crate) fn new(url: &str, resp: reqwest::Response) -> FrameStream<T> {
+        FrameStream {
+            url: url.to_string(),
+            resp,
+            buf: BytesMut::new(),
+            _item: PhantomData,
+        }
+    }
+
     /// The next item; `None` when the server ended the stream cleanly.
     pub async fn next(&mut self) -> Option<Result<T, ClientError>> {
         loop {

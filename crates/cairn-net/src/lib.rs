@@ -7,7 +7,9 @@
 //! revocation lists), its TLS identity ([`TlsIdentity`]), the accept loop
 //! ([`serve`]) that hands each request to an axum router together with the
 //! authenticated [`Caller`], per-endpoint role checks ([`RequireRoles`]), and
-//! the typed client ([`Client`]), and the attestation token a node presents
+//! the typed client ([`Client`]), call streams (many calls over one HTTP/2
+//! stream: [`serve_calls`], [`CallStream`], [`StreamPool`]; for the hops that
+//! carry one call per transaction), and the attestation token a node presents
 //! with its calls ([`AttestationToken`], read by servers as [`PresentedToken`]);
 //! and, apart from all that, a server-authenticated TLS accept loop for
 //! browsers ([`serve_browsers`], the peer's web console), which attaches no
@@ -59,6 +61,7 @@ mod browser;
 mod client;
 mod error;
 mod server;
+mod stream;
 mod tls;
 mod trust;
 
@@ -70,5 +73,6 @@ pub use server::{
     ApiError, Caller, POSTCARD, Postcard, RequireRoles, RoleCheck, check_role, counters,
     encoded_frames, frames, serve,
 };
+pub use stream::{Answer, Call, CallStream, Down, StreamLimits, StreamPool, serve_calls};
 pub use tls::TlsIdentity;
 pub use trust::{ServerRequirement, Trust};

@@ -4,6 +4,7 @@
 //! | method and path | who may call | body → answer |
 //! |---|---|---|
 //! | `POST /broadcast[?leader_only=true]` | any identity of a channel org whose envelope's creator satisfies `Writers` | [`Envelope`] → [`BroadcastResponse`] once the block is committed; a follower relays it to the leader, or with `leader_only` answers [`NOT_LEADER`] with the leader's URL |
+//! | `POST /broadcast/stream` | as `/broadcast` | a call stream (`cairn_net::serve_calls`) of [`StreamedEnvelope`]s, each answered as `/broadcast?leader_only=true` answers it; opened on the leader only, else [`NOT_LEADER`] |
 //! | `GET /deliver?from=N` | identities satisfying the channel's `Readers` policy | endless stream of [`Block`]s `N, N+1, ...` |
 //! | `GET /status` | any identity of a channel org | [`NodeStatus`] |
 //! | `GET /counters` | any identity of a channel org | this process's event counters (`cairn_counters::snapshot`) |
@@ -101,6 +102,44 @@ pub async fn broadcast_to_leader(
     envelope: &Envelope,
 ) -> Result<BroadcastResponse, ClientError> {
     post_broadcast(client, base, "?leader_only=true", envelope).await
+}
+
+/// Path of the broadcast call stream.
+pub const BROADCAST_STREAM: &str = "/broadcast/stream";
+
+/// One envelope on a broadcast stream.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StreamedEnvelope {
+    /// The client-signed envelope.
+    pub envelope: Envelope,
+    /// Sent before without an answer: the leader first looks for it in its
+    /// ledger, and answers with the block that holds it, if one does.
+    pub resent: bool,
+}
+
+/// Broadcast streams to the orderers of a channel, one per orderer, opened
+/// on first use; each envelope waits at most `timeout` for its block.
+pub type BroadcastStreams = cairn_net::StreamPool<StreamedEnvelope, BroadcastResponse>;
+
+/// A pool of [`BroadcastStreams`].
+pub fn broadcast_streams(timeout: std::time::Duration) -> BroadcastStreams {
+    cairn_net::StreamPool::new(BROADCAST_STREAM, timeout)
+}
+
+/// [`broadcast_to_leader`] over the stream to `base` in `streams`: the same
+/// answers and errors, without an HTTP request per envelope.
+pub async fn broadcast_streamed(
+    streams: &BroadcastStreams,
+    client: &Client,
+    base: &str,
+    envelope: &Envelope,
+    resent: bool,
+) -> Result<BroadcastResponse, ClientError> {
+    let call = StreamedEnvelope {
+        envelope: envelope.clone(),
+        resent,
+    };
+    streams.call(client, base, &call).await
 }
 
 /// The leader's URL a follower named in answer to [`broadcast_to_leader`].

@@ -111,7 +111,69 @@ pub(crate) struct Pending {
     pub bytes: Vec<u8>,
     pub txid: TxId,
     pub alone: bool,
-    pub reply: oneshot::Sender<Result<BroadcastResponse, Unordered>>,
+    /// Its submitter sent it before and got no answer (a stream that broke,
+    /// a leader that failed): it may be in a block already.
+    pub resent: bool,
+    pub reply: Reply,
+}
+
+/// Where the outcome of ordering one envelope goes.
+pub(crate) type Reply = oneshot::Sender<Result<BroadcastResponse, Unordered>>;
+
+/// The transactions this leader is ordering, with the submitters of the
+/// same transaction that arrived meanwhile: an envelope sent again (over a
+/// new stream, or to this leader after a failover) waits for the first
+/// copy's outcome instead of entering a block twice. Every [`Pending`] is
+/// answered through [`InFlight::settle`], which answers them too.
+#[derive(Default)]
+pub(crate) struct InFlight(std::sync::Mutex<std::collections::HashMap<TxId, Vec<Reply>>>);
+
+impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<TxId, Vec<Reply>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers `txid` as being ordered, or, if it already is, returns
+    /// where its outcome will arrive.
+    pub(crate) fn join(
+        &self,
+        txid: TxId,
+    ) -> Option<oneshot::Receiver<Result<BroadcastResponse, Unordered>>> {
+        let mut map = self.lock();
+        match map.get_mut(&txid) {
+            Some(waiters) => {
+                let (tx, rx) = oneshot::channel();
+                waiters.push(tx);
+                Some(rx)
+            }
+            None => {
+                map.insert(txid, Vec::new());
+                None
+            }
+        }
+    }
+
+    /// Forgets `txid` (its envelope never reached the cutter), failing any
+    /// submitter that joined it.
+    pub(crate) fn abandon(&self, txid: &TxId) {
+        for w in self.lock().remove(txid).unwrap_or_default() {
+            let _ = w.send(Err(Unordered::Failed(BroadcastError::Unavailable(
+                "the orderer is stopping; retry on another orderer".into(),
+            ))));
+        }
+    }
+
+    /// Answers `p` and every submitter that joined it.
+    pub(crate) fn settle(&self, p: Pending, result: Result<BroadcastResponse, Unordered>) {
+        for w in self.lock().remove(&p.txid).unwrap_or_default() {
+            let copy = match &result {
+                Ok(r) => Ok(r.clone()),
+                Err(e) => Err(e.clone_reason()),
+            };
+            let _ = w.send(copy);
+        }
+        let _ = p.reply.send(result);
+    }
 }
 
 /// Why the leader loop did not order an envelope.
@@ -186,12 +248,43 @@ async fn order(node: &Shared, mut batch: Vec<Pending>) {
     let answer =
         |batch: Vec<Pending>, f: &dyn Fn(usize, TxId) -> Result<BroadcastResponse, Unordered>| {
             for (i, p) in batch.into_iter().enumerate() {
-                let _ = p.reply.send(f(i, p.txid));
+                let r = f(i, p.txid);
+                node.inflight.settle(p, r);
             }
         };
     if let Err(e) = ready_to_seal(node).await {
         answer(batch, &|_, _| Err(e.clone_reason()));
         return;
+    }
+    // An envelope sent again may be in a block already (its first copy
+    // ordered before a stream broke or a leader failed): its submitter gets
+    // that block's answer, and no block holds it twice. Looked up only now,
+    // with every committed block applied to this ledger.
+    if batch.iter().any(|p| p.resent) {
+        let mut kept = Vec::with_capacity(batch.len());
+        for p in batch {
+            let found = if p.resent {
+                node.ledger.tx(&p.txid).ok().flatten()
+            } else {
+                None
+            };
+            match found {
+                Some(loc) => {
+                    cairn_counters::inc(cairn_counters::Counter::ResentFound);
+                    let r = BroadcastResponse {
+                        txid: p.txid,
+                        block: loc.block,
+                        code: loc.code,
+                    };
+                    node.inflight.settle(p, Ok(r));
+                }
+                None => kept.push(p),
+            }
+        }
+        batch = kept;
+        if batch.is_empty() {
+            return;
+        }
     }
     let started = Instant::now();
     // Sealing validates the block, which verifies each creator's signature:
@@ -219,12 +312,10 @@ async fn order(node: &Shared, mut batch: Vec<Pending>) {
             "envelopes whose signature does not verify with their creator's certificate refused"
         );
         for (p, _) in bad {
-            let _ = p
-                .reply
-                .send(Err(Unordered::Failed(BroadcastError::Forbidden(
-                    "the envelope's signature does not verify with its creator's certificate"
-                        .into(),
-                ))));
+            let refusal = BroadcastError::Forbidden(
+                "the envelope's signature does not verify with its creator's certificate".into(),
+            );
+            node.inflight.settle(p, Err(Unordered::Failed(refusal)));
         }
         batch = good.into_iter().map(|(p, _)| p).collect();
         if batch.is_empty() {

@@ -16,6 +16,7 @@
 //!
 //! ```text
 //!  client ──POST /broadcast──► any orderer: admit ──(follower: /raft/forward)──► leader
+//!  gateway ─POST /broadcast/stream (one per orderer; a call per envelope)─► leader
 //!  leader: BlockCutter ─► Ledger::seal (fully applied ledger) ─► Raft log
 //!  every orderer: Raft apply = Ledger::commit(block) ─► deliver streams ─► peers
 //!  leader: config block changed the orderer list ─► add learner ─► change voters
@@ -33,6 +34,11 @@
 //!   it, and no configuration update is ordered unless it is valid;
 //! - a broadcast is answered with a block number only after that block is
 //!   committed by a majority and applied on the leader;
+//! - a transaction is ordered at most once per leader while in flight
+//!   (copies submitted meanwhile wait for its outcome: `cutter::InFlight`),
+//!   and an envelope marked as resent that a block already holds is
+//!   answered with that block, not ordered again (looked up once every
+//!   committed block is applied); a relay to the leader keeps the mark;
 //! - when the channel lists its orderers, an orderer serves the channel
 //!   (broadcast, deliver, campaigning) only while its ledger's
 //!   configuration lists it;

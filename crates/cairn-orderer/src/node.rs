@@ -44,6 +44,8 @@ pub(crate) struct Shared {
     pub signer: SigningIdentity,
     pub client: Client,
     pub cutter: mpsc::Sender<Pending>,
+    /// What the cutter is ordering now, by transaction id.
+    pub inflight: cutter::InFlight,
     pub height: Arc<watch::Sender<u64>>,
     pub elections: Elections,
     /// Admissions of attested nodes calling this one.
@@ -230,6 +232,7 @@ impl OrdererNode {
             signer,
             client,
             cutter: tx,
+            inflight: cutter::InFlight::default(),
             height,
             elections: Elections::default(),
             gate,

@@ -13,7 +13,9 @@ use axum::routing::{get, post};
 use cairn_attest::UnixTime;
 use cairn_crypto::{Identity, Role};
 use cairn_ledger::tx::{Envelope, Transaction};
-use cairn_net::{ApiError, Caller, ClientError, Postcard, PresentedToken, RequireRoles};
+use cairn_net::{
+    ApiError, Caller, ClientError, Postcard, PresentedToken, RequireRoles, StreamLimits,
+};
 use futures_util::{StreamExt, stream};
 use openraft::error::{InstallSnapshotError, RaftError};
 use openraft::raft::{
@@ -25,7 +27,10 @@ use tokio::time::Instant;
 use tracing::warn;
 
 use crate::admission::{admit, check_shape};
-use crate::api::{BroadcastQuery, BroadcastResponse, DeliverQuery, NOT_LEADER, NodeStatus};
+use crate::api::{
+    BROADCAST_STREAM, BroadcastQuery, BroadcastResponse, DeliverQuery, NOT_LEADER, NodeStatus,
+    StreamedEnvelope,
+};
 use crate::cutter::{Pending, Unordered};
 use crate::error::BroadcastError;
 use crate::network::{APPEND, SNAPSHOT, VOTE};
@@ -51,6 +56,7 @@ const ORDERERS: &[Role] = &[Role::Orderer];
 pub(crate) fn router(node: Arc<Shared>) -> Router {
     let public = Router::new()
         .route("/broadcast", post(broadcast))
+        .route(BROADCAST_STREAM, post(broadcast_stream))
         .route("/deliver", get(deliver))
         .route("/status", get(status))
         .route("/counters", get(cairn_net::counters))
@@ -130,16 +136,101 @@ async fn broadcast(
             url,
         ));
     }
-    submit(&node, &caller, env, false).await.map(Postcard)
+    submit(&node, &caller, env, false, false)
+        .await
+        .map(Postcard)
 }
 
 async fn forwarded(
     State(node): State<Arc<Shared>>,
     Caller(caller): Caller,
+    Query(q): Query<ForwardQuery>,
     Postcard(env): Postcard<Envelope>,
 ) -> Result<Postcard<BroadcastResponse>, ApiError> {
     orderer_of_channel(&node, &caller)?;
-    submit(&node, &caller, env, true).await.map(Postcard)
+    submit(&node, &caller, env, true, q.resent)
+        .await
+        .map(Postcard)
+}
+
+/// Query of a relayed broadcast.
+#[derive(Clone, Copy, Debug, Default, serde::Deserialize)]
+struct ForwardQuery {
+    /// The envelope was resent by its submitter (see [`Pending::resent`]):
+    /// relaying must not lose that.
+    #[serde(default)]
+    resent: bool,
+}
+
+/// A gateway's broadcast stream: each call is one envelope, answered as
+/// `POST /broadcast?leader_only=true` would answer it. Opened only on the
+/// leader (a follower answers [`NOT_LEADER`] with the leader's URL); an
+/// envelope that arrives after leadership moved gets the same answer.
+async fn broadcast_stream(
+    State(node): State<Arc<Shared>>,
+    Caller(caller): Caller,
+    token: PresentedToken,
+    axum::Extension(AdmittedUntil(admitted)): axum::Extension<AdmittedUntil>,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    not_leader(&node)?;
+    let stream = Arc::new(BroadcastStream {
+        node,
+        caller,
+        token,
+        admitted: std::sync::Mutex::new(admitted),
+    });
+    let limits = StreamLimits {
+        max_frame: BROADCAST_BODY_LIMIT,
+        max_in_flight: STREAM_IN_FLIGHT,
+    };
+    Ok(cairn_net::serve_calls(
+        body,
+        limits,
+        move |call: StreamedEnvelope| {
+            let stream = stream.clone();
+            async move { stream.submit(call).await }
+        },
+    ))
+}
+
+/// `Err(NOT_LEADER with the leader's URL)` when another orderer leads.
+fn not_leader(node: &Shared) -> Result<(), ApiError> {
+    match node.leader() {
+        Some((id, url)) if id != node.id => Err(ApiError::new(
+            StatusCode::from_u16(NOT_LEADER).unwrap_or(StatusCode::MISDIRECTED_REQUEST),
+            url,
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Envelopes of one stream ordered at once, at most.
+const STREAM_IN_FLIGHT: usize = 8192;
+
+/// One open broadcast stream: who opened it, and its admission.
+struct BroadcastStream {
+    node: Arc<Shared>,
+    caller: Identity,
+    token: PresentedToken,
+    admitted: std::sync::Mutex<Option<Admitted>>,
+}
+
+impl BroadcastStream {
+    async fn submit(&self, call: StreamedEnvelope) -> Result<BroadcastResponse, ApiError> {
+        {
+            let mut admitted = self.admitted.lock().unwrap_or_else(|p| p.into_inner());
+            recheck(
+                &self.node,
+                &self.caller,
+                &self.token,
+                &mut admitted,
+                "broadcast stream (re-check)",
+            )?;
+        }
+        not_leader(&self.node)?;
+        submit(&self.node, &self.caller, call.envelope, false, call.resent).await
+    }
 }
 
 /// Orders `env` through the leader: this node's cutter when it leads,
@@ -149,6 +240,7 @@ async fn submit(
     caller: &Identity,
     env: Envelope,
     forwarded: bool,
+    resent: bool,
 ) -> Result<BroadcastResponse, ApiError> {
     let refused = |e: &BroadcastError| {
         warn!(caller = %caller.subject(), reason = %e, "broadcast refused");
@@ -169,18 +261,28 @@ async fn submit(
     while Instant::now() < deadline {
         match node.leader() {
             Some((id, _)) if id == node.id => {
-                let (reply, answer) = oneshot::channel();
-                let pending = Pending {
-                    bytes: bytes.clone(),
-                    txid,
-                    alone,
-                    reply,
+                let answer = match node.inflight.join(txid) {
+                    // The same transaction is being ordered: its outcome
+                    // answers this copy too.
+                    Some(joined) => joined,
+                    None => {
+                        let (reply, answer) = oneshot::channel();
+                        let pending = Pending {
+                            bytes: bytes.clone(),
+                            txid,
+                            alone,
+                            resent,
+                            reply,
+                        };
+                        if node.cutter.send(pending).await.is_err() {
+                            node.inflight.abandon(&txid);
+                            return Err(ApiError::unavailable(
+                                "the orderer is stopping; retry on another orderer",
+                            ));
+                        }
+                        answer
+                    }
                 };
-                if node.cutter.send(pending).await.is_err() {
-                    return Err(ApiError::unavailable(
-                        "the orderer is stopping; retry on another orderer",
-                    ));
-                }
                 match answer.await {
                     Ok(Ok(resp)) => return Ok(resp),
                     Ok(Err(Unordered::NotLeader)) => last_reason = "leadership changed".into(),
@@ -194,7 +296,11 @@ async fn submit(
             }
             Some((_, url)) if !forwarded => {
                 let remaining = deadline.saturating_duration_since(Instant::now());
-                let target = format!("{}{FORWARD}", url.trim_end_matches('/'));
+                let target = format!(
+                    "{}{FORWARD}{}",
+                    url.trim_end_matches('/'),
+                    if resent { "?resent=true" } else { "" }
+                );
                 match node
                     .client
                     .post_within::<_, BroadcastResponse>(&target, &env, remaining)
@@ -275,15 +381,14 @@ struct Delivery {
 async fn next_block(mut d: Delivery) -> Option<(Vec<u8>, Delivery)> {
     loop {
         if d.next < d.node.ledger.height() {
-            let stale = d.admitted.as_ref().is_some_and(|a| {
-                a.until <= UnixTime::now().0
-                    || a.sequence != d.node.ledger.context().config().sequence
-            });
-            if stale
-                || (d.admitted.is_none() && d.node.ledger.context().config().attestation.is_some())
-            {
-                d.admitted = attested(&d.node, &d.caller, &d.token, "deliver (re-check)").ok()?;
-            }
+            recheck(
+                &d.node,
+                &d.caller,
+                &d.token,
+                &mut d.admitted,
+                "deliver (re-check)",
+            )
+            .ok()?;
             return match d.node.ledger.block_bytes(d.next) {
                 Ok(Some(b)) => {
                     d.next += 1;
@@ -298,6 +403,25 @@ async fn next_block(mut d: Delivery) -> Option<(Vec<u8>, Delivery)> {
         }
         d.height.changed().await.ok()?;
     }
+}
+
+/// Checks an attested caller's admission again once it lapsed (its token
+/// expired, or a config update changed what is admitted), for streams that
+/// outlive the request that opened them.
+fn recheck(
+    node: &Shared,
+    caller: &Identity,
+    token: &PresentedToken,
+    admitted: &mut Option<Admitted>,
+    what: &str,
+) -> Result<(), ApiError> {
+    let stale = admitted.as_ref().is_some_and(|a| {
+        a.until <= UnixTime::now().0 || a.sequence != node.ledger.context().config().sequence
+    });
+    if stale || (admitted.is_none() && node.ledger.context().config().attestation.is_some()) {
+        *admitted = attested(node, caller, token, what)?;
+    }
+    Ok(())
 }
 
 /// An attested node's admission: until when, under which config sequence.

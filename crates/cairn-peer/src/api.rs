@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | `POST /endorse` | any identity; the proposal's creator must satisfy the channel's `Writers` | [`SignedProposal`] → [`ProposalResponse`] |
 //! | `POST /gateway/evaluate` | creator satisfies `Readers` | [`SignedProposal`] → [`Response`] |
+//! | `POST /endorse/stream` | as `/endorse`, checked per call | a call stream (`cairn_net::serve_calls`) of [`SignedProposal`]s, each answered as `/endorse` answers it |
 //! | `POST /gateway/endorse` | creator satisfies `Writers` | [`EndorseRequest`] → [`EndorseResponse`] |
 //! | `POST /gateway/submit[?wait_ms=N]` | any identity (the orderer checks `Writers`); with `wait_ms`, a caller satisfying `Readers` | [`Envelope`] → [`BroadcastResponse`]; with `wait_ms`, once this peer committed it, with this peer's code ([`SubmitQuery`]) |
 //! | `POST /gateway/commit-status` | caller satisfies `Readers` | [`CommitStatusRequest`] → [`CommitStatus`] |
@@ -258,6 +259,12 @@ pub struct ContractEventsQuery {
 fn url(base: &str, path: &str) -> String {
     format!("{}{path}", base.trim_end_matches('/'))
 }
+
+/// Path of the endorsement call stream (each call as `POST /endorse`).
+pub const ENDORSE_STREAM: &str = "/endorse/stream";
+
+/// Endorsement streams to the peers of one org (see [`ENDORSE_STREAM`]).
+pub type EndorseStreams = cairn_net::StreamPool<SignedProposal, ProposalResponse>;
 
 /// Asks the peer at `base` to endorse a proposal (no gateway logic).
 pub async fn endorse(

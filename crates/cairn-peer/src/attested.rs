@@ -70,6 +70,27 @@ pub(crate) async fn admission(
     {
         return next.run(req).await;
     }
+    let path = path.to_string();
+    let (mut parts, body) = req.into_parts();
+    let Ok(token) = PresentedToken::from_request_parts(&mut parts, &()).await;
+    if let Err(e) = check_node_call(&shared, &caller, &token, &path) {
+        return e.into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// The decision of [`admission`] for a node's call on `path`; a call stream
+/// repeats it for every call it carries (a token may lapse while the stream
+/// is open).
+pub(crate) fn check_node_call(
+    shared: &Shared,
+    caller: &Identity,
+    token: &PresentedToken,
+    path: &str,
+) -> Result<(), ApiError> {
+    if !matches!(caller.role(), Role::Peer | Role::Orderer) {
+        return Ok(());
+    }
     let channels = match path_channel(path).and_then(|name| shared.channel(name)) {
         Some(channel) => vec![channel],
         None => shared
@@ -78,14 +99,10 @@ pub(crate) async fn admission(
             .filter(|c| c.context().config().org(caller.msp_id()).is_some())
             .collect(),
     };
-    let (mut parts, body) = req.into_parts();
-    let Ok(token) = PresentedToken::from_request_parts(&mut parts, &()).await;
     for channel in &channels {
-        if let Err(e) = shared.admissions.check_caller(channel, &caller, &token) {
-            return e.into_response();
-        }
+        shared.admissions.check_caller(channel, caller, token)?;
     }
-    next.run(Request::from_parts(parts, body)).await
+    Ok(())
 }
 
 /// This peer's admission decisions about other peers.

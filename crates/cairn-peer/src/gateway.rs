@@ -353,14 +353,11 @@ impl Collection<'_> {
                     .check_target(&client, &self.checked.channel, url, "proposal")
                     .await
                     .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
-                let timeout = Duration::from_millis(self.shared.config.gateway.endorse_timeout_ms);
-                let call: Result<ProposalResponse, ClientError> = client
-                    .post_within(
-                        &format!("{}/endorse", url.trim_end_matches('/')),
-                        self.signed,
-                        timeout,
-                    )
-                    .await;
+                // Over the gateway's stream to that peer, opened with the
+                // pinned client: one HTTP request per peer, not per proposal.
+                let streams = self.shared.endorse_streams(&c.msp_id);
+                let call: Result<ProposalResponse, ClientError> =
+                    streams.call(&client, url, self.signed).await;
                 call.map_err(|e| match &e {
                     ClientError::Status {
                         status, message, ..
@@ -690,7 +687,9 @@ fn restricting_collections(
 }
 
 /// Sends a client-signed envelope to the Raft leader of the channel's
-/// orderers: first to the one that last ordered for this gateway (or where
+/// orderers, over this gateway's broadcast stream to it (one long-lived
+/// HTTP/2 stream per orderer, not a request per envelope): first to the
+/// one that last ordered for this gateway (or where
 /// blocks come from), following a follower's answer naming the leader, and
 /// failing over to the next orderer on retryable errors until the submit
 /// deadline.
@@ -720,9 +719,27 @@ pub(crate) async fn submit(
         .unwrap_or(0);
     let mut last = String::new();
     let mut redirects = 0;
+    // Once an attempt may have reached an orderer without an answer, later
+    // ones say so: the leader then answers with the block that holds it
+    // rather than ordering it twice.
+    let mut resent = false;
     loop {
         let url = &urls[i % urls.len()];
-        match cairn_orderer::api::broadcast_to_leader(&shared.client, url, envelope).await {
+        if resent {
+            cairn_counters::inc(cairn_counters::Counter::Resent);
+        }
+        let sent = cairn_orderer::api::broadcast_streamed(
+            &shared.broadcasts,
+            &shared.client,
+            url,
+            envelope,
+            resent,
+        )
+        .await;
+        if sent.as_ref().is_err_and(ClientError::is_retryable) {
+            resent = true;
+        }
+        match sent {
             Ok(r) => {
                 debug!(channel = %channel.name, txid = %r.txid, block = r.block, code = %r.code, "transaction ordered");
                 channel.set_leader_hint(Some(url));

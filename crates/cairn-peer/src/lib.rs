@@ -18,14 +18,16 @@
 //!
 //! May use: `cairn-crypto`, `cairn-policy`, `cairn-ledger`, `cairn-store`,
 //! `cairn-contract` (runtime, lifecycle, packages), `cairn-net` (mutual
-//! TLS), and `cairn-orderer`'s public client API (`broadcast`, `deliver`,
-//! `status`), `cairn-counters`.
+//! TLS, call streams), and `cairn-orderer`'s public client API (`broadcast`,
+//! broadcast streams, `deliver`, `status`), `cairn-counters`.
 //!
 //! ```text
 //!  client ─(signed proposal)─► gateway peer ─► plan from the definition's policy
 //!          ◄─ endorsements ──   │ local endorse ─► derive policies from its writes
-//!                               │ POST /endorse ─► peers of other orgs (mTLS)
-//!  client assembles and signs the envelope ─► gateway ─► orderer (failover)
+//!                               │ /endorse/stream ─► peers of other orgs (mTLS,
+//!                               │   one call stream per peer, pinned to its org)
+//!  client assembles and signs the envelope ─► gateway ─► /broadcast/stream
+//!                               ─► Raft leader (failover; resends marked)
 //!  every peer: deliver from orderer ─► Ledger::commit_with_private (full
 //!              re-validation; private data from the transient store)
 //!              ─► height watch ─► events, commit status

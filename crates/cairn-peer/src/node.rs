@@ -51,9 +51,34 @@ pub(crate) struct Shared {
     pub tls: TlsIdentity,
     /// Clients pinned to one org's peers, by MSP id.
     pub peer_clients: Mutex<BTreeMap<String, Client>>,
+    /// The gateway's broadcast streams, one per orderer it submitted to.
+    pub broadcasts: cairn_orderer::api::BroadcastStreams,
+    /// The gateway's endorsement streams, by the MSP id their pinned
+    /// client proves (as [`Shared::peer_client`]).
+    pub endorse_streams: Mutex<BTreeMap<String, Arc<crate::api::EndorseStreams>>>,
 }
 
 impl Shared {
+    /// The endorsement streams to peers of `msp_id`, opened with its
+    /// pinned client ([`Shared::peer_client`]), so a stream's every call
+    /// reaches a peer of that org.
+    pub fn endorse_streams(&self, msp_id: &str) -> Arc<crate::api::EndorseStreams> {
+        let mut pools = self
+            .endorse_streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        pools
+            .entry(msp_id.to_string())
+            .or_insert_with(|| {
+                let timeout = Duration::from_millis(self.config.gateway.endorse_timeout_ms);
+                Arc::new(cairn_net::StreamPool::new(
+                    crate::api::ENDORSE_STREAM,
+                    timeout,
+                ))
+            })
+            .clone()
+    }
+
     /// This peer's org.
     pub fn msp_id(&self) -> &str {
         self.signer.msp_id()
@@ -306,6 +331,8 @@ impl PeerNode {
             admissions: Default::default(),
             tls: tls.clone(),
             peer_clients: Mutex::new(BTreeMap::new()),
+            broadcasts: cairn_orderer::api::broadcast_streams(CALL_TIMEOUT),
+            endorse_streams: Mutex::new(BTreeMap::new()),
             config,
         });
         let addr = listener.local_addr().map_err(|source| PeerError::Io {

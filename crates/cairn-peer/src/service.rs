@@ -13,13 +13,13 @@ use cairn_ledger::block::Block;
 use cairn_ledger::encoding::Canonical;
 use cairn_ledger::ids::TxId;
 use cairn_ledger::tx::{Envelope, ProposalResponse, Response as ContractResponse, SignedProposal};
-use cairn_net::{ApiError, Caller, Postcard, RequireRoles};
+use cairn_net::{ApiError, Caller, Postcard, PresentedToken, RequireRoles, StreamLimits};
 use cairn_orderer::api::BroadcastResponse;
 use tracing::{info, warn};
 
 use crate::api::{
-    ChannelInfo, CommitStatus, CommitStatusRequest, ContractEventsQuery, EndorseRequest,
-    EndorseResponse, EventsQuery, InstalledInfo, SubmitQuery, TxRecord,
+    ChannelInfo, CommitStatus, CommitStatusRequest, ContractEventsQuery, ENDORSE_STREAM,
+    EndorseRequest, EndorseResponse, EventsQuery, InstalledInfo, SubmitQuery, TxRecord,
 };
 use crate::endorse::{self, Access};
 use crate::error::PeerError;
@@ -34,6 +34,7 @@ const ADMINS: &[Role] = &[Role::Admin];
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let open = Router::new()
         .route("/endorse", post(endorse_proposal))
+        .route(ENDORSE_STREAM, post(endorse_stream))
         .route("/gateway/evaluate", post(evaluate))
         .route("/gateway/endorse", post(gateway_endorse))
         .route("/gateway/submit", post(submit))
@@ -67,6 +68,28 @@ async fn endorse_proposal(
     endorse::endorse(&shared, &signed, Access::Write)
         .await
         .map(Postcard)
+}
+
+/// A gateway's endorsement stream: each call is one proposal, answered as
+/// `POST /endorse` answers it, after the admission check `/endorse` gets.
+async fn endorse_stream(
+    State(shared): State<Arc<Shared>>,
+    Caller(caller): Caller,
+    token: PresentedToken,
+    body: axum::body::Body,
+) -> Response {
+    let limits = StreamLimits {
+        max_frame: BODY_LIMIT,
+        max_in_flight: 1024,
+    };
+    let (caller, token) = (Arc::new(caller), Arc::new(token));
+    cairn_net::serve_calls(body, limits, move |signed: SignedProposal| {
+        let (shared, caller, token) = (shared.clone(), caller.clone(), token.clone());
+        async move {
+            crate::attested::check_node_call(&shared, &caller, &token, ENDORSE_STREAM)?;
+            endorse::endorse(&shared, &signed, Access::Write).await
+        }
+    })
 }
 
 async fn evaluate(

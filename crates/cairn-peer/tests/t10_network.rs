@@ -33,14 +33,21 @@ fn t10_network_end_to_end() {
             &["asset1", "blue", "5", "Tomoko", "300"],
         ))
         .unwrap();
-    // The gateway submitted straight to the Raft leader, and the client's
-    // submit waited for the commit in the same call (orderers, peers and
-    // client share this process, so its counters cover them all).
-    let hops = cairn_counters::delta(&before, &cairn_counters::snapshot());
+    // The gateway submitted straight to the Raft leader, over the broadcast
+    // stream it opened for the deployment (no request per envelope), and
+    // the client's submit waited for the commit in the same call (orderers,
+    // peers and client share this process, so its counters cover them all).
+    let after = cairn_counters::snapshot();
+    let hops = cairn_counters::delta(&before, &after);
     assert!(
-        hops.get("sent POST /broadcast").is_some_and(|n| *n >= 1),
-        "{hops:?}"
+        after
+            .get("served POST /broadcast/stream")
+            .is_some_and(|n| *n >= 1),
+        "{after:?}"
     );
+    assert_eq!(hops.get("served POST /broadcast"), None, "{hops:?}");
+    assert_eq!(hops.get("served POST /broadcast/stream"), None, "{hops:?}");
+    assert!(hops.get("frame").is_some_and(|n| *n >= 2), "{hops:?}");
     assert_eq!(hops.get("served POST /raft/forward"), None, "{hops:?}");
     assert_eq!(
         hops.get("served POST /gateway/commit-status"),

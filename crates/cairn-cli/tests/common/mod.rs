@@ -287,3 +287,113 @@ pub fn assert_committed_and_one_chain<'a>(
         assert_eq!(blocks.len(), 1, "block {n} differs between nodes");
     }
 }
+
+/// The MSPs of the orgs of a `cairn up` network in `dir` (`org1`, ...).
+pub fn up_msps(dir: &Path, orgs: &[&str]) -> Vec<cairn_crypto::MspConfig> {
+    orgs.iter()
+        .map(|o| {
+            cairn_crypto::MspConfig::load(&dir.join("crypto").join(o).join("msp.json")).unwrap()
+        })
+        .collect()
+}
+
+/// `user1` of `org` in a `cairn up` network in `dir`.
+pub fn up_user(dir: &Path, org: &str) -> cairn_crypto::SigningIdentity {
+    cairn_crypto::SigningIdentity::from_dir(&dir.join("crypto").join(org).join("users/user1"))
+        .unwrap()
+}
+
+/// A node's URL, from the layout file of the `cairn up` network in `dir`.
+pub fn up_node_url(dir: &Path, name: &str) -> String {
+    let layout: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("network.json")).unwrap()).unwrap();
+    let node = layout["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == name)
+        .unwrap();
+    format!("https://127.0.0.1:{}", node["port"])
+}
+
+/// Clients of every org of a `cairn up` network submitting `CreateAsset`
+/// through their org's gateway (waiting for each commit) until stopped, and
+/// what they were told: each committed transaction and its block.
+pub struct GatewayLoad {
+    told:
+        std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<cairn_ledger::ids::TxId, u64>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl GatewayLoad {
+    /// Starts `clients` clients on `rt`, client `c` of `orgs[c % len]`,
+    /// asset ids `{prefix}{c}-{i}`. A failed submission (a node killed) is
+    /// tried again after 100 ms, counting as done once it "already exists".
+    pub fn start(
+        rt: &tokio::runtime::Runtime,
+        dir: &Path,
+        orgs: &[&str],
+        clients: usize,
+        prefix: &str,
+    ) -> GatewayLoad {
+        use std::sync::atomic::Ordering;
+        let msps = up_msps(dir, orgs);
+        let load = GatewayLoad {
+            told: Default::default(),
+            stop: Default::default(),
+            tasks: Vec::new(),
+        };
+        let mut tasks = Vec::new();
+        for c in 0..clients {
+            let org = orgs[c % orgs.len()];
+            let url = up_node_url(dir, &format!("peer0.{org}"));
+            let gw = cairn_peer::GatewayClient::new(up_user(dir, org), &msps, &url, "mychannel")
+                .unwrap()
+                .with_commit_wait(Duration::from_secs(60));
+            let (told, stop, prefix) = (load.told.clone(), load.stop.clone(), prefix.to_string());
+            tasks.push(rt.spawn(async move {
+                let mut i = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    let id = format!("{prefix}{c}-{i}");
+                    match gw
+                        .submit("basic", "CreateAsset", &[&id, "c", "1", "o", "1"])
+                        .await
+                    {
+                        Ok(done) => {
+                            told.lock().unwrap().insert(done.txid, done.block);
+                            i += 1;
+                        }
+                        Err(e) if e.to_string().contains("already exists") => i += 1,
+                        Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                    }
+                }
+            }));
+        }
+        GatewayLoad { tasks, ..load }
+    }
+
+    /// Waits (at most 120 s) until the clients were told of `n` commits.
+    pub fn wait_commits(&self, n: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while self.told.lock().unwrap().len() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no progress: fewer than {n} commits"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the clients; what they were told.
+    pub fn stop(
+        self,
+        rt: &tokio::runtime::Runtime,
+    ) -> std::collections::BTreeMap<cairn_ledger::ids::TxId, u64> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        for t in self.tasks {
+            rt.block_on(t).unwrap();
+        }
+        self.told.lock().unwrap().clone()
+    }
+}
