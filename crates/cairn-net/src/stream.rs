@@ -306,6 +306,11 @@ where
     /// Makes one call and waits for its answer (at most the stream's
     /// timeout). Errors are those of a plain request to the same route.
     pub async fn call(&self, body: &Req) -> Result<Resp, ClientError> {
+        self.call_within(body, self.timeout).await
+    }
+
+    /// As [`CallStream::call`], waiting at most `timeout` for this answer.
+    pub async fn call_within(&self, body: &Req, timeout: Duration) -> Result<Resp, ClientError> {
         let (tx, rx) = oneshot::channel();
         let id = {
             let mut w = lock(&self.waiting);
@@ -335,7 +340,7 @@ where
                 reason: "the call stream's connection is closed".into(),
             });
         }
-        match tokio::time::timeout(self.timeout, rx).await {
+        match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(_)) => Err(ClientError::Body {
                 url: self.url.clone(),
@@ -444,6 +449,17 @@ where
     /// Calls the server at `base` (`https://host:port`) over its open
     /// stream, opening one through `client` if there is none.
     pub async fn call(&self, client: &Client, base: &str, body: &Req) -> Result<Resp, ClientError> {
+        self.call_within(client, base, body, self.timeout).await
+    }
+
+    /// As [`StreamPool::call`], waiting at most `timeout` for this answer.
+    pub async fn call_within(
+        &self,
+        client: &Client,
+        base: &str,
+        body: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, ClientError> {
         let stream = {
             let mut streams = self.streams.lock().await;
             match streams.get(base) {
@@ -457,7 +473,7 @@ where
                 }
             }
         };
-        stream.call(body).await
+        stream.call_within(body, timeout).await
     }
 
     /// Forgets the stream to `base` (the next call opens a new one).

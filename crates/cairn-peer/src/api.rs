@@ -9,6 +9,7 @@
 //! | `POST /endorse/stream` | as `/endorse`, checked per call | a call stream (`cairn_net::serve_calls`) of [`SignedProposal`]s, each answered as `/endorse` answers it |
 //! | `POST /gateway/endorse` | creator satisfies `Writers` | [`EndorseRequest`] → [`EndorseResponse`] |
 //! | `POST /gateway/submit[?wait_ms=N]` | any identity (the orderer checks `Writers`); with `wait_ms`, a caller satisfying `Readers` | [`Envelope`] → [`BroadcastResponse`]; with `wait_ms`, once this peer committed it, with this peer's code ([`SubmitQuery`]) |
+//! | `POST /gateway/stream` | per call, as the unary route it stands for | a call stream (`cairn_net::serve_calls`) of [`GatewayCall`]s (evaluate, endorse, submit with its wait), each answered as its unary route answers it, for clients that send many transactions ([`crate::GatewayClient`] does) |
 //! | `POST /gateway/commit-status` | caller satisfies `Readers` | [`CommitStatusRequest`] → [`CommitStatus`] |
 //! | `GET /channels` | any identity | `Vec<`[`ChannelInfo`]`>` |
 //! | `GET /counters` | any identity | this process's event counters (`cairn_counters::snapshot`): signature checks, decodes, durable commits, requests per route |
@@ -78,6 +79,39 @@ pub struct SubmitQuery {
     #[serde(default)]
     pub wait_ms: u64,
 }
+
+/// Path of the gateway's call stream.
+pub const GATEWAY_STREAM: &str = "/gateway/stream";
+
+/// One call on the gateway's stream: what the unary gateway routes take.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum GatewayCall {
+    /// As `POST /gateway/evaluate`.
+    Evaluate(SignedProposal),
+    /// As `POST /gateway/endorse`.
+    Endorse(EndorseRequest),
+    /// As `POST /gateway/submit?wait_ms=N`.
+    Submit {
+        /// The client-signed envelope.
+        envelope: Envelope,
+        /// As [`SubmitQuery::wait_ms`].
+        wait_ms: u64,
+    },
+}
+
+/// The answer to a [`GatewayCall`], of the same kind.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum GatewayAnswer {
+    /// To [`GatewayCall::Evaluate`].
+    Evaluated(Response),
+    /// To [`GatewayCall::Endorse`].
+    Endorsed(EndorseResponse),
+    /// To [`GatewayCall::Submit`].
+    Submitted(BroadcastResponse),
+}
+
+/// Gateway streams of a client, by gateway URL.
+pub type GatewayStreams = cairn_net::StreamPool<GatewayCall, GatewayAnswer>;
 
 /// Asks for a transaction's commit status on the gateway's peer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

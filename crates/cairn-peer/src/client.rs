@@ -6,6 +6,7 @@
 //! client.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_crypto::{MspConfig, SigningIdentity};
@@ -62,6 +63,9 @@ pub struct GatewayClient {
     gateway: String,
     channel: String,
     commit_wait: Duration,
+    /// Evaluations, endorsements and submissions go over one call stream
+    /// to the gateway (`POST /gateway/stream`), shared by clones.
+    stream: Arc<api::GatewayStreams>,
 }
 
 impl GatewayClient {
@@ -91,7 +95,23 @@ impl GatewayClient {
             gateway: gateway.trim_end_matches('/').to_string(),
             channel: channel.to_string(),
             commit_wait: DEFAULT_COMMIT_WAIT,
+            stream: Arc::new(cairn_net::StreamPool::new(
+                api::GATEWAY_STREAM,
+                cairn_net::DEFAULT_TIMEOUT,
+            )),
         }
+    }
+
+    /// One call on the gateway stream, answered within `timeout`.
+    async fn call(
+        &self,
+        call: api::GatewayCall,
+        timeout: Duration,
+    ) -> Result<api::GatewayAnswer, GatewayError> {
+        Ok(self
+            .stream
+            .call_within(&self.client, &self.gateway, &call, timeout)
+            .await?)
     }
 
     /// Sets how long `submit` waits for the commit.
@@ -158,7 +178,11 @@ impl GatewayClient {
 
     /// Runs a prepared proposal as a query.
     pub async fn evaluate_proposal(&self, proposal: &Proposal) -> Result<Response, GatewayError> {
-        Ok(api::evaluate(&self.client, &self.gateway, &self.sign(proposal)?).await?)
+        let call = api::GatewayCall::Evaluate(self.sign(proposal)?);
+        match self.call(call, self.client.timeout()).await? {
+            api::GatewayAnswer::Evaluated(r) => Ok(r),
+            other => Err(mismatch("an evaluation", &other)),
+        }
     }
 
     /// Collects endorsements (from `endorsing_orgs` if not empty, else as
@@ -172,7 +196,13 @@ impl GatewayClient {
             proposal: self.sign(proposal)?,
             endorsing_orgs: endorsing_orgs.to_vec(),
         };
-        let r = api::gateway_endorse(&self.client, &self.gateway, &request).await?;
+        let r = match self
+            .call(api::GatewayCall::Endorse(request), self.client.timeout())
+            .await?
+        {
+            api::GatewayAnswer::Endorsed(r) => r,
+            other => return Err(mismatch("endorsements", &other)),
+        };
         if r.txid != proposal.header.txid || r.responses.is_empty() {
             return Err(GatewayError::Protocol {
                 reason: format!(
@@ -248,8 +278,15 @@ impl GatewayClient {
         let envelope = self.assemble(&endorsed)?;
         let txid = proposal.header.txid;
         // Submit and commit status in one call.
-        let status =
-            api::submit_and_wait(&self.client, &self.gateway, &envelope, self.commit_wait).await?;
+        let call = api::GatewayCall::Submit {
+            envelope,
+            wait_ms: self.commit_wait.as_millis() as u64,
+        };
+        let timeout = self.client.timeout().max(Duration::from_secs(35)) + self.commit_wait;
+        let status = match self.call(call, timeout).await? {
+            api::GatewayAnswer::Submitted(s) => s,
+            other => return Err(mismatch("a commit status", &other)),
+        };
         if status.txid != txid {
             return Err(GatewayError::Protocol {
                 reason: format!("submitted {txid}, the gateway answered for {}", status.txid),
@@ -305,6 +342,18 @@ impl GatewayClient {
             name,
         )
         .await?)
+    }
+}
+
+/// The gateway answered a call with an answer of another kind.
+fn mismatch(wanted: &str, got: &api::GatewayAnswer) -> GatewayError {
+    let got = match got {
+        api::GatewayAnswer::Evaluated(_) => "an evaluation",
+        api::GatewayAnswer::Endorsed(_) => "endorsements",
+        api::GatewayAnswer::Submitted(_) => "a commit status",
+    };
+    GatewayError::Protocol {
+        reason: format!("asked for {wanted}, the gateway answered with {got}"),
     }
 }
 

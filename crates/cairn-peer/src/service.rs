@@ -19,7 +19,8 @@ use tracing::{info, warn};
 
 use crate::api::{
     ChannelInfo, CommitStatus, CommitStatusRequest, ContractEventsQuery, ENDORSE_STREAM,
-    EndorseRequest, EndorseResponse, EventsQuery, InstalledInfo, SubmitQuery, TxRecord,
+    EndorseRequest, EndorseResponse, EventsQuery, GATEWAY_STREAM, GatewayAnswer, GatewayCall,
+    InstalledInfo, SubmitQuery, TxRecord,
 };
 use crate::endorse::{self, Access};
 use crate::error::PeerError;
@@ -38,6 +39,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/gateway/evaluate", post(evaluate))
         .route("/gateway/endorse", post(gateway_endorse))
         .route("/gateway/submit", post(submit))
+        .route(GATEWAY_STREAM, post(gateway_stream))
         .route("/gateway/commit-status", post(commit_status))
         .route("/channels", get(channels))
         .route("/counters", get(cairn_net::counters))
@@ -78,16 +80,51 @@ async fn endorse_stream(
     token: PresentedToken,
     body: axum::body::Body,
 ) -> Response {
+    serve_checked(
+        shared,
+        caller,
+        token,
+        ENDORSE_STREAM,
+        body,
+        |shared, _, signed: SignedProposal| async move {
+            endorse::endorse(&shared, &signed, Access::Write).await
+        },
+    )
+}
+
+/// Serves a call stream on `path` whose every call first passes the
+/// admission check a request to `path` gets (a calling node's token may
+/// lapse while the stream is open), then `handle(shared, caller, call)`.
+fn serve_checked<Req, Resp, F, Fut>(
+    shared: Arc<Shared>,
+    caller: Identity,
+    token: PresentedToken,
+    path: &'static str,
+    body: axum::body::Body,
+    handle: F,
+) -> Response
+where
+    Req: serde::de::DeserializeOwned + Send + 'static,
+    Resp: serde::Serialize + Send + 'static,
+    F: Fn(Arc<Shared>, Arc<Identity>, Req) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Resp, ApiError>> + Send + 'static,
+{
     let limits = StreamLimits {
         max_frame: BODY_LIMIT,
         max_in_flight: 1024,
     };
     let (caller, token) = (Arc::new(caller), Arc::new(token));
-    cairn_net::serve_calls(body, limits, move |signed: SignedProposal| {
-        let (shared, caller, token) = (shared.clone(), caller.clone(), token.clone());
+    let handle = Arc::new(handle);
+    cairn_net::serve_calls(body, limits, move |call: Req| {
+        let (shared, caller, token, handle) = (
+            shared.clone(),
+            caller.clone(),
+            token.clone(),
+            handle.clone(),
+        );
         async move {
-            crate::attested::check_node_call(&shared, &caller, &token, ENDORSE_STREAM)?;
-            endorse::endorse(&shared, &signed, Access::Write).await
+            crate::attested::check_node_call(&shared, &caller, &token, path)?;
+            handle(shared, caller, call).await
         }
     })
 }
@@ -122,9 +159,21 @@ async fn submit(
     Query(q): Query<SubmitQuery>,
     Postcard(envelope): Postcard<Envelope>,
 ) -> Result<Postcard<BroadcastResponse>, ApiError> {
+    submit_as(&shared, &caller, &envelope, q.wait_ms)
+        .await
+        .map(Postcard)
+}
+
+/// `POST /gateway/submit?wait_ms=N` for `caller`, on any of its paths.
+async fn submit_as(
+    shared: &Arc<Shared>,
+    caller: &Identity,
+    envelope: &Envelope,
+    wait_ms: u64,
+) -> Result<BroadcastResponse, ApiError> {
     let r = async {
-        if q.wait_ms == 0 {
-            return gateway::submit(&shared, &envelope).await;
+        if wait_ms == 0 {
+            return gateway::submit(shared, envelope).await;
         }
         // Waiting reads this peer's ledger: only for its readers, checked
         // before anything is sent.
@@ -133,13 +182,13 @@ async fn submit(
             .ok()
             .and_then(|tx| shared.channel(&tx.header().channel));
         if let Some(channel) = &channel {
-            channel.reader(&caller)?;
+            channel.reader(caller)?;
         }
-        let ordered = gateway::submit(&shared, &envelope).await?;
+        let ordered = gateway::submit(shared, envelope).await?;
         let Some(channel) = channel else {
             return Ok(ordered);
         };
-        let wait = Duration::from_millis(q.wait_ms.min(shared.config.gateway.max_commit_wait_ms));
+        let wait = Duration::from_millis(wait_ms.min(shared.config.gateway.max_commit_wait_ms));
         let s = gateway::commit_status(&channel, &ordered.txid, wait).await?;
         Ok(BroadcastResponse {
             txid: s.txid,
@@ -148,7 +197,41 @@ async fn submit(
         })
     }
     .await;
-    counted(&shared, "submit", r).map(Postcard)
+    counted(shared, "submit", r)
+}
+
+/// A client's gateway stream: each call is answered as the unary route it
+/// stands for would answer it, with the same checks and metrics.
+async fn gateway_stream(
+    State(shared): State<Arc<Shared>>,
+    Caller(caller): Caller,
+    token: PresentedToken,
+    body: axum::body::Body,
+) -> Response {
+    serve_checked(
+        shared,
+        caller,
+        token,
+        GATEWAY_STREAM,
+        body,
+        |shared, caller, call: GatewayCall| async move {
+            match call {
+                GatewayCall::Evaluate(signed) => {
+                    let r = gateway::evaluate(&shared, &signed).await;
+                    counted(&shared, "evaluate", r).map(GatewayAnswer::Evaluated)
+                }
+                GatewayCall::Endorse(request) => {
+                    let r = gateway::endorse(&shared, &request).await;
+                    counted(&shared, "endorse", r).map(GatewayAnswer::Endorsed)
+                }
+                GatewayCall::Submit { envelope, wait_ms } => {
+                    submit_as(&shared, &caller, &envelope, wait_ms)
+                        .await
+                        .map(GatewayAnswer::Submitted)
+                }
+            }
+        },
+    )
 }
 
 async fn commit_status(

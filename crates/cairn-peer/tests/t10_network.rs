@@ -35,8 +35,9 @@ fn t10_network_end_to_end() {
         .unwrap();
     // The gateway submitted straight to the Raft leader, over the broadcast
     // stream it opened for the deployment (no request per envelope), and
-    // the client's submit waited for the commit in the same call (orderers,
-    // peers and client share this process, so its counters cover them all).
+    // the client's submit waited for the commit in the same call, on the
+    // stream the client opened to its gateway (orderers, peers and client
+    // share this process, so its counters cover them all).
     let after = cairn_counters::snapshot();
     let hops = cairn_counters::delta(&before, &after);
     assert!(
@@ -54,10 +55,14 @@ fn t10_network_end_to_end() {
         None,
         "{hops:?}"
     );
-    assert_eq!(
-        hops.get("served POST /gateway/submit"),
-        Some(&1),
-        "{hops:?}"
+    // The client's calls too went over its one gateway stream.
+    assert_eq!(hops.get("served POST /gateway/submit"), None, "{hops:?}");
+    assert_eq!(hops.get("served POST /gateway/endorse"), None, "{hops:?}");
+    assert!(
+        after
+            .get("served POST /gateway/stream")
+            .is_some_and(|n| *n >= 1),
+        "{after:?}"
     );
     assert_eq!(created.endorsers.len(), 2, "MAJORITY of 3 orgs");
     assert_eq!(
@@ -144,6 +149,67 @@ fn t10_network_end_to_end() {
         let b = next_matching(&mut blocks, WAIT, |b| b.header.number == moved.block).await;
         assert_eq!(b.metadata.validation_codes, [ValidationCode::Valid]);
     });
+
+    // --- the unary postcard routes the stream stands for answer the same.
+    let served = |route: &str| {
+        cairn_counters::snapshot()
+            .get(&format!("served POST {route}"))
+            .copied()
+            .unwrap_or(0)
+    };
+    let (transport, gw) = (org2.transport(), org2.gateway());
+    let read = org2.proposal(
+        invocation("basic", "ReadAsset", &["asset1"]),
+        Default::default(),
+    );
+    let unary = net
+        .rt
+        .block_on(api::evaluate(transport, gw, &org2.sign(&read).unwrap()))
+        .unwrap();
+    let streamed = net
+        .rt
+        .block_on(org2.evaluate("basic", "ReadAsset", &["asset1"]))
+        .unwrap();
+    assert_eq!(unary.payload, streamed);
+    let read = org2.proposal(
+        invocation("basic", "ReadAsset", &["nope"]),
+        Default::default(),
+    );
+    let e = net
+        .rt
+        .block_on(api::evaluate(transport, gw, &org2.sign(&read).unwrap()))
+        .unwrap_err();
+    assert_eq!(e.status(), Some(422), "{e}");
+    assert!(e.to_string().contains("nope"), "{e}");
+    let (endorses, submits) = (served("/gateway/endorse"), served("/gateway/submit"));
+    let create = org2.proposal(
+        invocation("basic", "CreateAsset", &["unary1", "red", "1", "Ana", "9"]),
+        Default::default(),
+    );
+    let request = api::EndorseRequest {
+        proposal: org2.sign(&create).unwrap(),
+        endorsing_orgs: Vec::new(),
+    };
+    let r = net
+        .rt
+        .block_on(api::gateway_endorse(transport, gw, &request))
+        .unwrap();
+    let envelope = org2
+        .assemble(&cairn_peer::Endorsed {
+            proposal: create.clone(),
+            responses: r.responses,
+            result: r.result,
+            endorsers: r.endorsers,
+        })
+        .unwrap();
+    let done = net
+        .rt
+        .block_on(api::submit_and_wait(transport, gw, &envelope, WAIT))
+        .unwrap();
+    assert_eq!(done.txid, create.header.txid);
+    assert_eq!(done.code, ValidationCode::Valid);
+    assert_eq!(served("/gateway/endorse"), endorses + 1);
+    assert_eq!(served("/gateway/submit"), submits + 1);
 
     // --- endorsement policy: 2 of 3 orgs commit, 1 org is refused by validation.
     let orgs2 = vec!["Org2MSP".to_string(), "Org3MSP".to_string()];
