@@ -15,31 +15,14 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cairn_net::{Client, TlsIdentity, Trust};
 use cairn_orderer::api::{NodeStatus, status};
-use cairn_store::Ledger;
 use common::{Down, cairn, text};
 
 const ORGS: [&str; 3] = ["org1", "org2", "org3"];
 const CLIENTS: usize = 24;
-
-/// Opens a ledger whose process was just killed (its file lock goes with
-/// the process's exit).
-fn open_after_kill(path: &Path) -> Ledger {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match Ledger::open(path) {
-            Ok(l) => return l,
-            Err(cairn_store::StoreError::InUse { .. }) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => panic!("{}: {e}", path.display()),
-        }
-    }
-}
 
 #[test]
 fn orderer_kills_around_log_purges_lose_nothing_and_fork_nothing() {
@@ -127,7 +110,7 @@ fn orderer_kills_around_log_purges_lose_nothing_and_fork_nothing() {
         );
         common::sigkill(common::node_pid(&dir, name));
         let ledger_dir = dir.join("nodes").join(name).join("data/ledger");
-        let reopened = open_after_kill(&ledger_dir).height();
+        let reopened = common::open_after_kill(&ledger_dir).height();
         if reopened < before.height {
             lost += 1;
         }

@@ -19,9 +19,8 @@ use std::time::{Duration, Instant};
 use cairn_ledger::encoding::Canonical;
 use cairn_ledger::tx::Envelope;
 use cairn_ledger::validation::ValidationCode;
-use cairn_net::{Client, TlsIdentity, Trust};
 use cairn_orderer::api::{NodeStatus, status};
-use common::{Down, cairn, text};
+use common::{cairn, text};
 
 const ORGS: [&str; 3] = ["org1", "org2", "org3"];
 const CLIENTS: usize = 24;
@@ -29,54 +28,20 @@ const KILLS: usize = 3;
 
 #[test]
 fn leader_kills_break_broadcast_streams_and_nothing_is_ordered_twice() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("net");
-    let d = dir.to_str().unwrap();
-    let ports = common::port_block();
-    let _guard = Down(dir.clone());
-    let up = cairn(&[
-        "up",
-        "--dir",
-        d,
-        "--base-port",
-        &ports.base.to_string(),
-        "--detach",
-    ]);
-    assert!(up.status.success(), "{}", text(&up));
-
-    let msps = common::up_msps(&dir, &ORGS);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let tls = TlsIdentity::new(common::up_user(&dir, "org1"), Trust::new(&msps).unwrap()).unwrap();
-    let admin = Client::with_timeout(&tls, Duration::from_secs(3)).unwrap();
-    let orderers: Vec<(String, String)> = ORGS
-        .iter()
-        .map(|o| {
-            let name = format!("orderer0.{o}");
-            let url = common::up_node_url(&dir, &name);
-            (name, url)
-        })
-        .collect();
-    let peers: Vec<(String, String)> = ORGS
-        .iter()
-        .map(|o| {
-            let name = format!("peer0.{o}");
-            let url = common::up_node_url(&dir, &name);
-            (name, url)
-        })
-        .collect();
+    let net = common::UpNet::start(&ORGS);
+    let (dir, d, rt, admin) = (&net.dir, net.d(), &net.rt, &net.admin);
+    let orderers = net.nodes("orderer0", &ORGS);
+    let peers = net.nodes("peer0", &ORGS);
     let statuses = || -> Vec<Option<NodeStatus>> {
         orderers
             .iter()
-            .map(|(_, url)| rt.block_on(status(&admin, url)).ok())
+            .map(|(_, url)| rt.block_on(status(admin, url)).ok())
             .collect()
     };
 
     // Load: clients of every org, each through its org's gateway, recording
     // what they were told.
-    let load = common::GatewayLoad::start(&rt, &dir, &ORGS, CLIENTS, "s");
+    let load = common::GatewayLoad::start(rt, dir, &ORGS, CLIENTS, "s");
     let wait_commits = |n: usize| load.wait_commits(n);
 
     // SIGKILL the leader under load, restart it, and go on.
@@ -84,14 +49,14 @@ fn leader_kills_break_broadcast_streams_and_nothing_is_ordered_twice() {
         wait_commits(400 * (round + 1));
         let leader = statuses().iter().flatten().find_map(|s| s.leader).unwrap();
         let (name, _) = &orderers[leader as usize - 1];
-        common::sigkill(common::node_pid(&dir, name));
+        common::sigkill(common::node_pid(dir, name));
         eprintln!("round {round}: killed the leader {name}");
         wait_commits(400 * (round + 1) + 100);
         let start = cairn(&["node", "start", name, "--dir", d]);
         assert!(start.status.success(), "{}", text(&start));
     }
     wait_commits(400 * (KILLS + 1));
-    let told = load.stop(&rt);
+    let told = load.stop(rt);
 
     // The gateways did send envelopes again (the path under test ran), and
     // none sent an envelope as a request of its own.
@@ -129,7 +94,6 @@ fn leader_kills_break_broadcast_streams_and_nothing_is_ordered_twice() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    drop(rt);
     let down = cairn(&["down", "--dir", d]);
     assert!(down.status.success(), "{}", text(&down));
 
@@ -138,7 +102,7 @@ fn leader_kills_break_broadcast_streams_and_nothing_is_ordered_twice() {
         .chain(orderers.iter())
         .map(|(n, _)| n.clone())
         .collect();
-    let ledgers = common::node_ledgers(&dir, names.iter().map(String::as_str));
+    let ledgers = common::node_ledgers(dir, names.iter().map(String::as_str));
     common::assert_committed_and_one_chain(&ledgers, told.keys());
     for (name, ledger) in &ledgers {
         let mut seen = BTreeMap::new();

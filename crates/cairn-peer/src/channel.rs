@@ -46,6 +46,10 @@ pub(crate) struct Channel {
     last: RwLock<Option<Arc<Committed>>>,
     /// Proposal creators as contracts see them.
     creators: CreatorCache,
+    /// Transient entries whose blocks are committed but perhaps not yet
+    /// durable: dropped from the transient store only once the ledger is
+    /// synced, so a crash that loses the block keeps its private data.
+    pub held: Mutex<Vec<cairn_ledger::ids::TxId>>,
 }
 
 /// Bound on cached creators, so a flood of distinct certificates cannot grow memory.
@@ -157,6 +161,7 @@ impl Channel {
             transient,
             last: RwLock::new(None),
             creators: CreatorCache::default(),
+            held: Mutex::new(Vec::new()),
         }))
     }
 

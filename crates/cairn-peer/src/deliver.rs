@@ -3,6 +3,12 @@
 //! re-validation and the private data its transient store holds for the
 //! block ([`cairn_store::Ledger::commit_with_private`]).
 //!
+//! Durability: one block in [`SYNC_EVERY`] is committed durably, the others
+//! deferred (the orderers hold every block, so a crash costs fetching the
+//! lost ones again); configuration blocks at once, and whatever is deferred
+//! after [`IDLE_SYNC`] without a block and at shutdown. A block's transient
+//! entries leave the transient store only once the block is durable.
+//!
 //! Failover: when the stream fails or ends, or an orderer sends a block
 //! this peer refuses, the task moves to the next orderer after a backoff
 //! with jitter. When no block arrives for `stall_timeout_ms`, it asks the
@@ -16,7 +22,7 @@ use cairn_ledger::block::Block;
 use cairn_ledger::ids::TxId;
 use cairn_ledger::private::PrivateData;
 use cairn_orderer::api;
-use cairn_store::{CommitSummary, StoreError};
+use cairn_store::{CommitSummary, Durability, StoreError};
 use rand::Rng;
 use tracing::{debug, info, warn};
 
@@ -25,6 +31,14 @@ use crate::node::Shared;
 
 /// An orderer's status must answer within this time during a stall check.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One block in this many is committed durably; the others are deferred
+/// (written without an fsync): the channel's orderers hold every block
+/// durably, so a crash costs this peer only fetching the lost ones again.
+pub(crate) const SYNC_EVERY: u64 = 32;
+
+/// With deferred commits and no new block for this long, the ledger is synced.
+const IDLE_SYNC: Duration = Duration::from_millis(200);
 
 /// Why the task stopped streaming from one orderer.
 enum Stop {
@@ -111,8 +125,27 @@ async fn stream_from(
     let stall = Duration::from_millis(shared.config.deliver.stall_timeout_ms);
     let mut progress = false;
     loop {
-        let item = match tokio::time::timeout(stall, stream.next()).await {
+        let unsynced = channel.ledger.has_unsynced();
+        let wait = if unsynced {
+            IDLE_SYNC.min(stall)
+        } else {
+            stall
+        };
+        let item = match tokio::time::timeout(wait, stream.next()).await {
             Ok(item) => item,
+            Err(_) if unsynced => {
+                // Idle: make what was deferred durable (and only then drop
+                // the transient entries of its blocks).
+                let (ch, retention) = (
+                    channel.clone(),
+                    shared.config.private_data.transient_retention_blocks,
+                );
+                let synced = tokio::task::spawn_blocking(move || sync(&ch, retention)).await;
+                if let Ok(Err(e)) = synced {
+                    return (progress, Stop::Local(format!("syncing the ledger: {e}")));
+                }
+                continue;
+            }
             Err(_) => {
                 if let Some((ahead, height)) = ahead_of(shared, channel, url, all).await {
                     return (progress, Stop::Stalled { ahead, height });
@@ -204,7 +237,13 @@ fn commit_with_private(
     retention: u64,
 ) -> Result<CommitSummary, StoreError> {
     let mut held: Vec<TxId> = Vec::new();
-    let summary = channel.ledger.commit_looking_up(block, |ids| {
+    let durability = if block.header.number.is_multiple_of(SYNC_EVERY) {
+        Durability::Immediate
+    } else {
+        Durability::Deferred
+    };
+    let sequence = channel.ledger.config().sequence;
+    let summary = channel.ledger.commit_looking_up_with(block, |ids| {
         let txids: Vec<TxId> = ids.iter().flatten().copied().collect();
         match channel.transient.lookup_copies(&txids) {
             Ok(found) => {
@@ -220,12 +259,30 @@ fn commit_with_private(
                 PrivateData::new()
             }
         }
-    })?;
+    }, durability)?;
     let s = &summary.private;
     if s.stored + s.missing + s.rejected + s.expired > 0 {
         debug!(channel = %channel.name, block = summary.number, stored = s.stored, missing = s.missing, rejected = s.rejected, expired = s.expired, "private data committed");
     }
-    let height = summary.number + 1;
+    lock(&channel.held).extend(held);
+    // A configuration block is made durable at once: trust follows it.
+    if channel.ledger.has_unsynced() && channel.ledger.config().sequence == sequence {
+        return Ok(summary);
+    }
+    sync(channel, retention)?;
+    Ok(summary)
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Makes every deferred commit durable, then drops from the transient store
+/// the entries of the blocks now durable and those older than the retention.
+pub(crate) fn sync(channel: &Channel, retention: u64) -> Result<(), StoreError> {
+    channel.ledger.sync()?;
+    let held = std::mem::take(&mut *lock(&channel.held));
+    let height = channel.ledger.height();
     match channel
         .transient
         .cleanup(&held, height.saturating_sub(retention))
@@ -238,7 +295,7 @@ fn commit_with_private(
             warn!(channel = %channel.name, reason = %e, "cleaning the transient store failed")
         }
     }
-    Ok(summary)
+    Ok(())
 }
 
 /// Another orderer of the channel that has more blocks than this peer.

@@ -456,16 +456,21 @@ impl PeerNode {
         self.shared.install(archive)
     }
 
-    /// Stops accepting connections and pulling blocks, and waits for those
-    /// tasks to end. Committed blocks are durable already; requests still
+    /// Stops accepting connections and pulling blocks, waits for those
+    /// tasks to end, and makes every committed block durable; requests still
     /// being answered finish on their own.
     pub async fn shutdown(mut self) {
         for t in self.stop() {
             // A cancelled task reports an error: that is the expected end.
             let _ = t.await;
         }
-        // Private data that arrived since the last block survives a clean stop.
+        // Private data that arrived since the last block survives a clean
+        // stop, and so do the blocks committed with deferred durability.
+        let retention = self.shared.config.private_data.transient_retention_blocks;
         for ch in self.shared.all_channels() {
+            if let Err(e) = crate::deliver::sync(&ch, retention) {
+                tracing::warn!(channel = %ch.name, reason = %e, "syncing the ledger failed");
+            }
             if let Err(e) = ch.transient.flush() {
                 tracing::warn!(channel = %ch.name, reason = %e, "flushing the transient store failed");
             }

@@ -1,12 +1,15 @@
 //! Deferred durability and the sidecar: what lets an orderer commit blocks
-//! without an fsync each, because its Raft log already holds them durably.
+//! without an fsync each, because its Raft log already holds them durably,
+//! and a peer, because the channel's orderers hold every block it commits.
 //!
 //! - A [`Durability::Deferred`] commit is written without an fsync. It
 //!   becomes durable with the next [`Durability::Immediate`] commit or
 //!   [`Ledger::sync`]; a crash before that (of the process or the machine)
 //!   loses it, and the ledger reopens at its last durable commit, whole and
-//!   consistent (redb recovers to that commit). Peers never defer: their
-//!   blocks exist nowhere else on the node.
+//!   consistent (redb recovers to that commit). An orderer re-applies the
+//!   lost blocks from its Raft log; a peer fetches them again from the
+//!   orderers (and keeps their private data in its transient store until
+//!   they are durable).
 //! - The sidecar table holds small values an owner commits together with
 //!   blocks (the orderer: Raft's applied log id and membership), so that
 //!   after any crash they describe exactly the blocks the ledger has. They

@@ -251,6 +251,9 @@ impl Ledger {
         };
         let tip = load_tip(&db)?;
         *self.tip.write().unwrap_or_else(|p| p.into_inner()) = tip;
+        // What was deferred is gone with the old handle: nothing awaits a sync.
+        self.unsynced
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         *guard = Some(db.clone());
         Ok(db)
     }
@@ -426,11 +429,27 @@ impl Ledger {
         block: &Block,
         lookup: impl FnOnce(&[Option<TxId>]) -> PrivateData,
     ) -> Result<CommitSummary, StoreError> {
+        self.commit_looking_up_with(block, lookup, Durability::Immediate)
+    }
+
+    /// [`Ledger::commit_looking_up`] with the given durability: a peer
+    /// defers all but some of its commits, since every block it commits is
+    /// held durably by the channel's orderers and is fetched again after a
+    /// crash (see [`Durability::Deferred`]).
+    pub fn commit_looking_up_with(
+        &self,
+        block: &Block,
+        lookup: impl FnOnce(&[Option<TxId>]) -> PrivateData,
+        durability: Durability,
+    ) -> Result<CommitSummary, StoreError> {
         self.commit_checked(
             block,
             |txids| Ok(Cow::Owned(lookup(txids))),
             false,
-            Durable::default(),
+            Durable {
+                sidecar: &[],
+                durability,
+            },
         )
     }
 

@@ -21,7 +21,8 @@
 //! - [`verify::verify_ledger`] re-derives every table from the blocks alone
 //!   (but the owner's sidecar values, see [`durability`]);
 //! - a commit is durable when it returns, unless its owner asked for
-//!   [`Durability::Deferred`] (orderers, whose Raft log holds the blocks);
+//!   [`Durability::Deferred`] (orderers, whose Raft log holds the blocks;
+//!   peers, whose orderers hold them);
 //!   a crash then reopens the ledger at its last durable commit, with the
 //!   sidecar values committed with it;
 //! - every stored block's bytes hash to the record committed with them, and

@@ -397,3 +397,87 @@ impl GatewayLoad {
         self.told.lock().unwrap().clone()
     }
 }
+
+/// Opens a ledger whose process was just killed (its file lock goes with
+/// the process's exit).
+pub fn open_after_kill(path: &Path) -> cairn_store::Ledger {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match cairn_store::Ledger::open(path) {
+            Ok(l) => return l,
+            Err(cairn_store::StoreError::InUse { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("{}: {e}", path.display()),
+        }
+    }
+}
+
+/// A `cairn up --detach` network of `org1`..`org3` in a temporary
+/// directory, taken down when dropped, with a runtime and a client of
+/// `org1`'s user for status and counters calls.
+pub struct UpNet {
+    /// The network's directory.
+    pub dir: PathBuf,
+    /// For async calls from the test.
+    pub rt: tokio::runtime::Runtime,
+    /// `org1`'s user, 3 s per call.
+    pub admin: cairn_net::Client,
+    _down: Down,
+    _ports: PortBlock,
+    _tmp: tempfile::TempDir,
+}
+
+impl UpNet {
+    /// Starts the network (`cairn up --detach` on a port block of its own).
+    pub fn start(orgs: &[&str]) -> UpNet {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("net");
+        let ports = port_block();
+        let down = Down(dir.clone());
+        let up = cairn(&[
+            "up",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--base-port",
+            &ports.base.to_string(),
+            "--detach",
+        ]);
+        assert!(up.status.success(), "{}", text(&up));
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let msps = up_msps(&dir, orgs);
+        let tls = cairn_net::TlsIdentity::new(
+            up_user(&dir, orgs[0]),
+            cairn_net::Trust::new(&msps).unwrap(),
+        )
+        .unwrap();
+        let admin = cairn_net::Client::with_timeout(&tls, Duration::from_secs(3)).unwrap();
+        UpNet {
+            dir,
+            rt,
+            admin,
+            _down: down,
+            _ports: ports,
+            _tmp: tmp,
+        }
+    }
+
+    /// The directory as a string, for `cairn ... --dir`.
+    pub fn d(&self) -> &str {
+        self.dir.to_str().unwrap()
+    }
+
+    /// `(name, url)` of the node of `role` (`peer0` or `orderer0`) of each org.
+    pub fn nodes(&self, role: &str, orgs: &[&str]) -> Vec<(String, String)> {
+        orgs.iter()
+            .map(|o| {
+                let name = format!("{role}.{o}");
+                let url = up_node_url(&self.dir, &name);
+                (name, url)
+            })
+            .collect()
+    }
+}
