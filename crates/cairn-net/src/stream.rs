@@ -322,19 +322,18 @@ where
             w.calls.insert(id, tx);
             id
         };
-        let frame = match frame(&Call { id, body }) {
-            Ok(f) => f,
-            Err(reason) => {
-                lock(&self.waiting).calls.remove(&id);
-                return Err(ClientError::Decode {
-                    url: self.url.clone(),
-                    reason,
-                });
-            }
+        // However this call ends (an error, a timeout, or its future
+        // dropped by the caller), its waiter does not outlive it.
+        let _forget = Forget {
+            waiting: &self.waiting,
+            id,
         };
+        let frame = frame(&Call { id, body }).map_err(|reason| ClientError::Decode {
+            url: self.url.clone(),
+            reason,
+        })?;
         cairn_counters::inc(cairn_counters::Counter::Frame);
         if self.up.send(frame).await.is_err() {
-            lock(&self.waiting).calls.remove(&id);
             return Err(ClientError::Body {
                 url: self.url.clone(),
                 reason: "the call stream's connection is closed".into(),
@@ -346,13 +345,22 @@ where
                 url: self.url.clone(),
                 reason: "the call stream closed before answering".into(),
             }),
-            Err(_) => {
-                lock(&self.waiting).calls.remove(&id);
-                Err(ClientError::Timeout {
-                    url: self.url.clone(),
-                })
-            }
+            Err(_) => Err(ClientError::Timeout {
+                url: self.url.clone(),
+            }),
         }
+    }
+}
+
+/// Removes a call's waiter when the call ends (a no-op once answered).
+struct Forget<'a, Resp> {
+    waiting: &'a Mutex<Waiting<Resp>>,
+    id: u64,
+}
+
+impl<Resp> Drop for Forget<'_, Resp> {
+    fn drop(&mut self) {
+        lock(self.waiting).calls.remove(&self.id);
     }
 }
 

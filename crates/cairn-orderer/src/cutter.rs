@@ -153,26 +153,61 @@ impl InFlight {
         }
     }
 
-    /// Forgets `txid` (its envelope never reached the cutter), failing any
-    /// submitter that joined it.
-    pub(crate) fn abandon(&self, txid: &TxId) {
+    /// Forgets `txid` (its envelope never reached the cutter); a submitter
+    /// that joined it tries again with its own copy.
+    fn abandon(&self, txid: &TxId) {
         for w in self.lock().remove(txid).unwrap_or_default() {
-            let _ = w.send(Err(Unordered::Failed(BroadcastError::Unavailable(
-                "the orderer is stopping; retry on another orderer".into(),
-            ))));
+            let _ = w.send(Err(Unordered::NotLeader));
         }
     }
 
-    /// Answers `p` and every submitter that joined it.
+    /// Answers `p` and every submitter that joined it. Those get the
+    /// outcome only if `p` was ordered: a copy refused for itself (a bad
+    /// signature, say a forgery that arrived first) says nothing of theirs,
+    /// so they try again with their own copy.
     pub(crate) fn settle(&self, p: Pending, result: Result<BroadcastResponse, Unordered>) {
         for w in self.lock().remove(&p.txid).unwrap_or_default() {
             let copy = match &result {
                 Ok(r) => Ok(r.clone()),
-                Err(e) => Err(e.clone_reason()),
+                Err(_) => Err(Unordered::NotLeader),
             };
             let _ = w.send(copy);
         }
         let _ = p.reply.send(result);
+    }
+}
+
+/// A transaction registered in [`InFlight`] by a submitter that has not
+/// handed its envelope to the cutter yet: dropped before that (the request
+/// went away, the queue was closed), it forgets the registration, so no
+/// later copy waits for an envelope that will never be ordered.
+pub(crate) struct Registered<'a> {
+    inflight: &'a InFlight,
+    txid: TxId,
+    armed: bool,
+}
+
+impl<'a> Registered<'a> {
+    /// Guards `txid`, just registered in `inflight`.
+    pub(crate) fn new(inflight: &'a InFlight, txid: TxId) -> Registered<'a> {
+        Registered {
+            inflight,
+            txid,
+            armed: true,
+        }
+    }
+
+    /// The cutter has the envelope: it settles the registration.
+    pub(crate) fn handed_over(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.inflight.abandon(&self.txid);
+        }
     }
 }
 

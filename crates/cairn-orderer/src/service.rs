@@ -206,7 +206,7 @@ fn not_leader(node: &Shared) -> Result<(), ApiError> {
 }
 
 /// Envelopes of one stream ordered at once, at most.
-const STREAM_IN_FLIGHT: usize = 8192;
+const STREAM_IN_FLIGHT: usize = 1024;
 
 /// One open broadcast stream: who opened it, and its admission.
 struct BroadcastStream {
@@ -258,7 +258,15 @@ async fn submit(
     let alone = matches!(tx, Transaction::Config(_));
     let deadline = Instant::now() + SUBMIT_DEADLINE;
     let mut last_reason = "no Raft leader is elected".to_string();
+    // After a failed attempt this copy may be in a block already (a deposed
+    // leader's block can still commit): every later attempt is a resend.
+    let mut resent = resent;
+    let mut attempt = 0u32;
     while Instant::now() < deadline {
+        if attempt > 0 {
+            resent = true;
+        }
+        attempt += 1;
         match node.leader() {
             Some((id, _)) if id == node.id => {
                 let answer = match node.inflight.join(txid) {
@@ -266,6 +274,9 @@ async fn submit(
                     // answers this copy too.
                     Some(joined) => joined,
                     None => {
+                        // Registered: if this future is dropped before the
+                        // cutter has the envelope, the guard forgets it.
+                        let guard = crate::cutter::Registered::new(&node.inflight, txid);
                         let (reply, answer) = oneshot::channel();
                         let pending = Pending {
                             bytes: bytes.clone(),
@@ -275,23 +286,25 @@ async fn submit(
                             reply,
                         };
                         if node.cutter.send(pending).await.is_err() {
-                            node.inflight.abandon(&txid);
                             return Err(ApiError::unavailable(
                                 "the orderer is stopping; retry on another orderer",
                             ));
                         }
+                        guard.handed_over();
                         answer
                     }
                 };
-                match answer.await {
-                    Ok(Ok(resp)) => return Ok(resp),
-                    Ok(Err(Unordered::NotLeader)) => last_reason = "leadership changed".into(),
-                    Ok(Err(Unordered::Failed(e))) => return Err(e.into()),
-                    Err(_) => {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                match tokio::time::timeout(remaining, answer).await {
+                    Ok(Ok(Ok(resp))) => return Ok(resp),
+                    Ok(Ok(Err(Unordered::NotLeader))) => last_reason = "leadership changed".into(),
+                    Ok(Ok(Err(Unordered::Failed(e)))) => return Err(e.into()),
+                    Ok(Err(_)) => {
                         return Err(ApiError::unavailable(
                             "the orderer is stopping; retry on another orderer",
                         ));
                     }
+                    Err(_) => last_reason = "ordering did not finish in time".into(),
                 }
             }
             Some((_, url)) if !forwarded => {

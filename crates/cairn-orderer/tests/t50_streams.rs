@@ -77,6 +77,33 @@ fn t50_a_resent_envelope_gets_its_block_and_concurrent_copies_share_one_outcome(
     assert_eq!(block.data.len(), 1, "the copies were not ordered");
     assert_eq!(ledger.height(), answers[0].block + 1);
 
+    // A forgery of a transaction (its envelope with a signature that does
+    // not verify) that arrives first does not get the genuine copy refused:
+    // the forgery is refused, the genuine copy is ordered.
+    let (txid, env) = write_tx(&cluster.net, "forged");
+    let mut forged = env.clone();
+    forged.signature[0] ^= 0xff;
+    let (refused, genuine) = cluster.rt.block_on(async {
+        let genuine = (1..=4u64).map(|ms| {
+            let env = &env;
+            let (streams, client, lead) = (&streams, &client, &lead);
+            async move {
+                tokio::time::sleep(Duration::from_micros(500 * ms)).await;
+                api::broadcast_streamed(streams, client, lead, env, false).await
+            }
+        });
+        futures_util::join!(
+            api::broadcast_streamed(&streams, &client, &lead, &forged, false),
+            futures_util::future::join_all(genuine)
+        )
+    });
+    let refused = refused.unwrap_err();
+    assert_eq!(refused.status(), Some(403), "{refused}");
+    for g in genuine {
+        let g = g.unwrap();
+        assert_eq!((g.txid, g.code), (txid, ValidationCode::Valid));
+    }
+
     // All of it on the one stream the pool opened.
     assert_eq!(opened() - opened_before, 1);
 }

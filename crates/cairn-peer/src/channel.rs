@@ -47,9 +47,10 @@ pub(crate) struct Channel {
     /// Proposal creators as contracts see them.
     creators: CreatorCache,
     /// Transient entries whose blocks are committed but perhaps not yet
-    /// durable: dropped from the transient store only once the ledger is
-    /// synced, so a crash that loses the block keeps its private data.
-    pub held: Mutex<Vec<cairn_ledger::ids::TxId>>,
+    /// durable, with their block numbers: dropped from the transient store
+    /// only once the ledger is synced past their block, so a crash (or a
+    /// reopen after an I/O error) that loses the block keeps its private data.
+    pub held: Mutex<Vec<(u64, cairn_ledger::ids::TxId)>>,
 }
 
 /// Bound on cached creators, so a flood of distinct certificates cannot grow memory.

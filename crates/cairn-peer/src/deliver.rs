@@ -264,7 +264,8 @@ fn commit_with_private(
     if s.stored + s.missing + s.rejected + s.expired > 0 {
         debug!(channel = %channel.name, block = summary.number, stored = s.stored, missing = s.missing, rejected = s.rejected, expired = s.expired, "private data committed");
     }
-    lock(&channel.held).extend(held);
+    let number = summary.number;
+    lock(&channel.held).extend(held.into_iter().map(|t| (number, t)));
     // A configuration block is made durable at once: trust follows it.
     if channel.ledger.has_unsynced() && channel.ledger.config().sequence == sequence {
         return Ok(summary);
@@ -281,8 +282,16 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// the entries of the blocks now durable and those older than the retention.
 pub(crate) fn sync(channel: &Channel, retention: u64) -> Result<(), StoreError> {
     channel.ledger.sync()?;
-    let held = std::mem::take(&mut *lock(&channel.held));
+    // Synced: every block below the height is durable. Entries of blocks at
+    // or above it (lost by a reopen after an I/O error, fetched again later)
+    // stay until their block is committed and durable again.
     let height = channel.ledger.height();
+    let held: Vec<TxId> = {
+        let mut all = lock(&channel.held);
+        let (durable, later): (Vec<_>, Vec<_>) = all.drain(..).partition(|(n, _)| *n < height);
+        *all = later;
+        durable.into_iter().map(|(_, t)| t).collect()
+    };
     match channel
         .transient
         .cleanup(&held, height.saturating_sub(retention))

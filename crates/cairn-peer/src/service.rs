@@ -111,7 +111,7 @@ where
 {
     let limits = StreamLimits {
         max_frame: BODY_LIMIT,
-        max_in_flight: 1024,
+        max_in_flight: 256,
     };
     let (caller, token) = (Arc::new(caller), Arc::new(token));
     let handle = Arc::new(handle);
