@@ -35,7 +35,8 @@
 //! - a broadcast is answered with a block number only after that block is
 //!   committed by a majority and applied on the leader;
 //! - a transaction is ordered at most once per leader while in flight
-//!   (copies submitted meanwhile wait for its outcome: `cutter::InFlight`),
+//!   (copies submitted meanwhile wait for its outcome if it is ordered:
+//!   `cutter::InFlight`),
 //!   and an envelope marked as resent that a block already holds is
 //!   answered with that block, not ordered again (looked up once every
 //!   committed block is applied); a relay to the leader keeps the mark;
