@@ -88,7 +88,7 @@ pub enum Refusal {
 }
 
 /// Why a call to another node failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
     /// The node could not be reached, or the TLS handshake failed (for

@@ -285,7 +285,7 @@ where
             debug!(url = %url_owned, reason = %why, "call stream closed");
             let mut w = lock(&reader);
             for (_, waiter) in w.calls.drain() {
-                let _ = waiter.send(Err(same_error(&why)));
+                let _ = waiter.send(Err(why.clone()));
             }
             w.closed = Some(why);
         });
@@ -315,7 +315,7 @@ where
         let id = {
             let mut w = lock(&self.waiting);
             if let Some(why) = &w.closed {
-                return Err(same_error(why));
+                return Err(why.clone());
             }
             let id = w.next_id;
             w.next_id += 1;
@@ -366,34 +366,6 @@ impl<Resp> Drop for Forget<'_, Resp> {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The stream's end, repeated for each call it fails.
-fn same_error(e: &ClientError) -> ClientError {
-    match e {
-        ClientError::Connect { url, reason } => ClientError::Connect {
-            url: url.clone(),
-            reason: reason.clone(),
-        },
-        ClientError::Status {
-            url,
-            status,
-            message,
-        } => ClientError::Status {
-            url: url.clone(),
-            status: *status,
-            message: message.clone(),
-        },
-        ClientError::Timeout { url } => ClientError::Timeout { url: url.clone() },
-        ClientError::Decode { url, reason } => ClientError::Decode {
-            url: url.clone(),
-            reason: reason.clone(),
-        },
-        ClientError::Body { url, reason } => ClientError::Body {
-            url: url.clone(),
-            reason: reason.clone(),
-        },
-    }
 }
 
 fn frame<T: Serialize>(value: &T) -> Result<Bytes, String> {
@@ -482,10 +454,5 @@ where
             }
         };
         stream.call_within(body, timeout).await
-    }
-
-    /// Forgets the stream to `base` (the next call opens a new one).
-    pub async fn drop_stream(&self, base: &str) {
-        self.streams.lock().await.remove(base);
     }
 }

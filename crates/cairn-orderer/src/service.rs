@@ -126,15 +126,9 @@ async fn broadcast(
     Query(q): Query<BroadcastQuery>,
     Postcard(env): Postcard<Envelope>,
 ) -> Result<Postcard<BroadcastResponse>, ApiError> {
-    if q.leader_only
-        && let Some((id, url)) = node.leader()
-        && id != node.id
-    {
+    if q.leader_only {
         // Before any decoding: the caller resends to the leader itself.
-        return Err(ApiError::new(
-            StatusCode::from_u16(NOT_LEADER).unwrap_or(StatusCode::MISDIRECTED_REQUEST),
-            url,
-        ));
+        not_leader(&node)?;
     }
     submit(&node, &caller, env, false, false)
         .await

@@ -28,6 +28,7 @@ use tracing::{debug, info, warn};
 
 use crate::channel::{Channel, Committed};
 use crate::node::Shared;
+use crate::transient::lock;
 
 /// An orderer's status must answer within this time during a stall check.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -191,7 +192,7 @@ async fn commit(
     channel: &Arc<Channel>,
     block: Block,
 ) -> Result<CommitSummary, CommitFailure> {
-    let sequence = channel.ledger.config().sequence;
+    let sequence = channel.ledger.context().config().sequence;
     let retention = shared.config.private_data.transient_retention_blocks;
     let ch = channel.clone();
     let (block, result) = tokio::task::spawn_blocking(move || {
@@ -217,7 +218,7 @@ async fn commit(
     for code in &block.metadata.validation_codes {
         m.txs.with_label_values(&[name, code.name()]).inc();
     }
-    if channel.ledger.config().sequence != sequence {
+    if channel.ledger.context().config().sequence != sequence {
         info!(channel = %name, block = summary.number, "channel configuration changed");
         shared.refresh_trust();
     }
@@ -242,7 +243,7 @@ fn commit_with_private(
     } else {
         Durability::Deferred
     };
-    let sequence = channel.ledger.config().sequence;
+    let sequence = channel.ledger.context().config().sequence;
     let summary = channel.ledger.commit_looking_up_with(block, |ids| {
         let txids: Vec<TxId> = ids.iter().flatten().copied().collect();
         match channel.transient.lookup_copies(&txids) {
@@ -267,15 +268,11 @@ fn commit_with_private(
     let number = summary.number;
     lock(&channel.held).extend(held.into_iter().map(|t| (number, t)));
     // A configuration block is made durable at once: trust follows it.
-    if channel.ledger.has_unsynced() && channel.ledger.config().sequence == sequence {
+    if channel.ledger.has_unsynced() && channel.ledger.context().config().sequence == sequence {
         return Ok(summary);
     }
     sync(channel, retention)?;
     Ok(summary)
-}
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Makes every deferred commit durable, then drops from the transient store

@@ -166,7 +166,7 @@ pub(crate) struct TransientStore {
     synced: Mutex<u64>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every holder leaves the data consistent before anything can panic
     // (appends and map updates are single steps), so a poisoned lock is usable.
     m.lock().unwrap_or_else(|p| p.into_inner())
